@@ -1,0 +1,68 @@
+# The single entry point: every target creates what it needs (a venv in .venv).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTO_SRC := $(wildcard proto/brandex/v1/*.proto)
+PROTO_OUT := exchange/_proto/brandex/v1
+PROTO_STAMP := $(PROTO_OUT)/.stamp
+VENV_STAMP := $(VENV)/.installed
+
+.PHONY: all dev proto test test-all test-faults fuzz bench lint demo up clean regions
+
+all: test
+
+$(VENV_STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+dev: $(VENV_STAMP) proto
+
+# Generated code is not committed: it is made here from proto/ and git-ignored.
+# protoc names modules after their proto path (brandex.v1); the sed makes the
+# imports point into the exchange package so nothing touches sys.path.
+$(PROTO_STAMP): $(PROTO_SRC) $(VENV_STAMP)
+	rm -rf exchange/_proto/brandex
+	mkdir -p $(PROTO_OUT)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=exchange/_proto \
+	  --pyi_out=exchange/_proto --grpc_python_out=exchange/_proto $(PROTO_SRC)
+	sed -i -E 's/^from brandex\.v1 import/from exchange._proto.brandex.v1 import/' $(PROTO_OUT)/*.py
+	touch exchange/_proto/brandex/__init__.py $(PROTO_OUT)/__init__.py
+	touch $@
+
+proto: $(PROTO_STAMP)
+
+test: dev
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: dev
+	$(PY) -m pytest -q tests
+
+test-faults: dev
+	$(PY) -m pytest -q tests/faults
+
+fuzz: dev
+	BRANDEX_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/fuzz
+
+bench: dev
+	$(PY) -m bench
+
+lint: dev
+	$(VENV)/bin/ruff check exchange tests bench
+	$(VENV)/bin/ruff format --check exchange tests bench
+
+demo: dev
+	$(PY) -m exchange.demo run --state var/demo
+
+up: dev
+	$(PY) -m exchange.demo up --state var/demo
+
+# Regenerates the packaged region table from ../shared/data/regions.
+regions: $(VENV_STAMP)
+	$(PY) tools/make_regions.py ../shared/data/regions exchange/core/data/regions.json
+
+clean:
+	rm -rf $(VENV) exchange/_proto/brandex var .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
