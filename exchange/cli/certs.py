@@ -1,0 +1,215 @@
+"""``brandex certs``: make and inspect a federation's demo PKI.
+
+A thin layer over :mod:`exchange.pki`: parse options, call the library, turn
+:class:`~exchange.core.errors.BrandexError` into a one-line
+:class:`click.ClickException` so an operator sees the reason, not a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from unicodedata import east_asian_width
+
+import click
+from cryptography import x509
+
+from exchange import pki
+from exchange.core.errors import BrandexError
+from exchange.core.regions import region_label
+from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
+
+__all__ = ["certs_group"]
+
+_DEFAULT_OUT = Path("certs/yrd")
+
+
+def _parse_members(values: Sequence[str]) -> dict[str, str]:
+    members: dict[str, str] = {}
+    for value in values:
+        name, sep, region = value.partition("=")
+        name, region = name.strip(), region.strip()
+        if not sep or not name or not region:
+            raise click.BadParameter(f"expected NAME=REGION, got {value!r}", param_hint="--member")
+        if name in members:
+            raise click.BadParameter(f"member {name!r} given twice", param_hint="--member")
+        members[name] = region
+    return members
+
+
+@click.group("certs")
+def certs_group() -> None:
+    """Make and inspect a federation's trust anchor and member certificates.
+
+    Private keys are written unencrypted with mode 0600 (demo federation);
+    never commit them.
+    """
+
+
+@certs_group.command("init")
+@click.option("--federation", default="yrd", show_default=True, help="Federation short name.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory  [default: certs/<federation>]",
+)
+@click.option(
+    "--member",
+    "members",
+    multiple=True,
+    metavar="NAME=REGION",
+    help="A member and its GB/T 2260 region code (repeatable; default: the demo members).",
+)
+@click.option(
+    "--jurisdiction",
+    "jurisdictions",
+    multiple=True,
+    metavar="REGION",
+    help="A region the anchor may certify (repeatable; default: the members' provinces).",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Extra DNS name or IP for every node certificate (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing anchor and the listed members.")
+def init_command(
+    federation: str,
+    out: Path | None,
+    members: tuple[str, ...],
+    jurisdictions: tuple[str, ...],
+    hosts: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Create a trust anchor and node, operator and signing certs for every member.
+
+    \b
+    Example:
+      brandex certs init --federation yrd --out certs/yrd
+      brandex certs init --out /tmp/fed --member zhejiang=330000 --member wenzhou=330300
+    """
+    target = out if out is not None else Path("certs") / federation
+    chosen = _parse_members(members) if members else dict(pki.DEMO_MEMBERS)
+    try:
+        pki.init_federation(
+            target,
+            federation,
+            chosen,
+            jurisdictions=list(jurisdictions) or None,
+            hosts=list(hosts),
+            force=force,
+        )
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"federation {federation!r}: anchor and {len(chosen)} member(s) in {target}")
+
+
+@certs_group.command("add")
+@click.option("--region", required=True, metavar="REGION", help="The member's region code.")
+@click.option("--name", required=True, help="Member name (its directory under --out).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_OUT,
+    show_default=True,
+    help="Federation directory made by 'certs init'.",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Extra DNS name or IP for the node certificate (repeatable).",
+)
+def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> None:
+    """Issue certificates for a new member with the federation's anchor key.
+
+    The region must lie within the anchor's jurisdictions; names and regions
+    must be new.
+
+    \b
+    Example:
+      brandex certs add --region 330300 --name wenzhou --out certs/yrd
+    """
+    try:
+        pki.add_member(out, name, region, hosts=list(hosts))
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
+
+
+def _width(text: str) -> int:
+    # Region names are Chinese: a wide character takes two terminal columns.
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def _expiry(cert: x509.Certificate) -> str:
+    return cert.not_valid_after_utc.strftime("%Y-%m-%d")
+
+
+@certs_group.command("show")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_OUT,
+    show_default=True,
+    help="Federation directory made by 'certs init'.",
+)
+def show_command(out: Path) -> None:
+    """List the anchor and each member's region, cert expiries and chain status.
+
+    The status column runs the same verification a node does, so a member
+    whose certificates no longer chain to the anchor shows up here first.
+
+    \b
+    Example:
+      brandex certs show --out certs/yrd
+    """
+    now = datetime.now(UTC)
+    try:
+        doc = pki.read_federation(out)
+        anchor_path = out / "anchor.pem"
+        try:
+            anchor = x509.load_pem_x509_certificate(anchor_path.read_bytes())
+        except FileNotFoundError:
+            raise click.ClickException(f"no anchor in {out} (missing anchor.pem)") from None
+        except ValueError as exc:
+            raise click.ClickException(f"{anchor_path}: not a PEM certificate: {exc}") from None
+        jurisdictions = anchor_jurisdictions(anchor)
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    click.echo(
+        f"federation {doc['federation']}: anchor {describe(anchor)!r},"
+        f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
+    )
+    header = ("member", "region", "node", "operator", "signing", "status")
+    rows: list[tuple[str, ...]] = [header]
+    for name, entry in doc["members"].items():
+        paths = pki.member_paths(out, name)
+        expiries: list[str] = []
+        status = "ok"
+        for path in (paths.node_cert, paths.operator_cert, paths.signing_cert):
+            try:
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+            except (OSError, ValueError):
+                expiries.append("-")
+                status = f"cannot read {path.name}"
+                continue
+            expiries.append(_expiry(cert))
+            if status == "ok":
+                try:
+                    verify_chain(cert, [], [anchor], at=now)
+                except BrandexError as exc:
+                    status = f"{path.name}: {exc}"
+        rows.append((name, region_label(entry["region"]), *expiries, status))
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        cells = [_pad(cell, width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())

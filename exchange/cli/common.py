@@ -1,0 +1,179 @@
+"""What every client command shares: finding the node, presenting a certificate,
+printing tables/JSON/CSV, and turning errors into exit codes (in one place).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from unicodedata import east_asian_width
+
+import click
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from exchange.core.errors import BrandexError
+from exchange.node.config import NodeConfig, load_config
+from exchange.node.identity import channel_credentials, load_anchors, open_channel
+
+__all__ = [
+    "Client",
+    "client_options",
+    "connect",
+    "emit",
+    "handle_errors",
+    "output_option",
+    "to_dict",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Exit codes: 0 ok, 1 a negative answer or a failed check, 2 usage, 3 node/transport error.
+EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE = 1, 2, 3
+
+
+@dataclass
+class Client:
+    """An open mTLS channel to one node, plus the config it came from."""
+
+    config: NodeConfig
+    address: str
+    channel: grpc.Channel
+
+    def stub(self, cls: type) -> Any:
+        return cls(self.channel)
+
+
+def client_options(fn: F) -> F:
+    """``--config`` / ``--node`` / ``--cert`` / ``--key``, shared by every client command."""
+    opts = [
+        click.option(
+            "--config",
+            "config_path",
+            envvar="BRANDEX_CONFIG",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Node config whose certificates to present (or $BRANDEX_CONFIG).",
+        ),
+        click.option(
+            "--node",
+            "node_addr",
+            default=None,
+            help="Node address host:port [default: the config's listen address].",
+        ),
+        click.option(
+            "--cert",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Client certificate [default: the config's operator certificate].",
+        ),
+        click.option(
+            "--key",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Client key [default: the config's operator key].",
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def output_option(fn: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "csv"]),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(fn)
+
+
+def connect(
+    config_path: Path | None,
+    node_addr: str | None,
+    cert: Path | None = None,
+    key: Path | None = None,
+) -> Client:
+    if config_path is None:
+        raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
+    config = load_config(config_path)
+    anchors_pem, _ = load_anchors(config.anchors)
+    creds = channel_credentials(
+        cert or config.operator_cert, key or config.operator_key, anchors_pem
+    )
+    address = node_addr or config.listen
+    return Client(config, address, open_channel(address, creds))
+
+
+def handle_errors(fn: F) -> F:
+    """Map failures to one-line messages and exit codes (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except grpc.RpcError as exc:
+            code = exc.code()  # type: ignore[attr-defined]
+            details = exc.details()  # type: ignore[attr-defined]
+            if code == grpc.StatusCode.UNAVAILABLE:
+                details = f"node unreachable ({details})"
+            click.echo(f"error: {code.name}: {details}", err=True)
+            sys.exit(EXIT_REMOTE)
+        except BrandexError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE if type(exc).__name__ == "ValidationError" else EXIT_NEGATIVE)
+        except OSError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def to_dict(msg: Any) -> dict:
+    return MessageToDict(msg, preserving_proto_field_name=True)
+
+
+def _width(s: str) -> int:
+    return sum(2 if east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
+    """A plain table that lines up Chinese text (two columns per wide character)."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = [
+        "  ".join(c.upper() + " " * (w - _width(c)) for c, w in zip(columns, widths, strict=True))
+    ]
+    for row in cells:
+        lines.append(
+            "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str) -> None:
+    """Print rows as a table, JSON (a list of objects) or CSV."""
+    if fmt == "json":
+        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in columns})
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        click.echo(table(rows, columns))
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")

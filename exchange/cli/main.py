@@ -1,0 +1,33 @@
+"""The ``brandex`` command: a thin click layer over the node's RPCs and the core."""
+
+from __future__ import annotations
+
+import click
+
+from exchange.cli.certs import certs_group
+from exchange.cli.issue import issue
+from exchange.cli.log import log_group
+from exchange.cli.node import node_group
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="brandex")
+def cli() -> None:
+    """brandex: a federated, verifiable registry of famous-brand recognitions.
+
+    Example: brandex node status --config nodes/zhejiang.toml
+    """
+
+
+for command in (certs_group, node_group, log_group, issue):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="brandex")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""``brandex node``: run a node, and ask one how it is doing."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
+from exchange.core.errors import BrandexError
+from exchange.node.config import load_config
+
+__all__ = ["node_group"]
+
+
+@click.group("node")
+def node_group() -> None:
+    """Run a node and inspect running nodes."""
+
+
+@node_group.command("run")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def run(config: Path, log_level: str) -> None:
+    """Run the node described by CONFIG until SIGTERM or Ctrl-C.
+
+    Example: brandex node run nodes/zhejiang.toml
+    """
+    from exchange.node.server import run_node
+
+    logging.basicConfig(
+        level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        run_node(load_config(config))
+    except BrandexError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@node_group.command("status")
+@client_options
+@output_option
+@handle_errors
+def status(config_path, node_addr, cert, key, fmt) -> None:
+    """Origins and sizes, cosigners, peers and their lag, equivocation evidence.
+
+    Example: brandex node status --config nodes/anhui.toml --node 127.0.0.1:7340
+    """
+    client = connect(config_path, node_addr, cert, key)
+    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
+        services_pb2.NodeStatusRequest(), timeout=30
+    )
+    if fmt == "json":
+        emit([to_dict(st)], [], "json")
+        return
+    click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
+    rows = [
+        {
+            "origin": o.origin,
+            "size": o.size,
+            "cosigners": len(o.cosigners),
+            "state": "FROZEN: " + o.frozen_reason if o.frozen else "ok",
+        }
+        for o in st.origins
+    ]
+    emit(rows, ["origin", "size", "cosigners", "state"], fmt)
+    sizes = {o.origin: o.size for o in st.origins}
+    if st.peers:
+        click.echo("")
+        peers = []
+        for p in st.peers:
+            lag = sum(max(0, n - sizes.get(o, 0)) for o, n in p.sizes.items())
+            peers.append(
+                {
+                    "peer": p.address,
+                    "region": p.region,
+                    "reachable": "yes" if p.reachable else "no",
+                    "lag": lag,
+                    "last_sync": p.last_sync,
+                    "last_error": p.last_error[:60],
+                }
+            )
+        emit(peers, ["peer", "region", "reachable", "lag", "last_sync", "last_error"], fmt)
+    if st.evidence:
+        click.echo("")
+        click.echo(f"!!! EQUIVOCATION EVIDENCE: {len(st.evidence)} conflicting checkpoint pair(s)")
+        for ev in st.evidence:
+            click.echo(f"!!! {ev.origin} (from {ev.source} at {ev.detected_at}): {ev.detail}")
+        sys.exit(1)

@@ -1,0 +1,140 @@
+"""DSSE v1 envelopes signed with Ed25519.
+
+The envelope's canonical JSON bytes, written once by the issuer, are the Merkle
+leaf. Verifiers hash and check exactly those bytes and only then parse the
+payload, so nothing is ever re-serialised between verifying and using it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from exchange.core.errors import FormatError, VerificationError
+
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "PAYLOAD_TYPE",
+    "Envelope",
+    "keyid_of",
+    "pae",
+    "parse_envelope",
+    "sign_envelope",
+    "verify_envelope",
+]
+
+PAYLOAD_TYPE = "application/vnd.brandex.entry+protobuf"
+MAX_ENVELOPE_BYTES = 256 * 1024
+_MAX_SIGNATURES = 8
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """Pre-authentication encoding: lengths are byte lengths, never character counts."""
+    t = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def keyid_of(public_key: bytes) -> str:
+    """The DSSE key id brandex uses: hex SHA-256 of the raw 32-byte Ed25519 key."""
+    return hashlib.sha256(public_key).hexdigest()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed envelope; ``raw`` keeps the exact bytes that were hashed as the leaf."""
+
+    payload_type: str
+    payload: bytes
+    signatures: tuple[tuple[str, bytes], ...]
+    raw: bytes
+
+    def to_json(self) -> dict[str, object]:
+        """The DSSE JSON form, for bundles and humans."""
+        return json.loads(self.raw)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise FormatError(f"envelope {what} must be a base64 string")
+    try:
+        out = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError(f"envelope {what} is not valid base64: {exc}") from None
+    if _b64(out) != value:
+        raise FormatError(f"envelope {what} is not canonical base64")
+    return out
+
+
+def sign_envelope(
+    payload: bytes, signing_key: SigningKey, *, payload_type: str = PAYLOAD_TYPE
+) -> bytes:
+    """Sign ``payload`` and return the canonical envelope bytes (the future leaf)."""
+    sig = signing_key.sign(pae(payload_type, payload)).signature
+    doc = {
+        "payload": _b64(payload),
+        "payloadType": payload_type,
+        "signatures": [{"keyid": keyid_of(bytes(signing_key.verify_key)), "sig": _b64(sig)}],
+    }
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Parse envelope bytes strictly; raises FormatError with the reason."""
+    if len(raw) > MAX_ENVELOPE_BYTES:
+        raise FormatError(f"envelope is {len(raw)} bytes; the limit is {MAX_ENVELOPE_BYTES}")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"envelope is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"payload", "payloadType", "signatures"}:
+        raise FormatError("envelope must be an object with payload, payloadType and signatures")
+    ptype = doc["payloadType"]
+    if not isinstance(ptype, str) or not ptype.isascii():
+        raise FormatError("envelope payloadType must be an ASCII string")
+    sigs = doc["signatures"]
+    if not isinstance(sigs, list) or not 1 <= len(sigs) <= _MAX_SIGNATURES:
+        raise FormatError(f"envelope must carry 1 to {_MAX_SIGNATURES} signatures")
+    parsed: list[tuple[str, bytes]] = []
+    for s in sigs:
+        if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
+            raise FormatError("envelope signature must be an object with keyid and sig")
+        parsed.append((s["keyid"], _unb64(s.get("sig"), "signature")))
+    return Envelope(ptype, _unb64(doc["payload"], "payload"), tuple(parsed), raw)
+
+
+def verify_envelope(
+    envelope: Envelope,
+    keys: Mapping[str, VerifyKey],
+    *,
+    payload_type: str = PAYLOAD_TYPE,
+) -> str:
+    """Check the envelope against the issuer's certified keys (by key id).
+
+    Returns the key id that verified. Raises VerificationError when the payload
+    type is unexpected, no signature is from a known key, or a known key's
+    signature is bad.
+    """
+    if envelope.payload_type != payload_type:
+        raise VerificationError(f"payload type {envelope.payload_type!r} is not {payload_type!r}")
+    message = pae(envelope.payload_type, envelope.payload)
+    for keyid, sig in envelope.signatures:
+        key = keys.get(keyid)
+        if key is None:
+            continue
+        try:
+            key.verify(message, sig)
+        except (BadSignatureError, ValueError):
+            raise VerificationError(f"signature by key {keyid[:16]}… does not verify") from None
+        return keyid
+    raise VerificationError("no signature is by a key certified for this issuer")

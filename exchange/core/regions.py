@@ -1,0 +1,145 @@
+"""GB/T 2260 region codes: names, hierarchy and jurisdiction.
+
+A region code identifies an issuer, and trust rule 5 asks whether one region
+lies within another's jurisdiction, so the hierarchy must come from the
+standard, not from string prefixes: ``341300`` (宿州市, Anhui) shares nothing
+with ``320500`` (苏州市, Jiangsu) even though both read "Suzhou".
+
+The table is packaged data (``exchange/core/data/regions.json``, built by
+``tools/make_regions.py``) read once through :mod:`importlib.resources`, so the
+core stays free of file paths and works from a wheel or a zip.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from exchange.core.errors import ValidationError
+
+__all__ = [
+    "Level",
+    "ancestors",
+    "is_region",
+    "level",
+    "parent",
+    "province_of",
+    "region_label",
+    "region_name",
+    "validate_region",
+    "within",
+]
+
+Level = Literal["province", "city", "county"]
+
+
+@cache
+def _table() -> dict[str, tuple[str, str | None, Level]]:
+    text = resources.files("exchange.core.data").joinpath("regions.json").read_text("utf-8")
+    raw: dict[str, list] = json.loads(text)
+    return {code: (name, par, lvl) for code, (name, par, lvl) in raw.items()}
+
+
+def _entry(code: str) -> tuple[str, str | None, Level]:
+    try:
+        return _table()[code]
+    except (KeyError, TypeError):
+        raise ValidationError("region", "not a GB/T 2260 region code", code) from None
+
+
+def is_region(code: object) -> bool:
+    """Tell whether ``code`` is a six-digit code present in the packaged table."""
+    return isinstance(code, str) and code in _table()
+
+
+def validate_region(code: object, field: str = "region") -> None:
+    """Reject a code that is not a real GB/T 2260 division.
+
+    Args:
+        code: the candidate code.
+        field: the field name for the error message.
+
+    Raises:
+        ValidationError: if the code is malformed or unknown (statistical zones
+            such as ``411671`` are deliberately unknown).
+    """
+    if not isinstance(code, str) or len(code) != 6 or not (code.isascii() and code.isdigit()):
+        raise ValidationError(field, "region code must be six ASCII digits (GB/T 2260)", code)
+    if code not in _table():
+        raise ValidationError(field, "not a GB/T 2260 region code", code)
+
+
+def region_name(code: str) -> str:
+    """Return the Chinese name of a region (e.g. ``330300`` -> ``温州市``).
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    return _entry(code)[0]
+
+
+def region_label(code: str) -> str:
+    """Return ``name (code)`` for messages, or just the code if it is unknown.
+
+    Explanations must never fail because a peer logged a code this build does
+    not know, so unknown codes are shown rather than raised.
+    """
+    entry = _table().get(code) if isinstance(code, str) else None
+    return f"{entry[0]} ({code})" if entry else str(code)
+
+
+def parent(code: str) -> str | None:
+    """Return the enclosing region's code, or ``None`` for a province.
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    return _entry(code)[1]
+
+
+def ancestors(code: str) -> list[str]:
+    """Return every enclosing region, nearest first (county -> city -> province).
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    out: list[str] = []
+    current = parent(code)
+    while current is not None:
+        out.append(current)
+        current = parent(current)
+    return out
+
+
+def province_of(code: str) -> str:
+    """Return the province-level region containing ``code`` (itself for a province).
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    chain = ancestors(code)
+    return chain[-1] if chain else code
+
+
+def level(code: str) -> Level:
+    """Return ``"province"``, ``"city"`` or ``"county"``.
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    return _entry(code)[2]
+
+
+def within(region: str, jurisdiction: str) -> bool:
+    """Tell whether ``region`` lies within ``jurisdiction`` (itself included).
+
+    Unknown codes are within nothing but themselves: a decision about an
+    unknown region must not be widened by guessing from its digits.
+    """
+    if region == jurisdiction:
+        return True
+    if not is_region(region):
+        return False
+    return jurisdiction in ancestors(region)

@@ -1,0 +1,1 @@
+"""The demo federation: data set and runner."""

@@ -1,0 +1,155 @@
+"""Laying out a federation on disk: PKI plus one TOML config per node.
+
+Used three ways: to write the committed demo configs in ``nodes/``, by
+``make demo`` / ``make up``, and by end-to-end tests with ports chosen at run
+time. One writer keeps the three identical in shape.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchange import pki
+
+__all__ = [
+    "DEMO_PORTS",
+    "DEMO_TOPOLOGY",
+    "Member",
+    "demo_members",
+    "render_config",
+    "write_configs",
+]
+
+# Fixed loopback ports of the demo federation (documented in docs/operators.md).
+DEMO_PORTS = {
+    "shanghai": 7310,
+    "jiangsu": 7320,
+    "zhejiang": 7330,
+    "anhui": 7340,
+    "henan": 7410,
+    "wenzhou": 7303,
+    "luyi": 7628,
+}
+
+# Who pulls from whom. Luyi has no link to Zhejiang: it receives Zhejiang's log
+# through Anhui (and Henan), which shows relaying.
+DEMO_TOPOLOGY = {
+    "shanghai": ["jiangsu", "zhejiang", "anhui"],
+    "jiangsu": ["shanghai", "zhejiang", "anhui"],
+    "zhejiang": ["shanghai", "jiangsu", "anhui", "wenzhou"],
+    "anhui": ["shanghai", "jiangsu", "zhejiang", "henan", "luyi"],
+    "henan": ["anhui", "luyi"],
+    "wenzhou": ["zhejiang"],
+    "luyi": ["henan", "anhui"],
+}
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    region: str
+    port: int
+    peers: tuple[str, ...]
+
+
+def demo_members(ports: Mapping[str, int] | None = None) -> list[Member]:
+    ports = ports or DEMO_PORTS
+    return [Member(n, r, ports[n], tuple(DEMO_TOPOLOGY[n])) for n, r in pki.DEMO_MEMBERS.items()]
+
+
+def _rel(target: Path, start: Path) -> str:
+    return os.path.relpath(target, start)
+
+
+def render_config(
+    member: Member,
+    members: Mapping[str, Member],
+    *,
+    config_dir: Path,
+    certs_dir: Path,
+    db_dir: Path,
+    federation: str = "yrd",
+    host: str = "127.0.0.1",
+    sync_interval: float = 5.0,
+) -> str:
+    """The TOML text of one node's config, paths relative to the config's folder."""
+    paths = pki.member_paths(certs_dir, member.name)
+    r = lambda p: _rel(Path(p), config_dir)  # noqa: E731
+    lines = [
+        f"# brandex node: {member.name} ({member.region}). See docs/operators.md.",
+        f'name = "{member.name}"',
+        f'region = "{member.region}"',
+        f'federation = "{federation}"',
+        f'listen = "{host}:{member.port}"',
+        f'database = "{r(db_dir / (member.name + ".db"))}"',
+        f'anchors = ["{r(paths.anchor)}"]',
+        "",
+        "[tls]",
+        f'cert = "{r(paths.node_cert)}"',
+        f'key = "{r(paths.node_key)}"',
+        "# What `brandex` client commands present when given --config this file.",
+        f'operator_cert = "{r(paths.operator_cert)}"',
+        f'operator_key = "{r(paths.operator_key)}"',
+        "",
+        "[signing]",
+        f'key = "{r(paths.signing_key)}"',
+        f'cert = "{r(paths.signing_cert)}"',
+        "",
+        "[sync]",
+        f"interval = {sync_interval}",
+        "timeout = 30.0",
+        "batch_size = 1000",
+        "watch = true",
+        "",
+        "[witness]",
+        "enabled = true",
+    ]
+    for peer in member.peers:
+        p = members[peer]
+        lines += ["", "[[peers]]", f'address = "{host}:{p.port}"', f'region = "{p.region}"']
+    return "\n".join(lines) + "\n"
+
+
+def write_configs(
+    members: Sequence[Member],
+    *,
+    config_dir: Path,
+    certs_dir: Path,
+    db_dir: Path,
+    federation: str = "yrd",
+    sync_interval: float = 5.0,
+) -> dict[str, Path]:
+    """Write one ``<name>.toml`` per member; returns name -> path."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    by_name = {m.name: m for m in members}
+    out = {}
+    for m in members:
+        path = config_dir / f"{m.name}.toml"
+        path.write_text(
+            render_config(
+                m,
+                by_name,
+                config_dir=config_dir.resolve(),
+                certs_dir=certs_dir.resolve(),
+                db_dir=db_dir.resolve(),
+                federation=federation,
+                sync_interval=sync_interval,
+            ),
+            encoding="utf-8",
+        )
+        out[m.name] = path
+    return out
+
+
+def ensure_pki(certs_dir: Path, members: Sequence[Member], federation: str = "yrd") -> None:
+    """Create the federation's PKI unless it is already there."""
+    if (certs_dir / "anchor.pem").exists():
+        existing = pki.read_federation(certs_dir).get("members", {})
+        for m in members:
+            if m.name not in existing:
+                pki.add_member(certs_dir, m.name, m.region)
+        return
+    pki.init_federation(certs_dir, federation, {m.name: m.region for m in members})

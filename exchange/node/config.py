@@ -1,0 +1,135 @@
+"""Node configuration (TOML), documented in docs/operators.md.
+
+Relative paths in a config file are resolved against the file's own folder, so
+``nodes/zhejiang.toml`` works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exchange.core.errors import ValidationError
+from exchange.core.regions import validate_region
+
+__all__ = ["NodeConfig", "PeerConfig", "load_config", "parse_address"]
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    address: str
+    region: str
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node process (and a CLI talking to it) needs to know."""
+
+    path: Path
+    name: str
+    region: str
+    federation: str
+    listen: str
+    database: Path
+    tls_cert: Path
+    tls_key: Path
+    operator_cert: Path
+    operator_key: Path
+    signing_key: Path
+    signing_cert: Path
+    anchors: tuple[Path, ...]
+    peers: tuple[PeerConfig, ...] = ()
+    sync_interval: float = 5.0
+    sync_timeout: float = 30.0
+    batch_size: int = 1000
+    max_message_bytes: int = 16 * 1024 * 1024
+    watch: bool = True
+    witness: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        return f"{self.federation}/{self.region}"
+
+
+def parse_address(value: str, what: str = "address") -> tuple[str, int]:
+    """Split ``host:port``; a clear error rather than a gRPC one later."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValidationError(what, "must be host:port with a port from 1 to 65535", value)
+    return host, int(port)
+
+
+def _get(d: dict, key: str, kind: type, where: str, default: object = ...) -> object:
+    if key not in d:
+        if default is ...:
+            raise ValidationError(f"{where}{key}", "is required")
+        return default
+    value = d[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValidationError(f"{where}{key}", f"must be {kind.__name__}", value)
+    return value
+
+
+def load_config(path: str | os.PathLike[str]) -> NodeConfig:
+    """Read and check a node config; every problem names the key at fault."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValidationError("config", "file not found", str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError("config", f"is not valid TOML: {exc}", str(path)) from None
+    base = path.resolve().parent
+
+    def p(value: object) -> Path:
+        return (base / str(value)).resolve()
+
+    region = str(_get(raw, "region", str, ""))
+    validate_region(region, "region")
+    listen = str(_get(raw, "listen", str, ""))
+    parse_address(listen, "listen")
+    tls = _get(raw, "tls", dict, "")
+    signing = _get(raw, "signing", dict, "")
+    sync = _get(raw, "sync", dict, "", {})
+    witness = _get(raw, "witness", dict, "", {})
+    anchors = _get(raw, "anchors", list, "")
+    if not anchors:
+        raise ValidationError("anchors", "must name at least one trust anchor PEM file")
+    peers = []
+    for i, peer in enumerate(_get(raw, "peers", list, "", [])):  # type: ignore[arg-type]
+        where = f"peers[{i}]."
+        if not isinstance(peer, dict):
+            raise ValidationError(f"peers[{i}]", "must be a table with address and region")
+        address = str(_get(peer, "address", str, where))
+        parse_address(address, f"{where}address")
+        peer_region = str(_get(peer, "region", str, where))
+        validate_region(peer_region, f"{where}region")
+        peers.append(PeerConfig(address, peer_region))
+    assert isinstance(tls, dict) and isinstance(signing, dict)
+    assert isinstance(sync, dict) and isinstance(witness, dict)
+    return NodeConfig(
+        path=path.resolve(),
+        name=str(_get(raw, "name", str, "")),
+        region=region,
+        federation=str(_get(raw, "federation", str, "")),
+        listen=listen,
+        database=p(_get(raw, "database", str, "")),
+        tls_cert=p(_get(tls, "cert", str, "tls.")),
+        tls_key=p(_get(tls, "key", str, "tls.")),
+        operator_cert=p(_get(tls, "operator_cert", str, "tls.")),
+        operator_key=p(_get(tls, "operator_key", str, "tls.")),
+        signing_key=p(_get(signing, "key", str, "signing.")),
+        signing_cert=p(_get(signing, "cert", str, "signing.")),
+        anchors=tuple(p(a) for a in anchors),
+        peers=tuple(peers),
+        sync_interval=float(_get(sync, "interval", float, "sync.", 5.0)),  # type: ignore[arg-type]
+        sync_timeout=float(_get(sync, "timeout", float, "sync.", 30.0)),  # type: ignore[arg-type]
+        batch_size=int(_get(sync, "batch_size", int, "sync.", 1000)),  # type: ignore[arg-type]
+        watch=bool(_get(sync, "watch", bool, "sync.", True)),
+        witness=bool(_get(witness, "enabled", bool, "witness.", True)),
+    )

@@ -1,0 +1,461 @@
+"""The node's logs: issuing its own entries and accepting other origins' entries.
+
+This is where trust rules 1-3 are enforced. Nothing reaches the store that has
+not been verified against the issuer's certified key and the issuer's signed
+checkpoint; a checkpoint that conflicts with one already accepted becomes
+evidence and freezes the origin. The ledger speaks to peers only through the
+small ``Peer`` protocol, so the rules are testable without sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from nacl.signing import SigningKey, VerifyKey
+
+from exchange._proto.brandex.v1 import entries_pb2
+from exchange.core import merkle, x509
+from exchange.core.checkpoint import (
+    Checkpoint,
+    open_checkpoint,
+    parse_checkpoint_body,
+    sign_checkpoint,
+)
+from exchange.core.cosignature import CosignatureSigner, CosignatureVerifier, cosign
+from exchange.core.dsse import keyid_of, sign_envelope
+from exchange.core.errors import (
+    BrandexError,
+    EquivocationError,
+    NotFoundError,
+    VerificationError,
+)
+from exchange.core.note import (
+    Ed25519NoteSigner,
+    Ed25519NoteVerifier,
+    Note,
+    add_signature,
+    format_note,
+    parse_note,
+)
+from exchange.node.verify import KeyInfo, parse_origin, verify_batch
+from exchange.store import Store
+
+__all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome", "witness_name"]
+
+log = logging.getLogger("brandex.ledger")
+
+
+def witness_name(origin: str) -> str:
+    """The cosigner name of the node that runs ``origin``."""
+    return f"{origin}/witness"
+
+
+@dataclass(frozen=True)
+class OriginHead:
+    """What a peer says about one origin: its size and signed checkpoint."""
+
+    origin: str
+    size: int
+    checkpoint: str
+
+
+class Peer(Protocol):
+    """The little the ledger needs from another node."""
+
+    name: str
+
+    def list_origins(self) -> list[OriginHead]: ...
+
+    def get_entries(
+        self, origin: str, start: int, end: int
+    ) -> Iterator[tuple[int, list[bytes]]]: ...
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    origin: str
+    action: str  # "up-to-date", "appended", "cosigned", "lagging", "rejected", "equivocation"
+    added: int = 0
+    detail: str = ""
+
+
+class Ledger:
+    """Own log plus verified mirrors of every other origin, on one Store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        federation: str,
+        region: str,
+        signing_key: SigningKey,
+        signing_chain_pem: Sequence[str],
+        anchors: Sequence[x509.x509.Certificate],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        witness: bool = True,
+        max_fetch: int = 2_000_000,
+    ) -> None:
+        self.store = store
+        self.federation = federation
+        self.region = region
+        self.origin = f"{federation}/{region}"
+        self._key = signing_key
+        self._chain = list(signing_chain_pem)
+        self.anchors = list(anchors)
+        self.clock = clock
+        self.witness = witness
+        self.max_fetch = max_fetch
+        self.log_signer = Ed25519NoteSigner(self.origin, signing_key)
+        self.cosigner = CosignatureSigner(witness_name(self.origin), signing_key)
+        self._changed = threading.Condition()
+        self._version = 0
+        self._sync_locks: dict[str, threading.Lock] = {}
+        self._sync_locks_guard = threading.Lock()
+
+    # ----------------------------------------------------------- notifications
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._version += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, version: int, timeout: float) -> int:
+        """Block until a checkpoint newer than ``version`` is accepted (or timeout)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != version, timeout=timeout)
+            return self._version
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    # ------------------------------------------------------------------- keys
+
+    def keys_for(self, origin: str) -> dict[str, bytes]:
+        return {kid: pub for kid, pub, _ in self.store.keys(origin)}
+
+    def log_verifiers(self, origin: str) -> list[Ed25519NoteVerifier]:
+        return [
+            Ed25519NoteVerifier(origin, VerifyKey(pub)) for pub in self.keys_for(origin).values()
+        ]
+
+    def witness_verifiers(self) -> dict[str, list[CosignatureVerifier]]:
+        """Cosigner keys of every member whose log (and so key) this node holds."""
+        out: dict[str, list[CosignatureVerifier]] = {}
+        rows = self.store.read.execute("SELECT origin, public_key FROM keys ORDER BY idx")
+        for origin, pub in rows:
+            name = witness_name(origin)
+            out.setdefault(name, []).append(CosignatureVerifier(name, VerifyKey(pub)))
+        return out
+
+    def _open(self, origin: str, note_text: str) -> tuple[Checkpoint, Note]:
+        """Verify a checkpoint note with the origin's log keys."""
+        verifiers = self.log_verifiers(origin)
+        if not verifiers:
+            raise VerificationError(f"no certified key is known for {origin}")
+        last: BrandexError | None = None
+        for v in verifiers:
+            try:
+                cp, note = open_checkpoint(note_text, v)
+                return cp, note
+            except VerificationError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    # ---------------------------------------------------------------- serving
+
+    def checkpoint_with_cosignatures(self, origin: str, size: int | None = None) -> str:
+        """The issuer-signed note plus every cosignature held for it."""
+        row = self.store.origin(origin)
+        if row is None:
+            raise NotFoundError(f"origin {origin} is not held here")
+        size = row.size if size is None else size
+        if not row.checkpoint and size == row.size:
+            raise NotFoundError(f"origin {origin} has no checkpoint yet")
+        note = parse_note(
+            row.checkpoint if size == row.size else self.store.checkpoint_note(origin, size)
+        )
+        have = {(s.name, s.key_id) for s in note.signatures}
+        for _, _, line in self.store.cosignatures(origin, size):
+            sig = parse_note(note.text + "\n" + line).signatures[0]
+            if (sig.name, sig.key_id) not in have:
+                note = add_signature(note, sig)
+                have.add((sig.name, sig.key_id))
+        return format_note(note)
+
+    # ---------------------------------------------------------------- issuing
+
+    def bootstrap(self) -> None:
+        """Start the own log with a KeyAnnouncement, so peers can learn the key."""
+        row = self.store.origin(self.origin)
+        if row is not None and row.size > 0:
+            return
+        ka = entries_pb2.KeyAnnouncement(
+            public_key=bytes(self._key.verify_key),
+            certificate_chain_pem=self._chain,
+            effective_from=self.clock().date().isoformat(),
+        )
+        self.issue([("key_announcement", ka)])
+
+    def issue(
+        self,
+        bodies: Sequence[tuple[str, object]],
+        *,
+        check: Callable[[object, list[tuple[str, object]]], None] | None = None,
+    ) -> tuple[int, list[bytes]]:
+        """Sign, append and checkpoint entries of the own origin, atomically.
+
+        Args:
+            bodies: (oneof field name, message) pairs, in log order.
+            check: called inside the write transaction with (tx, bodies) to apply
+                domain rules against the current state; may raise to abort.
+
+        Returns:
+            (index of the first entry, envelopes).
+        """
+        at = self.clock().astimezone(UTC).isoformat(timespec="seconds")
+        envelopes: list[bytes] = []
+        entries: list[entries_pb2.Entry] = []
+        for name, msg in bodies:
+            entry = entries_pb2.Entry(federation=self.federation, region=self.region, issued_at=at)
+            getattr(entry, name).CopyFrom(msg)
+            envelopes.append(sign_envelope(entry.SerializeToString(), self._key))
+            entries.append(entry)
+        with self.store.write() as tx:
+            if check is not None:
+                check(tx, list(bodies))
+            row = tx.ensure_origin(self.origin, self.region)
+            if row.frozen:
+                raise EquivocationError(f"{self.origin} is frozen here: {row.frozen_reason}")
+            start = row.size
+            root = tx.append(self.origin, start, envelopes, entries)
+            for i, entry in enumerate(entries):
+                if entry.WhichOneof("body") == "key_announcement":
+                    pub = entry.key_announcement.public_key
+                    tx.add_key(
+                        self.origin,
+                        keyid_of(pub),
+                        pub,
+                        "".join(entry.key_announcement.certificate_chain_pem),
+                        start + i,
+                    )
+            size = start + len(envelopes)
+            note = format_note(
+                sign_checkpoint(Checkpoint(self.origin, size, root), self.log_signer)
+            )
+            tx.accept_checkpoint(self.origin, size, root, note, "self")
+        self._notify()
+        return start, envelopes
+
+    # ------------------------------------------------------------------- sync
+
+    def _lock_for(self, origin: str) -> threading.Lock:
+        with self._sync_locks_guard:
+            return self._sync_locks.setdefault(origin, threading.Lock())
+
+    def sync_from(self, peer: Peer, origins: Iterable[str] | None = None) -> list[SyncOutcome]:
+        """Bring every origin the peer knows (or the named ones) up to the peer's head."""
+        wanted = set(origins) if origins is not None else None
+        outcomes = []
+        for head in peer.list_origins():
+            if wanted is not None and head.origin not in wanted:
+                continue
+            try:
+                outcomes.append(self.sync_origin(peer, head))
+            except BrandexError as exc:
+                log.warning("sync %s from %s rejected: %s", head.origin, peer.name, exc)
+                outcomes.append(SyncOutcome(head.origin, "rejected", detail=str(exc)))
+        return outcomes
+
+    def sync_origin(self, peer: Peer, head: OriginHead) -> SyncOutcome:
+        """Verify and take one origin's new entries from a peer, or nothing at all.
+
+        When the fetched entries do not hash to the signed root, the peer's whole
+        log is fetched and checked, to tell a fork (evidence, origin frozen) from
+        a peer serving bad entries (rejected, nothing stored).
+        """
+        federation, region = parse_origin(head.origin)
+        if federation != self.federation:
+            return SyncOutcome(head.origin, "rejected", detail="other federation")
+        with self._lock_for(head.origin):
+            try:
+                return self._sync_origin_locked(peer, head, region)
+            except _RootMismatch as exc:
+                return self._handle_root_mismatch(peer, head, exc)
+
+    def _sync_origin_locked(self, peer: Peer, head: OriginHead, region: str) -> SyncOutcome:
+        origin = head.origin
+        note = parse_note(head.checkpoint)
+        claimed = parse_checkpoint_body(note.text)
+        if claimed.origin != origin:
+            raise VerificationError(f"checkpoint names {claimed.origin}, served as {origin}")
+        local = self.store.origin(origin)
+        if local is not None and local.frozen:
+            return SyncOutcome(origin, "equivocation", detail=local.frozen_reason)
+        local_size = local.size if local else 0
+        if local is not None and local_size > 0 and claimed.size <= local_size:
+            cp, note = self._open(origin, head.checkpoint)
+            mine = (
+                merkle.root_hash(cp.size, self.store.hash_reader(origin))
+                if cp.size
+                else merkle.EMPTY_ROOT
+            )
+            if mine != cp.root_hash:
+                return self._equivocation(
+                    origin,
+                    cp,
+                    head.checkpoint,
+                    peer,
+                    f"{peer.name} serves a signed checkpoint of size "
+                    f"{cp.size} whose root differs from this node's tree",
+                )
+            added = self._merge_cosignatures(origin, cp, note)
+            if cp.size < local_size:
+                return SyncOutcome(origin, "lagging", detail=f"peer at {cp.size}")
+            return SyncOutcome(origin, "cosigned" if added else "up-to-date")
+        if claimed.size - local_size > self.max_fetch:
+            raise VerificationError(
+                f"{origin}: {claimed.size - local_size} entries exceed the "
+                f"fetch limit {self.max_fetch}"
+            )
+        # Fetch and verify the missing range before touching the store.
+        keys = self.keys_for(origin)
+        batches = []
+        new_keys: list[KeyInfo] = []
+        expect = local_size
+        for start, envelopes in peer.get_entries(origin, local_size, claimed.size):
+            if start != expect or not envelopes or start + len(envelopes) > claimed.size:
+                raise VerificationError(f"{peer.name} sent a batch at {start}, expected {expect}")
+            vb = verify_batch(origin, start, envelopes, keys, self.anchors)
+            for k in vb.new_keys:
+                keys[k.keyid] = k.public_key
+            new_keys += vb.new_keys
+            batches.append((start, envelopes, vb))
+            expect = start + len(envelopes)
+        if expect != claimed.size:
+            raise VerificationError(f"{peer.name} sent entries up to {expect} of {claimed.size}")
+        # Now the checkpoint must verify with a key certified for the origin.
+        verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
+        cp, note = self._open_with(origin, head.checkpoint, verifiers)
+        with self.store.write() as tx:
+            row = tx.ensure_origin(origin, region)
+            if row.size != local_size:
+                return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
+            root = row.root
+            for start, envelopes, vb in batches:
+                root = tx.append(origin, start, envelopes, vb.entries, vb.leaf_hashes)
+            if root != cp.root_hash:
+                # Either the peer's entries are not the ones the checkpoint commits to, or
+                # the issuer signed a tree that does not extend ours: find out which.
+                raise _RootMismatch(cp)
+            for k in new_keys:
+                tx.add_key(origin, k.keyid, k.public_key, k.chain_pem, k.idx)
+            issuer_only = Note(note.text, [s for s in note.signatures if s.name == origin])
+            tx.accept_checkpoint(origin, cp.size, cp.root_hash, format_note(issuer_only), peer.name)
+            self._store_cosignatures(tx, origin, cp, note)
+        self._notify()
+        return SyncOutcome(origin, "appended", added=claimed.size - local_size)
+
+    def _open_with(
+        self, origin: str, text: str, verifiers: list[Ed25519NoteVerifier]
+    ) -> tuple[Checkpoint, Note]:
+        if not verifiers:
+            raise VerificationError(f"no certified key is known for {origin}")
+        last: BrandexError = VerificationError("no verifier")
+        for v in verifiers:
+            try:
+                return tuple(open_checkpoint(text, v))  # type: ignore[return-value]
+            except VerificationError as exc:
+                last = exc
+        raise last
+
+    def _store_cosignatures(self, tx, origin: str, cp: Checkpoint, note: Note) -> int:
+        """Keep the valid cosignatures of known members, and add our own."""
+        added = 0
+        verifiers = self.witness_verifiers()
+        for sig in note.signatures:
+            if sig.name == witness_name(self.origin):
+                continue
+            for v in verifiers.get(sig.name, []):
+                try:
+                    ts = v.verify_cosignature(note.text, sig)
+                except VerificationError:
+                    continue
+                added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
+                break
+        if self.witness and origin != self.origin:
+            ts = int(self.clock().timestamp())
+            mine = cosign(note.text, self.cosigner, ts)
+            added += tx.add_cosignature(origin, cp.size, mine.name, ts, mine.to_line())
+        return added
+
+    def _merge_cosignatures(self, origin: str, cp: Checkpoint, note: Note) -> int:
+        with self.store.write() as tx:
+            known = tx.conn.execute(
+                "SELECT 1 FROM checkpoints WHERE origin = ? AND size = ?", (origin, cp.size)
+            ).fetchone()
+            if known is None:
+                return 0
+            added = self._store_cosignatures(tx, origin, cp, note)
+        if added:
+            self._notify()
+        return added
+
+    def _equivocation(
+        self, origin: str, cp: Checkpoint, theirs: str, peer: Peer, detail: str
+    ) -> SyncOutcome:
+        local = self.store.origin(origin)
+        ours = local.checkpoint if local else ""
+        with self.store.write() as tx:
+            tx.add_evidence(origin, ours, theirs, peer.name, detail)
+        log.error("EQUIVOCATION on %s: %s; origin frozen on this node", origin, detail)
+        self._notify()
+        return SyncOutcome(origin, "equivocation", detail=detail)
+
+    def _handle_root_mismatch(
+        self, peer: Peer, head: OriginHead, exc: _RootMismatch
+    ) -> SyncOutcome:
+        """Tell a forked log (evidence) from a peer that served bad entries (rejected)."""
+        origin = head.origin
+        local = self.store.origin(origin)
+        if local is None or local.size == 0:
+            return SyncOutcome(origin, "rejected", detail="entries do not match the checkpoint")
+        tree = merkle.MemoryHashStore()
+        keys: dict[str, bytes] = {}
+        try:
+            for start, envelopes in peer.get_entries(origin, 0, exc.cp.size):
+                vb = verify_batch(origin, start, envelopes, keys, self.anchors)
+                for k in vb.new_keys:
+                    keys[k.keyid] = k.public_key
+                tree.append(vb.leaf_hashes)
+        except BrandexError as err:
+            return SyncOutcome(origin, "rejected", detail=f"entries do not verify: {err}")
+        if tree.size != exc.cp.size or merkle.root_hash(tree.size, tree) != exc.cp.root_hash:
+            return SyncOutcome(
+                origin,
+                "rejected",
+                detail=f"{peer.name} served entries that do not match the checkpoint",
+            )
+        theirs_at_ours = merkle.root_hash(local.size, tree)
+        if theirs_at_ours == local.root:
+            return SyncOutcome(origin, "rejected", detail="inconsistent state; retry")
+        return self._equivocation(
+            origin,
+            exc.cp,
+            head.checkpoint,
+            peer,
+            f"{peer.name} serves a complete, validly signed log of size {exc.cp.size} that does"
+            f" not extend this node's accepted tree of size {local.size}",
+        )
+
+
+class _RootMismatch(VerificationError):
+    def __init__(self, cp: Checkpoint) -> None:
+        super().__init__(f"entries do not hash to the checkpoint root at size {cp.size}")
+        self.cp = cp

@@ -1,0 +1,172 @@
+"""Running a node process: ``brandex node run nodes/<name>.toml``.
+
+Builds the store, ledger, gRPC server (mTLS, health, reflection) and the sync
+engine from a config, and stops all of it cleanly on SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from exchange.core import x509
+from exchange.core.errors import BrandexError
+from exchange.node.config import NodeConfig
+from exchange.node.identity import (
+    CallerCache,
+    channel_credentials,
+    load_anchors,
+    open_channel,
+    server_credentials,
+)
+from exchange.node.ledger import Ledger
+from exchange.node.services import NodeContext, add_services
+from exchange.node.sync import GrpcPeer, SyncEngine
+from exchange.pki import load_signing_key
+from exchange.store import Store
+
+__all__ = ["Node", "PortInUseError", "run_node"]
+
+log = logging.getLogger("brandex.node")
+
+
+class PortInUseError(BrandexError):
+    """The listen address is taken (or not ours to bind)."""
+
+
+@dataclass
+class Node:
+    """A running node; ``stop()`` ends it."""
+
+    config: NodeConfig
+    server: grpc.Server
+    engine: SyncEngine
+    ledger: Ledger
+    started_at: str
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.engine.stop()
+        self.server.stop(grace).wait()
+        self.ledger.store.close()
+
+
+def start_node(config: NodeConfig) -> Node:
+    """Start serving and syncing; returns once the port is bound and the log bootstrapped."""
+    anchors_pem, anchors = load_anchors(config.anchors)
+    signing_key = load_signing_key(config.signing_key)
+    chain_pem = config.signing_cert.read_text()
+    # Refuse to start with a key the federation would not accept from us.
+    cert = x509.load_pem_chain(chain_pem.encode())[0]
+    public = x509.verify_signing_certificate(
+        cert, [], anchors, at=datetime.now(UTC), region=config.region
+    )
+    if public != bytes(signing_key.verify_key):
+        raise BrandexError(f"{config.signing_key} does not match {config.signing_cert}")
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(config.database)
+    ledger = Ledger(
+        store,
+        federation=config.federation,
+        region=config.region,
+        signing_key=signing_key,
+        signing_chain_pem=[chain_pem],
+        anchors=anchors,
+        witness=config.witness,
+    )
+    ledger.bootstrap()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    ctx = NodeContext(
+        ledger=ledger,
+        callers=CallerCache(anchors),
+        today=lambda: datetime.now(UTC).date(),
+        name=config.name,
+        started_at=started_at,
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="rpc"),
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=256,
+    )
+    names = add_services(server, ctx)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    creds = server_credentials(config.tls_cert, config.tls_key, anchors_pem)
+    try:
+        port = server.add_secure_port(config.listen, creds)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        store.close()
+        raise PortInUseError(
+            f"cannot listen on {config.listen}: the port is in use or not available"
+        )
+    server.start()
+    client_creds = channel_credentials(config.tls_cert, config.tls_key, anchors_pem)
+    peers = [
+        (
+            GrpcPeer(
+                p.address,
+                open_channel(p.address, client_creds, max_message_bytes=config.max_message_bytes),
+                timeout=config.sync_timeout,
+                batch_size=config.batch_size,
+            ),
+            p.region,
+        )
+        for p in config.peers
+    ]
+    engine = SyncEngine(ledger, peers, interval=config.sync_interval, watch=config.watch)
+    ctx.peer_states = lambda: list(engine.states.values())
+    node = Node(config, server, engine, ledger, started_at)
+    engine.start()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    for n in names:
+        health_servicer.set(n, health_pb2.HealthCheckResponse.SERVING)
+    return node
+
+
+def run_node(config: NodeConfig) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    node = start_node(config)
+    done = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info(
+        "node %s (%s) ready on %s, holding %d origin(s)",
+        config.name,
+        config.origin,
+        config.listen,
+        len(node.ledger.store.origins()),
+    )
+    done.wait()
+    node.stop()
+    log.info("node %s stopped", config.name)
+
+
+def database_path(config: NodeConfig) -> Path:
+    return config.database

@@ -1,0 +1,671 @@
+"""The gRPC services of a node: log, registry, audit and admin.
+
+Each RPC first establishes who is calling (``identity``), then does its work
+through the ledger and the store; errors are mapped to status codes in
+``exchange.node.errors`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import grpc
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core import merkle, regions
+from exchange.core.errors import (
+    BrandexError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VerificationError,
+)
+from exchange.core.recognition import decide, recognised_regions, status_on
+from exchange.core.records import (
+    raise_errors,
+    recognition_errors,
+    validate_accession,
+    validate_case,
+    validate_case_action,
+    validate_status_change,
+    validate_withdrawal,
+)
+from exchange.core.status import apply_change
+from exchange.core.tlogproof import TlogProof, format_tlog_proof
+from exchange.node.errors import PermissionDenied, Unauthenticated, grpc_code, translate_errors
+from exchange.node.identity import Caller, CallerCache
+from exchange.node.ledger import Ledger
+from exchange.store import queries
+from exchange.store.database import Tx
+
+__all__ = ["NodeContext", "add_services"]
+
+log = logging.getLogger("brandex.node")
+
+MAX_BATCH = 5000  # envelopes per streamed message, whatever the client asks
+MAX_ISSUE_BATCH = 10000
+
+
+@dataclass
+class NodeContext:
+    """What every service needs: the ledger, the caller check and the clock."""
+
+    ledger: Ledger
+    callers: CallerCache
+    today: Callable[[], date]
+    name: str = ""
+    started_at: str = ""
+    peer_states: Callable[[], list[Any]] = lambda: []
+
+    @property
+    def store(self):
+        return self.ledger.store
+
+    @property
+    def region(self) -> str:
+        return self.ledger.region
+
+
+class _Service:
+    def __init__(self, node: NodeContext) -> None:
+        self.node = node
+
+    def member(self, context: grpc.ServicerContext) -> Caller:
+        try:
+            caller = self.node.callers.caller(context)
+        except VerificationError as exc:
+            raise Unauthenticated(f"client certificate refused: {exc}") from None
+        if not caller.region and not caller.operator:
+            raise PermissionDenied("certificate names no member region or operator")
+        return caller
+
+    def operator(self, context: grpc.ServicerContext) -> Caller:
+        caller = self.member(context)
+        if caller.operator != self.node.region:
+            raise PermissionDenied(
+                f"{caller} may not write to {self.node.ledger.origin}: only the operator of "
+                f"{self.node.region} may"
+            )
+        return caller
+
+    def _on(self, value: str) -> date:
+        if not value:
+            return self.node.today()
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("date", "must be YYYY-MM-DD", value) from None
+
+
+def _origin_state(ledger: Ledger, origin: str) -> services_pb2.OriginState:
+    row = ledger.store.origin(origin)
+    if row is None:
+        raise NotFoundError(f"origin {origin} is not held here")
+    note = ledger.checkpoint_with_cosignatures(origin) if row.checkpoint else ""
+    return services_pb2.OriginState(
+        origin=origin, size=row.size, checkpoint=note, equivocating=row.frozen
+    )
+
+
+# ------------------------------------------------------------------ LogService
+
+
+class LogService(_Service, services_pb2_grpc.LogServiceServicer):
+    @translate_errors
+    def ListOrigins(self, request, context):
+        self.member(context)
+        out = services_pb2.ListOriginsResponse()
+        for row in self.node.store.origins():
+            if row.checkpoint:
+                out.origins.append(_origin_state(self.node.ledger, row.origin))
+        return out
+
+    @translate_errors
+    def GetCheckpoint(self, request, context):
+        self.member(context)
+        return _origin_state(self.node.ledger, request.origin)
+
+    def GetEntries(self, request, context) -> Iterator[services_pb2.EntryBatch]:
+        try:
+            self.member(context)
+            row = self.node.store.origin(request.origin)
+            if row is None:
+                raise NotFoundError(f"origin {request.origin} is not held here")
+            # Serve only what a checkpoint covers: never anything unverified.
+            end = min(request.end or row.size, row.size)
+            if request.start > end:
+                raise ValidationError("start", f"must be <= {end}", request.start)
+            step = max(1, min(request.batch_size or 1000, MAX_BATCH))
+            start = request.start
+            while start < end and context.is_active():
+                stop = min(start + step, end)
+                envs = self.node.store.envelopes(request.origin, start, stop)
+                yield services_pb2.EntryBatch(origin=request.origin, start=start, envelopes=envs)
+                start = stop
+        except BrandexError as exc:
+            context.abort(grpc_code(exc), str(exc))
+
+    def WatchCheckpoints(self, request, context):
+        try:
+            self.member(context)
+        except BrandexError as exc:
+            context.abort(grpc_code(exc), str(exc))
+        ledger = self.node.ledger
+        sent: dict[str, tuple[int, str]] = {}
+        version = -1
+        while context.is_active():
+            new_version = ledger.wait_for_change(version, timeout=1.0)
+            if new_version == version:
+                continue
+            version = new_version
+            for row in ledger.store.origins():
+                if not row.checkpoint:
+                    continue
+                state = _origin_state(ledger, row.origin)
+                key = (state.size, state.checkpoint)
+                if sent.get(row.origin) != key:
+                    sent[row.origin] = key
+                    yield state
+
+    @translate_errors
+    def GetNodeStatus(self, request, context):
+        self.member(context)
+        store, ledger = self.node.store, self.node.ledger
+        out = services_pb2.NodeStatus(
+            name=self.node.name,
+            region=self.node.region,
+            origin=ledger.origin,
+            started_at=self.node.started_at,
+        )
+        for row in store.origins():
+            out.origins.append(
+                services_pb2.OriginStatus(
+                    origin=row.origin,
+                    size=row.size,
+                    frozen=row.frozen,
+                    frozen_reason=row.frozen_reason,
+                    cosigners=[w for w, _, _ in store.cosignatures(row.origin, row.size)],
+                )
+            )
+        for st in self.node.peer_states():
+            out.peers.append(
+                services_pb2.PeerStatus(
+                    address=st.address,
+                    region=st.region,
+                    reachable=st.reachable,
+                    last_sync=st.last_sync,
+                    last_error=st.last_error,
+                    sizes=st.sizes,
+                )
+            )
+        for ev in store.evidence():
+            out.evidence.append(
+                services_pb2.Evidence(
+                    origin=ev["origin"],
+                    note_a=ev["note_a"],
+                    note_b=ev["note_b"],
+                    source=ev["source"],
+                    detail=ev["detail"],
+                    detected_at=ev["detected_at"],
+                )
+            )
+        return out
+
+    @translate_errors
+    def GetConsistencyProof(self, request, context):
+        self.member(context)
+        row = self.node.store.origin(request.origin)
+        if row is None:
+            raise NotFoundError(f"origin {request.origin} is not held here")
+        if not 0 < request.size1 <= request.size2 <= row.size:
+            raise ValidationError(
+                "size1/size2",
+                f"need 0 < size1 <= size2 <= {row.size}",
+                (request.size1, request.size2),
+            )
+        proof = merkle.consistency_proof(
+            request.size1, request.size2, self.node.store.hash_reader(request.origin)
+        )
+        return services_pb2.ConsistencyResponse(proof=proof)
+
+
+# ---------------------------------------------------------------- AdminService
+
+
+class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
+    def _issue_one(self, field: str, msg: Any, check) -> services_pb2.IssueResponse:
+        start, envs = self.node.ledger.issue([(field, msg)], check=check)
+        return services_pb2.IssueResponse(
+            origin=self.node.ledger.origin, index=start, envelope=envs[0]
+        )
+
+    def _existing(self, tx: Tx, rec: entries_pb2.Recognition) -> dict | None:
+        found = queries.rows(
+            tx.conn,
+            "SELECT origin, idx, record_id, certificate_no FROM"
+            " records WHERE issuer = ? AND (certificate_no = ? OR record_id = ?)",
+            (self.node.region, rec.certificate_no, rec.record_id),
+        )
+        for row in found:
+            if row["certificate_no"] == rec.certificate_no and row["record_id"] == rec.record_id:
+                return row
+            raise ConflictError(
+                f"record {rec.record_id} / certificate {rec.certificate_no} clashes with record "
+                f"{row['record_id']} (certificate {row['certificate_no']}) already issued"
+            )
+        return None
+
+    @translate_errors
+    def Issue(self, request, context):
+        self.operator(context)
+        raise_errors(recognition_errors(request, issuer=self.node.region))
+        with self.node.store.write() as tx:
+            existing = self._existing(tx, request)
+        if existing is not None:
+            return services_pb2.IssueResponse(
+                origin=existing["origin"],
+                index=existing["idx"],
+                duplicate=True,
+                envelope=self.node.store.envelope(existing["origin"], existing["idx"]),
+            )
+
+        def check(tx: Tx, bodies: list) -> None:
+            if self._existing(tx, request) is not None:
+                raise ConflictError(f"record {request.record_id} was issued meanwhile")
+
+        return self._issue_one("recognition", request, check)
+
+    @translate_errors
+    def IssueBatch(self, request, context):
+        self.operator(context)
+        if len(request.records) > MAX_ISSUE_BATCH:
+            raise ValidationError(
+                "records", f"at most {MAX_ISSUE_BATCH} per call", len(request.records)
+            )
+        errors = []
+        for i, rec in enumerate(request.records):
+            for e in recognition_errors(rec, issuer=self.node.region):
+                errors.append(ValidationError(f"records[{i}].{e.field}", e.rule, e.value))
+        raise_errors(errors)
+        added: list = []
+        dup = 0
+
+        def check(tx: Tx, bodies: list) -> None:
+            nonlocal dup
+            seen: set[str] = set()
+            keep = []
+            for name, rec in bodies:
+                if rec.certificate_no in seen or self._existing(tx, rec) is not None:
+                    dup += 1
+                    continue
+                seen.add(rec.certificate_no)
+                keep.append((name, rec))
+            bodies[:] = keep
+            added.extend(keep)
+
+        bodies = [("recognition", r) for r in request.records]
+        with self.node.store.write() as tx:
+            check(tx, bodies)
+        if not bodies:
+            return services_pb2.IssueBatchResponse(added=0, duplicates=dup)
+        start, envs = self.node.ledger.issue(bodies)
+        return services_pb2.IssueBatchResponse(first_index=start, added=len(envs), duplicates=dup)
+
+    @translate_errors
+    def ChangeStatus(self, request, context):
+        self.operator(context)
+        validate_status_change(request, issuer=self.node.region)
+
+        def check(tx: Tx, bodies: list) -> None:
+            state = queries.record_state(tx.conn, self.node.region, request.record_id)
+            if state is None:
+                raise NotFoundError(
+                    f"record {request.record_id} is not one of {self.node.region}'s records"
+                )
+            apply_change(state, request)
+
+        return self._issue_one("status_change", request, check)
+
+    @translate_errors
+    def ReportCase(self, request, context):
+        self.operator(context)
+        validate_case(request, issuer=self.node.region)
+
+        def check(tx: Tx, bodies: list) -> None:
+            if (
+                queries.record_row(tx.conn, request.protected_issuer, request.protected_record_id)
+                is None
+            ):
+                raise NotFoundError(
+                    f"protected record {request.protected_issuer}/{request.protected_record_id}"
+                    " is not known to this node"
+                )
+            if tx.conn.execute(
+                "SELECT 1 FROM cases WHERE case_region = ? AND case_id = ?",
+                (self.node.region, request.case_id),
+            ).fetchone():
+                raise ConflictError(f"case {request.case_id} already exists")
+
+        return self._issue_one("infringement_case", request, check)
+
+    @translate_errors
+    def ActOnCase(self, request, context):
+        self.operator(context)
+        validate_case_action(request, issuer=self.node.region)
+
+        def check(tx: Tx, bodies: list) -> None:
+            case = queries.rows(
+                tx.conn,
+                "SELECT * FROM cases WHERE case_region = ? AND case_id = ?",
+                (request.case_region, request.case_id),
+            )
+            if not case:
+                raise NotFoundError(f"case {request.case_region}/{request.case_id} is not known")
+            if self.node.region not in (case[0]["handling_region"], case[0]["case_region"]):
+                raise PermissionDenied(
+                    f"only the handling region {case[0]['handling_region']} or the reporting "
+                    f"region may act on case {request.case_id}"
+                )
+            if not case[0]["open"]:
+                raise ConflictError(f"case {request.case_id} is closed")
+
+        return self._issue_one("case_action", request, check)
+
+    @translate_errors
+    def Accede(self, request, context):
+        self.operator(context)
+        validate_accession(request, issuer=self.node.region)
+        return self._issue_one("accession", request, None)
+
+    @translate_errors
+    def Withdraw(self, request, context):
+        self.operator(context)
+        validate_withdrawal(request, issuer=self.node.region)
+
+        def check(tx: Tx, bodies: list) -> None:
+            if not tx.conn.execute(
+                "SELECT 1 FROM accessions WHERE region = ? AND agreement_id = ?",
+                (self.node.region, request.agreement_id),
+            ).fetchone():
+                raise ConflictError(f"{self.node.region} never acceded to {request.agreement_id}")
+
+        return self._issue_one("withdrawal", request, check)
+
+
+# ------------------------------------------------------------- RegistryService
+
+
+def _provenance(node: NodeContext, origin: str, idx: int) -> services_pb2.Provenance:
+    row = node.store.origin(origin)
+    size = row.size if row else 0
+    cos = [w for w, _, _ in node.store.cosignatures(origin, size)] if row else []
+    return services_pb2.Provenance(origin=origin, index=idx, checkpoint_size=size, cosigners=cos)
+
+
+def _recognition_msg(row: dict) -> entries_pb2.Recognition:
+    fields = {
+        k: row[k]
+        for k in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
+        if k in row and k != "nice_classes"
+    }
+    return entries_pb2.Recognition(nice_classes=json.loads(row["nice_classes"]), **fields)
+
+
+def record_view(node: NodeContext, row: dict, on: date, conn) -> services_pb2.RecordView:
+    facts = queries.record_facts(row)
+    changes = queries.change_facts(conn, row["issuer"], row["record_id"])
+    st = status_on(facts, changes, on)
+    partners = recognised_regions(
+        facts, changes, queries.accession_facts(conn), queries.withdrawal_facts(conn), on
+    )
+    return services_pb2.RecordView(
+        issuer=row["issuer"],
+        issuer_name=regions.region_name(row["issuer"]),
+        record=_recognition_msg(row),
+        status_today=st.status,
+        valid_until=st.valid_until.isoformat() if st.valid_until else "",
+        provenance=_provenance(node, row["origin"], row["idx"]),
+        recognised_in=partners,
+    )
+
+
+class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
+    @translate_errors
+    def Search(self, request, context):
+        self.member(context)
+        on = self._on(request.today)
+        conn = self.node.store.read
+        found, total = queries.search_records(conn, request)
+        return services_pb2.SearchResponse(
+            records=[record_view(self.node, r, on, conn) for r in found], total=total
+        )
+
+    @translate_errors
+    def GetRecord(self, request, context):
+        self.member(context)
+        on = self._on(request.today)
+        conn = self.node.store.read
+        row = queries.record_row(conn, request.issuer, request.record_id)
+        if row is None:
+            raise NotFoundError(f"record {request.issuer}/{request.record_id} is not known here")
+        out = services_pb2.RecordHistory(view=record_view(self.node, row, on, conn))
+        for r in queries.change_rows(conn, request.issuer, request.record_id):
+            env = entries_pb2.Entry.FromString(_payload(self.node, r["origin"], r["idx"]))
+            out.events.append(
+                services_pb2.StatusEvent(
+                    change=env.status_change,
+                    issued_at=env.issued_at,
+                    provenance=_provenance(self.node, r["origin"], r["idx"]),
+                )
+            )
+        out.cases.extend(_cases(self.node, conn, record=(request.issuer, request.record_id)))
+        return out
+
+    @translate_errors
+    def Check(self, request, context):
+        self.member(context)
+        if not request.region:
+            raise ValidationError("region", "is required (the region where it is asked)")
+        regions.validate_region(request.region, "region")
+        on = self._on(request.on)
+        conn = self.node.store.read
+        which = request.WhichOneof("subject")
+        if which == "uscc":
+            found = queries.find_records(conn, uscc=request.uscc)
+        elif which == "brand":
+            found = queries.find_records(conn, brand=request.brand)
+        elif which == "record":
+            found = queries.find_records(
+                conn, issuer=request.record.issuer, record_id=request.record.record_id
+            )
+        else:
+            raise ValidationError("subject", "give a USCC, a brand name or a record")
+        if not found:
+            raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}")
+        accs, wds = queries.accession_facts(conn), queries.withdrawal_facts(conn)
+        out = services_pb2.CheckResponse()
+        for row in found[:50]:
+            facts = queries.record_facts(row)
+            d = decide(
+                facts,
+                queries.change_facts(conn, row["issuer"], row["record_id"]),
+                accs,
+                wds,
+                request.region,
+                on,
+            )
+            result = services_pb2.CheckResult(
+                record=services_pb2.RecordRef(issuer=row["issuer"], record_id=row["record_id"]),
+                brand_name=row["brand_name"],
+                recognised=d.recognised,
+            )
+            for reason in d.reasons:
+                result.reasons.append(
+                    services_pb2.Reason(
+                        code=reason.code,
+                        text=reason.text,
+                        entries=[_provenance(self.node, r.origin, r.index) for r in reason.refs],
+                    )
+                )
+            out.results.append(result)
+        return out
+
+    @translate_errors
+    def ListCases(self, request, context):
+        self.member(context)
+        conn = self.node.store.read
+        record = (
+            (request.record.issuer, request.record.record_id)
+            if request.HasField("record")
+            else None
+        )
+        return services_pb2.ListCasesResponse(
+            cases=_cases(
+                self.node,
+                conn,
+                record=record,
+                brand=request.brand,
+                region=request.region,
+                open_only=request.open_only,
+            )
+        )
+
+    @translate_errors
+    def ListAgreements(self, request, context):
+        self.member(context)
+        conn = self.node.store.read
+        views: dict[str, services_pb2.AgreementView] = {}
+        for r in queries.rows(conn, "SELECT * FROM accessions ORDER BY effective_from, origin"):
+            v = views.setdefault(
+                r["agreement_id"],
+                services_pb2.AgreementView(agreement_id=r["agreement_id"], title=r["title"]),
+            )
+            v.accessions.append(
+                entries_pb2.Accession(
+                    agreement_id=r["agreement_id"],
+                    title=r["title"],
+                    region=r["region"],
+                    covered_kinds=json.loads(r["covered_kinds"]),
+                    effective_from=r["effective_from"],
+                    effective_until=r["effective_until"],
+                )
+            )
+            for k in json.loads(r["covered_kinds"]):
+                if k not in v.covered_kinds:
+                    v.covered_kinds.append(k)
+        for r in queries.rows(conn, "SELECT * FROM withdrawals ORDER BY effective_on"):
+            if r["agreement_id"] in views:
+                views[r["agreement_id"]].withdrawals.append(
+                    entries_pb2.Withdrawal(
+                        agreement_id=r["agreement_id"],
+                        region=r["region"],
+                        effective_on=r["effective_on"],
+                        reason_text=r["reason_text"],
+                    )
+                )
+        return services_pb2.ListAgreementsResponse(agreements=list(views.values()))
+
+
+def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
+    from exchange.core.dsse import parse_envelope
+
+    return parse_envelope(node.store.envelope(origin, idx)).payload
+
+
+def _cases(
+    node: NodeContext, conn, *, record=None, brand="", region="", open_only=False
+) -> list[services_pb2.CaseView]:
+    where, params = ["1 = 1"], []
+    if record:
+        where.append("c.protected_issuer = ? AND c.protected_record_id = ?")
+        params += list(record)
+    if brand:
+        where.append("r.brand_name LIKE ?")
+        params.append(f"%{brand}%")
+    if region:
+        where.append("(c.handling_region = ? OR c.case_region = ?)")
+        params += [region, region]
+    if open_only:
+        where.append("c.open = 1")
+    found = queries.rows(
+        conn,
+        "SELECT c.* FROM cases c LEFT JOIN records r ON"
+        " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
+        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id",
+        params,
+    )
+    out = []
+    for c in found:
+        entry = entries_pb2.Entry.FromString(_payload(node, c["origin"], c["idx"]))
+        view = services_pb2.CaseView(
+            case_region=c["case_region"],
+            case=entry.infringement_case,
+            provenance=_provenance(node, c["origin"], c["idx"]),
+            open=bool(c["open"]),
+        )
+        for a in queries.rows(
+            conn,
+            "SELECT origin, idx FROM case_actions WHERE case_region = ?"
+            " AND case_id = ? ORDER BY date, origin, idx",
+            (c["case_region"], c["case_id"]),
+        ):
+            view.actions.append(
+                entries_pb2.Entry.FromString(_payload(node, a["origin"], a["idx"])).case_action
+            )
+        out.append(view)
+    return out
+
+
+# ---------------------------------------------------------------- AuditService
+
+
+class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
+    @translate_errors
+    def GetInclusionProof(self, request, context):
+        self.member(context)
+        row = self.node.store.origin(request.origin)
+        if row is None:
+            raise NotFoundError(f"origin {request.origin} is not held here")
+        size = request.size or row.size
+        if size > row.size or request.index >= size:
+            raise ValidationError("index", f"must be < size {size} <= {row.size}", request.index)
+        proof = merkle.inclusion_proof(
+            request.index, size, self.node.store.hash_reader(request.origin)
+        )
+        note = self.node.ledger.checkpoint_with_cosignatures(request.origin, size)
+        return services_pb2.InclusionResponse(
+            index=request.index,
+            envelope=self.node.store.envelope(request.origin, request.index),
+            proof=proof,
+            checkpoint=note,
+            tlog_proof=format_tlog_proof(TlogProof(request.index, proof, note)),
+        )
+
+    @translate_errors
+    def GetBundle(self, request, context):
+        self.member(context)
+        from exchange.node.bundles import build_bundle
+
+        return services_pb2.BundleResponse(
+            bundle_json=build_bundle(
+                self.node.ledger, request.record.issuer, request.record.record_id
+            )
+        )
+
+
+def add_services(server: grpc.Server, node: NodeContext) -> list[str]:
+    """Register every brandex service; returns their full names (for reflection)."""
+    services_pb2_grpc.add_LogServiceServicer_to_server(LogService(node), server)
+    services_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(node), server)
+    services_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(node), server)
+    services_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(node), server)
+    d = services_pb2.DESCRIPTOR
+    return [
+        d.services_by_name[n].full_name
+        for n in ("LogService", "AdminService", "RegistryService", "AuditService")
+    ]

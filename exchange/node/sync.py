@@ -1,0 +1,203 @@
+"""Anti-entropy with every configured peer: poll, watch (push) and relay.
+
+One thread per peer pulls every origin the peer serves; a second thread per
+peer holds a ``WatchCheckpoints`` stream open and wakes the puller the moment
+the peer accepts a new checkpoint, so an entry spreads without waiting for
+the poll interval. A peer that is down, slow or hostile only delays itself:
+every call has a deadline, failures back off, and nothing is stored unverified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import grpc
+
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange.core.errors import BrandexError, VerificationError
+from exchange.node.ledger import Ledger, OriginHead, SyncOutcome
+
+__all__ = ["GrpcPeer", "PeerState", "SyncEngine"]
+
+log = logging.getLogger("brandex.sync")
+
+
+class GrpcPeer:
+    """The ``Peer`` protocol over a real mTLS channel."""
+
+    def __init__(
+        self,
+        address: str,
+        channel: grpc.Channel,
+        *,
+        timeout: float,
+        batch_size: int,
+        max_batches: int = 100_000,
+    ) -> None:
+        self.name = address
+        self.address = address
+        self._log = services_pb2_grpc.LogServiceStub(channel)
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+
+    def list_origins(self) -> list[OriginHead]:
+        resp = self._log.ListOrigins(services_pb2.ListOriginsRequest(), timeout=self.timeout)
+        return [OriginHead(o.origin, o.size, o.checkpoint) for o in resp.origins]
+
+    def get_entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        # The deadline grows with the range, so big catch-ups are not cut short,
+        # while a stalled stream still ends.
+        deadline = self.timeout + (end - start) / 2000.0
+        stream = self._log.GetEntries(
+            services_pb2.GetEntriesRequest(
+                origin=origin, start=start, end=end, batch_size=self.batch_size
+            ),
+            timeout=deadline,
+        )
+        count = 0
+        try:
+            for batch in stream:
+                count += 1
+                if count > self.max_batches:
+                    raise VerificationError(
+                        f"{self.name} sent more than {self.max_batches} batches"
+                    )
+                if batch.origin != origin:
+                    raise VerificationError(f"{self.name} sent {batch.origin} for {origin}")
+                yield batch.start, list(batch.envelopes)
+        finally:
+            stream.cancel()
+
+    def watch(self) -> Iterator[OriginHead]:
+        for o in self._log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest()):
+            yield OriginHead(o.origin, o.size, o.checkpoint)
+
+
+@dataclass
+class PeerState:
+    """What ``brandex node status`` shows about one peer."""
+
+    address: str
+    region: str
+    reachable: bool = False
+    last_sync: str = ""
+    last_error: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+class SyncEngine:
+    """Threads that keep this node's mirrors in step with every peer."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        peers: list[tuple[GrpcPeer, str]],
+        *,
+        interval: float,
+        watch: bool = True,
+    ) -> None:
+        self.ledger = ledger
+        self.interval = interval
+        self.watch_enabled = watch
+        self._stop = threading.Event()
+        self._peers = peers
+        self.states = {p.address: PeerState(p.address, region) for p, region in peers}
+        self._wake = {p.address: threading.Event() for p, _ in peers}
+        self._threads: list[threading.Thread] = []
+        self._watch_calls: dict[str, object] = {}
+
+    def start(self) -> None:
+        for peer, _ in self._peers:
+            t = threading.Thread(
+                target=self._pull_loop, args=(peer,), daemon=True, name=f"sync-{peer.address}"
+            )
+            t.start()
+            self._threads.append(t)
+            if self.watch_enabled:
+                w = threading.Thread(
+                    target=self._watch_loop, args=(peer,), daemon=True, name=f"watch-{peer.address}"
+                )
+                w.start()
+                self._threads.append(w)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for e in self._wake.values():
+            e.set()
+        for call in list(self._watch_calls.values()):
+            with contextlib.suppress(Exception):  # best effort on shutdown
+                call.cancel()  # type: ignore[attr-defined]
+
+    def sync_once(self, peer: GrpcPeer) -> list[SyncOutcome]:
+        state = self.states[peer.address]
+        outcomes = self.ledger.sync_from(peer)
+        state.reachable = True
+        state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
+        rejected = [o for o in outcomes if o.action in ("rejected", "equivocation")]
+        state.last_error = "; ".join(f"{o.origin}: {o.detail}" for o in rejected)
+        for o in outcomes:
+            if o.action == "appended":
+                log.info("synced %s from %s: +%d", o.origin, peer.address, o.added)
+        return outcomes
+
+    def _pull_loop(self, peer: GrpcPeer) -> None:
+        failures = 0
+        wake = self._wake[peer.address]
+        while not self._stop.is_set():
+            try:
+                self.sync_once(peer)
+                failures = 0
+            except grpc.RpcError as exc:
+                failures += 1
+                st = self.states[peer.address]
+                st.reachable = False
+                st.last_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
+                log.debug("peer %s: %s", peer.address, st.last_error)
+            except BrandexError as exc:
+                failures += 1
+                self.states[peer.address].last_error = str(exc)
+                log.warning("peer %s: %s", peer.address, exc)
+            except Exception:
+                failures += 1
+                log.exception("sync with %s failed", peer.address)
+            # Back off on failures (capped), otherwise wait for the poll or a push.
+            delay = (
+                self.interval
+                if failures == 0
+                else min(self.interval * (2 ** min(failures, 5)), 60.0)
+                * (0.5 + random.random() / 2)
+            )
+            wake.wait(delay)
+            wake.clear()
+
+    def _watch_loop(self, peer: GrpcPeer) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                call = peer._log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest())
+                self._watch_calls[peer.address] = call
+                for o in call:
+                    failures = 0
+                    self.states[peer.address].sizes[o.origin] = o.size
+                    row = self.ledger.store.origin(o.origin)
+                    if (
+                        row is None
+                        or o.size != row.size
+                        or o.checkpoint != self.ledger.checkpoint_with_cosignatures(o.origin)
+                    ):
+                        self._wake[peer.address].set()
+                    if self._stop.is_set():
+                        break
+            except grpc.RpcError:
+                failures += 1
+            except Exception:
+                failures += 1
+                log.exception("watch on %s failed", peer.address)
+            self._stop.wait(min(0.2 * 2 ** min(failures, 6), 10.0))

@@ -1,0 +1,306 @@
+"""The node's SQLite file: one writer at a time, many readers (WAL).
+
+gRPC serves from a thread pool, so reads use one connection per thread and all
+writes go through a single connection behind a lock, each in one
+``BEGIN IMMEDIATE`` transaction. That keeps the log, its subtree hashes and
+the projections in step: an append is all there or not there at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from exchange.core import merkle
+from exchange.core.errors import NotFoundError
+from exchange.store.projections import apply_entry
+from exchange.store.schema import create_schema
+
+__all__ = ["OriginRow", "SqliteHashReader", "Store", "Tx"]
+
+
+@dataclass(frozen=True)
+class OriginRow:
+    """The head of one origin's log as this node holds it."""
+
+    origin: str
+    region: str
+    size: int
+    root: bytes
+    checkpoint: str
+    frozen: bool
+    frozen_reason: str
+
+
+class SqliteHashReader:
+    """Serves complete-subtree hashes of one origin with a single query per proof."""
+
+    def __init__(self, conn: sqlite3.Connection, origin: str) -> None:
+        self._conn = conn
+        self._origin = origin
+
+    def get_many(self, keys: Sequence[tuple[int, int]]) -> list[bytes]:
+        if not keys:
+            return []
+        found: dict[tuple[int, int], bytes] = {}
+        # SQLite caps bound parameters; proofs need ~2*log2(n) keys, so chunks are rare.
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+            params: list[object] = [self._origin]
+            for level, index in chunk:
+                params += [level, index]
+            rows = self._conn.execute(
+                f"SELECT level, idx, hash FROM nodes WHERE origin = ? AND ({where})", params
+            )
+            found.update({(lv, ix): h for lv, ix, h in rows})
+        try:
+            return [found[k] for k in keys]
+        except KeyError as exc:
+            raise NotFoundError(f"{self._origin}: subtree hash {exc.args[0]} not stored") from None
+
+
+def _row(r: sqlite3.Row | tuple) -> OriginRow:
+    origin, region, size, root, checkpoint, frozen, reason = r
+    return OriginRow(
+        origin,
+        region,
+        size,
+        root or merkle.EMPTY_ROOT,
+        checkpoint or "",
+        bool(frozen),
+        reason or "",
+    )
+
+
+_ORIGIN_COLS = "origin, region, size, root, checkpoint, frozen, frozen_reason"
+
+
+class Tx:
+    """One write transaction. Obtain it from ``Store.write()``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def origin(self, origin: str) -> OriginRow | None:
+        r = self.conn.execute(
+            f"SELECT {_ORIGIN_COLS} FROM origins WHERE origin = ?", (origin,)
+        ).fetchone()
+        return _row(r) if r else None
+
+    def ensure_origin(self, origin: str, region: str) -> OriginRow:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO origins (origin, region, size, root, checkpoint, frozen,"
+            " frozen_reason, updated_at) VALUES (?, ?, 0, ?, '', 0, '', '')",
+            (origin, region, merkle.EMPTY_ROOT),
+        )
+        row = self.origin(origin)
+        assert row is not None
+        return row
+
+    def hash_reader(self, origin: str) -> SqliteHashReader:
+        return SqliteHashReader(self.conn, origin)
+
+    def append(
+        self,
+        origin: str,
+        start: int,
+        envelopes: Sequence[bytes],
+        entries: Sequence[object],
+        leaf_hashes: Sequence[bytes] | None = None,
+    ) -> bytes:
+        """Append verified envelopes at ``start`` (the current size); return the new root.
+
+        ``entries`` are the parsed ``Entry`` messages of the same envelopes, used for
+        the projections, which are updated in this same transaction.
+        """
+        row = self.origin(origin)
+        if row is None:
+            raise NotFoundError(f"origin {origin} is not known here")
+        if start != row.size:
+            raise ValueError(f"{origin}: append at {start} but the log has {row.size} entries")
+        if leaf_hashes is None:
+            leaf_hashes = [merkle.leaf_hash(e) for e in envelopes]
+        reader = self.hash_reader(origin)
+        nodes = merkle.nodes_for_append(start, leaf_hashes, reader)
+        self.conn.executemany(
+            "INSERT INTO nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)",
+            [(origin, lv, ix, h) for lv, ix, h in nodes],
+        )
+        self.conn.executemany(
+            "INSERT INTO entries (origin, idx, leaf_hash, envelope, type) VALUES (?, ?, ?, ?, ?)",
+            [
+                (origin, start + i, lh, env, entry.WhichOneof("body"))  # type: ignore[attr-defined]
+                for i, (lh, env, entry) in enumerate(
+                    zip(leaf_hashes, envelopes, entries, strict=True)
+                )
+            ],
+        )
+        for i, entry in enumerate(entries):
+            apply_entry(self.conn, origin, start + i, entry)
+        size = start + len(envelopes)
+        root = merkle.root_hash(size, reader)
+        self.conn.execute(
+            "UPDATE origins SET size = ?, root = ?, updated_at = datetime('now') WHERE origin = ?",
+            (size, root, origin),
+        )
+        return root
+
+    def accept_checkpoint(
+        self, origin: str, size: int, root: bytes, note: str, source: str
+    ) -> None:
+        """Record a verified checkpoint as the origin's head (and in its history)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO checkpoints (origin, size, root, note, source, accepted_at)"
+            " VALUES (?, ?, ?, ?, ?, datetime('now'))",
+            (origin, size, root, note, source),
+        )
+        self.conn.execute(
+            "UPDATE origins SET checkpoint = ? WHERE origin = ? AND size = ?",
+            (note, origin, size),
+        )
+
+    def add_cosignature(
+        self, origin: str, size: int, witness: str, timestamp: int, line: str
+    ) -> bool:
+        """Keep a verified cosignature line; returns True if it was new."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO cosignatures (origin, size, witness, timestamp, line)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (origin, size, witness, timestamp, line),
+        )
+        return cur.rowcount > 0
+
+    def add_key(self, origin: str, keyid: str, public_key: bytes, chain_pem: str, idx: int) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO keys (origin, keyid, public_key, chain_pem, idx)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (origin, keyid, public_key, chain_pem, idx),
+        )
+
+    def add_evidence(self, origin: str, note_a: str, note_b: str, source: str, detail: str) -> None:
+        """Store equivocation evidence and freeze the origin on this node."""
+        self.conn.execute(
+            "INSERT INTO evidence (origin, note_a, note_b, source, detail, detected_at)"
+            " VALUES (?, ?, ?, ?, ?, datetime('now'))",
+            (origin, note_a, note_b, source, detail),
+        )
+        self.conn.execute(
+            "UPDATE origins SET frozen = 1, frozen_reason = ? WHERE origin = ?",
+            (detail, origin),
+        )
+
+
+class Store:
+    """The node's database file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        db = sqlite_utils.Database(self._writer)
+        with self._lock:
+            create_schema(db)
+            self._writer.commit()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 60000")
+        return conn
+
+    @property
+    def read(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL readers never block the writer)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """A sqlite-utils view over this thread's read connection."""
+        return sqlite_utils.Database(self.read)
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One write transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._writer)
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            else:
+                self._writer.execute("COMMIT")
+
+    # ------------------------------------------------------------------ reads
+
+    def origins(self) -> list[OriginRow]:
+        rows = self.read.execute(f"SELECT {_ORIGIN_COLS} FROM origins ORDER BY origin")
+        return [_row(r) for r in rows]
+
+    def origin(self, origin: str) -> OriginRow | None:
+        r = self.read.execute(
+            f"SELECT {_ORIGIN_COLS} FROM origins WHERE origin = ?", (origin,)
+        ).fetchone()
+        return _row(r) if r else None
+
+    def hash_reader(self, origin: str) -> SqliteHashReader:
+        return SqliteHashReader(self.read, origin)
+
+    def envelopes(self, origin: str, start: int, end: int) -> list[bytes]:
+        rows = self.read.execute(
+            "SELECT envelope FROM entries WHERE origin = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (origin, start, end),
+        )
+        return [r[0] for r in rows]
+
+    def envelope(self, origin: str, idx: int) -> bytes:
+        r = self.read.execute(
+            "SELECT envelope FROM entries WHERE origin = ? AND idx = ?", (origin, idx)
+        ).fetchone()
+        if r is None:
+            raise NotFoundError(f"{origin} has no entry {idx}")
+        return r[0]
+
+    def checkpoint_note(self, origin: str, size: int) -> str:
+        r = self.read.execute(
+            "SELECT note FROM checkpoints WHERE origin = ? AND size = ?", (origin, size)
+        ).fetchone()
+        if r is None:
+            raise NotFoundError(f"{origin} has no accepted checkpoint of size {size}")
+        return r[0]
+
+    def cosignatures(self, origin: str, size: int) -> list[tuple[str, int, str]]:
+        rows = self.read.execute(
+            "SELECT witness, timestamp, line FROM cosignatures WHERE origin = ? AND size = ?"
+            " ORDER BY witness",
+            (origin, size),
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def keys(self, origin: str) -> list[tuple[str, bytes, str]]:
+        rows = self.read.execute(
+            "SELECT keyid, public_key, chain_pem FROM keys WHERE origin = ? ORDER BY idx",
+            (origin,),
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def evidence(self) -> list[dict[str, object]]:
+        return list(self.db["evidence"].rows)
+
+    def close(self) -> None:
+        self._writer.close()

@@ -1,0 +1,199 @@
+"""Projections: the log's entries folded into queryable tables.
+
+Applied in the same transaction as the append that carries the entry, so a
+query never sees a record whose log entry is missing, or the reverse. The log
+is the truth: these tables can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+__all__ = ["TERMINAL_STATUSES", "apply_entry", "status_word"]
+
+# Status enum numbers (see proto Status) and the word a record's status takes.
+_STATUS_WORDS = {1: "suspended", 2: "valid", 3: "revoked", 4: "valid", 5: None, 6: "withdrawn"}
+TERMINAL_STATUSES = frozenset({"revoked", "withdrawn"})
+
+
+def status_word(status: int) -> str | None:
+    """The record status a status change leads to (None: unchanged)."""
+    return _STATUS_WORDS.get(status)
+
+
+def _record_columns(r: Any) -> dict[str, object]:
+    return {
+        "kind": r.kind,
+        "sector": r.sector,
+        "brand_name": r.brand_name,
+        "brand_name_latin": r.brand_name_latin,
+        "product": r.product,
+        "nice_classes": json.dumps(list(r.nice_classes)),
+        "industry_code": r.industry_code,
+        "enterprise_name": r.enterprise_name,
+        "enterprise_uscc": r.enterprise_uscc,
+        "enterprise_region": r.enterprise_region,
+        "certificate_no": r.certificate_no,
+        "announcement_no": r.announcement_no,
+        "recognised_on": r.recognised_on,
+        "valid_from": r.valid_from,
+        "valid_until": r.valid_until,
+    }
+
+
+def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    cols = _record_columns(entry.recognition)
+    cols.update(
+        issuer=entry.region,
+        record_id=entry.recognition.record_id,
+        status="valid",
+        status_since=entry.recognition.recognised_on,
+        origin=origin,
+        idx=idx,
+        issued_at=entry.issued_at,
+    )
+    names = ", ".join(cols)
+    marks = ", ".join("?" * len(cols))
+    conn.execute(f"INSERT OR REPLACE INTO records ({names}) VALUES ({marks})", list(cols.values()))
+
+
+def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    c = entry.status_change
+    conn.execute(
+        "INSERT INTO status_changes (origin, idx, issuer, record_id, status, reason, reason_text,"
+        " effective_on, announcement_no, new_valid_until, issued_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            origin,
+            idx,
+            entry.region,
+            c.record_id,
+            c.new_status,
+            c.reason,
+            c.reason_text,
+            c.effective_on,
+            c.announcement_no,
+            c.new_valid_until,
+            entry.issued_at,
+        ),
+    )
+    word = status_word(c.new_status)
+    if word is not None:
+        conn.execute(
+            "UPDATE records SET status = ?, status_since = ? WHERE issuer = ? AND record_id = ?",
+            (word, c.effective_on, entry.region, c.record_id),
+        )
+    if c.new_status == 4 and c.new_valid_until:  # RENEWED
+        conn.execute(
+            "UPDATE records SET valid_until = ? WHERE issuer = ? AND record_id = ?",
+            (c.new_valid_until, entry.region, c.record_id),
+        )
+    if c.new_status == 5 and c.HasField("corrected"):  # CORRECTED
+        cols = _record_columns(c.corrected)
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        conn.execute(
+            f"UPDATE records SET {sets} WHERE issuer = ? AND record_id = ?",
+            [*cols.values(), entry.region, c.record_id],
+        )
+
+
+def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    c = entry.infringement_case
+    conn.execute(
+        "INSERT OR REPLACE INTO cases (case_region, case_id, protected_issuer,"
+        " protected_record_id, handling_region, infringer_name, infringer_uscc, case_type,"
+        " goods_value_fen, opened_on, description, open, origin, idx)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        (
+            entry.region,
+            c.case_id,
+            c.protected_issuer,
+            c.protected_record_id,
+            c.handling_region,
+            c.infringer_name,
+            c.infringer_uscc,
+            c.case_type,
+            c.goods_value_fen,
+            c.opened_on,
+            c.description,
+            origin,
+            idx,
+        ),
+    )
+
+
+def _case_action(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    a = entry.case_action
+    conn.execute(
+        "INSERT INTO case_actions (origin, idx, case_region, case_id, acting_region, action,"
+        " date, note, decision_no, fine_fen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            origin,
+            idx,
+            a.case_region,
+            a.case_id,
+            entry.region,
+            a.action,
+            a.date,
+            a.note,
+            a.decision_no,
+            a.fine_fen,
+        ),
+    )
+    if a.action in (6, 7):  # CLOSED, DISMISSED
+        conn.execute(
+            "UPDATE cases SET open = 0 WHERE case_region = ? AND case_id = ?",
+            (a.case_region, a.case_id),
+        )
+
+
+def _accession(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    a = entry.accession
+    conn.execute(
+        "INSERT INTO accessions (origin, idx, agreement_id, region, title, covered_kinds,"
+        " effective_from, effective_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            origin,
+            idx,
+            a.agreement_id,
+            entry.region,
+            a.title,
+            json.dumps(list(a.covered_kinds)),
+            a.effective_from,
+            a.effective_until,
+        ),
+    )
+
+
+def _withdrawal(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    w = entry.withdrawal
+    conn.execute(
+        "INSERT INTO withdrawals (origin, idx, agreement_id, region, effective_on, reason_text)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (origin, idx, w.agreement_id, entry.region, w.effective_on, w.reason_text),
+    )
+
+
+def _ignore(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    """Key announcements are handled by the caller (they feed the key table)."""
+
+
+_APPLY = {
+    "recognition": _recognition,
+    "status_change": _status_change,
+    "infringement_case": _case,
+    "case_action": _case_action,
+    "accession": _accession,
+    "withdrawal": _withdrawal,
+    "key_announcement": _ignore,
+}
+
+
+def apply_entry(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    """Fold one parsed ``Entry`` into the projections."""
+    body = entry.WhichOneof("body")
+    if body is None:
+        return
+    _APPLY[body](conn, origin, idx, entry)

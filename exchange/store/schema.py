@@ -1,0 +1,190 @@
+"""Table definitions, created with sqlite-utils so the schema reads as data."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+__all__ = ["SCHEMA_VERSION", "create_schema"]
+
+SCHEMA_VERSION = 1
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table and index that does not exist yet (idempotent)."""
+    t = db.table
+    # One row per origin this node holds: its log head and whether it is frozen.
+    t("origins").create(
+        {
+            "origin": str,
+            "region": str,
+            "size": int,
+            "root": bytes,
+            "checkpoint": str,
+            "frozen": int,
+            "frozen_reason": str,
+            "updated_at": str,
+        },
+        pk="origin",
+        if_not_exists=True,
+    )
+    # The log itself: the exact envelope bytes issuers signed.
+    t("entries").create(
+        {"origin": str, "idx": int, "leaf_hash": bytes, "envelope": bytes, "type": str},
+        pk=("origin", "idx"),
+        if_not_exists=True,
+    )
+    # Hashes of complete subtrees, so proofs cost O(log n) reads.
+    t("nodes").create(
+        {"origin": str, "level": int, "idx": int, "hash": bytes},
+        pk=("origin", "level", "idx"),
+        if_not_exists=True,
+    )
+    # Every checkpoint this node accepted (for consistency and audits).
+    t("checkpoints").create(
+        {"origin": str, "size": int, "root": bytes, "note": str, "source": str, "accepted_at": str},
+        pk=("origin", "size"),
+        if_not_exists=True,
+    )
+    t("cosignatures").create(
+        {"origin": str, "size": int, "witness": str, "timestamp": int, "line": str},
+        pk=("origin", "size", "witness"),
+        if_not_exists=True,
+    )
+    t("evidence").create(
+        {
+            "id": int,
+            "origin": str,
+            "note_a": str,
+            "note_b": str,
+            "source": str,
+            "detail": str,
+            "detected_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    # Signing keys learned from verified KeyAnnouncement entries.
+    t("keys").create(
+        {"origin": str, "keyid": str, "public_key": bytes, "chain_pem": str, "idx": int},
+        pk=("origin", "keyid"),
+        if_not_exists=True,
+    )
+    # ------------------------------------------------------------ projections
+    t("records").create(
+        {
+            "issuer": str,
+            "record_id": str,
+            "kind": int,
+            "sector": int,
+            "brand_name": str,
+            "brand_name_latin": str,
+            "product": str,
+            "nice_classes": str,
+            "industry_code": str,
+            "enterprise_name": str,
+            "enterprise_uscc": str,
+            "enterprise_region": str,
+            "certificate_no": str,
+            "announcement_no": str,
+            "recognised_on": str,
+            "valid_from": str,
+            "valid_until": str,
+            "status": str,
+            "status_since": str,
+            "origin": str,
+            "idx": int,
+            "issued_at": str,
+        },
+        pk=("issuer", "record_id"),
+        if_not_exists=True,
+    )
+    t("status_changes").create(
+        {
+            "origin": str,
+            "idx": int,
+            "issuer": str,
+            "record_id": str,
+            "status": int,
+            "reason": int,
+            "reason_text": str,
+            "effective_on": str,
+            "announcement_no": str,
+            "new_valid_until": str,
+            "issued_at": str,
+        },
+        pk=("origin", "idx"),
+        if_not_exists=True,
+    )
+    t("cases").create(
+        {
+            "case_region": str,
+            "case_id": str,
+            "protected_issuer": str,
+            "protected_record_id": str,
+            "handling_region": str,
+            "infringer_name": str,
+            "infringer_uscc": str,
+            "case_type": int,
+            "goods_value_fen": int,
+            "opened_on": str,
+            "description": str,
+            "open": int,
+            "origin": str,
+            "idx": int,
+        },
+        pk=("case_region", "case_id"),
+        if_not_exists=True,
+    )
+    t("case_actions").create(
+        {
+            "origin": str,
+            "idx": int,
+            "case_region": str,
+            "case_id": str,
+            "acting_region": str,
+            "action": int,
+            "date": str,
+            "note": str,
+            "decision_no": str,
+            "fine_fen": int,
+        },
+        pk=("origin", "idx"),
+        if_not_exists=True,
+    )
+    t("accessions").create(
+        {
+            "origin": str,
+            "idx": int,
+            "agreement_id": str,
+            "region": str,
+            "title": str,
+            "covered_kinds": str,
+            "effective_from": str,
+            "effective_until": str,
+        },
+        pk=("origin", "idx"),
+        if_not_exists=True,
+    )
+    t("withdrawals").create(
+        {
+            "origin": str,
+            "idx": int,
+            "agreement_id": str,
+            "region": str,
+            "effective_on": str,
+            "reason_text": str,
+        },
+        pk=("origin", "idx"),
+        if_not_exists=True,
+    )
+    for table, cols, unique in [
+        ("records", ["issuer", "certificate_no"], True),
+        ("records", ["enterprise_uscc"], False),
+        ("records", ["brand_name"], False),
+        ("records", ["enterprise_region"], False),
+        ("status_changes", ["issuer", "record_id"], False),
+        ("cases", ["protected_issuer", "protected_record_id"], False),
+        ("case_actions", ["case_region", "case_id"], False),
+    ]:
+        t(table).create_index(cols, unique=unique, if_not_exists=True)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
