@@ -725,128 +725,26 @@ _ANHUI_PRODUCTS: dict[str, tuple[_Product, ...]] = {
 
 # --------------------------------------------------------------------------- brand words
 
-#: Auspicious, brand-like characters, with the pinyin used for Latin names.
-_PINYIN: dict[str, str] = dict(
-    pair.split(":")
-    for pair in [
-        "金:jin",
-        "银:yin",
-        "宝:bao",
-        "华:hua",
-        "康:kang",
-        "泰:tai",
-        "鑫:xin",
-        "盛:sheng",
-        "隆:long",
-        "达:da",
-        "丰:feng",
-        "瑞:rui",
-        "祥:xiang",
-        "福:fu",
-        "鸿:hong",
-        "宏:hong",
-        "美:mei",
-        "佳:jia",
-        "新:xin",
-        "恒:heng",
-        "永:yong",
-        "兴:xing",
-        "昌:chang",
-        "源:yuan",
-        "东:dong",
-        "方:fang",
-        "天:tian",
-        "龙:long",
-        "凤:feng",
-        "虹:hong",
-        "星:xing",
-        "光:guang",
-        "明:ming",
-        "雅:ya",
-        "正:zheng",
-        "万:wan",
-        "阳:yang",
-        "海:hai",
-        "江:jiang",
-        "山:shan",
-        "顺:shun",
-        "利:li",
-        "嘉:jia",
-        "德:de",
-        "信:xin",
-        "诚:cheng",
-        "和:he",
-        "安:an",
-        "乐:le",
-        "富:fu",
-        "益:yi",
-        "立:li",
-        "通:tong",
-        "远:yuan",
-        "久:jiu",
-        "尚:shang",
-        "鹰:ying",
-        "虎:hu",
-        "狮:shi",
-        "鹤:he",
-        "松:song",
-        "竹:zhu",
-        "梅:mei",
-        "兰:lan",
-        "蓝:lan",
-        "红:hong",
-        "青:qing",
-        "春:chun",
-        "晨:chen",
-        "卓:zhuo",
-        "越:yue",
-        "骏:jun",
-        "腾:teng",
-        "飞:fei",
-        "锦:jin",
-        "绣:xiu",
-        "贝:bei",
-        "爱:ai",
-        "博:bo",
-        "诺:nuo",
-        "凯:kai",
-        "亚:ya",
-        "欧:ou",
-        "力:li",
-        "精:jing",
-        "百:bai",
-        "千:qian",
-        "一:yi",
-        "双:shuang",
-        "峰:feng",
-        "泉:quan",
-        "溪:xi",
-        "湖:hu",
-        "月:yue",
-        "云:yun",
-        "雪:xue",
-        "霞:xia",
-        "彩:cai",
-        "友:you",
-        "宇:yu",
-        "舟:zhou",
-        "帆:fan",
-        "冠:guan",
-        "豪:hao",
-        "杰:jie",
-        "捷:jie",
-        "迅:xun",
-        "驰:chi",
-        "奥:ao",
-        "特:te",
-        "莱:lai",
-    ]
-)
-_GENERIC_CHARS = tuple(_PINYIN)
-
 
 def _words(spec: str) -> dict[str, str]:
+    """Parse ``"字:zi 词:ci"`` into a dict, so the tables read as plain text."""
     return dict(pair.split(":") for pair in spec.split())
+
+
+#: Auspicious, brand-like characters, with the pinyin used for Latin names.
+_PINYIN: dict[str, str] = _words(
+    "金:jin 银:yin 宝:bao 华:hua 康:kang 泰:tai 鑫:xin 盛:sheng 隆:long 达:da 丰:feng 瑞:rui "
+    "祥:xiang 福:fu 鸿:hong 宏:hong 美:mei 佳:jia 新:xin 恒:heng 永:yong 兴:xing 昌:chang "
+    "源:yuan 东:dong 方:fang 天:tian 龙:long 凤:feng 虹:hong 星:xing 光:guang 明:ming 雅:ya "
+    "正:zheng 万:wan 阳:yang 海:hai 江:jiang 山:shan 顺:shun 利:li 嘉:jia 德:de 信:xin "
+    "诚:cheng 和:he 安:an 乐:le 富:fu 益:yi 立:li 通:tong 远:yuan 久:jiu 尚:shang 鹰:ying "
+    "虎:hu 狮:shi 鹤:he 松:song 竹:zhu 梅:mei 兰:lan 蓝:lan 红:hong 青:qing 春:chun 晨:chen "
+    "卓:zhuo 越:yue 骏:jun 腾:teng 飞:fei 锦:jin 绣:xiu 贝:bei 爱:ai 博:bo 诺:nuo 凯:kai 亚:ya "
+    "欧:ou 力:li 精:jing 百:bai 千:qian 一:yi 双:shuang 峰:feng 泉:quan 溪:xi 湖:hu 月:yue "
+    "云:yun 雪:xue 霞:xia 彩:cai 友:you 宇:yu 舟:zhou 帆:fan 冠:guan 豪:hao 杰:jie 捷:jie "
+    "迅:xun 驰:chi 奥:ao 特:te 莱:lai"
+)
+_GENERIC_CHARS = tuple(_PINYIN)
 
 
 #: Place words that brands borrow (mountains, rivers, old names), with pinyin.
@@ -895,10 +793,6 @@ class _Issuer:
     regions: Mapping[str, str]
     words: Mapping[str, str]
     products: Mapping[str, tuple[_Product, ...]]
-
-    @property
-    def region(self) -> str:
-        return ISSUER_REGIONS[self.name]
 
 
 _ZHEJIANG = _Issuer(
@@ -1006,6 +900,7 @@ class _Builder:
     # -- identities ------------------------------------------------------------
 
     def uscc(self, region: str) -> str:
+        """Draw a fresh valid USCC registered in ``region``; no two holders share one."""
         while True:
             first17 = f"91{region}{''.join(self.rng.choices(ALPHABET, k=9))}"
             code = first17 + check_char(first17)
@@ -1022,6 +917,7 @@ class _Builder:
         brand: _Brand,
         product: _Product,
     ) -> _Holder:
+        """Register a hand-placed holder, so the story's records do not move with the seed."""
         uscc = _fixed_uscc(region, body)
         if uscc in self.usccs or name in self.enterprise_names:
             raise AssertionError(f"fixed holder {name} clashes")  # a bug in the constants
@@ -1031,6 +927,10 @@ class _Builder:
         return _Holder(name, uscc, region, brand, product)
 
     def brand(self, issuer: _Issuer) -> _Brand:
+        """Compose a brand the issuer has not recognised yet (2-4 characters).
+
+        Unique per issuer so a search by brand name in the demo finds one holder.
+        """
         rng = self.rng
         taken = self.brands.setdefault(issuer.name, set())
         words = list(issuer.words)
@@ -1053,14 +953,19 @@ class _Builder:
             return _Brand(name, _latin(syllables) if rng.random() < 0.6 else "")
 
     def pick_region(self, issuer: _Issuer, product: _Product, exclude: Sequence[str]) -> str:
+        """Choose where a new holder registers, inside the issuer's jurisdiction."""
         clusters = [c for c in product.clusters if c in issuer.regions and c not in exclude]
-        if clusters and self.rng.random() < 0.6:
+        # Produce and crafts named after a place come from there; factories
+        # cluster too, but a fair share sits anywhere in the jurisdiction.
+        bound = product.sector in (_AGR, _TRD)
+        if clusters and (bound or self.rng.random() < 0.6):
             return self.rng.choice(clusters)
         return self.rng.choice([c for c in issuer.regions if c not in exclude])
 
     def new_holder(
         self, issuer: _Issuer, product: _Product, exclude: Sequence[str] = ()
     ) -> _Holder:
+        """Create an enterprise with a unique name and USCC to hold ``product``."""
         rng = self.rng
         while True:
             region = self.pick_region(issuer, product, exclude)
@@ -1077,6 +982,11 @@ class _Builder:
     def issue(
         self, issuer: _Issuer, scheme: _Scheme, year: int, holder: _Holder
     ) -> dict[str, object]:
+        """Append one record to the issuer's list, in the year's batch of ``scheme``.
+
+        Ids and certificate numbers count up per issuer and year, and one
+        announcement number covers a scheme's whole batch, as real ones do.
+        """
         on = date(year, *scheme.month_day)
         seq = self.record_seq[issuer.name, year] = self.record_seq.get((issuer.name, year), 0) + 1
         key = (scheme.cert_prefix, year)
@@ -1212,6 +1122,8 @@ def _henan_and_luyi(b: _Builder) -> None:
 
     # Four more Luyi holders of the provincial title, and five Henan quality awards.
     luyi_brand: list[_Holder] = []
+    # Henan as issuer, restricted to Luyi: new holders' brands stay unique within
+    # Henan's records while their names and regions are Luyi's.
     luyi_henan = _Issuer(
         "henan", "hn", "河南", _LUYI_REGIONS, _LUYI_WORDS | _HENAN_WORDS, _LUYI_PRODUCTS
     )
@@ -1237,11 +1149,19 @@ def _henan_and_luyi(b: _Builder) -> None:
 
 
 def _with_well_known(
-    b: _Builder, issuer: _Issuer, brand: _Scheme, well_known: _Scheme, sectors: Mapping[str, int]
+    b: _Builder,
+    issuer: _Issuer,
+    brand: _Scheme,
+    sectors: Mapping[str, int],
+    well_known: _Scheme,
+    count: int,
 ) -> None:
-    """Provincial famous-brand products, then well-known marks for a few of their holders."""
+    """Provincial famous-brand products, then well-known marks for a few of their holders.
+
+    Well-known marks go to holders of the provincial title because that is who
+    holds them in practice; they date from before the 2022-2025 batches.
+    """
     holders = b.batch(issuer, brand, sectors)
-    count = {"shanghai": 5, "jiangsu": 6, "anhui": 5}[issuer.name]
     for holder in b.rng.sample(holders, count):
         b.issue(issuer, well_known, b.rng.randint(2006, 2016), holder)
 
@@ -1262,10 +1182,10 @@ def demo_records(seed: int = 2026) -> dict[str, list[dict]]:
     _wenzhou(b, _zhejiang(b))
     _henan_and_luyi(b)
     _with_well_known(
-        b, _SHANGHAI, _SH_BRAND, _SH_WELL_KNOWN, {_IND: 180, _AGR: 20, _TRD: 10, _SVC: 35}
+        b, _SHANGHAI, _SH_BRAND, {_IND: 180, _AGR: 20, _TRD: 10, _SVC: 35}, _SH_WELL_KNOWN, 5
     )
-    _with_well_known(b, _JIANGSU, _JS_BRAND, _JS_WELL_KNOWN, {_IND: 230, _AGR: 45, _TRD: 19})
-    _with_well_known(b, _ANHUI, _AH_BRAND, _AH_WELL_KNOWN, {_IND: 185, _AGR: 45, _TRD: 15})
+    _with_well_known(b, _JIANGSU, _JS_BRAND, {_IND: 230, _AGR: 45, _TRD: 19}, _JS_WELL_KNOWN, 6)
+    _with_well_known(b, _ANHUI, _AH_BRAND, {_IND: 185, _AGR: 45, _TRD: 15}, _AH_WELL_KNOWN, 5)
     for records in b.out.values():
         records.sort(key=lambda r: (r["recognised_on"], r["record_id"]))
     return b.out

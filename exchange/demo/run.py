@@ -1,0 +1,430 @@
+"""``make demo`` and ``make up``: the seven-node federation, on this machine.
+
+The demo drives the nodes only through their public RPCs, with each agency's
+operator certificate, exactly as an agency's own tools would: it never reaches
+into a node's database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core.regions import region_label
+from exchange.demo.dataset import FEATURED, demo_records
+from exchange.demo.federation import demo_members, ensure_pki, write_configs
+from exchange.node.config import NodeConfig, load_config
+from exchange.node.identity import channel_credentials, load_anchors, open_channel
+
+__all__ = ["DemoFederation", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVINCIAL = [entries_pb2.PROVINCIAL_FAMOUS_BRAND_PRODUCT]
+AGREEMENTS = [
+    # (agreement, title, effective from, members)
+    (
+        "yrd-2003",
+        "沪苏浙名牌产品互认 (Shanghai, 2003-08-31)",
+        "2003-08-31",
+        ["shanghai", "jiangsu", "zhejiang"],
+    ),
+    (
+        "yrd-2006",
+        "长三角名牌产品互认扩展 (2006-08-29)",
+        "2006-08-29",
+        ["shanghai", "jiangsu", "zhejiang", "anhui"],
+    ),
+]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class DemoFederation:
+    """The seven demo nodes as child processes, stopped by PID."""
+
+    def __init__(self, state: Path, *, root: Path = ROOT) -> None:
+        self.state = state
+        self.root = root
+        self.members = demo_members()
+        self.configs: dict[str, Path] = {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def prepare(self) -> None:
+        certs = self.root / "certs" / "yrd"
+        ensure_pki(certs, self.members)
+        # The committed configs in nodes/ are regenerated so they always match.
+        self.configs = write_configs(
+            self.members,
+            config_dir=self.root / "nodes",
+            certs_dir=certs,
+            db_dir=self.state,
+            sync_interval=5.0,
+        )
+        if self.state.resolve() != (self.root / "var" / "demo").resolve():
+            say(f"(configs point at {self.state}; nodes/ was rewritten for this state folder)")
+
+    def config(self, name: str) -> NodeConfig:
+        return load_config(self.configs[name])
+
+    def check_ports(self) -> None:
+        taken = [
+            f"{m.name} 127.0.0.1:{m.port}"
+            for m in self.members
+            if not port_free("127.0.0.1", m.port)
+        ]
+        if taken:
+            raise SystemExit(
+                "error: demo port(s) in use: "
+                + ", ".join(taken)
+                + " (another demo running? stop it, or free the ports)"
+            )
+
+    def start(self) -> None:
+        logs = self.state / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for m in self.members:
+            out = open(logs / f"{m.name}.log", "ab")  # noqa: SIM115 - owned by the child
+            self.procs[m.name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "exchange.cli.main",
+                    "node",
+                    "run",
+                    str(self.configs[m.name]),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the nodes
+            )
+        for m in self.members:
+            self.wait_ready(m.name)
+
+    def channel(self, name: str) -> grpc.Channel:
+        if name not in self._channels:
+            cfg = self.config(name)
+            pem, _ = load_anchors(cfg.anchors)
+            creds = channel_credentials(cfg.operator_cert, cfg.operator_key, pem)
+            self._channels[name] = open_channel(cfg.listen, creds)
+        return self._channels[name]
+
+    def wait_ready(self, name: str, timeout: float = 120) -> None:
+        stub = health_pb2_grpc.HealthStub(self.channel(name))
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                log = (self.state / "logs" / f"{name}.log").read_text(errors="replace")
+                raise SystemExit(f"error: node {name} exited ({proc.returncode}):\n{log[-2000:]}")
+            try:
+                r = stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"error: node {name} did not become ready in {timeout}s")
+
+    def stop(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                say(f"node {name} did not stop in 30 s; killing it")
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    # --------------------------------------------------------------- helpers
+
+    def admin(self, name: str) -> services_pb2_grpc.AdminServiceStub:
+        return services_pb2_grpc.AdminServiceStub(self.channel(name))
+
+    def registry(self, name: str) -> services_pb2_grpc.RegistryServiceStub:
+        return services_pb2_grpc.RegistryServiceStub(self.channel(name))
+
+    def log(self, name: str) -> services_pb2_grpc.LogServiceStub:
+        return services_pb2_grpc.LogServiceStub(self.channel(name))
+
+    def sizes(self) -> dict[str, dict[str, int]]:
+        out = {}
+        for m in self.members:
+            resp = self.log(m.name).ListOrigins(services_pb2.ListOriginsRequest(), timeout=10)
+            out[m.name] = {o.origin: o.size for o in resp.origins}
+        return out
+
+
+def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            value = cond()
+            if value:
+                return value
+        except grpc.RpcError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"error: timed out after {timeout}s waiting for {what}")
+
+
+def load_data(fed: DemoFederation) -> dict[str, int]:
+    """Each agency issues its own records through its node's admin RPC."""
+    counts = {}
+    for name, records in demo_records().items():
+        stub = fed.admin(name)
+        added = 0
+        for i in range(0, len(records), 1000):
+            chunk = [entries_pb2.Recognition(**r) for r in records[i : i + 1000]]
+            resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=chunk), timeout=300)
+            added += resp.added
+        counts[name] = added
+    for agreement, title, start, members in AGREEMENTS:
+        for name in members:
+            region = fed.config(name).region
+            fed.admin(name).Accede(
+                entries_pb2.Accession(
+                    agreement_id=agreement,
+                    title=title,
+                    covered_kinds=PROVINCIAL,
+                    effective_from=start,
+                    region=region,
+                ),
+                timeout=60,
+            )
+    return counts
+
+
+def print_check(
+    fed: DemoFederation, node: str, issuer: str, record_id: str, region: str, on: str = ""
+) -> services_pb2.CheckResult:
+    resp = fed.registry(node).Check(
+        services_pb2.CheckRequest(
+            record=services_pb2.RecordRef(issuer=issuer, record_id=record_id), region=region, on=on
+        ),
+        timeout=30,
+    )
+    r = resp.results[0]
+    verdict = "RECOGNISED" if r.recognised else "NOT RECOGNISED"
+    say(
+        f"  {node} node: {r.brand_name} ({issuer}/{record_id}) in {region_label(region)}: {verdict}"
+    )
+    for reason in r.reasons:
+        where = ", ".join(f"{p.origin}#{p.index}" for p in reason.entries)
+        say(f"    - [{reason.code}] {reason.text}" + (f"  (entries {where})" if where else ""))
+    return r
+
+
+def run_demo(state: Path) -> int:
+    if state.exists():
+        for p in state.glob("*.db*"):
+            p.unlink()
+        shutil.rmtree(state / "logs", ignore_errors=True)
+    state.mkdir(parents=True, exist_ok=True)
+    fed = DemoFederation(state)
+    t0 = time.monotonic()
+    say("== brandex demo: the Yangtze River Delta federation, seven nodes on loopback ==")
+    fed.prepare()
+    fed.check_ports()
+    say(f"PKI: certs/yrd (anchor certs/yrd/anchor.pem); configs: nodes/*.toml; state: {state}")
+    try:
+        fed.start()
+        say("nodes ready: " + ", ".join(f"{m.name} {m.region} :{m.port}" for m in fed.members))
+        say("\n-- each agency issues its decisions through its own node (AdminService) --")
+        counts = load_data(fed)
+        for name, n in counts.items():
+            say(f"  {name:9s} {fed.config(name).region}: {n} recognitions issued")
+        say("  accessions: yrd-2003 (Shanghai, Jiangsu, Zhejiang), yrd-2006 (+ Anhui)")
+        say("\n-- sync: every node mirrors every log (Luyi gets Zhejiang's via Anhui/Henan) --")
+        target = {f"yrd/{m.region}": None for m in fed.members}
+
+        def converged() -> bool:
+            sizes = list(fed.sizes().values())
+            return set(sizes[0]) == set(target) and all(s == sizes[0] for s in sizes)
+
+        wait_for(converged, 180, "all nodes to converge")
+        sizes = fed.sizes()
+        origins = sorted(target)
+        say("  node      " + " ".join(f"{o:>11s}" for o in origins))
+        for m in fed.members:
+            say(f"  {m.name:9s} " + " ".join(f"{sizes[m.name][o]:>11d}" for o in origins))
+        say(f"  converged after {time.monotonic() - t0:.1f}s since start")
+
+        zj, wz, sh = FEATURED["zhejiang_brand"], FEATURED["wenzhou_brand"], FEATURED["songhe"]
+        say("\n-- is it recognised here? --")
+        print_check(fed, "anhui", zj["issuer"], zj["record_id"], "340000")
+        print_check(fed, "anhui", zj["issuer"], zj["record_id"], "340100")
+        print_check(fed, "henan", zj["issuer"], zj["record_id"], "410000")
+        print_check(fed, "jiangsu", wz["issuer"], wz["record_id"], "320000")
+        print_check(fed, "luyi", sh["issuer"], sh["record_id"], "411628")
+
+        say("\n-- Zhejiang revokes its brand; how fast does Anhui know? --")
+        today = datetime.now(UTC).date().isoformat()
+        before = time.monotonic()
+        fed.admin("zhejiang").ChangeStatus(
+            entries_pb2.StatusChange(
+                record_id=zj["record_id"],
+                new_status=entries_pb2.REVOKED,
+                reason=entries_pb2.SPOT_CHECK_FAILURE,
+                reason_text="省级监督抽查不合格",
+                effective_on=today,
+                announcement_no="浙市监〔2026〕88号",
+            ),
+            timeout=30,
+        )
+
+        def revoked_in_anhui() -> bool:
+            r = (
+                fed.registry("anhui")
+                .Check(
+                    services_pb2.CheckRequest(
+                        record=services_pb2.RecordRef(
+                            issuer=zj["issuer"], record_id=zj["record_id"]
+                        ),
+                        region="340000",
+                    ),
+                    timeout=5,
+                )
+                .results[0]
+            )
+            return not r.recognised and r.reasons[0].code == "revoked"
+
+        wait_for(revoked_in_anhui, 30, "Anhui to see the revocation")
+        elapsed = time.monotonic() - before
+        say(
+            f"  Anhui answers 'revoked' {elapsed * 1000:.0f} ms after Zhejiang's revocation "
+            f"({'within' if elapsed < 1 else 'NOT within'} a second; poll interval 5 s)"
+        )
+        print_check(fed, "anhui", zj["issuer"], zj["record_id"], "340000")
+
+        say("\n-- auditors: a bundle verified offline against the trust anchors --")
+        export_bundle(fed, state, zj["issuer"], zj["record_id"])
+        write_artifacts(fed, state)
+        say(f"\nstate left in {state}: databases, bundle, checkpoint-<region>.txt, vkeys.txt")
+    finally:
+        fed.stop()
+        say("all nodes stopped")
+    say(f"demo finished in {time.monotonic() - t0:.1f}s")
+    return 0
+
+
+def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str) -> None:
+    """Export from Anhui (a mirror) and verify with nothing but the anchors."""
+    try:
+        from exchange.audit import verify_bundle_file
+    except ImportError:
+        say("  (bundle verification not available in this build)")
+        return
+    resp = services_pb2_grpc.AuditServiceStub(fed.channel("anhui")).GetBundle(
+        services_pb2.BundleRequest(
+            record=services_pb2.RecordRef(issuer=issuer, record_id=record_id)
+        ),
+        timeout=60,
+    )
+    path = state / f"bundle-{issuer}-{record_id}.json"
+    path.write_text(resp.bundle_json, encoding="utf-8")
+    anchors = [fed.root / "certs" / "yrd" / "anchor.pem"]
+    report = verify_bundle_file(path, anchors, min_cosignatures=2, on=date.today())
+    say(f"  exported {path.relative_to(fed.root) if path.is_relative_to(fed.root) else path}")
+    for line in report.lines():
+        say(f"    {line}")
+    if not report.ok:
+        raise SystemExit("error: the exported bundle did not verify")
+
+
+def write_artifacts(fed: DemoFederation, state: Path) -> None:
+    stub = fed.log("anhui")
+    for o in stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=10).origins:
+        region = o.origin.rpartition("/")[2]
+        (state / f"checkpoint-{region}.txt").write_text(o.checkpoint, encoding="utf-8")
+    from nacl.signing import VerifyKey
+
+    from exchange.cli.log import federation_keys
+    from exchange.core.cosignature import CosignatureVerifier
+    from exchange.core.note import Ed25519NoteVerifier
+    from exchange.node.ledger import witness_name
+
+    class _C:
+        config = fed.config("anhui")
+
+        @staticmethod
+        def stub(cls: type) -> Any:
+            return cls(fed.channel("anhui"))
+
+    lines = []
+    for origin, public in federation_keys(_C):
+        lines.append(Ed25519NoteVerifier(origin, VerifyKey(public)).vkey_string())
+        lines.append(CosignatureVerifier(witness_name(origin), VerifyKey(public)).vkey_string())
+    (state / "vkeys.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say(f"  wrote checkpoint-<region>.txt for {len(lines) // 2} origins and vkeys.txt")
+
+
+def run_up(state: Path) -> int:
+    state.mkdir(parents=True, exist_ok=True)
+    fed = DemoFederation(state)
+    fed.prepare()
+    fed.check_ports()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        fed.start()
+        say("federation ready: " + ", ".join(f"{m.name}=127.0.0.1:{m.port}" for m in fed.members))
+        say("try: .venv/bin/brandex node status --config nodes/anhui.toml   (Ctrl-C stops)")
+        while not stop.is_set():
+            for name, proc in fed.procs.items():
+                if proc.poll() is not None:
+                    say(f"node {name} exited with {proc.returncode}; stopping the federation")
+                    stop.set()
+            stop.wait(1.0)
+    finally:
+        fed.stop()
+        say("all nodes stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m exchange.demo")
+    parser.add_argument("command", choices=["run", "up"])
+    parser.add_argument("--state", type=Path, default=ROOT / "var" / "demo")
+    args = parser.parse_args(argv)
+    state = args.state if args.state.is_absolute() else Path.cwd() / args.state
+    return run_demo(state) if args.command == "run" else run_up(state)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
