@@ -104,7 +104,7 @@ def test_issue_then_prove_it_from_a_relay(fed) -> None:
     assert len(witness_keys) == 3
 
     note = brandex("log", "checkpoint", "yrd/330000", config=luyi).stdout
-    cp, parsed = open_checkpoint(note, log_keys["yrd/330000"])
+    cp, _ = open_checkpoint(note, log_keys["yrd/330000"])
     assert cp.size == 2
     wait_until(
         lambda: (
