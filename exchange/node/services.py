@@ -440,9 +440,11 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         self.member(context)
         on = self._on(request.today)
         conn = self.node.store.read
-        found, total = queries.search_records(conn, request)
+        found, total, capped = queries.search_records(conn, request)
         return services_pb2.SearchResponse(
-            records=[record_view(self.node, r, on, conn) for r in found], total=total
+            records=[record_view(self.node, r, on, conn) for r in found],
+            total=total,
+            total_is_lower_bound=capped,
         )
 
     @translate_errors

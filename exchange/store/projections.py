@@ -11,6 +11,8 @@ import json
 import sqlite3
 from typing import Any
 
+from exchange.store.search import index_record, unindex_record
+
 __all__ = ["TERMINAL_STATUSES", "apply_entry", "status_word"]
 
 # Status enum numbers (see proto Status) and the word a record's status takes.
@@ -43,6 +45,36 @@ def _record_columns(r: Any) -> dict[str, object]:
     }
 
 
+def _replace_record(
+    conn: sqlite3.Connection, issuer: str, record_id: str, cols: dict[str, object]
+) -> None:
+    """Insert or update a record row and keep the search index in step."""
+    old = conn.execute(
+        "SELECT rowid, brand_name, product, enterprise_name, brand_name_latin FROM records"
+        " WHERE issuer = ? AND record_id = ?",
+        (issuer, record_id),
+    ).fetchone()
+    if old is None:
+        names = ", ".join(cols)
+        marks = ", ".join("?" * len(cols))
+        cur = conn.execute(f"INSERT INTO records ({names}) VALUES ({marks})", list(cols.values()))
+        index_record(conn, cur.lastrowid, cols)
+        return
+    rowid = old[0]
+    unindex_record(conn, rowid, dict(zip(_TEXT, old[1:], strict=True)))
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    conn.execute(f"UPDATE records SET {sets} WHERE rowid = ?", [*cols.values(), rowid])
+    new = conn.execute(
+        "SELECT brand_name, product, enterprise_name, brand_name_latin FROM records"
+        " WHERE rowid = ?",
+        (rowid,),
+    ).fetchone()
+    index_record(conn, rowid, dict(zip(_TEXT, new, strict=True)))
+
+
+_TEXT = ("brand_name", "product", "enterprise_name", "brand_name_latin")
+
+
 def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
     cols = _record_columns(entry.recognition)
     cols.update(
@@ -54,9 +86,7 @@ def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) ->
         idx=idx,
         issued_at=entry.issued_at,
     )
-    names = ", ".join(cols)
-    marks = ", ".join("?" * len(cols))
-    conn.execute(f"INSERT OR REPLACE INTO records ({names}) VALUES ({marks})", list(cols.values()))
+    _replace_record(conn, entry.region, entry.recognition.record_id, cols)
 
 
 def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
@@ -91,12 +121,7 @@ def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) 
             (c.new_valid_until, entry.region, c.record_id),
         )
     if c.new_status == 5 and c.HasField("corrected"):  # CORRECTED
-        cols = _record_columns(c.corrected)
-        sets = ", ".join(f"{k} = ?" for k in cols)
-        conn.execute(
-            f"UPDATE records SET {sets} WHERE issuer = ? AND record_id = ?",
-            [*cols.values(), entry.region, c.record_id],
-        )
+        _replace_record(conn, entry.region, c.record_id, _record_columns(c.corrected))
 
 
 def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:

@@ -13,6 +13,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+from exchange.core import regions
 from exchange.core.recognition import (
     AccessionFacts,
     ChangeFacts,
@@ -22,6 +23,7 @@ from exchange.core.recognition import (
 )
 from exchange.core.records import Kind, ReasonCode, Status
 from exchange.core.status import RecordState, _state_from, apply_change
+from exchange.store.search import COUNT_CAP, match_expression
 
 __all__ = [
     "accession_facts",
@@ -161,38 +163,60 @@ def find_records(
     return rows(conn, f"SELECT * FROM records WHERE {sql} ORDER BY issuer, record_id", params)
 
 
-def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int]:
-    """Substring and filter search; ``f`` carries SearchRequest fields."""
-    where, params = ["1 = 1"], []
+def _region_range(region: str) -> tuple[str, str]:
+    """Codes within ``region``'s jurisdiction as an index-friendly range."""
+    digits = (
+        {"province": 2, "city": 4}.get(regions.level(region), 6) if regions.is_region(region) else 6
+    )
+    prefix = region[:digits]
+    return prefix, prefix + ":"  # ':' sorts right after '9'
+
+
+def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, bool]:
+    """Substring and filter search; ``f`` carries SearchRequest fields.
+
+    Returns (rows, total, capped): totals stop counting at ``COUNT_CAP``.
+    Results come in log order (rowid), which keeps every page an index walk.
+    """
+    where, params = [], []
     if f.text:
-        where.append("(brand_name LIKE ? OR product LIKE ? OR enterprise_name LIKE ?)")
-        like = f"%{f.text}%"
-        params += [like, like, like]
+        expr = match_expression(f.text)
+        if expr is None:
+            return [], 0, False
+        where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+        params.append(expr)
     if f.region:
-        where.append("enterprise_region LIKE ?")
-        params.append(f.region.rstrip("0") + "%")
+        low, high = _region_range(f.region)
+        where.append("r.enterprise_region >= ? AND r.enterprise_region < ?")
+        params += [low, high]
     for col, value in (("issuer", f.issuer), ("enterprise_uscc", f.uscc), ("kind", f.kind)):
         if value:
-            where.append(f"{col} = ?")
+            where.append(f"r.{col} = ?")
             params.append(value)
     if f.enterprise:
-        where.append("enterprise_name LIKE ?")
-        params.append(f"%{f.enterprise}%")
+        expr = match_expression(f.enterprise)
+        if expr is None:
+            return [], 0, False
+        where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+        params.append("enterprise : " + expr)
     if f.nice_class:
-        where.append("EXISTS (SELECT 1 FROM json_each(nice_classes) WHERE value = ?)")
+        where.append("EXISTS (SELECT 1 FROM json_each(r.nice_classes) WHERE value = ?)")
         params.append(f.nice_class)
     if f.status:
-        where.append("status = ?")
+        where.append("r.status = ?")
         params.append(f.status)
     if f.valid_on:
-        where.append("valid_from <= ? AND (valid_until = '' OR valid_until >= ?)")
+        where.append("r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?)")
         params += [f.valid_on, f.valid_on]
-    sql = " AND ".join(where)
-    total = conn.execute(f"SELECT count(*) FROM records WHERE {sql}", params).fetchone()[0]
+    sql = " AND ".join(where) or "1 = 1"
+    total = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {sql} LIMIT {COUNT_CAP + 1})",
+        params,
+    ).fetchone()[0]
     limit = min(f.limit or 20, 1000)
     found = rows(
         conn,
-        f"SELECT * FROM records WHERE {sql} ORDER BY issuer, record_id LIMIT ? OFFSET ?",
+        f"SELECT r.* FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
         [*params, limit, f.offset],
     )
-    return found, total
+    return found, min(total, COUNT_CAP), total > COUNT_CAP

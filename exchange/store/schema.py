@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from exchange.store.search import create_search_index
+
 __all__ = ["SCHEMA_VERSION", "create_schema"]
 
 SCHEMA_VERSION = 1
@@ -187,4 +189,5 @@ def create_schema(db: sqlite_utils.Database) -> None:
         ("case_actions", ["case_region", "case_id"], False),
     ]:
         t(table).create_index(cols, unique=unique, if_not_exists=True)
+    create_search_index(db.conn)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -1,0 +1,160 @@
+"""Search correctness: short Chinese queries, filters, and the index after corrections."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange._proto.brandex.v1 import entries_pb2
+from exchange.store import Store, queries
+from exchange.store.search import match_expression, spaced
+
+NAMES = ["宋河粮液", "志元火腿肠", "李二小磨香油", "西湖龙井", "龙井茶叶", "杭瑞丝绸", "河南宋河"]
+
+
+def _query(**kw) -> SimpleNamespace:
+    base = dict(
+        text="",
+        region="",
+        issuer="",
+        kind=0,
+        nice_class=0,
+        status="",
+        valid_on="",
+        uscc="",
+        enterprise="",
+        limit=100,
+        offset=0,
+    )
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def _entry(i: int, brand: str, product: str = "产品", region: str = "330106") -> entries_pb2.Entry:
+    rec = entries_pb2.Recognition(
+        record_id=f"r{i}",
+        kind=2,
+        sector=1,
+        brand_name=brand,
+        product=product,
+        enterprise_name=f"{brand}有限公司",
+        enterprise_uscc=f"U{i}",
+        enterprise_region=region,
+        certificate_no=f"c{i}",
+        announcement_no="a",
+        recognised_on="2024-01-01",
+        valid_from="2024-01-01",
+        valid_until="2026-12-31",
+    )
+    return entries_pb2.Entry(federation="yrd", region="330000", issued_at="t", recognition=rec)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "db.sqlite")
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+        entries = [_entry(i, n) for i, n in enumerate(NAMES)]
+        tx.append("yrd/330000", 0, [b"e%d" % i for i in range(len(entries))], entries)
+    return s
+
+
+def brands(store: Store, **kw) -> set[str]:
+    found, total, capped = queries.search_records(store.read, _query(**kw))
+    assert total == len(found) and not capped
+    return {r["brand_name"] for r in found}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("宋河", {"宋河粮液", "河南宋河"}),
+        ("河", {"宋河粮液", "河南宋河"}),
+        ("龙井", {"西湖龙井", "龙井茶叶"}),
+        ("井茶", {"龙井茶叶"}),
+        ("李二小磨香油", {"李二小磨香油"}),
+        ("小磨香", {"李二小磨香油"}),
+        ("火腿肠有限", {"志元火腿肠"}),  # across brand and the enterprise name's start
+        ("不存在", set()),
+    ],
+)
+def test_substrings_of_any_length(store, text, expected) -> None:
+    assert brands(store, text=text) == expected
+
+
+def test_short_queries_agree_with_a_scan(store) -> None:
+    all_text = {n: f"{n} 产品 {n}有限公司" for n in NAMES}
+    chars = sorted({c for n in NAMES for c in n})
+    for a in chars:
+        for q in (a, *(a + b for b in chars)):
+            want = {n for n, t in all_text.items() if q in t}
+            assert brands(store, text=q) == want, q
+
+
+def test_correction_reindexes(store) -> None:
+    corrected = _entry(0, "宋河酒").recognition
+    change = entries_pb2.StatusChange(
+        record_id="r0", new_status=5, effective_on="2024-02-01", corrected=corrected
+    )
+    with store.write() as tx:
+        tx.append(
+            "yrd/330000",
+            len(NAMES),
+            [b"fix"],
+            [
+                entries_pb2.Entry(
+                    federation="yrd", region="330000", issued_at="t", status_change=change
+                )
+            ],
+        )
+    assert brands(store, text="粮液") == set()
+    assert brands(store, text="宋河酒") == {"宋河酒"}
+
+
+def test_region_filter_uses_the_hierarchy(tmp_path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+        entries = [
+            _entry(0, "甲", region="330106"),
+            _entry(1, "乙", region="330302"),
+            _entry(2, "丙", region="330110"),
+        ]
+        tx.append("yrd/330000", 0, [b"a", b"b", b"c"], entries)
+    assert brands(s, region="330000") == {"甲", "乙", "丙"}
+    assert brands(s, region="330100") == {"甲", "丙"}
+    assert brands(s, region="330110") == {"丙"}
+
+
+def test_totals_are_capped(tmp_path, monkeypatch) -> None:
+    import exchange.store.queries as q
+
+    monkeypatch.setattr(q, "COUNT_CAP", 5)
+    s = Store(tmp_path / "db.sqlite")
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+        entries = [_entry(i, f"品牌{i}") for i in range(12)]
+        tx.append("yrd/330000", 0, [b"x%d" % i for i in range(12)], entries)
+    found, total, capped = q.search_records(s.read, _query(text="品牌", limit=3))
+    assert len(found) == 3 and total == 5 and capped
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12))
+def test_any_query_is_a_safe_fts_expression(text: str) -> None:
+    import sqlite3
+
+    from exchange.store.search import create_search_index
+
+    conn = sqlite3.connect(":memory:")
+    create_search_index(conn)
+    expr = match_expression(text)
+    if expr is not None:
+        conn.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH ?", (expr,)).fetchall()
+
+
+def test_spaced_splits_cjk_only() -> None:
+    assert spaced("宋河 Liquor 2号") == "宋 河 Liquor 2 号"
