@@ -19,7 +19,7 @@ import sqlite_utils
 
 from exchange.core import merkle
 from exchange.core.errors import NotFoundError
-from exchange.store.projections import apply_entry
+from exchange.store.projections import apply_entries
 from exchange.store.schema import create_schema
 
 __all__ = ["OriginRow", "SqliteHashReader", "Store", "Tx"]
@@ -142,8 +142,7 @@ class Tx:
                 )
             ],
         )
-        for i, entry in enumerate(entries):
-            apply_entry(self.conn, origin, start + i, entry)
+        apply_entries(self.conn, origin, start, entries)
         size = start + len(envelopes)
         root = merkle.root_hash(size, reader)
         self.conn.execute(

@@ -11,9 +11,9 @@ import json
 import sqlite3
 from typing import Any
 
-from exchange.store.search import index_record, unindex_record
+from exchange.store.search import index_record, index_values, unindex_record
 
-__all__ = ["TERMINAL_STATUSES", "apply_entry", "status_word"]
+__all__ = ["TERMINAL_STATUSES", "apply_entries", "apply_entry", "status_word"]
 
 # Status enum numbers (see proto Status) and the word a record's status takes.
 _STATUS_WORDS = {1: "suspended", 2: "valid", 3: "revoked", 4: "valid", 5: None, 6: "withdrawn"}
@@ -222,3 +222,78 @@ def apply_entry(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> 
     if body is None:
         return
     _APPLY[body](conn, origin, idx, entry)
+
+
+def _new_records(
+    conn: sqlite3.Connection, origin: str, start: int, entries: list[tuple[int, Any]]
+) -> None:
+    """Insert a run of recognitions that are new to this node, in bulk.
+
+    A bulk import or a cold sync is almost all new records: one executemany for
+    the rows and one for the search index keep the per-entry cost small.
+    """
+    rows = []
+    for idx, entry in entries:
+        cols = _record_columns(entry.recognition)
+        cols.update(
+            issuer=entry.region,
+            record_id=entry.recognition.record_id,
+            status="valid",
+            status_since=entry.recognition.recognised_on,
+            origin=origin,
+            idx=idx,
+            issued_at=entry.issued_at,
+        )
+        rows.append(cols)
+    names = ", ".join(rows[0])
+    marks = ", ".join("?" * len(rows[0]))
+    conn.executemany(
+        f"INSERT INTO records ({names}) VALUES ({marks})", [list(r.values()) for r in rows]
+    )
+    first, last = entries[0][0], entries[-1][0]
+    rowids = dict(
+        conn.execute(
+            "SELECT idx, rowid FROM records WHERE origin = ? AND idx BETWEEN ? AND ?",
+            (origin, first, last),
+        )
+    )
+    conn.executemany(
+        "INSERT INTO records_fts (rowid, brand, product, enterprise, latin) VALUES (?, ?, ?, ?, ?)",
+        [[rowids[r["idx"]], *index_values(r)] for r in rows],
+    )
+
+
+def _flush(conn: sqlite3.Connection, origin: str, run: list[tuple[int, Any]]) -> None:
+    if not run:
+        return
+    issuer = run[0][1].region
+    ids = [e.recognition.record_id for _, e in run]
+    existing: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        existing.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT record_id FROM records WHERE issuer = ? AND record_id IN"
+                f" ({', '.join('?' * len(chunk))})",
+                [issuer, *chunk],
+            )
+        )
+    if existing or len(set(ids)) != len(ids):
+        for idx, entry in run:  # rare: re-issued ids take the careful path
+            _recognition(conn, origin, idx, entry)
+    else:
+        _new_records(conn, origin, run[0][0], run)
+    run.clear()
+
+
+def apply_entries(conn: sqlite3.Connection, origin: str, start: int, entries: Any) -> None:
+    """Fold consecutive entries into the projections, batching runs of recognitions."""
+    run: list[tuple[int, Any]] = []
+    for i, entry in enumerate(entries):
+        if entry.WhichOneof("body") == "recognition":
+            run.append((start + i, entry))
+            continue
+        _flush(conn, origin, run)
+        apply_entry(conn, origin, start + i, entry)
+    _flush(conn, origin, run)

@@ -182,6 +182,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     for table, cols, unique in [
         ("records", ["issuer", "certificate_no"], True),
         ("records", ["enterprise_uscc"], False),
+        ("records", ["origin", "idx"], True),
         ("records", ["brand_name"], False),
         ("records", ["enterprise_region"], False),
         ("status_changes", ["issuer", "record_id"], False),

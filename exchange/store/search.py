@@ -22,6 +22,7 @@ __all__ = [
     "COUNT_CAP",
     "create_search_index",
     "index_record",
+    "index_values",
     "match_expression",
     "spaced",
     "unindex_record",
@@ -43,7 +44,13 @@ def create_search_index(conn: sqlite3.Connection) -> None:
 def spaced(text: str) -> str:
     """Put spaces around every CJK character so each becomes a token."""
     text = unicodedata.normalize("NFKC", text or "")
-    return " ".join(_CJK.sub(r" \1 ", text).split())
+    # split() with a capturing group keeps the CJK characters as their own pieces.
+    return " ".join(" ".join(_CJK.split(text)).split())
+
+
+def index_values(rec: Any) -> list[str]:
+    """The indexed columns of a record (dict or message), spaced for the tokenizer."""
+    return _values(rec)
 
 
 def _values(rec: Any) -> list[str]:
