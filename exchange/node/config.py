@@ -47,6 +47,7 @@ class NodeConfig:
     max_message_bytes: int = 16 * 1024 * 1024
     watch: bool = True
     witness: bool = True
+    verify_workers: int = 2
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -131,5 +132,6 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         sync_timeout=float(_get(sync, "timeout", float, "sync.", 30.0)),  # type: ignore[arg-type]
         batch_size=int(_get(sync, "batch_size", int, "sync.", 1000)),  # type: ignore[arg-type]
         watch=bool(_get(sync, "watch", bool, "sync.", True)),
+        verify_workers=int(_get(sync, "verify_workers", int, "sync.", 2)),  # type: ignore[arg-type]
         witness=bool(_get(witness, "enabled", bool, "witness.", True)),
     )

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from cryptography.hazmat.primitives import serialization
 from nacl.signing import SigningKey, VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
@@ -42,7 +45,13 @@ from exchange.core.note import (
     format_note,
     parse_note,
 )
-from exchange.node.verify import KeyInfo, parse_origin, verify_batch
+from exchange.node.verify import (
+    KeyInfo,
+    VerifiedBatch,
+    parse_origin,
+    verify_batch,
+    verify_batch_in_worker,
+)
 from exchange.store import Store
 
 __all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome", "witness_name"]
@@ -99,6 +108,8 @@ class Ledger:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         witness: bool = True,
         max_fetch: int = 2_000_000,
+        pool: Executor | None = None,
+        pool_depth: int = 4,
     ) -> None:
         self.store = store
         self.federation = federation
@@ -110,6 +121,11 @@ class Ledger:
         self.clock = clock
         self.witness = witness
         self.max_fetch = max_fetch
+        self.pool = pool
+        self.pool_depth = pool_depth
+        self._anchors_pem = b"".join(
+            a.public_bytes(serialization.Encoding.PEM) for a in self.anchors
+        )
         self.log_signer = Ed25519NoteSigner(self.origin, signing_key)
         self.cosigner = CosignatureSigner(witness_name(self.origin), signing_key)
         self._changed = threading.Condition()
@@ -324,23 +340,17 @@ class Ledger:
                 f"{origin}: {claimed.size - local_size} entries exceed the "
                 f"fetch limit {self.max_fetch}"
             )
-        # Fetch and verify the missing range before touching the store.
+        # Entries are verified (in worker processes when there is a pool) while the
+        # stream goes on. The write lock is taken only once the stream is complete,
+        # so a slow or stalled peer never holds up issuing or syncing with others;
+        # the checkpoint is checked last, and any failure rolls everything back.
         keys = self.keys_for(origin)
-        batches = []
         new_keys: list[KeyInfo] = []
-        expect = local_size
-        for start, envelopes in peer.get_entries(origin, local_size, claimed.size):
-            if start != expect or not envelopes or start + len(envelopes) > claimed.size:
-                raise VerificationError(f"{peer.name} sent a batch at {start}, expected {expect}")
-            vb = verify_batch(origin, start, envelopes, keys, self.anchors)
-            for k in vb.new_keys:
-                keys[k.keyid] = k.public_key
-            new_keys += vb.new_keys
-            batches.append((start, envelopes, vb))
-            expect = start + len(envelopes)
-        if expect != claimed.size:
-            raise VerificationError(f"{peer.name} sent entries up to {expect} of {claimed.size}")
-        # Now the checkpoint must verify with a key certified for the origin.
+        # Kept as bytes until the write: parsed messages would triple the memory.
+        verified = list(self._verified_stream(peer, origin, local_size, claimed.size, keys))
+        if (verified[-1][0] + len(verified[-1][1]) if verified else local_size) != claimed.size:
+            raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
+        # The checkpoint must verify with a key certified for the origin.
         verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
         cp, note = self._open_with(origin, head.checkpoint, verifiers)
         with self.store.write() as tx:
@@ -348,8 +358,10 @@ class Ledger:
             if row.size != local_size:
                 return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
             root = row.root
-            for start, envelopes, vb in batches:
-                root = tx.append(origin, start, envelopes, vb.entries, vb.leaf_hashes)
+            for start, envelopes, vb in verified:
+                new_keys += vb.new_keys
+                root = tx.append(origin, start, envelopes, vb.parsed().entries, vb.leaf_hashes)
+                vb.entries = []
             if root != cp.root_hash:
                 # Either the peer's entries are not the ones the checkpoint commits to, or
                 # the issuer signed a tree that does not extend ours: find out which.
@@ -361,6 +373,62 @@ class Ledger:
             self._store_cosignatures(tx, origin, cp, note)
         self._notify()
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
+
+    def _verified_stream(
+        self, peer: Peer, origin: str, start: int, end: int, keys: dict[str, bytes]
+    ) -> Iterator[tuple[int, list[bytes], VerifiedBatch]]:
+        """Yield verified batches in log order; ``keys`` grows with key announcements.
+
+        With a pool, up to ``2 * workers`` batches are verified ahead while the
+        caller stores earlier ones. A batch is verified with the keys known when it
+        was sent off; if it fails after a key announcement arrived meanwhile, it is
+        verified again here with the grown key set before it is judged.
+        """
+        pending: deque[tuple[int, list[bytes], Any, int]] = deque()
+        announced = 0  # how many key announcements were seen so far
+
+        def settle(
+            item: tuple[int, list[bytes], Any, int],
+        ) -> tuple[int, list[bytes], VerifiedBatch]:
+            nonlocal announced
+            s, envs, fut, seen = item
+            try:
+                vb = fut.result() if hasattr(fut, "result") else fut
+            except VerificationError:
+                if seen == announced:
+                    raise
+                vb = verify_batch(origin, s, envs, keys, self.anchors)
+            for k in vb.new_keys:
+                keys[k.keyid] = k.public_key
+                announced += 1
+            return s, envs, vb
+
+        expect = start
+        for s, envelopes in peer.get_entries(origin, start, end):
+            if s != expect or not envelopes or s + len(envelopes) > end:
+                raise VerificationError(f"{peer.name} sent a batch at {s}, expected {expect}")
+            expect = s + len(envelopes)
+            if self.pool is None or not keys:
+                # In-process, or the first batch of a new origin (it carries the key).
+                while pending:
+                    yield settle(pending.popleft())
+                yield settle(
+                    (
+                        s,
+                        envelopes,
+                        verify_batch(origin, s, envelopes, keys, self.anchors),
+                        announced,
+                    )
+                )
+                continue
+            fut = self.pool.submit(
+                verify_batch_in_worker, origin, s, envelopes, dict(keys), self._anchors_pem
+            )
+            pending.append((s, envelopes, fut, announced))
+            while len(pending) > self.pool_depth:
+                yield settle(pending.popleft())
+        while pending:
+            yield settle(pending.popleft())
 
     def _open_with(
         self, origin: str, text: str, verifiers: list[Ed25519NoteVerifier]

@@ -7,9 +7,11 @@ engine from a config, and stops all of it cleanly on SIGTERM or Ctrl-C.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import signal
 import threading
 from concurrent import futures
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from exchange.node.identity import (
 from exchange.node.ledger import Ledger
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
+from exchange.node.verify import warm_up
 from exchange.pki import load_signing_key
 from exchange.store import Store
 
@@ -56,7 +59,23 @@ class Node:
     def stop(self, grace: float = 2.0) -> None:
         self.engine.stop()
         self.server.stop(grace).wait()
+        if self.ledger.pool is not None:
+            self.ledger.pool.shutdown(wait=True, cancel_futures=True)
         self.ledger.store.close()
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Signature checking in worker processes, started before any gRPC thread exists.
+
+    "spawn" rather than fork: a forked child of a process running gRPC threads
+    is unsafe, and spawned workers share nothing but the bytes they are sent.
+    """
+    if workers <= 0:
+        return None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    for f in [pool.submit(warm_up) for _ in range(workers)]:
+        f.result()
+    return pool
 
 
 def start_node(config: NodeConfig) -> Node:
@@ -72,9 +91,11 @@ def start_node(config: NodeConfig) -> Node:
     if public != bytes(signing_key.verify_key):
         raise BrandexError(f"{config.signing_key} does not match {config.signing_cert}")
     config.database.parent.mkdir(parents=True, exist_ok=True)
+    pool = _start_pool(config.verify_workers)
     store = Store(config.database)
     ledger = Ledger(
         store,
+        pool=pool,
         federation=config.federation,
         region=config.region,
         signing_key=signing_key,

@@ -40,6 +40,17 @@ class VerifiedBatch:
     entries: list[entries_pb2.Entry]
     leaf_hashes: list[bytes]
     new_keys: list[KeyInfo] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+
+    def for_transport(self) -> VerifiedBatch:
+        """Drop the parsed messages: bytes cross process boundaries cheaply."""
+        return VerifiedBatch([], self.leaf_hashes, self.new_keys, self.payloads)
+
+    def parsed(self) -> VerifiedBatch:
+        """Re-create the messages from the verified payload bytes (parse, never re-serialise)."""
+        if not self.entries:
+            self.entries = [entries_pb2.Entry.FromString(p) for p in self.payloads]
+        return self
 
 
 def parse_origin(origin: str) -> tuple[str, str]:
@@ -138,5 +149,24 @@ def verify_batch(
         except BrandexError as exc:
             raise VerificationError(f"{origin} entry {idx}: {exc}") from None
         out.entries.append(entry)
+        out.payloads.append(env.payload)
         out.leaf_hashes.append(merkle.leaf_hash(raw))
     return out
+
+
+_ANCHORS: dict[bytes, list[x509.x509.Certificate]] = {}
+
+
+def verify_batch_in_worker(
+    origin: str, start: int, envelopes: list[bytes], keys: dict[str, bytes], anchors_pem: bytes
+) -> VerifiedBatch:
+    """``verify_batch`` for a worker process: anchors travel as PEM, results as bytes."""
+    anchors = _ANCHORS.get(anchors_pem)
+    if anchors is None:
+        anchors = _ANCHORS[anchors_pem] = x509.load_pem_chain(anchors_pem)
+    return verify_batch(origin, start, envelopes, keys, anchors).for_transport()
+
+
+def warm_up() -> bool:
+    """Run once per worker at start, so the first sync does not pay for imports."""
+    return True

@@ -1,0 +1,153 @@
+"""Shared bench plumbing: real node processes, raw crypto rates, a JSON line out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nacl.signing import SigningKey
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.demo.dataset import demo_records
+from exchange.demo.federation import Member, ensure_pki, write_configs
+from exchange.node.config import load_config
+from exchange.node.identity import channel_credentials, load_anchors, open_channel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def emit(name: str, **figures: Any) -> None:
+    print(json.dumps({"bench": name, **figures}, ensure_ascii=False), flush=True)
+
+
+def raw_sign_rate(seconds: float = 1.0) -> float:
+    key = SigningKey(b"\x01" * 32)
+    msg = b"x" * 600
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(100):
+            key.sign(msg)
+        n += 100
+    return n / (time.perf_counter() - t0)
+
+
+def raw_verify_rate(seconds: float = 1.0) -> float:
+    key = SigningKey(b"\x01" * 32)
+    msg = b"x" * 600
+    sig = key.sign(msg).signature
+    vk = key.verify_key
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(100):
+            vk.verify(msg, sig)
+        n += 100
+    return n / (time.perf_counter() - t0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.02) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = cond()
+            if v:
+                return v
+        except grpc.RpcError:
+            pass
+        time.sleep(step)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Nodes:
+    """A few real node processes for a benchmark (ports chosen at run time)."""
+
+    def __init__(self, root: Path, regions: dict[str, str], topology: dict[str, list[str]],
+                 sync_interval: float = 30.0) -> None:
+        self.root = root
+        self.members = {n: Member(n, r, free_port(), tuple(topology.get(n, ())))
+                        for n, r in regions.items()}
+        ensure_pki(root / "certs", list(self.members.values()))
+        self.configs = write_configs(list(self.members.values()), config_dir=root / "nodes",
+                                     certs_dir=root / "certs", db_dir=root / "db",
+                                     sync_interval=sync_interval)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def start(self, name: str) -> None:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name]),
+             "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)
+        stub = health_pb2_grpc.HealthStub(self.channel(name))
+        wait(lambda: stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+             == health_pb2.HealthCheckResponse.SERVING, 120, f"{name} ready", 0.1)
+
+    def channel(self, name: str) -> grpc.Channel:
+        if name not in self._channels:
+            cfg = load_config(self.configs[name])
+            pem, _ = load_anchors(cfg.anchors)
+            self._channels[name] = open_channel(
+                cfg.listen, channel_credentials(cfg.operator_cert, cfg.operator_key, pem))
+        return self._channels[name]
+
+    def size(self, name: str, origin: str) -> int:
+        resp = services_pb2_grpc.LogServiceStub(self.channel(name)).ListOrigins(
+            services_pb2.ListOriginsRequest(), timeout=10)
+        return {o.origin: o.size for o in resp.origins}.get(origin, 0)
+
+    def rss_mb(self, name: str) -> float:
+        for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+        for p in self.procs.values():
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+
+
+def synthetic_records(n: int, issuer: str = "zhejiang") -> list[entries_pb2.Recognition]:
+    """n valid records for ``issuer``, cycling the demo set with unique ids."""
+    base = demo_records()[issuer]
+    out = []
+    for i in range(n):
+        r = dict(base[i % len(base)])
+        r["record_id"] = f"b{i:07d}"
+        r["certificate_no"] = f"BENCH-{i:07d}"
+        if i >= len(base):
+            r["brand_name"] = r["brand_name"] + "甲乙丙丁戊己庚辛壬癸"[i % 10]
+        out.append(entries_pb2.Recognition(**r))
+    return out
+
+
+def issue_all(nodes: Nodes, name: str, records: list, chunk: int = 5000) -> float:
+    """IssueBatch over mTLS, as `brandex import` does; returns seconds taken."""
+    stub = services_pb2_grpc.AdminServiceStub(nodes.channel(name))
+    t0 = time.perf_counter()
+    for i in range(0, len(records), chunk):
+        stub.IssueBatch(services_pb2.IssueBatchRequest(records=records[i:i + chunk]),
+                        timeout=600)
+    return time.perf_counter() - t0
