@@ -129,11 +129,16 @@ class Nodes:
                 os.kill(p.pid, signal.SIGKILL)
 
 
-def synthetic_records(n: int, issuer: str = "zhejiang") -> list[entries_pb2.Recognition]:
+_BASE: dict[str, list[dict]] = {}
+
+
+def synthetic_records(
+    n: int, issuer: str = "zhejiang", offset: int = 0
+) -> list[entries_pb2.Recognition]:
     """n valid records for ``issuer``, cycling the demo set with unique ids."""
-    base = demo_records()[issuer]
+    base = _BASE.setdefault(issuer, demo_records()[issuer])
     out = []
-    for i in range(n):
+    for i in range(offset, offset + n):
         r = dict(base[i % len(base)])
         r["record_id"] = f"b{i:07d}"
         r["certificate_no"] = f"BENCH-{i:07d}"

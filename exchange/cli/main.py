@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from exchange.cli.audit import audit_group
 from exchange.cli.certs import certs_group
 from exchange.cli.issue import issue
 from exchange.cli.log import log_group
@@ -21,7 +22,7 @@ def cli() -> None:
     """
 
 
-for command in (certs_group, node_group, log_group, issue):
+for command in (certs_group, node_group, log_group, issue, audit_group):
     cli.add_command(command)
 
 

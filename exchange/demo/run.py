@@ -7,6 +7,7 @@ into a node's database.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -340,28 +341,75 @@ def run_demo(state: Path) -> int:
     return 0
 
 
+def _brandex(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "exchange.cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str) -> None:
     """Export from Anhui (a mirror) and verify with nothing but the anchors."""
-    try:
-        from exchange.audit import verify_bundle_file
-    except ImportError:
-        say("  (bundle verification not available in this build)")
-        return
-    resp = services_pb2_grpc.AuditServiceStub(fed.channel("anhui")).GetBundle(
-        services_pb2.BundleRequest(
-            record=services_pb2.RecordRef(issuer=issuer, record_id=record_id)
-        ),
-        timeout=60,
-    )
     path = state / f"bundle-{issuer}-{record_id}.json"
-    path.write_text(resp.bundle_json, encoding="utf-8")
-    anchors = [fed.root / "certs" / "yrd" / "anchor.pem"]
-    report = verify_bundle_file(path, anchors, min_cosignatures=2, on=date.today())
-    say(f"  exported {path.relative_to(fed.root) if path.is_relative_to(fed.root) else path}")
-    for line in report.lines():
-        say(f"    {line}")
-    if not report.ok:
-        raise SystemExit("error: the exported bundle did not verify")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    export = [
+        "audit",
+        "bundle",
+        record_id,
+        "--issuer",
+        issuer,
+        "--config",
+        str(fed.configs["anhui"]),
+        "-o",
+        str(path),
+    ]
+    verify = [
+        "audit",
+        "verify",
+        str(path),
+        "--anchors",
+        "certs/yrd/anchor.pem",
+        "--min-cosignatures",
+        "2",
+    ]
+    say(
+        f"  $ brandex audit bundle {record_id} --issuer {issuer} --config nodes/anhui.toml"
+        f" -o {shown}"
+    )
+    done = _brandex(*export)
+    if done.returncode != 0:
+        raise SystemExit(f"error: bundle export failed: {done.stderr}")
+    say(f"  $ brandex audit verify {shown} --anchors certs/yrd/anchor.pem --min-cosignatures 2")
+    done = _brandex(*verify)
+    lines = done.stdout.splitlines()
+    for line in lines:
+        if f"record {fed.config('zhejiang').federation}/" in line or line.startswith(
+            ("VALID", "INVALID")
+        ):
+            say(f"    {line.strip()}")
+    say(f"    ({len(lines)} lines in all: every related entry is checked the same way)")
+    if done.returncode != 0:
+        raise SystemExit(f"error: the exported bundle did not verify: {done.stderr}")
+    tampered = state / "bundle-tampered.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    leaf = json.loads(doc["leaf"])
+    i = len(leaf["payload"]) // 2  # flip one base64 character of the signed payload
+    flipped = "A" if leaf["payload"][i] != "A" else "B"
+    leaf["payload"] = leaf["payload"][:i] + flipped + leaf["payload"][i + 1 :]
+    doc["leaf"] = json.dumps(leaf, separators=(",", ":"), sort_keys=True)
+    tampered.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    done = _brandex("audit", "verify", str(tampered), "--anchors", "certs/yrd/anchor.pem")
+    first_failure = next(
+        (ln for ln in done.stdout.splitlines() if "FAIL" in ln.upper()),
+        done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
+    )
+    say(f"  a copy with one byte of the signed payload changed: exit {done.returncode}:")
+    say(f"    {' '.join(first_failure.split())}")
+    if done.returncode != 1:
+        raise SystemExit("error: a tampered bundle was not rejected")
 
 
 def write_artifacts(fed: DemoFederation, state: Path) -> None:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from exchange.store.search import index_record, index_values, unindex_record
+from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
 
 __all__ = ["TERMINAL_STATUSES", "apply_entries", "apply_entry", "status_word"]
 
@@ -45,34 +45,40 @@ def _record_columns(r: Any) -> dict[str, object]:
     }
 
 
+def _indexed(conn: sqlite3.Connection, rowid: int) -> dict[str, object]:
+    cur = conn.execute(
+        f"SELECT {', '.join(INDEXED_COLUMNS)} FROM records WHERE rowid = ?", (rowid,)
+    )
+    return dict(zip(INDEXED_COLUMNS, cur.fetchone(), strict=True))
+
+
+def _update_record(conn: sqlite3.Connection, rowid: int, cols: dict[str, object]) -> None:
+    """Update a record row and its search-index entry (text and filter tags) together."""
+    unindex_record(conn, rowid, _indexed(conn, rowid))
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    conn.execute(f"UPDATE records SET {sets} WHERE rowid = ?", [*cols.values(), rowid])
+    index_record(conn, rowid, _indexed(conn, rowid))
+
+
+def _rowid(conn: sqlite3.Connection, issuer: str, record_id: str) -> int | None:
+    r = conn.execute(
+        "SELECT rowid FROM records WHERE issuer = ? AND record_id = ?", (issuer, record_id)
+    ).fetchone()
+    return r[0] if r else None
+
+
 def _replace_record(
     conn: sqlite3.Connection, issuer: str, record_id: str, cols: dict[str, object]
 ) -> None:
     """Insert or update a record row and keep the search index in step."""
-    old = conn.execute(
-        "SELECT rowid, brand_name, product, enterprise_name, brand_name_latin FROM records"
-        " WHERE issuer = ? AND record_id = ?",
-        (issuer, record_id),
-    ).fetchone()
-    if old is None:
+    rowid = _rowid(conn, issuer, record_id)
+    if rowid is None:
         names = ", ".join(cols)
         marks = ", ".join("?" * len(cols))
         cur = conn.execute(f"INSERT INTO records ({names}) VALUES ({marks})", list(cols.values()))
         index_record(conn, cur.lastrowid, cols)
-        return
-    rowid = old[0]
-    unindex_record(conn, rowid, dict(zip(_TEXT, old[1:], strict=True)))
-    sets = ", ".join(f"{k} = ?" for k in cols)
-    conn.execute(f"UPDATE records SET {sets} WHERE rowid = ?", [*cols.values(), rowid])
-    new = conn.execute(
-        "SELECT brand_name, product, enterprise_name, brand_name_latin FROM records"
-        " WHERE rowid = ?",
-        (rowid,),
-    ).fetchone()
-    index_record(conn, rowid, dict(zip(_TEXT, new, strict=True)))
-
-
-_TEXT = ("brand_name", "product", "enterprise_name", "brand_name_latin")
+    else:
+        _update_record(conn, rowid, cols)
 
 
 def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
@@ -109,19 +115,19 @@ def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) 
             entry.issued_at,
         ),
     )
+    rowid = _rowid(conn, entry.region, c.record_id)
+    if rowid is None:
+        return  # a change to a record this node never saw: kept in the log and table only
+    cols: dict[str, object] = {}
     word = status_word(c.new_status)
     if word is not None:
-        conn.execute(
-            "UPDATE records SET status = ?, status_since = ? WHERE issuer = ? AND record_id = ?",
-            (word, c.effective_on, entry.region, c.record_id),
-        )
+        cols.update(status=word, status_since=c.effective_on)
     if c.new_status == 4 and c.new_valid_until:  # RENEWED
-        conn.execute(
-            "UPDATE records SET valid_until = ? WHERE issuer = ? AND record_id = ?",
-            (c.new_valid_until, entry.region, c.record_id),
-        )
+        cols["valid_until"] = c.new_valid_until
     if c.new_status == 5 and c.HasField("corrected"):  # CORRECTED
-        _replace_record(conn, entry.region, c.record_id, _record_columns(c.corrected))
+        cols.update(_record_columns(c.corrected))
+    if cols:
+        _update_record(conn, rowid, cols)
 
 
 def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
@@ -257,10 +263,7 @@ def _new_records(
             (origin, first, last),
         )
     )
-    conn.executemany(
-        "INSERT INTO records_fts (rowid, brand, product, enterprise, latin) VALUES (?, ?, ?, ?, ?)",
-        [[rowids[r["idx"]], *index_values(r)] for r in rows],
-    )
+    index_many(conn, [(rowids[r["idx"]], r) for r in rows])
 
 
 def _flush(conn: sqlite3.Connection, origin: str, run: list[tuple[int, Any]]) -> None:

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from exchange.core import regions
+from exchange.core.errors import ValidationError
 from exchange.core.recognition import (
     AccessionFacts,
     ChangeFacts,
@@ -23,7 +24,7 @@ from exchange.core.recognition import (
 )
 from exchange.core.records import Kind, ReasonCode, Status
 from exchange.core.status import RecordState, _state_from, apply_change
-from exchange.store.search import COUNT_CAP, match_expression
+from exchange.store.search import COUNT_CAP, filter_tags, match_expression
 
 __all__ = [
     "accession_facts",
@@ -163,60 +164,54 @@ def find_records(
     return rows(conn, f"SELECT * FROM records WHERE {sql} ORDER BY issuer, record_id", params)
 
 
-def _region_range(region: str) -> tuple[str, str]:
-    """Codes within ``region``'s jurisdiction as an index-friendly range."""
-    digits = (
-        {"province": 2, "city": 4}.get(regions.level(region), 6) if regions.is_region(region) else 6
-    )
-    prefix = region[:digits]
-    return prefix, prefix + ":"  # ':' sorts right after '9'
-
-
 def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, bool]:
     """Substring and filter search; ``f`` carries SearchRequest fields.
 
     Returns (rows, total, capped): totals stop counting at ``COUNT_CAP``.
-    Results come in log order (rowid), which keeps every page an index walk.
+    Text, issuer, region, kind, status and Nice class all live in the FTS5 index
+    (see ``exchange.store.search``), so FTS5 intersects them in C and the loop
+    stops at the LIMIT; only a USCC (its own exact index) and a validity date
+    are checked on the records table. Results come in log order (rowid).
     """
+    parts = []
+    for text, fields in ((f.text, None), (f.enterprise, ("enterprise_name",))):
+        if text:
+            expr = match_expression(text, fields) if fields else match_expression(text)
+            if expr is None:
+                return [], 0, False
+            parts.append(f"({expr})")
+    if f.region and not regions.is_region(f.region):
+        raise ValidationError("region", "is not a GB/T 2260 region code", f.region)
+    tags = filter_tags(
+        issuer=f.issuer, region=f.region, kind=f.kind, status=f.status, nice=f.nice_class
+    )
+    if tags:
+        parts.append("tags : (" + " AND ".join(f'"{t}"' for t in tags) + ")")
     where, params = [], []
-    if f.text:
-        expr = match_expression(f.text)
-        if expr is None:
-            return [], 0, False
-        where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
-        params.append(expr)
-    if f.region:
-        low, high = _region_range(f.region)
-        where.append("r.enterprise_region >= ? AND r.enterprise_region < ?")
-        params += [low, high]
-    for col, value in (("issuer", f.issuer), ("enterprise_uscc", f.uscc), ("kind", f.kind)):
-        if value:
-            where.append(f"r.{col} = ?")
-            params.append(value)
-    if f.enterprise:
-        expr = match_expression(f.enterprise)
-        if expr is None:
-            return [], 0, False
-        where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
-        params.append("enterprise : " + expr)
-    if f.nice_class:
-        where.append("EXISTS (SELECT 1 FROM json_each(r.nice_classes) WHERE value = ?)")
-        params.append(f.nice_class)
-    if f.status:
-        where.append("r.status = ?")
-        params.append(f.status)
+    if f.uscc:
+        where.append("r.enterprise_uscc = ?")
+        params.append(f.uscc)
     if f.valid_on:
         where.append("r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?)")
         params += [f.valid_on, f.valid_on]
+    if parts and not f.uscc:
+        source, order = "records_fts f JOIN records r ON r.rowid = f.rowid", "f.rowid"
+        where.insert(0, "records_fts MATCH ?")
+        params.insert(0, " AND ".join(parts))
+    else:
+        source, order = "records r", "r.rowid"
+        if parts:  # a USCC narrows to a handful of rows: check the rest against them
+            where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+            params.append(" AND ".join(parts))
     sql = " AND ".join(where) or "1 = 1"
     total = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {sql} LIMIT {COUNT_CAP + 1})",
+        f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {sql} LIMIT {COUNT_CAP + 1})",
         params,
     ).fetchone()[0]
     limit = min(f.limit or 20, 1000)
     found = rows(
         conn,
-        f"SELECT r.* FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
+        f"SELECT r.* FROM {source} WHERE {sql} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, limit, f.offset],
     )
     return found, min(total, COUNT_CAP), total > COUNT_CAP

@@ -1,18 +1,23 @@
-"""Chinese substring search that stays fast for one- and two-character queries.
+"""Chinese substring search that stays fast for queries of any length.
 
 SQLite's FTS5 trigram tokenizer finds nothing for queries shorter than three
-characters, and a scan of a million names costs ~180 ms. Instead every CJK
-character is indexed as a token of its own (the text is stored spaced out,
-"宋 河 粮 液"), so a query becomes an FTS5 *phrase* of single characters:
-a phrase of adjacent tokens is exactly a substring, whatever its length. Latin
-words stay words (the last one matches as a prefix).
+characters, and a scan of a million names costs ~180 ms. So every text field is
+indexed twice in one contentless FTS5 table:
 
-The index is contentless (it stores postings only); rows are removed with the
-'delete' command, which needs the old text, so callers pass the old record.
+* spaced out, one token per CJK character ("宋 河 粮 液"): a one-character
+  query is a single token, and Latin words stay words (prefix-matched);
+* as overlapping bigrams ("宋河 河粮 粮液"): a query of two or more CJK
+  characters becomes a *phrase* of its bigrams, which matches exactly the
+  substrings and reads short posting lists (common single characters such as
+  有 or 公 would make a phrase of characters slow on a million records).
+
+Rows are removed with the FTS5 'delete' command, which needs the old text, so
+callers pass the old record.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import unicodedata
@@ -20,7 +25,9 @@ from typing import Any
 
 __all__ = [
     "COUNT_CAP",
+    "INDEXED_COLUMNS",
     "create_search_index",
+    "filter_tags",
     "index_record",
     "index_values",
     "match_expression",
@@ -28,57 +35,149 @@ __all__ = [
     "unindex_record",
 ]
 
-COUNT_CAP = 10_000  # totals above this are reported as "10000+": counting is not free
+COUNT_CAP = 1_000  # totals above this are reported as "1000+": counting is not free
 
-_FIELDS = ("brand_name", "product", "enterprise_name", "brand_name_latin")
-_CJK = re.compile(r"([\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f])")
+_FIELDS = ("brand_name", "product", "enterprise_name")
+_COLUMNS = (
+    "brand",
+    "product",
+    "enterprise",
+    "latin",
+    "brand2",
+    "product2",
+    "enterprise2",
+    "tags",
+)
+#: The record columns the index is built from (text, plus the filter tags).
+INDEXED_COLUMNS = (
+    "brand_name",
+    "product",
+    "enterprise_name",
+    "brand_name_latin",
+    "issuer",
+    "enterprise_region",
+    "kind",
+    "status",
+    "nice_classes",
+)
+_CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK = re.compile(f"([{_CJK_CLASS}])")
+_CJK_ONLY = re.compile(f"[{_CJK_CLASS}]+")
+_CJK_RUNS = re.compile(f"([{_CJK_CLASS}]+)")
+_BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
 
 
 def create_search_index(conn: sqlite3.Connection) -> None:
     conn.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
-        "brand, product, enterprise, latin, content='', tokenize='unicode61 remove_diacritics 2')"
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5({', '.join(_COLUMNS)},"
+        " content='', tokenize='unicode61 remove_diacritics 2')"
     )
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "")
 
 
 def spaced(text: str) -> str:
     """Put spaces around every CJK character so each becomes a token."""
-    text = unicodedata.normalize("NFKC", text or "")
     # split() with a capturing group keeps the CJK characters as their own pieces.
-    return " ".join(" ".join(_CJK.split(text)).split())
+    return " ".join(" ".join(_CJK.split(_norm(text))).split())
+
+
+def bigrams(text: str) -> str:
+    """Overlapping CJK bigrams, one run after another with a break between runs."""
+    out: list[str] = []
+    for run in _CJK_RUNS.findall(_norm(text)):
+        if len(run) > 1:
+            if out:
+                out.append(_BREAK)
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return " ".join(out)
+
+
+def _region_tags(region: str) -> list[str]:
+    return [f"r{region[:2]}", f"r{region[:4]}", f"r{region}"]
+
+
+def filter_tags(
+    *, issuer: str = "", region: str = "", kind: int = 0, status: str = "", nice: int = 0
+) -> list[str]:
+    """Tokens for the filters that live in the index, so FTS5 intersects them with
+    the text in C instead of SQLite checking every text match row by row."""
+    tags = []
+    if issuer:
+        tags.append(f"i{issuer}")
+    if region:
+        digits = len(region.rstrip("0")) if region.endswith("00") else 6
+        tags.append(f"r{region[: 2 if digits <= 2 else 4 if digits <= 4 else 6]}")
+    if kind:
+        tags.append(f"k{int(kind)}")
+    if status:
+        tags.append("s" + re.sub(r"\W", "", status))
+    if nice:
+        tags.append(f"n{int(nice)}")
+    return tags
 
 
 def index_values(rec: Any) -> list[str]:
-    """The indexed columns of a record (dict or message), spaced for the tokenizer."""
-    return _values(rec)
+    """The indexed columns of a record row (dict), in column order."""
+    texts = [rec.get(f) or "" for f in _FIELDS]
+    nice = rec.get("nice_classes") or "[]"
+    tags = [
+        f"i{rec.get('issuer', '')}",
+        *_region_tags(rec.get("enterprise_region") or "000000"),
+        f"k{int(rec.get('kind') or 0)}",
+        "s" + re.sub(r"\W", "", rec.get("status") or ""),
+    ]
+    tags += [f"n{int(n)}" for n in (json.loads(nice) if isinstance(nice, str) else nice)]
+    return [
+        *map(spaced, texts),
+        spaced(rec.get("brand_name_latin") or ""),
+        *map(bigrams, texts),
+        " ".join(tags),
+    ]
 
 
-def _values(rec: Any) -> list[str]:
-    get = rec.get if isinstance(rec, dict) else lambda k: getattr(rec, k)
-    return [spaced(get(f) or "") for f in _FIELDS]
+_INSERT = (
+    f"INSERT INTO records_fts (rowid, {', '.join(_COLUMNS)})"
+    f" VALUES (?, {', '.join('?' * len(_COLUMNS))})"
+)
+_DELETE = (
+    f"INSERT INTO records_fts (records_fts, rowid, {', '.join(_COLUMNS)})"
+    f" VALUES ('delete', ?, {', '.join('?' * len(_COLUMNS))})"
+)
 
 
 def index_record(conn: sqlite3.Connection, rowid: int, rec: Any) -> None:
-    conn.execute(
-        "INSERT INTO records_fts (rowid, brand, product, enterprise, latin) VALUES (?, ?, ?, ?, ?)",
-        [rowid, *_values(rec)],
-    )
+    conn.execute(_INSERT, [rowid, *index_values(rec)])
+
+
+def index_many(conn: sqlite3.Connection, rows: list[tuple[int, Any]]) -> None:
+    conn.executemany(_INSERT, [[rowid, *index_values(rec)] for rowid, rec in rows])
 
 
 def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
-    conn.execute(
-        "INSERT INTO records_fts (records_fts, rowid, brand, product, enterprise, latin)"
-        " VALUES ('delete', ?, ?, ?, ?, ?)",
-        [rowid, *_values(old)],
-    )
+    conn.execute(_DELETE, [rowid, *index_values(old)])
 
 
-def match_expression(query: str) -> str | None:
-    """The FTS5 phrase for a user's substring query (None when nothing is searchable)."""
-    tokens = re.findall(r"\w+", spaced(query))
+def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | None:
+    """The FTS5 query for a user's substring query (None when nothing is searchable).
+
+    ``fields`` narrows it to some of brand_name, product and enterprise_name.
+    """
+    cols = {"brand_name": "brand", "product": "product", "enterprise_name": "enterprise"}
+    names = [cols[f] for f in fields]
+    text = " ".join(_norm(query).split())
+    compact = text.replace(" ", "")
+    if _CJK_ONLY.fullmatch(compact) and len(compact) >= 2:
+        grams = " ".join(compact[i : i + 2] for i in range(len(compact) - 1))
+        return f'{{{" ".join(n + "2" for n in names)}}} : "{grams}"'
+    tokens = re.findall(r"\w+", spaced(text))
     if not tokens:
         return None
     phrase = '"' + " ".join(tokens) + '"'
     if not _CJK.fullmatch(tokens[-1]):
         phrase += "*"  # a Latin word may be typed in part
-    return phrase
+        if fields == _FIELDS:
+            names.append("latin")
+    return f"{{{' '.join(names)}}} : {phrase}"

@@ -158,3 +158,33 @@ def test_any_query_is_a_safe_fts_expression(text: str) -> None:
 
 def test_spaced_splits_cjk_only() -> None:
     assert spaced("宋河 Liquor 2号") == "宋 河 Liquor 2 号"
+
+
+def test_status_filter_follows_status_changes(store) -> None:
+    assert "宋河粮液" in brands(store, status="valid")
+    change = entries_pb2.StatusChange(
+        record_id="r0", new_status=1, reason=1, effective_on="2024-03-01"
+    )
+    with store.write() as tx:
+        tx.append(
+            "yrd/330000",
+            len(NAMES),
+            [b"suspend"],
+            [
+                entries_pb2.Entry(
+                    federation="yrd", region="330000", issued_at="t", status_change=change
+                )
+            ],
+        )
+    assert brands(store, status="suspended") == {"宋河粮液"}
+    assert "宋河粮液" not in brands(store, status="valid")
+    assert brands(store, text="宋河", status="suspended", issuer="330000") == {"宋河粮液"}
+    assert brands(store, text="宋河", issuer="320000") == set()
+
+
+def test_kind_and_uscc_filters(store) -> None:
+    assert len(brands(store, kind=2)) == len(NAMES)
+    assert brands(store, kind=1) == set()
+    assert brands(store, uscc="U3") == {"西湖龙井"}
+    assert brands(store, uscc="U3", text="龙井") == {"西湖龙井"}
+    assert brands(store, uscc="U3", text="宋河") == set()

@@ -1,0 +1,113 @@
+"""Search and check latency on a node holding N records (1M by default).
+
+The database is built in-process through the same Ledger.issue path a node
+uses (signed, logged, projected, indexed); then a real node process serves it
+and queries go over mTLS. The raw limit beside the figures is one full scan of
+all brand names (what an unindexed substring search would cost).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Nodes, emit, synthetic_records
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange.core import x509
+from exchange.node.ledger import Ledger
+from exchange.pki import load_signing_key, member_paths
+from exchange.store import Store
+
+
+def _build(db: Path, certs: Path, n: int) -> None:
+    paths = member_paths(certs, "zhejiang")
+    store = Store(db)
+    ledger = Ledger(store, federation="yrd", region="330000",
+                    signing_key=load_signing_key(paths.signing_key),
+                    signing_chain_pem=[paths.signing_cert.read_text()],
+                    anchors=x509.load_pem_chain(paths.anchor.read_bytes()))
+    ledger.bootstrap()
+    step = 20_000
+    for i in range(0, n, step):
+        recs = synthetic_records(min(step, n - i), offset=i)
+        ledger.issue([("recognition", r) for r in recs])
+    store.close()
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {"p50_ms": round(statistics.median(samples) * 1000, 2),
+            "p99_ms": round(samples[int(len(samples) * 0.99) - 1] * 1000, 2)}
+
+
+def run(n: int = 1_000_000, per_query: int = 200) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        nodes = Nodes(root, {"zhejiang": "330000"}, {})
+        db = root / "db" / "zhejiang.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        _build(db, root / "certs", n)
+        build_s = time.perf_counter() - t0
+        store = Store(db)
+        names = [r[0] for r in store.read.execute("SELECT brand_name || product ||"
+                                                  " enterprise_name FROM records")]
+        t0 = time.perf_counter()
+        hits = sum(1 for s in names if "宋河" in s)
+        scan_ms = (time.perf_counter() - t0) * 1000
+        del names
+        rng = random.Random(7)
+        sample = [r[0] for r in store.read.execute(
+            "SELECT enterprise_name FROM records WHERE rowid % 997 = 0")]
+        store.close()
+        queries_by_len = {k: [] for k in (1, 2, 3, 6)}
+        for name in sample:
+            for k in queries_by_len:
+                if len(name) >= k + 1:
+                    i = rng.randrange(0, len(name) - k)
+                    queries_by_len[k].append(name[i:i + k])
+        try:
+            nodes.start("zhejiang")
+            stub = services_pb2_grpc.RegistryServiceStub(nodes.channel("zhejiang"))
+            figures: dict[str, object] = {"records": n, "build_s": round(build_s, 1),
+                                          "db_mb": round(db.stat().st_size / 2**20, 1),
+                                          "raw_full_scan_ms": round(scan_ms, 1),
+                                          "scan_hits": hits}
+            for k, qs in queries_by_len.items():
+                lat = []
+                for q in qs[:per_query]:
+                    t = time.perf_counter()
+                    stub.Search(services_pb2.SearchRequest(text=q, limit=20), timeout=30)
+                    lat.append(time.perf_counter() - t)
+                figures[f"search_{k}char"] = _percentiles(lat)
+            lat = []
+            for i in range(per_query):
+                t = time.perf_counter()
+                stub.Search(services_pb2.SearchRequest(
+                    text=queries_by_len[2][i % len(queries_by_len[2])], region="330300",
+                    status="valid", limit=20), timeout=30)
+                lat.append(time.perf_counter() - t)
+            figures["search_filtered"] = _percentiles(lat)
+            lat = []
+            for i in range(per_query):
+                t = time.perf_counter()
+                stub.Check(services_pb2.CheckRequest(record=services_pb2.RecordRef(
+                    issuer="330000", record_id=f"b{rng.randrange(n):07d}"), region="340000"),
+                    timeout=30)
+                lat.append(time.perf_counter() - t)
+            figures["check"] = _percentiles(lat)
+            figures["node_rss_mb"] = round(nodes.rss_mb("zhejiang"), 1)
+            figures["targets"] = {"search_p99_ms": 5, "check_p99_ms": 2, "rss_mb": 150}
+        finally:
+            nodes.stop()
+    emit("search_1m", **figures)
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -1,0 +1,960 @@
+"""Offline verification of record bundles (``brandex.bundle/v1``).
+
+A bundle is what an auditor is handed to check one record with nothing but the
+federation's trust anchors: the record's DSSE envelope (the exact Merkle leaf),
+the signer's certificate chain, a C2SP tlog-proof against the issuer's signed
+checkpoint with its witness cosignatures, and the related entries (status
+changes, cases, accessions and withdrawals) that bear on its status, each
+proven the same way. ``docs/audit.md`` documents every field.
+
+:func:`verify_bundle` runs the named checks in a fixed order and stops at the
+first failure, so a report says either "all of these passed" or "this one
+failed, and why". Status and recognition are recomputed only from entries
+whose signature and inclusion verified.
+
+Pure like the rest of :mod:`exchange.core`: no protobuf, files, sockets or
+clock reads. The Entry payload is decoded by a function the caller passes in
+(``decode_entry``), which must return the proto3 JSON mapping of
+``brandex.v1.Entry`` with the original field names (what
+``google.protobuf.json_format.MessageToDict(entry,
+preserving_proto_field_name=True)`` gives). It is only ever called on payload
+bytes whose DSSE signature has verified. Time (``now``) is passed in too.
+
+What a bundle cannot prove: that it is *complete*. Inclusion proofs show that
+each entry it carries is in the log; they do not show that no other entry
+(say, a later revocation) is. See ``docs/audit.md``, "Limits".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cryptography import x509 as cx509
+from nacl.signing import VerifyKey
+
+from exchange.core import merkle, regions, x509
+from exchange.core.checkpoint import Checkpoint, open_checkpoint
+from exchange.core.cosignature import (
+    SIG_TYPE_COSIGNATURE,
+    CosignatureVerifier,
+    parse_cosignature_vkey,
+)
+from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
+from exchange.core.errors import BrandexError, FormatError, VerificationError
+from exchange.core.note import (
+    Ed25519NoteVerifier,
+    compute_key_id,
+    parse_note,
+    parse_vkey,
+)
+from exchange.core.recognition import (
+    AccessionFacts,
+    ChangeFacts,
+    Decision,
+    EntryRef,
+    RecordFacts,
+    StatusOn,
+    WithdrawalFacts,
+    decide,
+    status_on,
+)
+from exchange.core.records import (
+    Kind,
+    ReasonCode,
+    Status,
+    parse_date,
+    parse_optional_date,
+)
+from exchange.core.tlogproof import parse_tlog_proof
+
+__all__ = [
+    "BODY_TYPES",
+    "CHECKS",
+    "FORMAT",
+    "WITNESS_SUFFIX",
+    "Check",
+    "DecodeEntry",
+    "Report",
+    "verify_bundle",
+]
+
+#: Value of the bundle's ``format`` field.
+FORMAT = "brandex.bundle/v1"
+
+#: A member's witness (cosigner) name is its log origin plus this suffix.
+WITNESS_SUFFIX = "/witness"
+
+#: The checks a report may name, in the order they run for each entry.
+CHECKS = (
+    "format",
+    "certificate-chain",
+    "dsse-signature",
+    "payload-region",
+    "payload-copy",
+    "signing-time",
+    "checkpoint-signature",
+    "inclusion-proof",
+    "cosignatures",
+    "references",
+    "vkeys",
+    "status",
+    "recognition",
+)
+
+#: The ``Entry.body`` oneof fields, which are also the ``type`` of related entries.
+BODY_TYPES = (
+    "recognition",
+    "status_change",
+    "infringement_case",
+    "case_action",
+    "accession",
+    "withdrawal",
+    "key_announcement",
+)
+
+_RELATED_TYPES = frozenset(
+    {"status_change", "infringement_case", "case_action", "accession", "withdrawal"}
+)
+
+#: How far an entry's ``issued_at`` may lie ahead of the verifier's clock.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+#: Bounds on what one bundle may carry, so a hostile file cannot make us work forever.
+_MAX_RELATED = 10_000
+_MAX_CHAIN = 8
+
+DecodeEntry = Callable[[bytes], Mapping[str, Any]]
+"""Decodes an Entry payload to its proto3 JSON mapping (original field names)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check on one subject (``record yrd/330000#1``, ``bundle`` ...)."""
+
+    name: str
+    subject: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"check": self.name, "subject": self.subject, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class Report:
+    """What :func:`verify_bundle` found: the checks passed, then the first failure if any.
+
+    Attributes:
+        checks: every check run, in order; only the last may have failed.
+        origin: the record's origin (``""`` if the bundle did not parse).
+        record_id: the record's id (``""`` if the bundle did not parse).
+        on: the date status and recognition were computed for.
+        region: the region recognition was asked about, if any.
+        status: the record's status on ``on`` (when the bundle verified that far).
+        decision: the recognition decision in ``region`` (when asked and reached).
+        entries: ``origin#index`` of every entry that verified, record first.
+    """
+
+    checks: list[Check] = field(default_factory=list)
+    origin: str = ""
+    record_id: str = ""
+    on: date | None = None
+    region: str | None = None
+    status: StatusOn | None = None
+    decision: Decision | None = None
+    entries: list[str] = field(default_factory=list)
+
+    @property
+    def failure(self) -> Check | None:
+        """The check that failed, or ``None`` if every check passed."""
+        return next((c for c in self.checks if not c.ok), None)
+
+    @property
+    def valid(self) -> bool:
+        """True iff at least one check ran and none failed."""
+        return bool(self.checks) and self.failure is None
+
+    def passed(self) -> list[Check]:
+        return [c for c in self.checks if c.ok]
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form (``brandex audit verify --format json``)."""
+        st = self.status
+        d = self.decision
+        return {
+            "valid": self.valid,
+            "origin": self.origin,
+            "record_id": self.record_id,
+            "on": self.on.isoformat() if self.on else None,
+            "region": self.region,
+            "status": None
+            if st is None
+            else {
+                "status": st.status,
+                "valid_from": st.valid_from.isoformat() if st.valid_from else None,
+                "valid_until": st.valid_until.isoformat() if st.valid_until else None,
+                "since": st.since.isoformat() if st.since else None,
+                "reason": ReasonCode(st.reason).name,
+                "entries": [f"{r.origin}#{r.index}" for r in st.refs],
+            },
+            "recognition": None
+            if d is None
+            else {
+                "recognised": d.recognised,
+                "code": d.code,
+                "reasons": [
+                    {
+                        "code": r.code,
+                        "text": r.text,
+                        "entries": [f"{e.origin}#{e.index}" for e in r.refs],
+                    }
+                    for r in d.reasons
+                ],
+            },
+            "entries": list(self.entries),
+            "checks": [c.to_dict() for c in self.checks],
+            "failure": self.failure.to_dict() if self.failure else None,
+        }
+
+    def to_text(self) -> str:
+        """A human-readable report: one line per check, the failure last and explained."""
+        lines = [f"bundle for record {self.record_id or '?'} of {self.origin or '?'}"]
+        for c in self.checks:
+            mark = "ok  " if c.ok else "FAIL"
+            lines.append(f"  {mark} {c.name:<20} {c.subject}: {c.detail}")
+        f = self.failure
+        if f is None and self.checks:
+            lines.append(f"VALID: {len(self.checks)} checks passed")
+        else:
+            why = f"{f.name} ({f.subject}): {f.detail}" if f else "no checks ran"
+            lines.append(f"INVALID: {why}")
+        return "\n".join(lines)
+
+
+class _Stop(Exception):
+    """Raised internally after the first failed check is recorded."""
+
+
+class _Run:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def ok(self, name: str, subject: str, detail: str) -> None:
+        self.report.checks.append(Check(name, subject, True, detail))
+
+    def fail(self, name: str, subject: str, detail: str) -> _Stop:
+        self.report.checks.append(Check(name, subject, False, detail))
+        return _Stop()
+
+
+# ----------------------------------------------------------------- format
+
+
+@dataclass
+class _Item:
+    """One entry of the bundle (the record or a related entry), as given."""
+
+    type: str
+    origin: str
+    index: int
+    leaf: bytes
+    payload: Any
+    tlog_proof: str
+    chain_pem: list[str] | None
+    vkey: str | None
+
+    @property
+    def subject(self) -> str:
+        what = "record" if self.type == "recognition" else self.type
+        return f"{what} {self.origin}#{self.index}"
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise FormatError(what)
+
+
+def _origin_parts(origin: object, what: str) -> tuple[str, str]:
+    _need(isinstance(origin, str), f"{what} must be a string")
+    assert isinstance(origin, str)
+    federation, sep, region = origin.rpartition("/")
+    _need(
+        bool(sep)
+        and bool(federation)
+        and len(region) == 6
+        and region.isascii()
+        and region.isdigit(),
+        f"{what} {origin!r} is not <federation>/<six-digit region>",
+    )
+    return federation, region
+
+
+def _pem_list(value: object, what: str) -> list[str]:
+    _need(
+        isinstance(value, list)
+        and 1 <= len(value) <= _MAX_CHAIN
+        and all(isinstance(p, str) and p for p in value),
+        f"{what} must be a list of 1 to {_MAX_CHAIN} PEM strings",
+    )
+    return list(value)  # type: ignore[arg-type]
+
+
+def _item(d: object, what: str, *, type_: str | None = None) -> _Item:
+    _need(isinstance(d, dict), f"{what} must be an object")
+    assert isinstance(d, dict)
+    t = type_ if type_ is not None else d.get("type")
+    _need(
+        isinstance(t, str) and t in _RELATED_TYPES | {"recognition"},
+        f"{what}.type must be one of {sorted(_RELATED_TYPES)}",
+    )
+    _origin_parts(d.get("origin"), f"{what}.origin")
+    index = d.get("index")
+    _need(
+        isinstance(index, int) and not isinstance(index, bool) and index >= 0,
+        f"{what}.index must be a whole number",
+    )
+    leaf = d.get("leaf")
+    _need(isinstance(leaf, str) and leaf.isascii(), f"{what}.leaf must be an ASCII string")
+    proof = d.get("tlog_proof")
+    _need(isinstance(proof, str), f"{what}.tlog_proof must be a string")
+    chain = d.get("certificate_chain_pem")
+    chain_pem = None if chain is None else _pem_list(chain, f"{what}.certificate_chain_pem")
+    vkey = d.get("vkey")
+    _need(vkey is None or isinstance(vkey, str), f"{what}.vkey must be a string")
+    return _Item(
+        type=t,  # type: ignore[arg-type]
+        origin=d["origin"],
+        index=index,  # type: ignore[arg-type]
+        leaf=leaf.encode("ascii"),  # type: ignore[union-attr]
+        payload=d.get("payload"),
+        tlog_proof=proof,  # type: ignore[arg-type]
+        chain_pem=chain_pem,
+        vkey=vkey,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class _Parsed:
+    origin: str
+    federation: str
+    issuer: str
+    record_id: str
+    items: list[_Item]
+    witness_chains: dict[str, list[str]]
+    log_chains: dict[str, list[str]]
+    vkeys: list[str]
+
+
+def _parse(doc: object) -> _Parsed:
+    _need(isinstance(doc, dict), "a bundle must be a JSON object")
+    assert isinstance(doc, dict)
+    _need(doc.get("format") == FORMAT, f"format must be {FORMAT!r}, got {doc.get('format')!r}")
+    federation, issuer = _origin_parts(doc.get("origin"), "origin")
+    origin: str = doc["origin"]
+    _need(doc.get("issuer", issuer) == issuer, f"issuer must be the origin's region {issuer}")
+    record_id = doc.get("record_id")
+    _need(isinstance(record_id, str) and bool(record_id), "record_id must be a non-empty string")
+    record = _item(doc, "bundle", type_="recognition")
+    _need(record.origin == origin, "the record's origin is the bundle's origin")
+    _need(record.chain_pem is not None, "certificate_chain_pem is required")
+    related = doc.get("related", [])
+    _need(
+        isinstance(related, list) and len(related) <= _MAX_RELATED,
+        f"related must be a list of at most {_MAX_RELATED} entries",
+    )
+    items = [record] + [_item(r, f"related[{i}]") for i, r in enumerate(related)]
+    seen: set[tuple[str, int]] = set()
+    for it in items:
+        key = (it.origin, it.index)
+        _need(key not in seen, f"entry {it.origin}#{it.index} appears twice")
+        seen.add(key)
+        fed, _ = _origin_parts(it.origin, "origin")
+        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
+        _need(
+            it.chain_pem is not None or it.origin == origin,
+            f"{it.subject} is from another origin and needs its certificate_chain_pem",
+        )
+
+    def chains(name: str) -> dict[str, list[str]]:
+        value = doc.get(name, {})
+        _need(isinstance(value, dict), f"{name} must be an object {{origin: [PEM, ...]}}")
+        out = {}
+        for o, pems in value.items():
+            fed, _ = _origin_parts(o, f"{name} key")
+            _need(fed == federation, f"{name} names {o}, which is not in federation {federation}")
+            out[o] = _pem_list(pems, f"{name}[{o!r}]")
+        return out
+
+    vkeys = doc.get("vkeys", [])
+    _need(
+        isinstance(vkeys, list) and all(isinstance(v, str) for v in vkeys),
+        "vkeys must be a list of strings",
+    )
+    return _Parsed(
+        origin=origin,
+        federation=federation,
+        issuer=issuer,
+        record_id=record_id,  # type: ignore[arg-type]
+        items=items,
+        witness_chains=chains("witness_chains"),
+        log_chains=chains("log_chains"),
+        vkeys=vkeys,
+    )
+
+
+# ---------------------------------------------------------- certificates
+
+
+def _certify(
+    pems: Sequence[str], region: str, anchors: Sequence[cx509.Certificate], now: datetime
+) -> tuple[bytes, cx509.Certificate]:
+    """Verify a signing chain for ``region``; returns (raw Ed25519 key, leaf).
+
+    The chain is judged at ``now``, or at the leaf's expiry if that has
+    passed: an entry signed while the certificate was valid stays valid, and
+    the signing time itself is checked against the leaf afterwards.
+    """
+    chain = [c for pem in pems for c in x509.load_pem_chain(pem.encode("utf-8"))]
+    leaf = chain[0]
+    at = min(now, leaf.not_valid_after_utc)
+    key = x509.verify_signing_certificate(leaf, chain[1:], anchors, at=at, region=region)
+    return key, leaf
+
+
+# ------------------------------------------------------------- payloads
+
+
+def _enum(cls: Any, value: object, what: str) -> Any:
+    if value is None:
+        return cls(0)
+    try:
+        return cls[value] if isinstance(value, str) else cls(int(value))  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
+        raise FormatError(f"{what}: unknown {cls.__name__} value {value!r}") from None
+
+
+def _body(entry: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    present = [b for b in BODY_TYPES if b in entry]
+    if len(present) != 1:
+        return None, {}
+    body = entry[present[0]]
+    return present[0], body if isinstance(body, Mapping) else {}
+
+
+def _s(d: Mapping[str, Any], key: str) -> str:
+    v = d.get(key, "")
+    return v if isinstance(v, str) else ""
+
+
+def _record_facts(
+    rec: Mapping[str, Any], issuer: str, ref: EntryRef, record_id: str
+) -> RecordFacts:
+    return RecordFacts(
+        issuer=issuer,
+        record_id=record_id,
+        kind=_enum(Kind, rec.get("kind"), "recognition.kind"),
+        brand_name=_s(rec, "brand_name"),
+        recognised_on=parse_date(_s(rec, "recognised_on"), "recognised_on"),
+        valid_from=parse_date(_s(rec, "valid_from"), "valid_from"),
+        valid_until=parse_optional_date(_s(rec, "valid_until"), "valid_until"),
+        ref=ref,
+    )
+
+
+def _change_facts(ch: Mapping[str, Any], ref: EntryRef) -> ChangeFacts:
+    return ChangeFacts(
+        status=_enum(Status, ch.get("new_status"), "status_change.new_status"),
+        effective_on=parse_date(_s(ch, "effective_on"), "effective_on"),
+        new_valid_until=parse_optional_date(_s(ch, "new_valid_until"), "new_valid_until"),
+        reason=_enum(ReasonCode, ch.get("reason"), "status_change.reason"),
+        ref=ref,
+    )
+
+
+def _accession_facts(a: Mapping[str, Any], region: str, ref: EntryRef) -> AccessionFacts:
+    kinds = a.get("covered_kinds", [])
+    return AccessionFacts(
+        agreement_id=_s(a, "agreement_id"),
+        region=region,
+        covered_kinds=frozenset(_enum(Kind, k, "accession.covered_kinds") for k in kinds),
+        effective_from=parse_date(_s(a, "effective_from"), "effective_from"),
+        effective_until=parse_optional_date(_s(a, "effective_until"), "effective_until"),
+        ref=ref,
+    )
+
+
+def _withdrawal_facts(w: Mapping[str, Any], region: str, ref: EntryRef) -> WithdrawalFacts:
+    return WithdrawalFacts(
+        agreement_id=_s(w, "agreement_id"),
+        region=region,
+        effective_on=parse_date(_s(w, "effective_on"), "effective_on"),
+        ref=ref,
+    )
+
+
+def _issued_at(entry: Mapping[str, Any]) -> datetime:
+    text = _s(entry, "issued_at")
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise FormatError(f"issued_at {text!r} is not an RFC 3339 time") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _check_body(
+    it: _Item, body_type: str | None, body: Mapping[str, Any], p: _Parsed, region: str
+) -> None:
+    """The body is of the declared type and about this record (or this issuer's agreements)."""
+    if body_type != it.type:
+        raise VerificationError(f"the signed entry is a {body_type}, the bundle says {it.type}")
+    if it.type == "recognition":
+        if _s(body, "record_id") != p.record_id:
+            raise VerificationError(
+                f"the signed record is {_s(body, 'record_id')!r}, not {p.record_id!r}"
+            )
+    elif it.type == "status_change":
+        if it.origin != p.origin or _s(body, "record_id") != p.record_id:
+            raise VerificationError(
+                f"the status change is for {it.origin} record {_s(body, 'record_id')!r},"
+                f" not {p.origin} record {p.record_id!r}"
+            )
+    elif it.type == "infringement_case":
+        if (_s(body, "protected_issuer"), _s(body, "protected_record_id")) != (
+            p.issuer,
+            p.record_id,
+        ):
+            raise VerificationError(
+                f"the case protects {_s(body, 'protected_issuer')}/"
+                f"{_s(body, 'protected_record_id')}, not {p.issuer}/{p.record_id}"
+            )
+        if _s(body, "reporting_region") != region:
+            raise VerificationError("the case's reporting_region is not its log's region")
+    elif it.type == "case_action":
+        if _s(body, "acting_region") != region:
+            raise VerificationError("the case action's acting_region is not its log's region")
+    elif _s(body, "region") != region:  # accession, withdrawal
+        raise VerificationError(f"the {it.type} names region {_s(body, 'region')!r}, not {region}")
+
+
+# -------------------------------------------------------------- verifier
+
+
+@dataclass
+class _Verified:
+    """Facts from entries whose signature and inclusion verified."""
+
+    record: Mapping[str, Any] | None = None
+    record_ref: EntryRef | None = None
+    corrections: list[tuple[int, Mapping[str, Any]]] = field(default_factory=list)
+    changes: list[ChangeFacts] = field(default_factory=list)
+    accessions: list[AccessionFacts] = field(default_factory=list)
+    withdrawals: list[WithdrawalFacts] = field(default_factory=list)
+    cases: set[tuple[str, str]] = field(default_factory=set)
+    actions: list[tuple[_Item, tuple[str, str]]] = field(default_factory=list)
+
+
+class _Verifier:
+    def __init__(
+        self,
+        run: _Run,
+        p: _Parsed,
+        anchors: Sequence[cx509.Certificate],
+        *,
+        min_cosignatures: int,
+        now: datetime,
+        decode_entry: DecodeEntry,
+    ) -> None:
+        self.run = run
+        self.p = p
+        self.anchors = anchors
+        self.k = min_cosignatures
+        self.now = now
+        self.decode = decode_entry
+        # origin -> raw Ed25519 keys certified for it by chains in this bundle.
+        self.keys: dict[str, list[bytes]] = {}
+        self.witness_problems: dict[str, str] = {}
+        # origin -> (checkpoint note text as given, verified checkpoint)
+        self.checkpoints: dict[str, tuple[str, Checkpoint]] = {}
+        self.facts = _Verified()
+
+    def _add_key(self, origin: str, key: bytes) -> None:
+        keys = self.keys.setdefault(origin, [])
+        if key not in keys:
+            keys.append(key)
+
+    def load_side_chains(self) -> None:
+        """Certify the checkpoint keys (``log_chains``) and witness keys (``witness_chains``)."""
+        for origin, pems in self.p.log_chains.items():
+            region = origin.rpartition("/")[2]
+            try:
+                key, _ = _certify(pems, region, self.anchors, self.now)
+            except BrandexError as exc:
+                raise self.run.fail("certificate-chain", f"log key {origin}", str(exc)) from None
+            self._add_key(origin, key)
+            self.run.ok("certificate-chain", f"log key {origin}", f"certified for region {region}")
+        for origin, pems in self.p.witness_chains.items():
+            region = origin.rpartition("/")[2]
+            try:
+                key, _ = _certify(pems, region, self.anchors, self.now)
+            except BrandexError as exc:
+                # Not fatal by itself: that witness is simply not counted (and named).
+                self.witness_problems[origin] = str(exc)
+                continue
+            self._add_key(origin, key)
+
+    def entry(self, it: _Item) -> None:
+        run, subject = self.run, it.subject
+        region = it.origin.rpartition("/")[2]
+
+        # 1. The signer's certificate chains to an anchor and names the origin's region.
+        pems = it.chain_pem if it.chain_pem is not None else self.p.items[0].chain_pem
+        assert pems is not None
+        try:
+            key, leaf_cert = _certify(pems, region, self.anchors, self.now)
+        except BrandexError as exc:
+            raise run.fail("certificate-chain", subject, str(exc)) from None
+        self._add_key(it.origin, key)
+        anchor_note = f"Ed25519 key {keyid_of(key)[:16]}… certified for region {region}"
+        run.ok("certificate-chain", subject, anchor_note)
+
+        # 2. The DSSE signature over the exact leaf, by that key.
+        try:
+            env = parse_envelope(it.leaf)
+            verify_envelope(env, {keyid_of(key): VerifyKey(key)})
+        except BrandexError as exc:
+            raise run.fail("dsse-signature", subject, str(exc)) from None
+        run.ok("dsse-signature", subject, "signature over PAE(payloadType, payload) verifies")
+
+        # 3. Only now is the payload read: it must name the origin's federation and region.
+        try:
+            entry = self.decode(env.payload)
+        except Exception as exc:  # the decoder is the caller's; any failure means "not an Entry"
+            raise run.fail("payload-region", subject, f"payload is not an Entry: {exc}") from None
+        fed, reg = _s(entry, "federation"), _s(entry, "region")
+        if (fed, reg) != (self.p.federation, region):
+            raise run.fail(
+                "payload-region", subject, f"payload names {fed}/{reg}, but the log is {it.origin}"
+            )
+        body_type, body = _body(entry)
+        try:
+            _check_body(it, body_type, body, self.p, region)
+        except BrandexError as exc:
+            raise run.fail("payload-region", subject, str(exc)) from None
+        run.ok("payload-region", subject, f"{body_type} entry of {it.origin}")
+
+        # 4. The human-readable copy says what was signed.
+        if json.dumps(it.payload, sort_keys=True) != json.dumps(entry, sort_keys=True):
+            raise run.fail(
+                "payload-copy", subject, "the payload field differs from the signed payload"
+            )
+        run.ok("payload-copy", subject, "the payload field is the signed payload, decoded")
+
+        # 5. Signed while the certificate was valid (and not in the future).
+        try:
+            at = _issued_at(entry)
+        except BrandexError as exc:
+            raise run.fail("signing-time", subject, str(exc)) from None
+        lo, hi = leaf_cert.not_valid_before_utc, leaf_cert.not_valid_after_utc
+        if not lo <= at <= hi:
+            raise run.fail(
+                "signing-time",
+                subject,
+                f"issued at {at.isoformat()}, outside the certificate's validity"
+                f" {lo.isoformat()} .. {hi.isoformat()}",
+            )
+        if at > self.now + _CLOCK_SKEW:
+            raise run.fail("signing-time", subject, f"issued at {at.isoformat()}, in the future")
+        run.ok("signing-time", subject, f"issued at {at.isoformat()}, within the certificate")
+
+        # 6. The checkpoint (one per origin), its cosignatures, and the inclusion proof.
+        try:
+            proof = parse_tlog_proof(it.tlog_proof)
+        except BrandexError as exc:
+            raise run.fail("inclusion-proof", subject, f"malformed tlog-proof: {exc}") from None
+        cp = self._checkpoint(it, proof.checkpoint_note)
+        if proof.index != it.index:
+            raise run.fail(
+                "inclusion-proof", subject, f"the proof is for index {proof.index}, not {it.index}"
+            )
+        try:
+            merkle.verify_inclusion(
+                merkle.leaf_hash(it.leaf), proof.index, cp.size, proof.proof, cp.root_hash
+            )
+        except BrandexError as exc:
+            raise run.fail("inclusion-proof", subject, str(exc)) from None
+        run.ok(
+            "inclusion-proof",
+            subject,
+            f"leaf {it.index} is in the tree of size {cp.size} (RFC 9162)",
+        )
+        self._collect(it, body_type, body, region)
+
+    def _checkpoint(self, it: _Item, note_text: str) -> Checkpoint:
+        run, subject = self.run, it.subject
+        known = self.checkpoints.get(it.origin)
+        if known is not None:
+            if note_text != known[0]:
+                raise run.fail(
+                    "checkpoint-signature",
+                    subject,
+                    f"proven against another checkpoint than the other entries of {it.origin}",
+                )
+            return known[1]
+        last: BrandexError = VerificationError(f"no certified key for {it.origin}")
+        cp: Checkpoint | None = None
+        for key in self.keys.get(it.origin, []):
+            try:
+                cp, _ = open_checkpoint(note_text, Ed25519NoteVerifier(it.origin, VerifyKey(key)))
+                break
+            except BrandexError as exc:
+                last = exc
+        if cp is None:
+            raise run.fail("checkpoint-signature", subject, str(last))
+        run.ok(
+            "checkpoint-signature",
+            f"checkpoint {it.origin}@{cp.size}",
+            f"signed by the log key of {it.origin}",
+        )
+        self.checkpoints[it.origin] = (note_text, cp)
+        self._cosignatures(it.origin, cp, note_text)
+        return cp
+
+    def _cosignatures(self, origin: str, cp: Checkpoint, note_text: str) -> None:
+        """Count valid cosignatures of other members whose witness key is certified."""
+        subject = f"checkpoint {origin}@{cp.size}"
+        note = parse_note(note_text)  # parsed already by parse_tlog_proof
+        good: list[str] = []
+        skipped: list[str] = []
+        for sig in note.signatures:
+            if sig.name == origin:
+                continue
+            if not sig.name.endswith(WITNESS_SUFFIX):
+                skipped.append(f"{sig.name}: not a member's witness name")
+                continue
+            member = sig.name[: -len(WITNESS_SUFFIX)]
+            if member == origin:
+                skipped.append(f"{sig.name}: a log does not witness itself")
+                continue
+            try:
+                fed, _ = _origin_parts(member, "cosigner")
+            except FormatError as exc:
+                skipped.append(f"{sig.name}: {exc}")
+                continue
+            if fed != self.p.federation:
+                skipped.append(f"{sig.name}: another federation")
+                continue
+            keys = [
+                k
+                for k in self.keys.get(member, [])
+                if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k) == sig.key_id
+            ]
+            if not keys:
+                why = self.witness_problems.get(member, "no certified key in the bundle")
+                skipped.append(f"{sig.name}: {why}")
+                continue
+            ts = CosignatureVerifier(sig.name, VerifyKey(keys[0])).timestamp_of(note.text, sig.sig)
+            if ts is None:
+                raise self.run.fail(
+                    "cosignatures",
+                    subject,
+                    f"cosignature by {sig.name} (certified key) does not verify",
+                )
+            if member not in good:
+                good.append(member)
+        detail = f"{len(good)} valid from other members"
+        if good:
+            detail += f" ({', '.join(g + WITNESS_SUFFIX for g in good)})"
+        if skipped:
+            detail += f"; not counted: {'; '.join(skipped)}"
+        if len(good) < self.k:
+            raise self.run.fail("cosignatures", subject, f"{detail}; at least {self.k} required")
+        self.run.ok("cosignatures", subject, f"{detail}; at least {self.k} required")
+
+    def _collect(self, it: _Item, body_type: str | None, body: Mapping[str, Any], region: str):
+        """Keep the facts of a verified entry for status and recognition."""
+        ref = EntryRef(it.origin, it.index)
+        f = self.facts
+        self.run.report.entries.append(f"{it.origin}#{it.index}")
+        try:
+            if body_type == "recognition":
+                f.record, f.record_ref = body, ref
+                _record_facts(body, self.p.issuer, ref, self.p.record_id)
+            elif body_type == "status_change":
+                change = _change_facts(body, ref)
+                f.changes.append(change)
+                if change.status == Status.CORRECTED and isinstance(body.get("corrected"), Mapping):
+                    f.corrections.append((it.index, body["corrected"]))
+            elif body_type == "accession":
+                f.accessions.append(_accession_facts(body, region, ref))
+            elif body_type == "withdrawal":
+                f.withdrawals.append(_withdrawal_facts(body, region, ref))
+            elif body_type == "infringement_case":
+                f.cases.add((region, _s(body, "case_id")))
+            elif body_type == "case_action":
+                f.actions.append((it, (_s(body, "case_region"), _s(body, "case_id"))))
+        except BrandexError as exc:
+            raise self.run.fail("payload-region", it.subject, f"malformed entry: {exc}") from None
+
+    def references(self) -> None:
+        """Every case action in the bundle acts on a case the bundle proves."""
+        for it, case in self.facts.actions:
+            if case not in self.facts.cases:
+                raise self.run.fail(
+                    "references",
+                    it.subject,
+                    f"acts on case {case[0]}/{case[1]}, which the bundle does not carry",
+                )
+        n = len(self.facts.actions)
+        if n:
+            self.run.ok("references", "bundle", f"{n} case action(s) refer to included cases")
+
+    def vkeys(self) -> None:
+        """The bundle's vkey strings are the certified keys, so a third party may use them."""
+        listed: set[str] = set()
+        items_vkeys = [it.vkey for it in self.p.items if it.vkey]
+        for v in [*self.p.vkeys, *items_vkeys]:
+            try:
+                if v.split("+", 1)[0].endswith(WITNESS_SUFFIX):
+                    cv = parse_cosignature_vkey(v)
+                    member, key = cv.name[: -len(WITNESS_SUFFIX)], cv.public_key
+                else:
+                    nv = parse_vkey(v)
+                    member, key = nv.name, nv.public_key
+            except BrandexError as exc:
+                raise self.run.fail("vkeys", "bundle", f"vkey {v!r}: {exc}") from None
+            if key not in self.keys.get(member, []):
+                name = v.split("+", 1)[0]
+                raise self.run.fail(
+                    "vkeys", "bundle", f"vkey {name} is not a key certified for {member}"
+                )
+            listed.add(v)
+        for origin in self.checkpoints:
+            # Every log key that signed a checkpoint here must be listed.
+            mine = {
+                Ed25519NoteVerifier(origin, VerifyKey(k)).vkey_string()
+                for k in self.keys.get(origin, [])
+            }
+            if not mine & listed:
+                raise self.run.fail("vkeys", "bundle", f"no vkey for the log key of {origin}")
+        self.run.ok("vkeys", "bundle", f"{len(listed)} vkey(s), each a certified key")
+
+    def record_facts(self) -> tuple[RecordFacts, list[ChangeFacts]]:
+        f = self.facts
+        assert f.record is not None and f.record_ref is not None
+        rec = f.record
+        if f.corrections:  # the record as it stands, as the nodes project it
+            rec = max(f.corrections, key=lambda c: c[0])[1]
+        facts = _record_facts(rec, self.p.issuer, f.record_ref, self.p.record_id)
+        return facts, sorted(f.changes, key=lambda c: c.ref.index if c.ref else 0)
+
+
+def verify_bundle(
+    doc: object,
+    anchors: Sequence[cx509.Certificate],
+    *,
+    min_cosignatures: int,
+    on: date,
+    region: str | None,
+    now: datetime,
+    decode_entry: DecodeEntry,
+) -> Report:
+    """Verify a ``brandex.bundle/v1`` document offline.
+
+    Checks, for the record and then each related entry: the signer's
+    certificate chain to one of ``anchors`` with the origin's region in its
+    SAN (``certificate-chain``), the DSSE signature over the exact leaf
+    (``dsse-signature``), that the signed payload names the origin's
+    federation and region and the right record (``payload-region``), that the
+    human-readable ``payload`` is the signed one (``payload-copy``), that it
+    was signed while the certificate was valid (``signing-time``), the
+    checkpoint's signature by the origin's certified key
+    (``checkpoint-signature``), at least ``min_cosignatures`` valid
+    cosignatures from other members whose keys are certified
+    (``cosignatures``), and the RFC 9162 inclusion proof
+    (``inclusion-proof``). Then that the vkey strings are certified keys
+    (``vkeys``), and finally recomputes the status on ``on`` (``status``) and,
+    if ``region`` is given, whether the record is recognised there
+    (``recognition``: a "no" is a failed check, with the deciding reason).
+
+    Args:
+        doc: the parsed JSON bundle.
+        anchors: the federation's trust anchors.
+        min_cosignatures: how many other members must have cosigned each
+            checkpoint the bundle relies on.
+        on: the date to compute status and recognition for.
+        region: the region to decide recognition in, or ``None``.
+        now: the verifier's clock (timezone-aware), for certificate validity.
+        decode_entry: turns verified payload bytes into the proto3 JSON
+            mapping of ``brandex.v1.Entry`` (see the module docstring).
+
+    Returns:
+        The report; ``report.valid`` tells the verdict, ``report.failure``
+        the first failed check.
+
+    Raises:
+        ValueError: if ``now`` is naive or ``min_cosignatures`` is negative
+            (caller errors, not bundle errors).
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    if min_cosignatures < 0:
+        raise ValueError("min_cosignatures must be >= 0")
+    report = Report(on=on, region=region)
+    run = _Run(report)
+    with contextlib.suppress(_Stop):  # the failure is in the report
+        _verify(run, doc, anchors, min_cosignatures, on, region, now, decode_entry)
+    return report
+
+
+def _verify(
+    run: _Run,
+    doc: object,
+    anchors: Sequence[cx509.Certificate],
+    k: int,
+    on: date,
+    region: str | None,
+    now: datetime,
+    decode_entry: DecodeEntry,
+) -> None:
+    try:
+        p = _parse(doc)
+    except FormatError as exc:
+        raise run.fail("format", "bundle", str(exc)) from None
+    run.report.origin, run.report.record_id = p.origin, p.record_id
+    run.ok("format", "bundle", f"{FORMAT}: record and {len(p.items) - 1} related entries")
+
+    v = _Verifier(run, p, anchors, min_cosignatures=k, now=now, decode_entry=decode_entry)
+    v.load_side_chains()
+    for it in p.items:
+        v.entry(it)
+    v.references()
+    v.vkeys()
+
+    try:
+        record, changes = v.record_facts()
+    except BrandexError as exc:
+        raise run.fail("status", f"record {p.origin}#{p.items[0].index}", str(exc)) from None
+    st = status_on(record, changes, on)
+    run.report.status = st
+    until = f", valid until {st.valid_until}" if st.valid_until else ", no expiry"
+    since = f" since {st.since}" if st.since and st.status != "valid" else ""
+    run.ok(
+        "status",
+        f"record {p.origin}#{p.items[0].index}",
+        f"{st.status}{since} on {on}{until} (from {len(changes)} status change(s) in the bundle)",
+    )
+    if region is None:
+        return
+    if not regions.is_region(region):
+        raise run.fail("recognition", region, f"{region!r} is not a GB/T 2260 region code")
+    d = decide(record, changes, v.facts.accessions, v.facts.withdrawals, region, on)
+    run.report.decision = d
+    text = "; ".join(r.text for r in d.reasons)
+    if not d.recognised:
+        raise run.fail("recognition", f"in {region} on {on}", f"not recognised ({d.code}): {text}")
+    run.ok("recognition", f"in {region} on {on}", f"recognised ({d.code}): {text}")
