@@ -11,11 +11,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Federation
 
+from exchange import pki
+
 
 @pytest.fixture(scope="session")
 def shared_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One PKI for the session (key generation is the slow part of a federation)."""
-    return tmp_path_factory.mktemp("pki") / "certs"
+    """One PKI for the session (key generation is the slow part of a federation).
+
+    Made up front with every demo member, so the anchor's jurisdictions cover all
+    of them whichever test runs first (``add_member`` refuses regions outside).
+    """
+    certs = tmp_path_factory.mktemp("pki") / "certs"
+    pki.init_federation(certs, "yrd", pki.DEMO_MEMBERS)
+    return certs
 
 
 @pytest.fixture
