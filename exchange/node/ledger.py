@@ -110,6 +110,7 @@ class Ledger:
         max_fetch: int = 2_000_000,
         pool: Executor | None = None,
         pool_depth: int = 4,
+        origin_lock_wait: float = 2.0,
     ) -> None:
         self.store = store
         self.federation = federation
@@ -123,6 +124,7 @@ class Ledger:
         self.max_fetch = max_fetch
         self.pool = pool
         self.pool_depth = pool_depth
+        self.origin_lock_wait = origin_lock_wait
         self._anchors_pem = b"".join(
             a.public_bytes(serialization.Encoding.PEM) for a in self.anchors
         )
@@ -299,11 +301,18 @@ class Ledger:
         federation, region = parse_origin(head.origin)
         if federation != self.federation:
             return SyncOutcome(head.origin, "rejected", detail="other federation")
-        with self._lock_for(head.origin):
-            try:
-                return self._sync_origin_locked(peer, head, region)
-            except _RootMismatch as exc:
-                return self._handle_root_mismatch(peer, head, exc)
+        # One sync per origin at a time saves fetching the same entries from every
+        # peer that pushes them; but a stalled peer must not hold the others up, so
+        # after a short wait we go ahead anyway (the commit re-checks the size).
+        lock = self._lock_for(head.origin)
+        locked = lock.acquire(timeout=self.origin_lock_wait)
+        try:
+            return self._sync_origin_locked(peer, head, region)
+        except _RootMismatch as exc:
+            return self._handle_root_mismatch(peer, head, exc)
+        finally:
+            if locked:
+                lock.release()
 
     def _sync_origin_locked(self, peer: Peer, head: OriginHead, region: str) -> SyncOutcome:
         origin = head.origin

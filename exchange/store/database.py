@@ -215,6 +215,7 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per connection
         return conn
 
     @property
