@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import click
 
+from exchange.cli.agreements import agreement_group
 from exchange.cli.audit import audit_group
+from exchange.cli.cases import case_group
 from exchange.cli.certs import certs_group
+from exchange.cli.imports import export_cmd, import_cmd
 from exchange.cli.issue import issue
 from exchange.cli.log import log_group
 from exchange.cli.node import node_group
+from exchange.cli.registry import check, search, show
+from exchange.cli.status_cmd import status_group
 
 __all__ = ["cli", "main"]
 
@@ -23,6 +28,10 @@ def cli() -> None:
 
 
 for command in (certs_group, node_group, log_group, issue, audit_group):
+    cli.add_command(command)
+for command in (import_cmd, export_cmd, status_group, case_group, agreement_group):
+    cli.add_command(command)
+for command in (search, show, check):
     cli.add_command(command)
 
 

@@ -596,7 +596,7 @@ def _cases(
         where.append("c.open = 1")
     found = queries.rows(
         conn,
-        "SELECT c.* FROM cases c LEFT JOIN records r ON"
+        "SELECT c.*, coalesce(r.brand_name, '') AS brand_name FROM cases c LEFT JOIN records r ON"
         " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
         f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id",
         params,
@@ -609,6 +609,7 @@ def _cases(
             case=entry.infringement_case,
             provenance=_provenance(node, c["origin"], c["idx"]),
             open=bool(c["open"]),
+            brand_name=c["brand_name"],
         )
         for a in queries.rows(
             conn,

@@ -16,7 +16,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core.checkpoint import parse_checkpoint_body
+from exchange.core.note import parse_note
+from exchange.demo.dataset import demo_records
 from exchange.demo.federation import Member, ensure_pki, write_configs
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
@@ -48,6 +51,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: st
     )
 
 
+_DEMO_RECORDS: dict[str, list[dict]] = {}
+
+
+def _demo_records() -> dict[str, list[dict]]:
+    if not _DEMO_RECORDS:
+        _DEMO_RECORDS.update(demo_records())
+    return _DEMO_RECORDS
+
+
 @dataclass
 class Federation:
     """A set of node configs sharing one PKI under ``root``."""
@@ -57,6 +69,9 @@ class Federation:
     sync_interval: float = 30.0
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     configs: dict[str, Path] = field(default_factory=dict)
+    certs: Path | None = None
+    issued: dict[str, int] = field(default_factory=dict)
+    _reads: dict[str, grpc.Channel] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(
@@ -71,8 +86,8 @@ class Federation:
         members = {
             n: Member(n, r, free_port(), tuple(topology.get(n, ()))) for n, r in regions.items()
         }
-        fed = cls(root, members, sync_interval)
         certs = certs or root / "certs"
+        fed = cls(root, members, sync_interval, certs=certs)
         ensure_pki(certs, list(members.values()))
         fed.configs = write_configs(
             list(members.values()),
@@ -124,6 +139,7 @@ class Federation:
         return p.read_text(errors="replace") if p.exists() else ""
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
+        self._drop_reader(name)
         proc = self.procs.pop(name)
         if proc.poll() is None:
             os.kill(proc.pid, sig)
@@ -133,11 +149,82 @@ class Federation:
         self.stop(name, signal.SIGKILL)
 
     def stop_all(self) -> None:
-        for n in list(self.procs):
+        """SIGTERM every node first, then reap them (shutdown graces overlap)."""
+        procs = dict(self.procs)
+        for n in list(self._reads):
+            self._drop_reader(n)
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for n, proc in procs.items():
             try:
-                self.stop(n)
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                self.stop(n, signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=60)
+            self.procs.pop(n, None)
+
+    def add_peer(self, name: str, address: str, region: str) -> None:
+        """Append a peer (e.g. a hostile test server) to ``name``'s config; read at start."""
+        with open(self.configs[name], "a", encoding="utf-8") as f:
+            f.write(f'\n[[peers]]\naddress = "{address}"\nregion = "{region}"\n')
+
+    def _reader(self, name: str) -> grpc.Channel:
+        """One reused channel per node for the polling helpers (no handshake per poll)."""
+        ch = self._reads.get(name)
+        if ch is None:
+            ch = self._reads[name] = self.channel(name)
+        return ch
+
+    def _drop_reader(self, name: str) -> None:
+        ch = self._reads.pop(name, None)
+        if ch is not None:
+            ch.close()
+
+    def database(self, name: str) -> Path:
+        return load_config(self.configs[name]).database
+
+    def status(self, name: str) -> services_pb2.NodeStatus:
+        stub = services_pb2_grpc.LogServiceStub(self._reader(name))
+        return stub.GetNodeStatus(services_pb2.NodeStatusRequest(), timeout=10)
+
+    def heads(self, name: str) -> dict[str, tuple[int, bytes]]:
+        """origin -> (size, root) as the node's signed checkpoints state them."""
+        stub = services_pb2_grpc.LogServiceStub(self._reader(name))
+        resp = stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=10)
+        out = {}
+        for o in resp.origins:
+            cp = parse_checkpoint_body(parse_note(o.checkpoint).text)
+            assert cp.origin == o.origin and cp.size == o.size, (o.origin, cp, o.size)
+            out[o.origin] = (cp.size, cp.root_hash)
+        return out
+
+    def records(self, name: str, count: int) -> list[entries_pb2.Recognition]:
+        """The next ``count`` valid, not yet issued recognitions for member ``name``."""
+        base = _demo_records()[name]
+        first = self.issued.get(name, 0)
+        out = []
+        for n in range(first, first + count):
+            rec = dict(base[n % len(base)])
+            if n >= len(base):
+                lap = n // len(base)
+                rec["record_id"] = f"{rec['record_id']}-r{lap}"
+                rec["certificate_no"] = f"{rec['certificate_no']}-r{lap}"
+            out.append(entries_pb2.Recognition(**rec))
+        self.issued[name] = first + count
+        return out
+
+    def issue(self, name: str, count: int, chunk: int = 1000) -> int:
+        """Issue ``count`` new recognitions on ``name`` through AdminService; returns its size."""
+        recs = self.records(name, count)
+        with self.channel(name) as ch:
+            stub = services_pb2_grpc.AdminServiceStub(ch)
+            for i in range(0, len(recs), chunk):
+                resp = stub.IssueBatch(
+                    services_pb2.IssueBatchRequest(records=recs[i : i + chunk]), timeout=120
+                )
+                assert resp.added == len(recs[i : i + chunk]), resp
+        return self.sizes(name)[self.origin(name)]
 
     def channel(
         self,
@@ -163,7 +250,8 @@ class Federation:
         return services_pb2_grpc.RegistryServiceStub(self.channel(name, **kw))
 
     def sizes(self, name: str) -> dict[str, int]:
-        resp = self.log_stub(name).ListOrigins(services_pb2.ListOriginsRequest(), timeout=10)
+        stub = services_pb2_grpc.LogServiceStub(self._reader(name))
+        resp = stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=10)
         return {o.origin: o.size for o in resp.origins}
 
     def origin(self, name: str) -> str:

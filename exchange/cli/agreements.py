@@ -1,0 +1,208 @@
+"""``brandex agreement``: accede to or withdraw from mutual-recognition agreements; list them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
+from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
+from exchange.core.records import accession_errors, withdrawal_errors
+
+__all__ = ["agreement_group"]
+
+_KINDS = enum_names(entries_pb2.RecognitionKind)
+_LIST_COLUMNS = [
+    "agreement",
+    "title",
+    "region",
+    "kinds",
+    "from",
+    "until",
+    "withdrawn_on",
+    "in_force_today",
+]
+
+
+@click.group("agreement")
+def agreement_group() -> None:
+    """Mutual-recognition agreements: who acceded, for which kinds, from when.
+
+    Whether a recognition holds in another region is decided by these entries
+    (see `brandex check`).
+
+    Example: brandex agreement list --config nodes/anhui.toml
+    """
+
+
+def _kinds(value: str) -> list[int]:
+    out = []
+    for part in value.replace(";", ",").split(","):
+        name = part.strip().upper()
+        if not name:
+            continue
+        if name not in _KINDS:
+            raise click.BadParameter(
+                f"unknown kind {part.strip()!r}; kinds are {', '.join(_KINDS)}",
+                param_hint="--kinds",
+            )
+        out.append(entries_pb2.RecognitionKind.Value(name))
+    return out
+
+
+@agreement_group.command("accede")
+@click.argument("agreement_id")
+@click.option("--title", default="", help="The agreement's title.")
+@click.option(
+    "--kinds",
+    required=True,
+    metavar="KIND,KIND...",
+    help="Kinds of recognition covered, comma-separated.",
+)
+@click.option("--from", "effective_from", type=DATE, required=True, help="In force from.")
+@click.option("--until", "effective_until", type=DATE, default=None, help="In force until.")
+@client_options
+@output_option
+@handle_errors
+def accede(
+    agreement_id,
+    title,
+    kinds,
+    effective_from,
+    effective_until,
+    config_path,
+    node_addr,
+    cert,
+    key,
+    fmt,
+) -> None:
+    """Sign this region's accession to AGREEMENT_ID (operator certificate).
+
+    Example: brandex agreement accede yrd-2006 --config nodes/anhui.toml
+    --title 长三角名牌互认与联合保护协议
+    --kinds PROVINCIAL_FAMOUS_BRAND_PRODUCT,WELL_KNOWN_TRADEMARK --from 2006-06-01
+    """
+    client = connect(config_path, node_addr, cert, key)
+    acc = entries_pb2.Accession(
+        agreement_id=agreement_id,
+        title=title,
+        covered_kinds=_kinds(kinds),
+        effective_from=effective_from,
+        effective_until=effective_until or "",
+        region=client.config.region,
+    )
+    check_locally(accession_errors(acc, issuer=client.config.region))
+    with refusals():
+        resp = client.stub(services_pb2_grpc.AdminServiceStub).Accede(acc, timeout=60)
+    row = {
+        "result": "acceded",
+        "agreement": agreement_id,
+        "region": client.config.region,
+        "from": effective_from,
+        "origin": resp.origin,
+        "index": resp.index,
+    }
+    if fmt == "table":
+        click.echo(
+            f"acceded: {region_text(client.config.region)} to {agreement_id} from "
+            f"{effective_from} (entry {resp.origin} #{resp.index})"
+        )
+    else:
+        emit([row], list(row), fmt)
+
+
+@agreement_group.command("withdraw")
+@click.argument("agreement_id")
+@click.option("--effective", type=DATE, required=True, help="Leaves the agreement on this date.")
+@click.option("--reason", default="", help="Why, in words.")
+@client_options
+@output_option
+@handle_errors
+def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key, fmt) -> None:
+    """Sign this region's withdrawal from AGREEMENT_ID (operator certificate).
+
+    Example: brandex agreement withdraw yrd-2006 --config nodes/anhui.toml
+    --effective 2027-01-01 --reason 协议期满不再续签
+    """
+    client = connect(config_path, node_addr, cert, key)
+    w = entries_pb2.Withdrawal(
+        agreement_id=agreement_id,
+        region=client.config.region,
+        effective_on=effective,
+        reason_text=reason,
+    )
+    check_locally(withdrawal_errors(w, issuer=client.config.region))
+    with refusals():
+        resp = client.stub(services_pb2_grpc.AdminServiceStub).Withdraw(w, timeout=60)
+    row = {
+        "result": "withdrawn",
+        "agreement": agreement_id,
+        "region": client.config.region,
+        "effective_on": effective,
+        "origin": resp.origin,
+        "index": resp.index,
+    }
+    if fmt == "table":
+        click.echo(
+            f"withdrawn: {region_text(client.config.region)} leaves {agreement_id} on "
+            f"{effective} (entry {resp.origin} #{resp.index})"
+        )
+    else:
+        emit([row], list(row), fmt)
+
+
+def _in_force(acc: entries_pb2.Accession, withdrawn: list[str], today: str) -> bool:
+    """Mirrors exchange.core.recognition: a withdrawal ends accessions begun by then."""
+    if acc.effective_from > today:
+        return False
+    if acc.effective_until and today > acc.effective_until:
+        return False
+    return not any(acc.effective_from <= w <= today for w in withdrawn)
+
+
+@agreement_group.command("list")
+@click.option("--on", "today", type=DATE, default=None, help="Date for IN_FORCE [default: today].")
+@client_options
+@output_option
+@handle_errors
+def list_agreements(today, config_path, node_addr, cert, key, fmt) -> None:
+    """Every agreement this node knows: each accession, its kinds, dates and withdrawals.
+
+    Example: brandex agreement list --config nodes/zhejiang.toml --format json
+    """
+    client = connect(config_path, node_addr, cert, key)
+    resp = client.stub(services_pb2_grpc.RegistryServiceStub).ListAgreements(
+        services_pb2.ListAgreementsRequest(), timeout=60
+    )
+    if fmt == "json":
+        emit([to_dict(a) for a in resp.agreements], [], "json")
+        return
+    today = today or date.today().isoformat()
+    rows = []
+    for a in resp.agreements:
+        for acc in a.accessions:
+            withdrawn = sorted(
+                w.effective_on
+                for w in a.withdrawals
+                if w.region == acc.region and w.effective_on >= acc.effective_from
+            )
+            rows.append(
+                {
+                    "agreement": a.agreement_id,
+                    "title": acc.title or a.title,
+                    "region": region_text(acc.region),
+                    "kinds": ",".join(
+                        entries_pb2.RecognitionKind.Name(k) for k in acc.covered_kinds
+                    ),
+                    "from": acc.effective_from,
+                    "until": acc.effective_until,
+                    "withdrawn_on": ",".join(withdrawn),
+                    "in_force_today": "yes" if _in_force(acc, withdrawn, today) else "no",
+                }
+            )
+    if fmt == "table" and not rows:
+        click.echo("no agreements known to this node")
+        return
+    emit(rows, _LIST_COLUMNS, fmt)

@@ -1,0 +1,270 @@
+"""``brandex import`` / ``brandex export``: the yearly list as a spreadsheet, in and out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import grpc
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit, handle_errors
+from exchange.cli.options import DATE, REGION, enum_names
+from exchange.spreadsheet import (
+    COLUMNS,
+    Defaults,
+    ImportPlan,
+    plan_import,
+    read_sheet,
+    record_row,
+    write_rejects,
+    write_sheet,
+)
+
+__all__ = ["export_cmd", "import_cmd"]
+
+_KINDS = enum_names(entries_pb2.RecognitionKind)
+_SECTORS = enum_names(entries_pb2.Sector)
+_SUMMARY = ["file", "format", "encoding", "rows", "added", "duplicates", "rejected", "rejects"]
+
+
+def _summary_line(s: dict) -> str:
+    enc = f", {s['encoding']}" if s["encoding"] else ""
+    text = (
+        f"{s['file']} ({s['format']}{enc}): {s['rows']} rows, {s['added']} added, "
+        f"{s['duplicates']} already present, {s['rejected']} rejected"
+    )
+    if s["rejects"]:
+        text += f" (written to {s['rejects']})"
+    return text
+
+
+def _report_errors(plan: ImportPlan) -> None:
+    for e in plan.errors:
+        click.echo(e, err=True)
+
+
+def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int, int]:
+    """IssueBatch in chunks; returns (added, duplicates, first index of the first added)."""
+    stub = client.stub(services_pb2_grpc.AdminServiceStub)
+    records = [r.record for r in plan.valid]
+    added = dups = 0
+    first = -1
+    bar = (
+        click.progressbar(length=len(records), label="importing", file=sys.stderr)
+        if show_progress
+        else None
+    )
+    try:
+        if bar is not None:
+            bar.__enter__()
+        for i in range(0, len(records), chunk):
+            part = records[i : i + chunk]
+            try:
+                resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=part), timeout=300)
+            except grpc.RpcError:
+                if added or dups:
+                    click.echo(
+                        f"stopped after {i} of {len(records)} rows: {added} added, "
+                        f"{dups} already present before the error below",
+                        err=True,
+                    )
+                raise
+            if resp.added and first < 0:
+                first = resp.first_index
+            added += resp.added
+            dups += resp.duplicates
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return added, dups, first
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(_KINDS, case_sensitive=False),
+    default=None,
+    help="Recognition kind of every row (a 认定类型/kind column overrides it).",
+)
+@click.option(
+    "--announcement",
+    "announcement_no",
+    default="",
+    help="Announcement number of the list, e.g. 浙市监质〔2026〕12号 (a 公告文号 column wins).",
+)
+@click.option(
+    "--sector",
+    type=click.Choice(_SECTORS, case_sensitive=False),
+    default=None,
+    help="Sector of every row (a 类别/sector column overrides it).",
+)
+@click.option(
+    "--recognised-on",
+    type=DATE,
+    default=None,
+    help="Date of the decision for rows without 认定日期 (valid_from defaults to it).",
+)
+@click.option(
+    "--encoding",
+    default=None,
+    help="CSV encoding [default: detect UTF-8 (with or without BOM), else GB18030].",
+)
+@click.option("--sheet", default=None, help="XLSX worksheet [default: the first].")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows and write the invalid ones to --rejects.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where --skip-invalid writes rejected rows [default: FILE.rejects.csv].",
+)
+@click.option(
+    "--chunk", type=click.IntRange(1, 10000), default=1000, show_default=True, hidden=True
+)
+@client_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Summary format (errors always go to stderr, one per line).",
+)
+@handle_errors
+def import_cmd(
+    file,
+    kind,
+    announcement_no,
+    sector,
+    recognised_on,
+    encoding,
+    sheet,
+    skip_invalid,
+    rejects,
+    chunk,
+    config_path,
+    node_addr,
+    cert,
+    key,
+    fmt,
+) -> None:
+    """Validate every row of FILE (.csv or .xlsx), then issue them all (operator certificate).
+
+    Headers may be Chinese or English (see docs/agencies.md). Every problem is
+    reported as "row N, column C: rule (got 'value')" and nothing is written
+    unless every row is valid, or --skip-invalid is given. Rows already issued
+    (same certificate number) are counted as already present, so importing the
+    same file twice adds nothing.
+
+    Example: brandex import --config nodes/zhejiang.toml 2026名牌产品.xlsx
+    --kind PROVINCIAL_FAMOUS_BRAND_PRODUCT --announcement 浙市监质〔2026〕12号
+    """
+    client = connect(config_path, node_addr, cert, key)
+    defaults = Defaults(
+        kind=(kind or "").upper(),
+        sector=(sector or "").upper(),
+        announcement_no=announcement_no,
+        recognised_on=recognised_on or "",
+    )
+    plan = plan_import(
+        read_sheet(file, encoding=encoding, sheet=sheet),
+        issuer=client.config.region,
+        defaults=defaults,
+    )
+    if plan.ignored:
+        click.echo(f"note: ignoring column(s) {', '.join(plan.ignored)}", err=True)
+    summary = {
+        "file": file.name,
+        "format": plan.sheet.format,
+        "encoding": plan.sheet.encoding,
+        "rows": len(plan.rows),
+        "added": 0,
+        "duplicates": 0,
+        "rejected": len(plan.invalid),
+        "rejects": "",
+    }
+    errors = [e.as_dict() for e in plan.errors]
+    if plan.file_errors or (plan.invalid and not skip_invalid):
+        _report_errors(plan)
+        summary["rejected"] = len(plan.sheet.rows) if plan.file_errors else len(plan.invalid)
+        summary["rows"] = len(plan.sheet.rows)
+        if fmt == "table" and plan.file_errors:
+            click.echo(f"{file.name}: the header row needs fixing; nothing imported")
+        elif fmt == "table":
+            click.echo(
+                f"{file.name}: {len(plan.errors)} problem(s) in {len(plan.invalid)} of "
+                f"{len(plan.rows)} row(s); nothing imported (fix them, or give --skip-invalid)"
+            )
+        else:
+            emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+        sys.exit(EXIT_NEGATIVE)
+    if plan.invalid:
+        _report_errors(plan)
+        target = rejects or file.with_name(file.name + ".rejects.csv")
+        write_rejects(target, plan)
+        summary["rejects"] = str(target)
+    added, dups, _ = _send(client, plan, chunk, sys.stdout.isatty() and fmt == "table")
+    summary.update(added=added, duplicates=dups)
+    if fmt == "table":
+        click.echo(_summary_line(summary))
+    else:
+        emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+
+
+@click.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--issuer",
+    type=REGION,
+    default=None,
+    help="Whose records [default: the node config's region].",
+)
+@click.option(
+    "--headers",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Header language (both import).",
+)
+@click.option(
+    "--encoding",
+    default="utf-8-sig",
+    show_default=True,
+    help="CSV encoding (utf-8-sig opens in Excel; gb18030 for older tools).",
+)
+@client_options
+@handle_errors
+def export_cmd(file, issuer, headers, encoding, config_path, node_addr, cert, key) -> None:
+    """Write an issuer's records to FILE (.csv or .xlsx) in the format import reads.
+
+    Records are written as they stand (corrections applied), with a 状态/status
+    column for information, which import ignores.
+
+    Example: brandex export --config nodes/zhejiang.toml zhejiang-2026.xlsx --issuer 330000
+    """
+    if file.suffix.lower() not in (".csv", ".xlsx"):
+        raise click.UsageError("FILE must end in .csv or .xlsx")
+    client = connect(config_path, node_addr, cert, key)
+    issuer = issuer or client.config.region
+    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
+    rows: list[dict] = []
+    page = 1000
+    while True:
+        resp = stub.Search(
+            services_pb2.SearchRequest(issuer=issuer, limit=page, offset=len(rows)), timeout=120
+        )
+        for v in resp.records:
+            rows.append(record_row(v.record, headers=headers, status=v.status_today))
+        if len(resp.records) < page:
+            break
+    names = list(rows[0]) if rows else [c.zh if headers == "zh" else c.name for c in COLUMNS]
+    write_sheet(file, rows, encoding=encoding, headers=names)
+    click.echo(f"exported {len(rows)} record(s) of {issuer} to {file}")

@@ -1,0 +1,417 @@
+"""``brandex search`` / ``show`` / ``check``: what staff ask of the registry (member certificate).
+
+Each works against the local node (``--config``/``--node``) or, with
+``--peer ADDR``, directly against another member's node, so a peer's registry
+can be compared with the local replica.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+
+import click
+import grpc
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.cli.cases import case_rows
+from exchange.cli.common import (
+    EXIT_NEGATIVE,
+    client_options,
+    connect,
+    emit,
+    handle_errors,
+    output_option,
+    table,
+    to_dict,
+)
+from exchange.cli.options import DATE, REGION, enum_names, peer_option, pick_node, region_text
+from exchange.core import regions
+from exchange.core.records import Kind
+from exchange.spreadsheet import KIND_ZH
+
+__all__ = ["check", "search", "show"]
+
+_KINDS = enum_names(entries_pb2.RecognitionKind)
+_STATUSES = ["valid", "suspended", "revoked", "withdrawn"]
+_SEARCH_COLUMNS = [
+    "issuer",
+    "record_id",
+    "brand",
+    "product",
+    "enterprise",
+    "kind",
+    "status",
+    "valid_until",
+    "recognised_in",
+]
+_SEARCH_CSV = [
+    "issuer",
+    "record_id",
+    "brand_name",
+    "product",
+    "enterprise_name",
+    "enterprise_uscc",
+    "kind",
+    "status_today",
+    "valid_until",
+    "recognised_in",
+]
+
+
+def _name(code: str) -> str:
+    return regions.region_name(code) if regions.is_region(code) else code
+
+
+def recognised_text(view: services_pb2.RecordView) -> str:
+    """Where a record holds today: its issuer's jurisdiction, then agreement partners."""
+    if view.status_today != "valid":
+        return "-"
+    text = _name(view.issuer)
+    if view.recognised_in:
+        text += " + " + ",".join(_name(r) for r in view.recognised_in)
+    return text
+
+
+def _kind_short(kind: int) -> str:
+    try:
+        return KIND_ZH[Kind(kind)]
+    except (ValueError, KeyError):
+        return str(kind)
+
+
+# ------------------------------------------------------------------------ search
+
+
+@click.command("search")
+@click.argument("text", required=False, default="")
+@click.option("--region", type=REGION, default=None, help="Enterprise within this region.")
+@click.option("--issuer", type=REGION, default=None, help="Issued by this region.")
+@click.option("--kind", type=click.Choice(_KINDS, case_sensitive=False), default=None)
+@click.option("--class", "nice_class", type=click.IntRange(1, 45), default=None, help="Nice class.")
+@click.option(
+    "--status",
+    type=click.Choice(_STATUSES),
+    default=None,
+    help="Lifecycle state (use --valid-on for expiry).",
+)
+@click.option("--valid-on", type=DATE, default=None, help="Within its validity on this date.")
+@click.option("--uscc", default=None, help="Enterprise credit code (exact).")
+@click.option("--enterprise", default=None, help="Enterprise name contains this text.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--on", "today", type=DATE, default=None, help="Status as of [default: today].")
+@peer_option
+@client_options
+@output_option
+@handle_errors
+def search(
+    text,
+    region,
+    issuer,
+    kind,
+    nice_class,
+    status,
+    valid_on,
+    uscc,
+    enterprise,
+    limit,
+    offset,
+    today,
+    peer,
+    config_path,
+    node_addr,
+    cert,
+    key,
+    fmt,
+) -> None:
+    """Substring search of brand, product and enterprise names across every member's records.
+
+    Each hit shows its issuer, its status today and where it is recognised
+    today (the issuer's jurisdiction plus agreement partners).
+
+    Example: brandex search 宋河 --config nodes/anhui.toml --status valid --limit 10
+    """
+    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    req = services_pb2.SearchRequest(
+        text=text,
+        region=region or "",
+        issuer=issuer or "",
+        kind=entries_pb2.RecognitionKind.Value(kind.upper()) if kind else 0,
+        nice_class=nice_class or 0,
+        status=status or "",
+        valid_on=valid_on or "",
+        uscc=uscc or "",
+        enterprise=enterprise or "",
+        limit=limit,
+        offset=offset,
+        today=today or "",
+    )
+    resp = client.stub(services_pb2_grpc.RegistryServiceStub).Search(req, timeout=60)
+    if fmt == "json":
+        out = {
+            "total": resp.total,
+            "offset": offset,
+            "node": client.address,
+            "records": [to_dict(v) for v in resp.records],
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        rows = []
+        for v in resp.records:
+            r = v.record
+            rows.append(
+                {
+                    "issuer": v.issuer,
+                    "record_id": r.record_id,
+                    "brand_name": r.brand_name,
+                    "product": r.product,
+                    "enterprise_name": r.enterprise_name,
+                    "enterprise_uscc": r.enterprise_uscc,
+                    "kind": entries_pb2.RecognitionKind.Name(r.kind),
+                    "status_today": v.status_today,
+                    "valid_until": v.valid_until,
+                    "recognised_in": " ".join(
+                        [v.issuer, *v.recognised_in] if v.status_today == "valid" else []
+                    ),
+                }
+            )
+        emit(rows, _SEARCH_CSV, "csv")
+        return
+    rows = [
+        {
+            "issuer": region_text(v.issuer),
+            "record_id": v.record.record_id,
+            "brand": v.record.brand_name,
+            "product": v.record.product,
+            "enterprise": v.record.enterprise_name,
+            "kind": _kind_short(v.record.kind),
+            "status": v.status_today,
+            "valid_until": v.valid_until or "no expiry",
+            "recognised_in": recognised_text(v),
+        }
+        for v in resp.records
+    ]
+    if rows:
+        click.echo(table(rows, _SEARCH_COLUMNS))
+    if not rows:
+        where = f"at offset {offset} (of {resp.total})" if resp.total else "match"
+        click.echo(f"no records {where} at {client.address}")
+        return
+    more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < resp.total else ""
+    click.echo(
+        f"{offset + 1}-{offset + len(rows)} of {resp.total} record(s) at {client.address}{more}"
+    )
+
+
+# -------------------------------------------------------------------------- show
+
+
+def _provenance_text(p: services_pb2.Provenance) -> str:
+    cos = f", cosigned by {', '.join(p.cosigners)}" if p.cosigners else ", no cosignatures yet"
+    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos})"
+
+
+def _change_text(c: entries_pb2.StatusChange) -> str:
+    name = entries_pb2.Status.Name(c.new_status)
+    text = name
+    if c.reason:
+        text += f" ({entries_pb2.ReasonCode.Name(c.reason)})"
+    if c.new_valid_until:
+        text += f" until {c.new_valid_until}"
+    return text
+
+
+@click.command("show")
+@click.argument("record_id")
+@click.option(
+    "--issuer", type=REGION, default=None, help="Issuer [default: the node config's region]."
+)
+@click.option("--history", is_flag=True, help="Each change's and case's provenance and actions.")
+@click.option("--on", "today", type=DATE, default=None, help="Date for status [default: today].")
+@peer_option
+@client_options
+@output_option
+@handle_errors
+def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, key, fmt) -> None:
+    """One record: its fields, every status change and case, and its provenance.
+
+    Provenance is the log entry the record was read from (origin and index),
+    the size of the checkpoint that covers it and the witnesses that cosigned it.
+
+    Example: brandex show hn-2024-0001 --issuer 410000 --config nodes/luyi.toml --history
+    """
+    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    issuer = issuer or client.config.region
+    try:
+        h = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
+            services_pb2.GetRecordRequest(issuer=issuer, record_id=record_id, today=today or ""),
+            timeout=60,
+        )
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            raise
+        click.echo(f"not found: {exc.details()}", err=True)  # type: ignore[attr-defined]
+        sys.exit(EXIT_NEGATIVE)
+    v, r = h.view, h.view.record
+    if fmt == "json":
+        emit([to_dict(h)], [], "json")
+        return
+    if fmt == "csv":
+        row = {
+            "issuer": v.issuer,
+            **{k: v2 for k, v2 in to_dict(r).items() if not isinstance(v2, list)},
+            "nice_classes": ",".join(str(c) for c in r.nice_classes),
+            "status_today": v.status_today,
+            "valid_until": v.valid_until,
+            "recognised_in": " ".join(v.recognised_in),
+            "origin": v.provenance.origin,
+            "index": v.provenance.index,
+            "checkpoint_size": v.provenance.checkpoint_size,
+            "cosigners": " ".join(v.provenance.cosigners),
+            "status_changes": len(h.events),
+            "cases": len(h.cases),
+        }
+        emit([row], list(row), "csv")
+        return
+    lines = [
+        ("record", f"{v.issuer}/{r.record_id} ({v.issuer_name})"),
+        ("brand", r.brand_name + (f" ({r.brand_name_latin})" if r.brand_name_latin else "")),
+        ("product", r.product),
+        (
+            "kind",
+            f"{entries_pb2.RecognitionKind.Name(r.kind)} {_kind_short(r.kind)}, "
+            f"{entries_pb2.Sector.Name(r.sector)}",
+        ),
+        ("nice classes", ",".join(str(c) for c in r.nice_classes)),
+        ("industry", r.industry_code),
+        (
+            "enterprise",
+            f"{r.enterprise_name} ({r.enterprise_uscc}), {region_text(r.enterprise_region)}",
+        ),
+        ("certificate", f"{r.certificate_no}, announcement {r.announcement_no}"),
+        ("recognised on", r.recognised_on),
+        ("valid", f"{r.valid_from} to {v.valid_until or 'no expiry'}"),
+        ("status today", v.status_today),
+        ("recognised in", recognised_text(v)),
+        ("provenance", _provenance_text(v.provenance)),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for k, val in lines:
+        if val:
+            click.echo(f"{k:<{width}}  {val}")
+    click.echo("")
+    if h.events:
+        rows = []
+        for e in h.events:
+            c = e.change
+            row = {
+                "effective_on": c.effective_on,
+                "change": _change_text(c),
+                "announcement": c.announcement_no,
+                "text": c.reason_text,
+            }
+            if history:
+                row["issued_at"] = e.issued_at
+                row["entry"] = _provenance_text(e.provenance)
+            rows.append(row)
+        click.echo(f"status changes ({len(rows)})")
+        click.echo(table(rows, list(rows[0])))
+    else:
+        click.echo("status changes: none")
+    click.echo("")
+    if h.cases:
+        click.echo(f"cases ({len(h.cases)})")
+        cols = ["case", "reported_by", "handling", "type", "opened_on", "open", "actions"]
+        click.echo(table(case_rows(h.cases), cols))
+        if history:
+            for c in h.cases:
+                click.echo(f"  {c.case_region}/{c.case.case_id}: {_provenance_text(c.provenance)}")
+    else:
+        click.echo("cases: none")
+
+
+# ------------------------------------------------------------------------- check
+
+
+@click.command("check")
+@click.argument("record_id", required=False, default=None)
+@click.option("--issuer", type=REGION, default=None, help="Issuer of RECORD_ID [default: own].")
+@click.option("--uscc", default=None, help="Ask about every record of this enterprise.")
+@click.option("--brand", default=None, help="Ask about every record of this exact brand name.")
+@click.option("--in", "region", type=REGION, required=True, help="The region asked about.")
+@click.option("--on", type=DATE, default=None, help="The date asked about [default: today].")
+@peer_option
+@client_options
+@output_option
+@handle_errors
+def check(
+    record_id, issuer, uscc, brand, region, on, peer, config_path, node_addr, cert, key, fmt
+) -> None:
+    """Is a recognition recognised in region --in on date --on, and why?
+
+    Exit 0 and "recognised" with the reasons (issuer, agreement and accessions,
+    validity), or exit 1 and "not recognised" with the reason (expired,
+    revoked on ..., no agreement between ..., not in force until ..., kind not
+    covered). With --uscc or --brand every matching record is answered; the
+    exit code is 0 if any of them is recognised.
+
+    Example: brandex check --brand 宋河粮液 --in 340000 --on 2026-06-01 --config nodes/anhui.toml
+    """
+    given = [x for x in (record_id, uscc, brand) if x]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of RECORD_ID, --uscc or --brand")
+    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    on = on or date.today().isoformat()
+    req = services_pb2.CheckRequest(region=region, on=on)
+    if uscc:
+        req.uscc = uscc
+    elif brand:
+        req.brand = brand
+    else:
+        req.record.CopyFrom(
+            services_pb2.RecordRef(issuer=issuer or client.config.region, record_id=record_id)
+        )
+    try:
+        resp = client.stub(services_pb2_grpc.RegistryServiceStub).Check(req, timeout=60)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            raise
+        click.echo(f"not recognised: {exc.details()}")  # type: ignore[attr-defined]
+        sys.exit(EXIT_NEGATIVE)
+    results = []
+    for res in resp.results:
+        results.append(
+            {
+                "issuer": res.record.issuer,
+                "record_id": res.record.record_id,
+                "brand_name": res.brand_name,
+                "region": region,
+                "on": on,
+                "recognised": res.recognised,
+                "answer": "recognised" if res.recognised else "not recognised",
+                "reason_code": res.reasons[0].code if res.reasons else "",
+                "reason": res.reasons[0].text if res.reasons else "",
+                "reasons": [to_dict(x) for x in res.reasons],
+            }
+        )
+    if fmt == "json":
+        emit(results, [], "json")
+    elif fmt == "csv":
+        cols = ["issuer", "record_id", "brand_name", "region", "on", "answer", "reason_code"]
+        emit(results, [*cols, "reason"], "csv")
+    else:
+        for res, row in zip(resp.results, results, strict=True):
+            click.echo(
+                f"{row['answer']}: {row['issuer']}/{row['record_id']} ({row['brand_name']}) "
+                f"in {region_text(region)} on {on}"
+            )
+            for reason in res.reasons:
+                click.echo(f"  - {reason.code}: {reason.text}")
+                if reason.entries:
+                    refs = ", ".join(f"{p.origin}#{p.index}" for p in reason.entries)
+                    click.echo(f"      entries: {refs}")
+    if not any(r["recognised"] for r in results):
+        sys.exit(EXIT_NEGATIVE)

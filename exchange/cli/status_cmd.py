@@ -1,0 +1,217 @@
+"""``brandex status``: suspend, reinstate, revoke, renew, correct or withdraw one's own record."""
+
+from __future__ import annotations
+
+import click
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit,
+    handle_errors,
+    output_option,
+)
+from exchange.cli.options import DATE, check_locally, enum_names, refusals
+from exchange.core.records import status_change_errors
+from exchange.spreadsheet import parse_kind, parse_sector
+
+__all__ = ["status_group"]
+
+_REASONS = enum_names(entries_pb2.ReasonCode)
+_COLUMNS = ["result", "issuer", "record_id", "effective_on", "origin", "index"]
+
+# verb -> (Status name, past tense, example arguments)
+_VERBS = {
+    "suspend": (
+        "SUSPENDED",
+        "suspended",
+        "zj-2025-0001 --reason SPOT_CHECK_FAILURE --effective 2026-03-01"
+        " --announcement 浙市监质〔2026〕30号 --text '2026年第一季度抽检不合格'",
+    ),
+    "reinstate": (
+        "REINSTATED",
+        "reinstated",
+        "zj-2025-0001 --reason CONDITIONAL_REVIEW --effective 2026-06-01"
+        " --announcement 浙市监质〔2026〕61号",
+    ),
+    "revoke": (
+        "REVOKED",
+        "revoked",
+        "zj-2025-0001 --reason FRAUD_IN_APPLICATION --effective 2026-07-01"
+        " --announcement 浙市监质〔2026〕70号",
+    ),
+    "renew": (
+        "RENEWED",
+        "renewed",
+        "zj-2025-0001 --valid-until 2031-01-13 --effective 2028-01-10"
+        " --announcement 浙市监质〔2028〕5号",
+    ),
+    "correct": (
+        "CORRECTED",
+        "corrected",
+        "zj-2025-0001 --set product=高档皮革服装 --effective 2026-02-01"
+        " --announcement 浙市监质〔2026〕21号",
+    ),
+    "withdraw": (
+        "WITHDRAWN",
+        "withdrawn",
+        "zj-2025-0001 --reason DEREGISTRATION --effective 2026-09-01"
+        " --announcement 浙市监质〔2026〕90号",
+    ),
+}
+
+_SETTABLE = [
+    f
+    for f in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
+    if f not in ("record_id", "certificate_no")
+]
+
+
+@click.group("status")
+def status_group() -> None:
+    """Change the status of one of the node's own records (operator certificate).
+
+    The node replays the record's history first and refuses a change the state
+    machine forbids (revoking a revoked record, renewing a revoked one,
+    reinstating a record that is not suspended ...): the refusal is shown and
+    the command exits 1.
+
+    Example: brandex status suspend zj-2025-0001 --config nodes/zhejiang.toml
+    --reason SPOT_CHECK_FAILURE --effective 2026-03-01 --announcement 浙市监质〔2026〕30号
+    """
+
+
+def _apply_sets(rec: entries_pb2.Recognition, sets: tuple[str, ...]) -> None:
+    for item in sets:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in _SETTABLE:
+            raise click.BadParameter(
+                f"{item!r}: give FIELD=VALUE with FIELD one of {', '.join(_SETTABLE)}",
+                param_hint="--set",
+            )
+        if name == "nice_classes":
+            try:
+                classes = [int(c) for c in value.replace(";", ",").split(",") if c.strip()]
+            except ValueError:
+                raise click.BadParameter(
+                    f"{item!r}: Nice classes are numbers, e.g. 25,35", param_hint="--set"
+                ) from None
+            del rec.nice_classes[:]
+            rec.nice_classes.extend(classes)
+        elif name == "kind":
+            kind = parse_kind(value)
+            if kind is None:
+                raise click.BadParameter(f"{item!r}: unknown kind", param_hint="--set")
+            rec.kind = int(kind)
+        elif name == "sector":
+            sector = parse_sector(value)
+            if sector is None:
+                raise click.BadParameter(f"{item!r}: unknown sector", param_hint="--set")
+            rec.sector = int(sector)
+        else:
+            setattr(rec, name, value)
+
+
+def _make(verb: str) -> click.Command:
+    status_name, past, example = _VERBS[verb]
+
+    @client_options
+    @output_option
+    @handle_errors
+    def command(
+        record_id,
+        reason,
+        effective,
+        announcement,
+        text,
+        fmt,
+        config_path,
+        node_addr,
+        cert,
+        key,
+        valid_until=None,
+        sets=(),
+    ) -> None:
+        client = connect(config_path, node_addr, cert, key)
+        change = entries_pb2.StatusChange(
+            record_id=record_id,
+            new_status=entries_pb2.Status.Value(status_name),
+            reason=entries_pb2.ReasonCode.Value(reason.upper()) if reason else 0,
+            reason_text=text,
+            effective_on=effective,
+            announcement_no=announcement,
+            new_valid_until=valid_until or "",
+        )
+        if verb == "correct":
+            if not sets:
+                raise click.UsageError("give at least one --set FIELD=VALUE")
+            with refusals():
+                history = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
+                    services_pb2.GetRecordRequest(issuer=client.config.region, record_id=record_id),
+                    timeout=30,
+                )
+            corrected = entries_pb2.Recognition()
+            corrected.CopyFrom(history.view.record)
+            _apply_sets(corrected, sets)
+            change.corrected.CopyFrom(corrected)
+        check_locally(status_change_errors(change, issuer=client.config.region))
+        with refusals():
+            resp = client.stub(services_pb2_grpc.AdminServiceStub).ChangeStatus(change, timeout=60)
+        row = {
+            "result": past,
+            "issuer": client.config.region,
+            "record_id": record_id,
+            "effective_on": effective,
+            "origin": resp.origin,
+            "index": resp.index,
+        }
+        if fmt == "table":
+            extra = f", valid until {valid_until}" if valid_until else ""
+            click.echo(
+                f"{past}: {client.config.region}/{record_id} from {effective}{extra}"
+                f" (entry {resp.origin} #{resp.index})"
+            )
+        else:
+            emit([row], _COLUMNS, fmt)
+
+    command.__doc__ = (
+        f"Sign that record RECORD_ID is {past} from --effective on.\n\n"
+        f"Example: brandex status {verb} {example} --config nodes/zhejiang.toml"
+    )
+    needs_reason = verb in ("suspend", "revoke")
+    opts = [
+        click.argument("record_id"),
+        click.option(
+            "--reason",
+            type=click.Choice(_REASONS, case_sensitive=False),
+            required=needs_reason,
+            default="RENEWAL" if verb == "renew" else None,
+            help="Reason code" + (" (required)." if needs_reason else "."),
+        ),
+        click.option("--effective", type=DATE, required=True, help="Effective date."),
+        click.option("--announcement", required=True, help="Announcement number of the decision."),
+        click.option("--text", default="", help="Reason in words (published with the change)."),
+    ]
+    if verb == "renew":
+        opts.append(
+            click.option("--valid-until", type=DATE, required=True, help="New end of validity.")
+        )
+    if verb == "correct":
+        opts.append(
+            click.option(
+                "--set",
+                "sets",
+                multiple=True,
+                metavar="FIELD=VALUE",
+                help="A corrected field (repeat); the rest is kept as it stands.",
+            )
+        )
+    for opt in reversed(opts):
+        command = opt(command)
+    return click.command(verb)(command)
+
+
+for _verb in _VERBS:
+    status_group.add_command(_make(_verb))

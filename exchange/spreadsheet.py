@@ -1,0 +1,777 @@
+"""Reading and writing the spreadsheets agencies keep: CSV and XLSX, Chinese or English headers.
+
+An agency's yearly list of recognitions is a spreadsheet: a header row, then one
+row per recognition. This module turns such a file into ``brandex.v1.Recognition``
+messages and a list of every problem found (row, column, rule, value), and
+writes records back in the same shape. It does no network I/O; the CLI
+(``brandex import`` / ``brandex export``) drives it.
+
+The header mapping is documented in ``docs/agencies.md`` and lives in
+:data:`COLUMNS`. Every row is validated with
+:func:`exchange.core.records.recognition_errors`, the same rules the node
+applies before signing, so a file that passes here is accepted by the node.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from exchange._proto.brandex.v1 import entries_pb2
+from exchange.core import regions
+from exchange.core.errors import FormatError
+from exchange.core.records import Kind, Sector, recognition_errors
+from exchange.core.uscc import is_valid_uscc, uscc_region
+
+__all__ = [
+    "COLUMNS",
+    "IGNORED_HEADERS",
+    "KIND_ZH",
+    "SECTOR_ZH",
+    "Column",
+    "Defaults",
+    "ImportPlan",
+    "ImportRow",
+    "RowError",
+    "Sheet",
+    "derive_record_id",
+    "normalise_date",
+    "parse_kind",
+    "parse_sector",
+    "plan_import",
+    "read_sheet",
+    "record_row",
+    "write_rejects",
+    "write_sheet",
+]
+
+
+# ----------------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """One known column: the Recognition field it fills and the headers that name it.
+
+    ``name`` is the English header (also what ``--headers en`` writes); ``zh``
+    the Chinese header written by ``--headers zh``; ``aliases`` other spellings
+    accepted on import.
+    """
+
+    name: str
+    zh: str
+    field: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.zh}/{self.name}"
+
+
+#: Every column the importer understands, in the order the exporter writes them.
+COLUMNS: tuple[Column, ...] = (
+    Column("record_id", "记录编号", "record_id", ("记录号", "record")),
+    Column("kind", "认定类型", "kind", ("类型", "认定类别", "称号", "荣誉类型")),
+    Column("sector", "类别", "sector", ("行业类别", "产业类别", "所属类别")),
+    Column(
+        "brand_name",
+        "品牌名称",
+        "brand_name",
+        ("品牌", "商标", "商标名称", "品牌（商标）", "品牌(商标)", "brand"),
+        required=True,
+    ),
+    Column("brand_name_latin", "英文名称", "brand_name_latin", ("拼音", "英文品牌", "latin")),
+    Column("product", "产品", "product", ("产品名称", "名牌产品")),
+    Column(
+        "nice_classes", "尼斯分类", "nice_classes", ("商标类别", "核定类别", "nice", "nice_class")
+    ),
+    Column("industry_code", "行业代码", "industry_code", ("国民经济行业代码", "industry")),
+    Column(
+        "enterprise_name",
+        "企业名称",
+        "enterprise_name",
+        ("企业", "申报企业", "单位名称", "企业（单位）名称", "enterprise"),
+        required=True,
+    ),
+    Column(
+        "uscc",
+        "统一社会信用代码",
+        "enterprise_uscc",
+        ("社会信用代码", "信用代码", "enterprise_uscc"),
+        required=True,
+    ),
+    Column(
+        "enterprise_region",
+        "企业所在地",
+        "enterprise_region",
+        ("所在地区代码", "行政区划代码", "地区代码", "region"),
+    ),
+    Column(
+        "certificate_no",
+        "证书编号",
+        "certificate_no",
+        ("证书号", "证书号码", "certificate"),
+        required=True,
+    ),
+    Column("announcement_no", "公告文号", "announcement_no", ("公告编号", "文号", "announcement")),
+    Column(
+        "recognised_on",
+        "认定日期",
+        "recognised_on",
+        ("认定时间", "recognized_on", "recognition_date"),
+    ),
+    Column("valid_from", "有效期起", "valid_from", ("有效期自", "有效期开始", "起始日期")),
+    Column(
+        "valid_until",
+        "有效期至",
+        "valid_until",
+        ("有效期止", "有效期截止", "截止日期", "到期日", "valid_to", "expires"),
+    ),
+)
+
+_BY_FIELD: dict[str, Column] = {c.field: c for c in COLUMNS}
+
+#: Columns that carry no field and are skipped without a warning: row numbers,
+#: remarks, and what ``export`` and the rejects file add.
+IGNORED_HEADERS: frozenset[str] = frozenset(
+    {
+        "序号",
+        "no",
+        "no.",
+        "#",
+        "备注",
+        "note",
+        "notes",
+        "remarks",
+        "状态",
+        "status",
+        "issuer",
+        "认定机关",
+        "发证机关",
+        "行号",
+        "row",
+        "错误",
+        "error",
+    }
+)
+
+#: Chinese names of the kinds (proto comments), accepted on import and written by export.
+KIND_ZH: dict[Kind, str] = {
+    Kind.WELL_KNOWN_TRADEMARK: "驰名商标",
+    Kind.PROVINCIAL_FAMOUS_BRAND_PRODUCT: "省名牌产品",
+    Kind.PROVINCIAL_FAMOUS_TRADEMARK: "省著名商标",
+    Kind.CHINA_TIME_HONOURED_BRAND: "中华老字号",
+    Kind.PROVINCIAL_TIME_HONOURED_BRAND: "省老字号",
+    Kind.GEOGRAPHICAL_INDICATION: "地理标志",
+    Kind.PROVINCIAL_QUALITY_AWARD: "省质量奖",
+    Kind.CITY_QUALITY_AWARD: "市质量奖",
+    Kind.COUNTY_QUALITY_AWARD: "县质量奖",
+    Kind.CITY_FAMOUS_BRAND_PRODUCT: "市名牌产品",
+}
+
+#: Chinese names of the sectors; a trailing 类 is accepted too (工业类).
+SECTOR_ZH: dict[Sector, str] = {
+    Sector.INDUSTRIAL: "工业",
+    Sector.AGRICULTURAL: "农业",
+    Sector.SERVICE: "服务业",
+    Sector.TRADITIONAL_CULTURAL: "传统文化",
+}
+_SECTOR_EXTRA = {"服务": Sector.SERVICE, "文化": Sector.TRADITIONAL_CULTURAL}
+
+#: Values of 有效期至 that mean "no expiry".
+_NO_EXPIRY = frozenset({"长期", "永久", "长期有效", "无", "-", "—", "/"})
+
+
+def _norm_header(h: str) -> str:
+    h = unicodedata.normalize("NFKC", h).strip().lower().lstrip("*").rstrip("*").strip()
+    return re.sub(r"[\s\-]+", "_", h)
+
+
+_HEADER_INDEX: dict[str, Column] = {}
+for _c in COLUMNS:
+    for _h in (_c.name, _c.zh, _c.field, *_c.aliases):
+        _HEADER_INDEX[_norm_header(_h)] = _c
+_IGNORED = frozenset(_norm_header(h) for h in IGNORED_HEADERS)
+
+
+# ------------------------------------------------------------------------ errors
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem at row ``row`` (as the spreadsheet numbers it; 0: the file) and ``column``."""
+
+    row: int
+    column: str
+    field: str
+    rule: str
+    value: object = None
+
+    def __str__(self) -> str:
+        got = "" if self.value in (None, "") else f" (got {self.value!r})"
+        where = f"row {self.row}, column {self.column}" if self.row else f"column {self.column}"
+        return f"{where}: {self.rule}{got}"
+
+    def as_dict(self) -> dict:
+        value = self.value if isinstance(self.value, str | int | type(None)) else str(self.value)
+        return {
+            "row": self.row,
+            "column": self.column,
+            "field": self.field,
+            "rule": self.rule,
+            "value": value,
+        }
+
+
+# ------------------------------------------------------------------------ reading
+
+
+@dataclass
+class Sheet:
+    """A spreadsheet's header row and data rows, every cell as text."""
+
+    path: Path
+    format: str  # "csv" or "xlsx"
+    encoding: str  # the CSV encoding used ("" for XLSX)
+    headers: list[str]
+    header_row: int
+    rows: list[tuple[int, list[str]]]  # (row number as the spreadsheet shows it, cells)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise FormatError(f"unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            raise FormatError(
+                f"the file is not valid {encoding} (byte {exc.start}): {exc.reason}"
+            ) from None
+    try:
+        text = data.decode("utf-8-sig")
+        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"the file is neither UTF-8 nor GB18030 (byte {exc.start}); give --encoding"
+        ) from None
+
+
+def _blank(cells: Sequence[str]) -> bool:
+    return all(c == "" for c in cells)
+
+
+def _split_rows(numbered: Iterable[tuple[int, list[str]]], path: Path, fmt: str, enc: str) -> Sheet:
+    headers: list[str] | None = None
+    header_row = 0
+    rows: list[tuple[int, list[str]]] = []
+    for n, cells in numbered:
+        if _blank(cells):
+            continue
+        if headers is None:
+            headers, header_row = cells, n
+            continue
+        rows.append((n, cells))
+    if headers is None:
+        raise FormatError(f"{path.name} has no header row")
+    # Trailing empty header cells (a common XLSX artefact) are dropped.
+    while headers and headers[-1] == "":
+        headers.pop()
+    return Sheet(path, fmt, enc, headers, header_row, rows)
+
+
+def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = None) -> Sheet:
+    """Read a ``.csv`` or ``.xlsx`` file into a :class:`Sheet`.
+
+    CSV is decoded with ``encoding`` if given, else as UTF-8 (with or without a
+    byte-order mark), else as GB18030. Empty rows are skipped; row numbers stay
+    those the spreadsheet shows (the header is usually row 1).
+
+    Raises:
+        FormatError: unknown extension, undecodable or unreadable file.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        text, used = _decode(path.read_bytes(), encoding)
+        first = text.split("\n", 1)[0]
+        delimiter = "\t" if "\t" in first and "," not in first else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            numbered = [
+                (n, [unicodedata.normalize("NFC", c).strip() for c in cells])
+                for n, cells in enumerate(reader, start=1)
+            ]
+        except csv.Error as exc:
+            raise FormatError(f"{path.name}: not a readable CSV file: {exc}") from None
+        return _split_rows(numbered, path, "csv", used)
+    if ext in (".xlsx", ".xlsm"):
+        import zipfile
+
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
+        try:
+            if sheet is not None:
+                if sheet not in wb.sheetnames:
+                    raise FormatError(
+                        f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
+                    )
+                ws = wb[sheet]
+            else:
+                ws = wb.worksheets[0]
+            numbered = [
+                (n, [_cell(v) for v in values])
+                for n, values in enumerate(ws.iter_rows(values_only=True), start=1)
+            ]
+        finally:
+            wb.close()
+        return _split_rows(numbered, path, "xlsx", "")
+    raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
+
+
+# ------------------------------------------------------------------------ values
+
+
+def _code(text: str) -> str:
+    """Code-like cells: full-width forms folded, inner spaces removed."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+_YMD = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", re.ASCII)
+
+
+def normalise_date(text: str) -> str:
+    """Spell a Y-M-D date as ``YYYY-MM-DD`` (2026/1/5, 2026.01.05, 2026年1月5日, 20260105).
+
+    Anything else is returned unchanged for the validator to reject.
+    """
+    t = unicodedata.normalize("NFKC", text).strip()
+    t = re.sub(r"[ T]00:00(:00(\.0+)?)?$", "", t)
+    m = _YMD.fullmatch(t)
+    if m:
+        y, mo, d = m.groups()
+        return f"{y}-{int(mo):02d}-{int(d):02d}"
+    if re.fullmatch(r"\d{8}", t, re.ASCII):
+        return f"{t[:4]}-{t[4:6]}-{t[6:]}"
+    return t
+
+
+def _enum_key(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", unicodedata.normalize("NFKC", text).strip()).upper()
+
+
+def parse_kind(text: str) -> Kind | None:
+    """``PROVINCIAL_FAMOUS_BRAND_PRODUCT``, ``provincial-famous-brand-product`` or 省名牌产品."""
+    key = _enum_key(text)
+    if key in Kind.__members__ and key != "RECOGNITION_KIND_UNSPECIFIED":
+        return Kind[key]
+    for kind, zh in KIND_ZH.items():
+        if text.strip() == zh:
+            return kind
+    return None
+
+
+def parse_sector(text: str) -> Sector | None:
+    """``INDUSTRIAL``, ``industrial``, 工业 or 工业类."""
+    key = _enum_key(text)
+    if key in Sector.__members__ and key != "SECTOR_UNSPECIFIED":
+        return Sector[key]
+    t = text.strip().removesuffix("类")
+    for sector, zh in SECTOR_ZH.items():
+        if t == zh:
+            return sector
+    return _SECTOR_EXTRA.get(t)
+
+
+def _nice(text: str) -> list[int] | None:
+    """``25``, ``25,35``, ``第25类、第35类``, ``25;35``; None if any part is not a number."""
+    t = unicodedata.normalize("NFKC", text)
+    parts = [p for p in re.split(r"[,;、\s/]+", t) if p]
+    out = []
+    for p in parts:
+        m = re.fullmatch(r"第?(\d{1,6})类?", p, re.ASCII)
+        if not m:
+            return None
+        out.append(int(m.group(1)))
+    return out
+
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def derive_record_id(certificate_no: str) -> str:
+    """The record id of a row without 记录编号: the certificate number if it is a valid id.
+
+    Otherwise its ASCII letters and digits joined by ``-``, plus the first 8 hex
+    digits of SHA-256 of the certificate number, so the id is stable (a
+    re-import finds the same record) and distinct certificates stay distinct:
+    ``浙名牌〔2026〕001`` gives ``2026-001-<8 hex>``.
+    """
+    if _ID_RE.fullmatch(certificate_no):
+        return certificate_no
+    digest = hashlib.sha256(certificate_no.encode("utf-8")).hexdigest()[:8]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", unicodedata.normalize("NFKC", certificate_no))
+    slug = slug.strip("-")[:48].strip("-")
+    return f"{slug}-{digest}" if slug else f"cert-{digest}"
+
+
+# ------------------------------------------------------------------------ planning
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Values for the whole file, from command-line options; a column, when present, wins."""
+
+    kind: str = ""
+    sector: str = ""
+    announcement_no: str = ""
+    recognised_on: str = ""
+
+
+_OPTION = {
+    "kind": "--kind",
+    "sector": "--sector",
+    "announcement_no": "--announcement",
+    "recognised_on": "--recognised-on",
+}
+
+
+@dataclass
+class ImportRow:
+    """One data row: its cells, the record built from them, and what is wrong with it."""
+
+    row: int
+    cells: dict[str, str]  # header as in the file -> cell text
+    record: entries_pb2.Recognition | None
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class ImportPlan:
+    """The outcome of reading and validating a file, before anything is sent."""
+
+    sheet: Sheet
+    mapping: dict[int, Column]  # column position -> column
+    ignored: list[str]  # headers not understood (skipped with a warning)
+    file_errors: list[RowError]
+    rows: list[ImportRow]
+
+    @property
+    def valid(self) -> list[ImportRow]:
+        return [r for r in self.rows if not r.errors]
+
+    @property
+    def invalid(self) -> list[ImportRow]:
+        return [r for r in self.rows if r.errors]
+
+    @property
+    def errors(self) -> list[RowError]:
+        return [*self.file_errors, *(e for r in self.rows for e in r.errors)]
+
+
+def _map_headers(headers: Sequence[str]) -> tuple[dict[int, Column], list[str], list[RowError]]:
+    mapping: dict[int, Column] = {}
+    ignored: list[str] = []
+    errors: list[RowError] = []
+    seen: dict[str, str] = {}
+    for i, h in enumerate(headers):
+        key = _norm_header(h)
+        col = _HEADER_INDEX.get(key)
+        if col is None:
+            if key and key not in _IGNORED:
+                ignored.append(h)
+            continue
+        if col.field in seen:
+            errors.append(
+                RowError(0, h, col.field, f"names the same field as column {seen[col.field]}", None)
+            )
+            continue
+        seen[col.field] = h
+        mapping[i] = col
+    for col in COLUMNS:
+        if col.required and col.field not in seen:
+            errors.append(RowError(0, col.label, col.field, "is missing from the header row"))
+    return mapping, ignored, errors
+
+
+def plan_import(sheet: Sheet, *, issuer: str, defaults: Defaults = Defaults()) -> ImportPlan:
+    """Map headers, build a Recognition per row and collect every problem.
+
+    Args:
+        sheet: the file as read by :func:`read_sheet`.
+        issuer: the importing node's region (the records' issuer).
+        defaults: values for columns the file does not have (or leaves empty).
+
+    Returns:
+        The plan. ``plan.errors`` is empty iff every row may be issued.
+    """
+    mapping, ignored, file_errors = _map_headers(sheet.headers)
+    plan = ImportPlan(sheet, mapping, ignored, file_errors, [])
+    if file_errors:
+        return plan
+    header_of = {col.field: sheet.headers[i] for i, col in mapping.items()}
+    first_cert: dict[str, int] = {}
+    first_id: dict[str, int] = {}
+    for n, cells in sheet.rows:
+        by_header = {
+            h: (cells[i] if i < len(cells) else "") for i, h in enumerate(sheet.headers) if h
+        }
+        values = {col.field: (cells[i] if i < len(cells) else "") for i, col in mapping.items()}
+        row = _plan_row(n, values, by_header, header_of, issuer, defaults)
+        if row.record is not None:
+            cert, rid = row.record.certificate_no, row.record.record_id
+            if cert and cert in first_cert:
+                row.errors.append(
+                    RowError(
+                        n,
+                        _column(header_of, "certificate_no"),
+                        "certificate_no",
+                        f"certificate number repeats row {first_cert[cert]}",
+                        cert,
+                    )
+                )
+            elif rid and rid in first_id:
+                row.errors.append(
+                    RowError(
+                        n,
+                        _column(header_of, "record_id"),
+                        "record_id",
+                        f"record id repeats row {first_id[rid]}",
+                        rid,
+                    )
+                )
+            first_cert.setdefault(cert, n)
+            first_id.setdefault(rid, n)
+        plan.rows.append(row)
+    return plan
+
+
+def _column(header_of: Mapping[str, str], fld: str, source: str = "") -> str:
+    if source:
+        return source
+    if fld in header_of:
+        return header_of[fld]
+    col = _BY_FIELD.get(fld)
+    return f"{col.label} (not in file)" if col else fld
+
+
+def _plan_row(
+    n: int,
+    values: dict[str, str],
+    cells: dict[str, str],
+    header_of: Mapping[str, str],
+    issuer: str,
+    defaults: Defaults,
+) -> ImportRow:
+    errors: list[RowError] = []
+    source: dict[str, str] = {}  # field -> where its value came from, when not its column
+
+    def take(fld: str) -> str:
+        v = values.get(fld, "")
+        if v == "" and getattr(defaults, fld, ""):
+            source[fld] = _OPTION[fld]
+            return getattr(defaults, fld)
+        return v
+
+    def bad(fld: str, rule: str, value: object) -> None:
+        errors.append(RowError(n, _column(header_of, fld, source.get(fld, "")), fld, rule, value))
+
+    fields: dict[str, object] = {}
+    for fld in ("brand_name", "brand_name_latin", "product", "enterprise_name", "certificate_no"):
+        fields[fld] = values.get(fld, "")
+    fields["announcement_no"] = take("announcement_no")
+    fields["industry_code"] = _code(values.get("industry_code", "")).upper()
+    fields["enterprise_uscc"] = _code(values.get("enterprise_uscc", ""))
+
+    kind_text = take("kind")
+    kind = parse_kind(kind_text) if kind_text else None
+    if kind_text and kind is None:
+        bad(
+            "kind",
+            "unknown kind (give a name such as PROVINCIAL_FAMOUS_BRAND_PRODUCT or 省名牌产品)",
+            kind_text,
+        )
+    elif not kind_text:
+        source["kind"] = _OPTION["kind"]
+        bad("kind", "is required: give --kind or a 认定类型/kind column", None)
+    fields["kind"] = int(kind or 0)
+
+    sector_text = take("sector")
+    sector = parse_sector(sector_text) if sector_text else None
+    if sector_text and sector is None:
+        bad(
+            "sector",
+            "unknown sector (INDUSTRIAL/工业, AGRICULTURAL/农业, SERVICE/服务业, "
+            "TRADITIONAL_CULTURAL/传统文化)",
+            sector_text,
+        )
+    elif not sector_text:
+        source["sector"] = _OPTION["sector"]
+        bad("sector", "is required: give --sector or a 类别/sector column", None)
+    fields["sector"] = int(sector or 0)
+
+    nice_text = values.get("nice_classes", "")
+    nice = _nice(nice_text) if nice_text else []
+    if nice is None or any(c > 1000 for c in nice):
+        bad("nice_classes", "Nice classes are whole numbers 1..45 (e.g. 25 or 25,35)", nice_text)
+        nice = []
+    fields["nice_classes"] = nice
+
+    recognised_on = normalise_date(take("recognised_on"))
+    valid_from = normalise_date(values.get("valid_from", ""))
+    if not valid_from and recognised_on:
+        valid_from, source["valid_from"] = recognised_on, _column(header_of, "recognised_on")
+    if not recognised_on and valid_from:
+        recognised_on, source["recognised_on"] = valid_from, _column(header_of, "valid_from")
+    until = values.get("valid_until", "")
+    fields["recognised_on"] = recognised_on
+    fields["valid_from"] = valid_from
+    fields["valid_until"] = "" if until.strip() in _NO_EXPIRY else normalise_date(until)
+
+    region = _code(values.get("enterprise_region", ""))
+    uscc = str(fields["enterprise_uscc"])
+    if not region and is_valid_uscc(uscc) and regions.is_region(uscc_region(uscc)):
+        region = uscc_region(uscc)
+        source["enterprise_region"] = f"{_column(header_of, 'enterprise_uscc')} (region part)"
+    fields["enterprise_region"] = region
+
+    rid = _code(values.get("record_id", ""))
+    if not rid and fields["certificate_no"]:
+        rid = derive_record_id(str(fields["certificate_no"]))
+        source["record_id"] = f"{_column(header_of, 'certificate_no')} (derived id)"
+    fields["record_id"] = rid
+
+    rec = entries_pb2.Recognition(**fields)  # type: ignore[arg-type]
+    failed = {e.field for e in errors}
+    if not region:
+        if is_valid_uscc(uscc):
+            bad(
+                "enterprise_region",
+                "is required: add a 企业所在地/enterprise_region column (the credit code's "
+                f"region part {uscc_region(uscc)} is not a current GB/T 2260 code)",
+                None,
+            )
+        failed.add("enterprise_region")  # else the credit code's own error explains it
+    for e in recognition_errors(rec, issuer=issuer):
+        if e.field in failed:
+            continue
+        col = "--config (node region)" if e.field == "issuer" else None
+        errors.append(
+            RowError(
+                n,
+                col or _column(header_of, e.field, source.get(e.field, "")),
+                e.field,
+                e.rule,
+                e.value,
+            )
+        )
+    return ImportRow(n, cells, rec, errors)
+
+
+# ------------------------------------------------------------------------ writing
+
+
+def record_row(rec: entries_pb2.Recognition, *, headers: str = "zh", status: str = "") -> dict:
+    """A record as a spreadsheet row (header -> text), in :data:`COLUMNS` order."""
+    zh = headers == "zh"
+    out: dict[str, str] = {}
+    for col in COLUMNS:
+        value = getattr(rec, col.field)
+        if col.field == "kind":
+            k = Kind(value)
+            text = KIND_ZH.get(k, k.name) if zh else k.name
+        elif col.field == "sector":
+            s = Sector(value)
+            text = SECTOR_ZH.get(s, s.name) if zh else s.name
+        elif col.field == "nice_classes":
+            text = ",".join(str(c) for c in value)
+        else:
+            text = str(value)
+        out[col.zh if zh else col.name] = text
+    if status:
+        out["状态" if zh else "status"] = status
+    return out
+
+
+def write_sheet(
+    path: Path,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    encoding: str = "utf-8-sig",
+    headers: Sequence[str] | None = None,
+) -> None:
+    """Write rows (header -> text) as CSV or XLSX, by ``path``'s extension.
+
+    XLSX cells are written as text, so codes keep their leading zeros and an
+    18-digit credit code is never turned into a number.
+    """
+    path = Path(path)
+    names = list(headers) if headers is not None else (list(rows[0]) if rows else [])
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        with open(path, "w", encoding=encoding, newline="") as f:
+            w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow({h: r.get(h, "") for h in names})
+    elif ext == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook(write_only=True)
+        ws = wb.create_sheet("records")
+        ws.append(names)
+        for r in rows:
+            ws.append([str(r.get(h, "")) for h in names])
+        wb.save(path)
+    else:
+        raise FormatError(f"{path.name}: give a .csv or .xlsx file name (not {ext or 'none'})")
+
+
+def write_rejects(path: Path, plan: ImportPlan) -> int:
+    """Write the invalid rows, as they were, plus ``row`` and ``error`` columns (UTF-8 CSV).
+
+    The file can be corrected and imported again: ``row`` and ``error`` are ignored.
+    Returns the number of rows written.
+    """
+    names = ["row", *(h for h in plan.sheet.headers if h), "error"]
+    rows = []
+    for r in plan.invalid:
+        rows.append({"row": str(r.row), **r.cells, "error": "; ".join(str(e) for e in r.errors)})
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({h: r.get(h, "") for h in names})
+    return len(rows)

@@ -1,0 +1,401 @@
+"""The ledger's trust rules without sockets: real Stores in tmp_path, fake in-memory peers.
+
+An issuer ledger (Zhejiang) writes a real log; peers serve it, or a doctored
+copy of it, from memory; a victim ledger (Anhui) syncs. Whatever a peer does,
+the victim's database either takes a verified range and checkpoint in one
+transaction or is left exactly as it was, and a validly signed conflicting
+checkpoint is kept as evidence and freezes the origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exchange import pki
+from exchange._proto.brandex.v1 import entries_pb2
+from exchange.core import merkle
+from exchange.core.checkpoint import Checkpoint, parse_checkpoint_body, sign_checkpoint
+from exchange.core.dsse import sign_envelope
+from exchange.core.note import Ed25519NoteSigner, format_note, parse_note
+from exchange.demo.dataset import demo_records
+from exchange.node.identity import load_anchors
+from exchange.node.ledger import Ledger, OriginHead, witness_name
+from exchange.store import Store
+
+ZJ = "yrd/330000"
+MEMBERS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000"}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pki") / "yrd"
+    pki.init_federation(out, "yrd", MEMBERS)
+    return out
+
+
+def make_ledger(certs: Path, db: Path, name: str, **kw: Any) -> Ledger:
+    """A bootstrapped ledger for member ``name`` (another store with the same key is a fork)."""
+    paths = pki.member_paths(certs, name)
+    _, anchors = load_anchors([paths.anchor])
+    ledger = Ledger(
+        Store(db),
+        federation="yrd",
+        region=MEMBERS[name],
+        signing_key=pki.load_signing_key(paths.signing_key),
+        signing_chain_pem=[paths.signing_cert.read_text()],
+        anchors=anchors,
+        **kw,
+    )
+    ledger.bootstrap()
+    return ledger
+
+
+def recognitions(start: int, count: int) -> list[tuple[str, entries_pb2.Recognition]]:
+    recs = demo_records()["zhejiang"][start : start + count]
+    return [("recognition", entries_pb2.Recognition(**r)) for r in recs]
+
+
+@pytest.fixture(scope="module")
+def issuer(certs: Path, tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    """Zhejiang's log: accepted checkpoints at sizes 1, 11 and 41."""
+    ledger = make_ledger(certs, tmp_path_factory.mktemp("zj") / "zj.db", "zhejiang")
+    ledger.issue(recognitions(0, 10))
+    ledger.issue(recognitions(10, 30))
+    return ledger
+
+
+class CountingPool(ThreadPoolExecutor):
+    """An executor that counts what it was given, to show the pipelined path ran."""
+
+    submitted = 0
+
+    def submit(self, *args: Any, **kw: Any):  # type: ignore[override]
+        self.submitted += 1
+        return super().submit(*args, **kw)
+
+
+@pytest.fixture(params=["serial", "pool"])
+def victim(request: pytest.FixtureRequest, certs: Path, tmp_path: Path) -> Iterator[Ledger]:
+    """Anhui's ledger; verifying in-process, or pipelined through an executor."""
+    if request.param == "serial":
+        yield make_ledger(certs, tmp_path / "anhui.db", "anhui")
+        return
+    with CountingPool(2) as pool:
+        yield make_ledger(certs, tmp_path / "anhui.db", "anhui", pool=pool, pool_depth=2)
+
+
+# ------------------------------------------------------------------------------ peers
+
+
+class FakePeer:
+    """Serves scripted logs from memory: {origin: (envelopes, checkpoint note)}."""
+
+    def __init__(self, name: str, logs: dict[str, tuple[list[bytes], str]], batch: int = 7):
+        self.name = name
+        self.logs = logs
+        self.batch = batch
+        self.fetched: list[tuple[str, int, int]] = []
+
+    def current(self) -> dict[str, tuple[list[bytes], str]]:
+        return self.logs
+
+    def list_origins(self) -> list[OriginHead]:
+        return [
+            OriginHead(o, parse_checkpoint_body(parse_note(cp).text).size, cp)
+            for o, (_, cp) in sorted(self.current().items())
+        ]
+
+    def get_entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        self.fetched.append((origin, start, end))
+        envs = self.current()[origin][0]
+        for i in range(start, min(end, len(envs)), self.batch):
+            yield i, envs[i : min(i + self.batch, end)]
+
+
+class LedgerPeer(FakePeer):
+    """An honest peer: whatever a ledger holds, at its current heads, with cosignatures."""
+
+    def __init__(self, ledger: Ledger, name: str = "honest", batch: int = 7):
+        super().__init__(name, {}, batch)
+        self.ledger = ledger
+
+    def current(self) -> dict[str, tuple[list[bytes], str]]:
+        store = self.ledger.store
+        return {
+            r.origin: (
+                store.envelopes(r.origin, 0, r.size),
+                self.ledger.checkpoint_with_cosignatures(r.origin),
+            )
+            for r in store.origins()
+            if r.checkpoint
+        }
+
+
+def log_at(ledger: Ledger, origin: str, size: int) -> tuple[list[bytes], str]:
+    """(envelopes, the issuer's checkpoint) of ``origin`` as it stood at ``size``."""
+    return ledger.store.envelopes(origin, 0, size), ledger.store.checkpoint_note(origin, size)
+
+
+def forge(ledger: Ledger, origin: str, size: int, root: bytes, key_of: Ledger | None = None) -> str:
+    """A checkpoint signed with ``key_of``'s (default: the issuer's) real key."""
+    signer = Ed25519NoteSigner(origin, (key_of or ledger)._key)
+    return format_note(sign_checkpoint(Checkpoint(origin, size, root), signer))
+
+
+def root_of(envelopes: list[bytes]) -> bytes:
+    tree = merkle.MemoryHashStore()
+    tree.append([merkle.leaf_hash(e) for e in envelopes])
+    return merkle.root_hash(len(envelopes), tree)
+
+
+def flip(envelope: bytes) -> bytes:
+    doc = json.loads(envelope)
+    payload = bytearray(base64.b64decode(doc["payload"]))
+    payload[-1] ^= 1
+    doc["payload"] = base64.b64encode(bytes(payload)).decode()
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+def snapshot(ledger: Ledger) -> dict[str, list[tuple]]:
+    """Every row of every table: 'untouched' means exactly equal."""
+    conn = ledger.store.read
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    assert {"entries", "nodes", "checkpoints", "keys", "records"} <= set(tables)
+    return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
+
+
+def outcome(outcomes, origin: str = ZJ):
+    return next(o for o in outcomes if o.origin == origin)
+
+
+def head(ledger: Ledger, origin: str = ZJ) -> tuple[int, bytes]:
+    row = ledger.store.origin(origin)
+    assert row is not None
+    return row.size, row.root
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def test_sync_takes_a_verified_log_in_batches_and_cosigns(issuer: Ledger, victim: Ledger) -> None:
+    peer = FakePeer("zj", {ZJ: log_at(issuer, ZJ, 11)})
+    first = outcome(victim.sync_from(peer))
+    assert (first.action, first.added) == ("appended", 11)
+    assert head(victim) == (11, root_of(log_at(issuer, ZJ, 11)[0]))
+
+    honest = LedgerPeer(issuer)
+    second = outcome(victim.sync_from(honest))
+    assert (second.action, second.added) == ("appended", 30)
+    assert head(victim) == head(issuer)
+    assert honest.fetched == [(ZJ, 11, 41)]  # only the missing range, in batches of 7
+    assert outcome(victim.sync_from(honest)).action == "up-to-date"
+    if victim.pool is not None:
+        assert victim.pool.submitted >= 4  # 30 entries in batches of 7, verified ahead
+    # Projections came with the log, in the same transaction.
+    n = victim.store.read.execute("SELECT count(*) FROM records WHERE issuer = '330000'")
+    assert n.fetchone()[0] == 40
+    # The key was learned from the log's own key announcement.
+    assert [k for k, _, _ in victim.store.keys(ZJ)] == [k for k, _, _ in issuer.store.keys(ZJ)]
+    # History: both accepted checkpoints are kept, each from the issuer, cosigned by the victim.
+    sizes = [
+        r[0]
+        for r in victim.store.read.execute(
+            "SELECT size FROM checkpoints WHERE origin = ? ORDER BY size", (ZJ,)
+        )
+    ]
+    assert sizes == [11, 41]
+    note = parse_note(victim.checkpoint_with_cosignatures(ZJ))
+    assert {s.name for s in note.signatures} == {ZJ, witness_name("yrd/340000")}
+
+
+def test_relay_adds_nothing_trusted_but_its_cosignature(
+    issuer: Ledger, victim: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    victim.sync_from(LedgerPeer(issuer))
+    third = make_ledger(certs, tmp_path / "js.db", "jiangsu")
+    relay = LedgerPeer(victim, "anhui")
+    got = {o.origin: o.action for o in third.sync_from(relay)}
+    assert got == {ZJ: "appended", "yrd/340000": "appended"}
+    assert head(third) == head(issuer)
+    # Anhui's cosignature on yrd/330000 counts once anhui's key is known (its log comes
+    # second): the next pass merges it, without fetching anything.
+    fetched = list(relay.fetched)
+    got = {o.origin: o.action for o in third.sync_from(relay)}
+    assert got == {ZJ: "cosigned", "yrd/340000": "up-to-date"}
+    assert relay.fetched == fetched
+    names = {s.name for s in parse_note(third.checkpoint_with_cosignatures(ZJ)).signatures}
+    assert names == {ZJ, witness_name("yrd/340000"), witness_name("yrd/320000")}
+    assert (
+        third.store.read.execute(
+            "SELECT source FROM checkpoints WHERE origin = ?", (ZJ,)
+        ).fetchone()[0]
+        == "anhui"
+    )
+
+
+def _bad_logs(issuer: Ledger, anhui: Ledger) -> dict[str, tuple[FakePeer, str]]:
+    """Name -> (a peer serving a doctored yrd/330000 of size 41, regex for the detail)."""
+    envs, cp = log_at(issuer, ZJ, 41)
+    other = anhui.store.envelopes("yrd/340000", 0, 1)[0]
+    wrong_region = entries_pb2.Entry(
+        federation="yrd",
+        region="340000",
+        issued_at="2026-01-01T00:00:00+00:00",
+        recognition=recognitions(50, 1)[0][1],
+    )
+    foreign = [*envs[:40], sign_envelope(wrong_region.SerializeToString(), issuer._key)]
+
+    def peer(entries, note, batch=7) -> FakePeer:
+        return FakePeer("evil", {ZJ: (entries, note)}, batch)
+
+    class Skipping(FakePeer):
+        def get_entries(self, origin, start, end):
+            yield start + 1, envs[start + 1 : end]
+
+    class Overlong(FakePeer):
+        def get_entries(self, origin, start, end):
+            yield start, [*envs[start:end], envs[0]]
+
+    return {
+        "flipped byte": (peer([*envs[:20], flip(envs[20]), *envs[21:]], cp), "entry 20"),
+        "short": (peer(envs[:30], cp), r"fewer entries|up to 30 of 41"),
+        "skipped batch": (Skipping("evil", {ZJ: (envs, cp)}), "sent a batch at"),
+        "overlong batch": (Overlong("evil", {ZJ: (envs, cp)}), "sent a batch at"),
+        "another origin's entry": (peer([*envs[:25], other, *envs[26:]], cp), "entry 25"),
+        "payload names another region": (
+            peer(foreign, forge(issuer, ZJ, 41, root_of(foreign))),
+            "payload names yrd/340000",
+        ),
+        "checkpoint by another key": (
+            peer(envs, forge(issuer, ZJ, 41, root_of(envs), key_of=anhui)),
+            "no signature",
+        ),
+        "checkpoint of another origin": (
+            peer(envs, anhui.store.origin("yrd/340000").checkpoint),
+            "checkpoint names yrd/340000",
+        ),
+        "root the entries do not match": (
+            peer(envs, forge(issuer, ZJ, 41, bytes(32))),
+            "do not match the checkpoint",
+        ),
+    }
+
+
+@pytest.mark.parametrize("prefix", [0, 11], ids=["fresh", "holding-11"])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "flipped byte",
+        "short",
+        "skipped batch",
+        "overlong batch",
+        "another origin's entry",
+        "payload names another region",
+        "checkpoint by another key",
+        "checkpoint of another origin",
+        "root the entries do not match",
+    ],
+)
+def test_a_bad_batch_leaves_the_store_untouched(
+    issuer: Ledger, victim: Ledger, attack: str, prefix: int
+) -> None:
+    if prefix:
+        victim.sync_from(FakePeer("zj", {ZJ: log_at(issuer, ZJ, prefix)}))
+    peer, detail = _bad_logs(issuer, victim)[attack]
+    before = snapshot(victim)
+    version = victim.version
+    got = outcome(victim.sync_from(peer))
+    assert got.action == "rejected", got
+    assert re.search(detail, got.detail), got.detail
+    assert snapshot(victim) == before
+    assert victim.version == version  # nobody was told of a change
+    # An honest peer still gets through afterwards.
+    ok = outcome(victim.sync_from(LedgerPeer(issuer)))
+    assert (ok.action, ok.added) == ("appended", 41 - prefix)
+    assert head(victim) == head(issuer)
+    assert not victim.store.evidence()
+
+
+def test_other_federations_are_ignored(issuer: Ledger, victim: Ledger) -> None:
+    envs, cp = log_at(issuer, ZJ, 11)
+    got = victim.sync_from(FakePeer("evil", {"xyz/330000": (envs, cp)}))
+    assert [(o.origin, o.action) for o in got] == [("xyz/330000", "rejected")]
+    assert victim.store.origin("xyz/330000") is None
+
+
+def test_fork_of_the_same_size_is_evidence_and_freezes(issuer: Ledger, victim: Ledger) -> None:
+    victim.sync_from(FakePeer("zj", {ZJ: log_at(issuer, ZJ, 11)}))
+    ours = victim.store.origin(ZJ).checkpoint
+    forged = forge(issuer, ZJ, 11, bytes(32))
+    got = outcome(victim.sync_from(FakePeer("evil", {ZJ: ([], forged)})))
+    assert got.action == "equivocation"
+    [ev] = victim.store.evidence()
+    assert (ev["origin"], ev["note_a"], ev["note_b"], ev["source"]) == (ZJ, ours, forged, "evil")
+    row = victim.store.origin(ZJ)
+    assert row.frozen and "size 11" in row.frozen_reason
+    # Frozen: the honest, longer log is no longer taken for this origin ...
+    again = outcome(victim.sync_from(LedgerPeer(issuer)))
+    assert again.action == "equivocation"
+    assert head(victim)[0] == 11
+    assert not victim.store.origin("yrd/340000").frozen  # only that origin
+
+
+def test_fork_at_an_earlier_size_is_evidence(issuer: Ledger, victim: Ledger) -> None:
+    victim.sync_from(LedgerPeer(issuer))
+    forged = forge(issuer, ZJ, 5, bytes(range(32)))
+    assert outcome(victim.sync_from(FakePeer("evil", {ZJ: ([], forged)}))).action == "equivocation"
+    assert victim.store.origin(ZJ).frozen
+
+
+def test_a_longer_forked_log_is_evidence(
+    issuer: Ledger, victim: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    victim.sync_from(FakePeer("zj", {ZJ: log_at(issuer, ZJ, 11)}))
+    before_root = head(victim)[1]
+    # The issuer's key keeps a second, different log (a split view), and serves it longer.
+    fork = make_ledger(certs, tmp_path / "fork.db", "zhejiang")
+    fork.issue(recognitions(100, 10))
+    fork.issue(recognitions(200, 30))
+    assert fork.store.envelopes(ZJ, 1, 2) != issuer.store.envelopes(ZJ, 1, 2)
+    peer = LedgerPeer(fork, "evil")
+    got = outcome(victim.sync_from(peer))
+    assert got.action == "equivocation", got
+    assert "does not extend" in got.detail
+    assert (ZJ, 0, 41) in peer.fetched  # the whole fork was fetched and verified first
+    [ev] = victim.store.evidence()
+    assert parse_checkpoint_body(parse_note(ev["note_b"]).text).size == 41
+    assert head(victim) == (11, before_root)  # nothing of the fork was stored
+    assert victim.store.origin(ZJ).frozen
+    assert (
+        victim.store.read.execute(
+            "SELECT count(*) FROM entries WHERE origin = ?", (ZJ,)
+        ).fetchone()[0]
+        == 11
+    )
+
+
+def test_a_lagging_peer_changes_nothing(issuer: Ledger, victim: Ledger) -> None:
+    victim.sync_from(LedgerPeer(issuer))
+    before = snapshot(victim)
+    got = outcome(victim.sync_from(FakePeer("slow", {ZJ: log_at(issuer, ZJ, 11)})))
+    assert (got.action, got.detail) == ("lagging", "peer at 11")
+    assert snapshot(victim) == before
+    same = outcome(victim.sync_from(FakePeer("slow", {ZJ: log_at(issuer, ZJ, 41)})))
+    assert same.action == "up-to-date"
+    assert not victim.store.evidence()
