@@ -44,6 +44,8 @@ def certs_group() -> None:
 
     Private keys are written unencrypted with mode 0600 (demo federation);
     never commit them.
+
+    Example: brandex certs init --federation yrd --out certs/yrd
     """
 
 

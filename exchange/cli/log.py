@@ -21,7 +21,10 @@ __all__ = ["log_group"]
 
 @click.group("log")
 def log_group() -> None:
-    """Read a node's logs: signed checkpoints, inclusion proofs, verifier keys."""
+    """Read a node's logs: signed checkpoints, inclusion proofs, verifier keys.
+
+    Example: brandex log checkpoint yrd/330000 --config nodes/anhui.toml
+    """
 
 
 @log_group.command("checkpoint")

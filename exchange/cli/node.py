@@ -18,7 +18,10 @@ __all__ = ["node_group"]
 
 @click.group("node")
 def node_group() -> None:
-    """Run a node and inspect running nodes."""
+    """Run a node and inspect running nodes.
+
+    Example: brandex node run nodes/zhejiang.toml
+    """
 
 
 @node_group.command("run")

@@ -416,22 +416,38 @@ def _recognition_msg(row: dict) -> entries_pb2.Recognition:
     return entries_pb2.Recognition(nice_classes=json.loads(row["nice_classes"]), **fields)
 
 
+def record_views(
+    node: NodeContext, found: list[dict], on: date, conn
+) -> list[services_pb2.RecordView]:
+    """Views of several records, reading the agreements and log heads once."""
+    accessions, withdrawals = queries.accession_facts(conn), queries.withdrawal_facts(conn)
+    heads: dict[str, services_pb2.Provenance] = {}
+    out = []
+    for row in found:
+        facts = queries.record_facts(row)
+        changes = queries.change_facts(conn, row["issuer"], row["record_id"])
+        st = status_on(facts, changes, on)
+        if row["origin"] not in heads:
+            heads[row["origin"]] = _provenance(node, row["origin"], 0)
+        prov = services_pb2.Provenance()
+        prov.CopyFrom(heads[row["origin"]])
+        prov.index = row["idx"]
+        out.append(
+            services_pb2.RecordView(
+                issuer=row["issuer"],
+                issuer_name=regions.region_name(row["issuer"]),
+                record=_recognition_msg(row),
+                status_today=st.status,
+                valid_until=st.valid_until.isoformat() if st.valid_until else "",
+                provenance=prov,
+                recognised_in=recognised_regions(facts, changes, accessions, withdrawals, on),
+            )
+        )
+    return out
+
+
 def record_view(node: NodeContext, row: dict, on: date, conn) -> services_pb2.RecordView:
-    facts = queries.record_facts(row)
-    changes = queries.change_facts(conn, row["issuer"], row["record_id"])
-    st = status_on(facts, changes, on)
-    partners = recognised_regions(
-        facts, changes, queries.accession_facts(conn), queries.withdrawal_facts(conn), on
-    )
-    return services_pb2.RecordView(
-        issuer=row["issuer"],
-        issuer_name=regions.region_name(row["issuer"]),
-        record=_recognition_msg(row),
-        status_today=st.status,
-        valid_until=st.valid_until.isoformat() if st.valid_until else "",
-        provenance=_provenance(node, row["origin"], row["idx"]),
-        recognised_in=partners,
-    )
+    return record_views(node, [row], on, conn)[0]
 
 
 class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
@@ -442,7 +458,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         conn = self.node.store.read
         found, total, capped = queries.search_records(conn, request)
         return services_pb2.SearchResponse(
-            records=[record_view(self.node, r, on, conn) for r in found],
+            records=record_views(self.node, found, on, conn),
             total=total,
             total_is_lower_bound=capped,
         )
