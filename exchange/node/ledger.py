@@ -131,6 +131,7 @@ class Ledger:
         self.log_signer = Ed25519NoteSigner(self.origin, signing_key)
         self.cosigner = CosignatureSigner(witness_name(self.origin), signing_key)
         self._changed = threading.Condition()
+        self.closing = threading.Event()
         self._version = 0
         self._sync_locks: dict[str, threading.Lock] = {}
         self._sync_locks_guard = threading.Lock()
@@ -145,8 +146,16 @@ class Ledger:
     def wait_for_change(self, version: int, timeout: float) -> int:
         """Block until a checkpoint newer than ``version`` is accepted (or timeout)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._version != version, timeout=timeout)
+            self._changed.wait_for(
+                lambda: self._version != version or self.closing.is_set(), timeout=timeout
+            )
             return self._version
+
+    def close(self) -> None:
+        """Release everyone waiting for changes (watch streams end at once)."""
+        self.closing.set()
+        with self._changed:
+            self._changed.notify_all()
 
     @property
     def version(self) -> int:

@@ -58,6 +58,7 @@ class Node:
 
     def stop(self, grace: float = 2.0) -> None:
         self.engine.stop()
+        self.ledger.close()  # ends the watch streams peers hold on us
         self.server.stop(grace).wait()
         if self.ledger.pool is not None:
             self.ledger.pool.shutdown(wait=True, cancel_futures=True)

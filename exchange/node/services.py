@@ -158,7 +158,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
         ledger = self.node.ledger
         sent: dict[str, tuple[int, str]] = {}
         version = -1
-        while context.is_active():
+        while context.is_active() and not ledger.closing.is_set():
             new_version = ledger.wait_for_change(version, timeout=1.0)
             if new_version == version:
                 continue

@@ -23,9 +23,23 @@ from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.core.errors import BrandexError, VerificationError
 from exchange.node.ledger import Ledger, OriginHead, SyncOutcome
 
-__all__ = ["GrpcPeer", "PeerState", "SyncEngine"]
+__all__ = ["GrpcPeer", "PeerError", "PeerState", "SyncEngine"]
 
 log = logging.getLogger("brandex.sync")
+
+
+class PeerError(BrandexError):
+    """A peer failed while serving one origin; other origins and peers go on."""
+
+
+def _translated(stream: Iterator, name: str) -> Iterator:
+    """Iterate a gRPC stream, turning transport errors into ``PeerError``."""
+    try:
+        yield from stream
+    except grpc.RpcError as exc:
+        code = exc.code().name if hasattr(exc, "code") else "ERROR"  # type: ignore[attr-defined]
+        details = exc.details() if hasattr(exc, "details") else str(exc)  # type: ignore[attr-defined]
+        raise PeerError(f"{name}: {code}: {details}") from None
 
 
 class GrpcPeer:
@@ -63,7 +77,7 @@ class GrpcPeer:
         )
         count = 0
         try:
-            for batch in stream:
+            for batch in _translated(stream, self.name):
                 count += 1
                 if count > self.max_batches:
                     raise VerificationError(
