@@ -1,1 +1,1 @@
-"""Benchmarks: each prints one JSON line of figures beside the raw limit measured in the same run."""
+"""Benchmarks: each prints a JSON line of figures beside the raw limit measured in the same run."""

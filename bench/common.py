@@ -76,39 +76,86 @@ def wait(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.02)
 class Nodes:
     """A few real node processes for a benchmark (ports chosen at run time)."""
 
-    def __init__(self, root: Path, regions: dict[str, str], topology: dict[str, list[str]],
-                 sync_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        regions: dict[str, str],
+        topology: dict[str, list[str]],
+        sync_interval: float = 30.0,
+        verify_workers: int = 2,
+    ) -> None:
         self.root = root
-        self.members = {n: Member(n, r, free_port(), tuple(topology.get(n, ())))
-                        for n, r in regions.items()}
+        self.members = {
+            n: Member(n, r, free_port(), tuple(topology.get(n, ()))) for n, r in regions.items()
+        }
         ensure_pki(root / "certs", list(self.members.values()))
-        self.configs = write_configs(list(self.members.values()), config_dir=root / "nodes",
-                                     certs_dir=root / "certs", db_dir=root / "db",
-                                     sync_interval=sync_interval)
+        self.configs = write_configs(
+            list(self.members.values()),
+            config_dir=root / "nodes",
+            certs_dir=root / "certs",
+            db_dir=root / "db",
+            sync_interval=sync_interval,
+            verify_workers=verify_workers,
+        )
         self.procs: dict[str, subprocess.Popen] = {}
         self._channels: dict[str, grpc.Channel] = {}
 
-    def start(self, name: str) -> None:
+    def start_all(self) -> None:
+        for name in self.members:
+            self.start(name, wait=False)
+        for name in self.members:
+            self.wait_ready(name)
+
+    def start(self, name: str, wait: bool = True) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name]),
-             "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli.main",
+                "node",
+                "run",
+                str(self.configs[name]),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str) -> None:
         stub = health_pb2_grpc.HealthStub(self.channel(name))
-        wait(lambda: stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
-             == health_pb2.HealthCheckResponse.SERVING, 120, f"{name} ready", 0.1)
+        wait(
+            lambda: (
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+                == health_pb2.HealthCheckResponse.SERVING
+            ),
+            120,
+            f"{name} ready",
+            0.1,
+        )
 
     def channel(self, name: str) -> grpc.Channel:
         if name not in self._channels:
             cfg = load_config(self.configs[name])
             pem, _ = load_anchors(cfg.anchors)
             self._channels[name] = open_channel(
-                cfg.listen, channel_credentials(cfg.operator_cert, cfg.operator_key, pem))
+                cfg.listen, channel_credentials(cfg.operator_cert, cfg.operator_key, pem)
+            )
         return self._channels[name]
 
     def size(self, name: str, origin: str) -> int:
-        resp = services_pb2_grpc.LogServiceStub(self.channel(name)).ListOrigins(
-            services_pb2.ListOriginsRequest(), timeout=10)
-        return {o.origin: o.size for o in resp.origins}.get(origin, 0)
+        try:
+            resp = services_pb2_grpc.LogServiceStub(self.channel(name)).GetCheckpoint(
+                services_pb2.GetCheckpointRequest(origin=origin), timeout=10
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                return 0
+            raise
+        return resp.size
 
     def rss_mb(self, name: str) -> float:
         for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
@@ -153,6 +200,5 @@ def issue_all(nodes: Nodes, name: str, records: list, chunk: int = 5000) -> floa
     stub = services_pb2_grpc.AdminServiceStub(nodes.channel(name))
     t0 = time.perf_counter()
     for i in range(0, len(records), chunk):
-        stub.IssueBatch(services_pb2.IssueBatchRequest(records=records[i:i + chunk]),
-                        timeout=600)
+        stub.IssueBatch(services_pb2.IssueBatchRequest(records=records[i : i + chunk]), timeout=600)
     return time.perf_counter() - t0

@@ -21,10 +21,16 @@ def run(n: int = 100_000) -> dict:
         finally:
             nodes.stop()
     rate = n / seconds
-    figures = {"records": n, "log_size": size, "seconds": round(seconds, 2),
-               "entries_per_s": round(rate), "target_per_s": 10_000,
-               "raw_sign_per_s_single_core": round(raw), "ratio": round(rate / raw, 2),
-               "rss_mb": round(rss, 1)}
+    figures = {
+        "records": n,
+        "log_size": size,
+        "seconds": round(seconds, 2),
+        "entries_per_s": round(rate),
+        "target_per_s": 10_000,
+        "raw_sign_per_s_single_core": round(raw),
+        "ratio": round(rate / raw, 2),
+        "rss_mb": round(rss, 1),
+    }
     emit("import_bulk", **figures)
     return figures
 

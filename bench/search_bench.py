@@ -25,10 +25,14 @@ from exchange.store import Store
 def _build(db: Path, certs: Path, n: int) -> None:
     paths = member_paths(certs, "zhejiang")
     store = Store(db)
-    ledger = Ledger(store, federation="yrd", region="330000",
-                    signing_key=load_signing_key(paths.signing_key),
-                    signing_chain_pem=[paths.signing_cert.read_text()],
-                    anchors=x509.load_pem_chain(paths.anchor.read_bytes()))
+    ledger = Ledger(
+        store,
+        federation="yrd",
+        region="330000",
+        signing_key=load_signing_key(paths.signing_key),
+        signing_chain_pem=[paths.signing_cert.read_text()],
+        anchors=x509.load_pem_chain(paths.anchor.read_bytes()),
+    )
     ledger.bootstrap()
     step = 20_000
     for i in range(0, n, step):
@@ -39,8 +43,10 @@ def _build(db: Path, certs: Path, n: int) -> None:
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
     samples = sorted(samples)
-    return {"p50_ms": round(statistics.median(samples) * 1000, 2),
-            "p99_ms": round(samples[int(len(samples) * 0.99) - 1] * 1000, 2)}
+    return {
+        "p50_ms": round(statistics.median(samples) * 1000, 2),
+        "p99_ms": round(samples[int(len(samples) * 0.99) - 1] * 1000, 2),
+    }
 
 
 def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> dict:
@@ -60,25 +66,31 @@ def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> d
         t0 = time.perf_counter()
         hits = store.read.execute(
             "SELECT count(*) FROM records WHERE brand_name LIKE '%宋河%' OR product LIKE"
-            " '%宋河%' OR enterprise_name LIKE '%宋河%'").fetchone()[0]
+            " '%宋河%' OR enterprise_name LIKE '%宋河%'"
+        ).fetchone()[0]
         scan_ms = (time.perf_counter() - t0) * 1000
         rng = random.Random(7)
-        sample = [r[0] for r in store.read.execute(
-            "SELECT enterprise_name FROM records WHERE rowid % 997 = 0")]
+        sample = [
+            r[0]
+            for r in store.read.execute("SELECT enterprise_name FROM records WHERE rowid % 997 = 0")
+        ]
         store.close()
         queries_by_len = {k: [] for k in (1, 2, 3, 6)}
         for name in sample:
             for k in queries_by_len:
                 if len(name) >= k + 1:
                     i = rng.randrange(0, len(name) - k)
-                    queries_by_len[k].append(name[i:i + k])
+                    queries_by_len[k].append(name[i : i + k])
         try:
             nodes.start("zhejiang")
             stub = services_pb2_grpc.RegistryServiceStub(nodes.channel("zhejiang"))
-            figures: dict[str, object] = {"records": n, "build_s": round(build_s, 1),
-                                          "db_mb": round(db.stat().st_size / 2**20, 1),
-                                          "raw_full_scan_ms": round(scan_ms, 1),
-                                          "scan_hits": hits}
+            figures: dict[str, object] = {
+                "records": n,
+                "build_s": round(build_s, 1),
+                "db_mb": round(db.stat().st_size / 2**20, 1),
+                "raw_full_scan_ms": round(scan_ms, 1),
+                "scan_hits": hits,
+            }
             for k, qs in queries_by_len.items():
                 lat = []
                 for q in qs[:per_query]:
@@ -89,17 +101,29 @@ def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> d
             lat = []
             for i in range(per_query):
                 t = time.perf_counter()
-                stub.Search(services_pb2.SearchRequest(
-                    text=queries_by_len[2][i % len(queries_by_len[2])], region="330300",
-                    status="valid", limit=20), timeout=30)
+                stub.Search(
+                    services_pb2.SearchRequest(
+                        text=queries_by_len[2][i % len(queries_by_len[2])],
+                        region="330300",
+                        status="valid",
+                        limit=20,
+                    ),
+                    timeout=30,
+                )
                 lat.append(time.perf_counter() - t)
             figures["search_filtered"] = _percentiles(lat)
             lat = []
             for i in range(per_query):
                 t = time.perf_counter()
-                stub.Check(services_pb2.CheckRequest(record=services_pb2.RecordRef(
-                    issuer="330000", record_id=f"b{rng.randrange(n):07d}"), region="340000"),
-                    timeout=30)
+                stub.Check(
+                    services_pb2.CheckRequest(
+                        record=services_pb2.RecordRef(
+                            issuer="330000", record_id=f"b{rng.randrange(n):07d}"
+                        ),
+                        region="340000",
+                    ),
+                    timeout=30,
+                )
                 lat.append(time.perf_counter() - t)
             figures["check"] = _percentiles(lat)
             figures["node_rss_mb"] = round(nodes.rss_mb("zhejiang"), 1)
@@ -113,5 +137,7 @@ def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> d
 if __name__ == "__main__":
     import sys
 
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000,
-        keep=Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    run(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000,
+        keep=Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+    )

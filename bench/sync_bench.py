@@ -11,8 +11,7 @@ from bench.common import Nodes, emit, issue_all, raw_verify_rate, synthetic_reco
 
 def run(n: int = 100_000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        nodes = Nodes(Path(tmp), {"zhejiang": "330000", "anhui": "340000"},
-                      {"anhui": ["zhejiang"]})
+        nodes = Nodes(Path(tmp), {"zhejiang": "330000", "anhui": "340000"}, {"anhui": ["zhejiang"]})
         try:
             nodes.start("zhejiang")
             issue_all(nodes, "zhejiang", synthetic_records(n))
@@ -23,10 +22,15 @@ def run(n: int = 100_000) -> dict:
             wait(lambda: nodes.size("anhui", "yrd/330000") == total, 1800, "cold sync", 0.05)
             seconds = time.perf_counter() - t0
             rate = total / seconds
-            figures = {"entries": total, "seconds": round(seconds, 2),
-                       "entries_per_s": round(rate), "raw_verify_per_s_single_core": round(raw),
-                       "ratio": round(rate / raw, 2), "target_ratio": 1.5,
-                       "rss_mb_receiver": round(nodes.rss_mb("anhui"), 1)}
+            figures = {
+                "entries": total,
+                "seconds": round(seconds, 2),
+                "entries_per_s": round(rate),
+                "raw_verify_per_s_single_core": round(raw),
+                "ratio": round(rate / raw, 2),
+                "target_ratio": 1.5,
+                "rss_mb_receiver": round(nodes.rss_mb("anhui"), 1),
+            }
         finally:
             nodes.stop()
     emit("sync_cold", **figures)

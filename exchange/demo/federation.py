@@ -74,6 +74,7 @@ def render_config(
     federation: str = "yrd",
     host: str = "127.0.0.1",
     sync_interval: float = 5.0,
+    verify_workers: int = 2,
 ) -> str:
     """The TOML text of one node's config, paths relative to the config's folder."""
     paths = pki.member_paths(certs_dir, member.name)
@@ -103,6 +104,8 @@ def render_config(
         "timeout = 30.0",
         "batch_size = 1000",
         "watch = true",
+        "# Worker processes that check signatures during sync (0: in the node process).",
+        f"verify_workers = {verify_workers}",
         "",
         "[witness]",
         "enabled = true",
@@ -121,6 +124,7 @@ def write_configs(
     db_dir: Path,
     federation: str = "yrd",
     sync_interval: float = 5.0,
+    verify_workers: int = 2,
 ) -> dict[str, Path]:
     """Write one ``<name>.toml`` per member; returns name -> path."""
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +141,7 @@ def write_configs(
                 db_dir=db_dir.resolve(),
                 federation=federation,
                 sync_interval=sync_interval,
+                verify_workers=verify_workers,
             ),
             encoding="utf-8",
         )

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +125,7 @@ class SyncEngine:
         self._peers = peers
         self.states = {p.address: PeerState(p.address, region) for p, region in peers}
         self._wake = {p.address: threading.Event() for p, _ in peers}
+        self._pushed: dict[str, dict[str, OriginHead]] = {p.address: {} for p, _ in peers}
         self._threads: list[threading.Thread] = []
         self._watch_calls: dict[str, object] = {}
 
@@ -162,11 +164,21 @@ class SyncEngine:
         return outcomes
 
     def _pull_loop(self, peer: GrpcPeer) -> None:
+        """Full anti-entropy every interval; in between, only what the peer pushed."""
         failures = 0
         wake = self._wake[peer.address]
+        pushed = self._pushed[peer.address]
+        next_full = 0.0
         while not self._stop.is_set():
             try:
-                self.sync_once(peer)
+                if time.monotonic() >= next_full:
+                    pushed.clear()
+                    self.sync_once(peer)
+                    next_full = time.monotonic() + self.interval
+                else:
+                    while pushed:
+                        _, head = pushed.popitem()
+                        self.ledger.sync_origin(peer, head)
                 failures = 0
             except grpc.RpcError as exc:
                 failures += 1
@@ -181,17 +193,20 @@ class SyncEngine:
             except Exception:
                 failures += 1
                 log.exception("sync with %s failed", peer.address)
-            # Back off on failures (capped), otherwise wait for the poll or a push.
-            delay = (
-                self.interval
-                if failures == 0
-                else min(self.interval * (2 ** min(failures, 5)), 60.0)
-                * (0.5 + random.random() / 2)
-            )
-            wake.wait(delay)
+            if failures:
+                # Back off (capped, with jitter) and retry everything then.
+                next_full = 0.0
+                delay = min(2.0**failures, 60.0, max(self.interval, 1.0)) * (
+                    0.5 + random.random() / 2
+                )
+            else:
+                delay = max(0.0, next_full - time.monotonic())
+            if not pushed:
+                wake.wait(delay)
             wake.clear()
 
     def _watch_loop(self, peer: GrpcPeer) -> None:
+        """Hold a WatchCheckpoints stream; a head bigger than ours wakes the puller."""
         failures = 0
         while not self._stop.is_set():
             try:
@@ -201,11 +216,19 @@ class SyncEngine:
                     failures = 0
                     self.states[peer.address].sizes[o.origin] = o.size
                     row = self.ledger.store.origin(o.origin)
+                    # New entries, or new cosignatures on the checkpoint we hold: pull
+                    # just that origin now (a full round waits for the poll interval).
                     if (
                         row is None
-                        or o.size != row.size
-                        or o.checkpoint != self.ledger.checkpoint_with_cosignatures(o.origin)
+                        or o.size > row.size
+                        or (
+                            o.size == row.size
+                            and o.checkpoint != self.ledger.checkpoint_with_cosignatures(o.origin)
+                        )
                     ):
+                        self._pushed[peer.address][o.origin] = OriginHead(
+                            o.origin, o.size, o.checkpoint
+                        )
                         self._wake[peer.address].set()
                     if self._stop.is_set():
                         break
