@@ -113,7 +113,7 @@ def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> d
                 lat.append(time.perf_counter() - t)
             figures["search_filtered"] = _percentiles(lat)
             lat = []
-            for i in range(per_query):
+            for _ in range(per_query):
                 t = time.perf_counter()
                 stub.Check(
                     services_pb2.CheckRequest(
