@@ -280,6 +280,44 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
 
         return self._issue_one("recognition", request, check)
 
+    def _partition(self, conn: Any, records: list) -> tuple[list, int]:
+        """Split records into new ones and exact re-issues, in a few queries.
+
+        A record whose id or certificate number is taken by a *different* record is
+        a conflict: re-importing a file must add nothing, never overwrite.
+        """
+        known: dict[str, str] = {}  # certificate_no -> record_id, and the reverse
+        by_id: dict[str, str] = {}
+        certs = [r.certificate_no for r in records]
+        ids = [r.record_id for r in records]
+        for col, values in (("certificate_no", certs), ("record_id", ids)):
+            for i in range(0, len(values), 500):
+                chunk = values[i : i + 500]
+                for rid, cert in conn.execute(
+                    f"SELECT record_id, certificate_no FROM records WHERE issuer = ? AND"
+                    f" {col} IN ({', '.join('?' * len(chunk))})",
+                    [self.node.region, *chunk],
+                ):
+                    known[cert] = rid
+                    by_id[rid] = cert
+        fresh, dup = [], 0
+        for rec in records:
+            taken_by = known.get(rec.certificate_no)
+            cert_of_id = by_id.get(rec.record_id)
+            if taken_by == rec.record_id and cert_of_id == rec.certificate_no:
+                dup += 1
+                continue
+            if taken_by is not None or cert_of_id is not None:
+                raise ConflictError(
+                    f"record {rec.record_id} / certificate {rec.certificate_no} clashes with "
+                    f"record {taken_by or rec.record_id} (certificate "
+                    f"{cert_of_id or rec.certificate_no}) already issued"
+                )
+            known[rec.certificate_no] = rec.record_id
+            by_id[rec.record_id] = rec.certificate_no
+            fresh.append(rec)
+        return fresh, dup
+
     @translate_errors
     def IssueBatch(self, request, context):
         self.operator(context)
@@ -292,28 +330,17 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
             for e in recognition_errors(rec, issuer=self.node.region):
                 errors.append(ValidationError(f"records[{i}].{e.field}", e.rule, e.value))
         raise_errors(errors)
-        added: list = []
-        dup = 0
+        fresh, dup = self._partition(self.node.store.read, list(request.records))
+        if not fresh:
+            return services_pb2.IssueBatchResponse(added=0, duplicates=dup)
 
         def check(tx: Tx, bodies: list) -> None:
-            nonlocal dup
-            seen: set[str] = set()
-            keep = []
-            for name, rec in bodies:
-                if rec.certificate_no in seen or self._existing(tx, rec) is not None:
-                    dup += 1
-                    continue
-                seen.add(rec.certificate_no)
-                keep.append((name, rec))
-            bodies[:] = keep
-            added.extend(keep)
+            # Signed outside the lock; re-checked inside it against a concurrent import.
+            again, _ = self._partition(tx.conn, [rec for _, rec in bodies])
+            if len(again) != len(bodies):
+                raise ConflictError("some of these records were issued meanwhile; retry")
 
-        bodies = [("recognition", r) for r in request.records]
-        with self.node.store.write() as tx:
-            check(tx, bodies)
-        if not bodies:
-            return services_pb2.IssueBatchResponse(added=0, duplicates=dup)
-        start, envs = self.node.ledger.issue(bodies)
+        start, envs = self.node.ledger.issue([("recognition", r) for r in fresh], check=check)
         return services_pb2.IssueBatchResponse(first_index=start, added=len(envs), duplicates=dup)
 
     @translate_errors
