@@ -32,7 +32,14 @@ from exchange.core.records import (
     validate_recognition,
 )
 
-__all__ = ["TERMINAL", "RecordState", "StateName", "apply_change", "initial_state"]
+__all__ = [
+    "TERMINAL",
+    "RecordState",
+    "StateName",
+    "apply_change",
+    "initial_state",
+    "state_of_record",
+]
 
 StateName = Literal["valid", "suspended", "revoked", "withdrawn"]
 
@@ -95,10 +102,15 @@ def initial_state(rec: object, *, issuer: str) -> RecordState:
             :func:`exchange.core.records.recognition_errors`).
     """
     validate_recognition(rec, issuer=issuer)
-    return _state_from(rec, issuer=issuer)
+    return state_of_record(rec, issuer=issuer)
 
 
-def _state_from(rec: object, *, issuer: str) -> RecordState:
+def state_of_record(rec: object, *, issuer: str) -> RecordState:
+    """The state of an already-logged record, without re-validating it.
+
+    A mirror replays another issuer's history: the issuer validated the record
+    when it signed it, and rules may have moved on since, so this never refuses.
+    """
     recognised_on = parse_date(rec.recognised_on, "recognised_on")  # type: ignore[attr-defined]
     return RecordState(
         status="valid",
@@ -226,7 +238,7 @@ def _correct(state: RecordState, change: object) -> RecordState:
         for e in recognition_errors(corrected, issuer=state.issuer)
     )
     raise_errors(errors)
-    fixed = _state_from(corrected, issuer=state.issuer)
+    fixed = state_of_record(corrected, issuer=state.issuer)
     return replace(
         state,
         recognised_on=fixed.recognised_on,

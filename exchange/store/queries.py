@@ -23,7 +23,7 @@ from exchange.core.recognition import (
     WithdrawalFacts,
 )
 from exchange.core.records import Kind, ReasonCode, Status
-from exchange.core.status import RecordState, _state_from, apply_change
+from exchange.core.status import RecordState, apply_change, state_of_record
 from exchange.store.search import COUNT_CAP, filter_tags, match_expression
 
 __all__ = [
@@ -127,7 +127,7 @@ def record_state(conn: sqlite3.Connection, issuer: str, record_id: str) -> Recor
     row = record_row(conn, issuer, record_id)
     if row is None:
         return None
-    state = _state_from(SimpleNamespace(**row), issuer=issuer)
+    state = state_of_record(SimpleNamespace(**row), issuer=issuer)
     for r in change_rows(conn, issuer, record_id):
         change = SimpleNamespace(
             record_id=record_id,
