@@ -1,0 +1,45 @@
+"""``make bench``: every benchmark, one JSON line each.
+
+Each line carries its figures and, beside them, the raw limit measured in the
+same run on the same machine (signing or verifying rate, a full scan), so a
+reader compares ratios rather than absolute times on a noisy machine.
+Sizes can be lowered for a quick look: ``BRANDEX_BENCH_SCALE=0.1 make bench``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+
+
+def main() -> int:
+    scale = float(os.environ.get("BRANDEX_BENCH_SCALE", "1"))
+    only = set(sys.argv[1:])
+    plan = [
+        ("import", "bench.import_bench", "run", {"n": int(100_000 * scale)}),
+        ("search", "bench.search_bench", "run", {"n": int(1_000_000 * scale)}),
+        ("sync", "bench.sync_bench", "run", {"n": int(100_000 * scale)}),
+        ("catch_up", "bench.propagation_bench", "catch_up", {"n": int(10_000 * scale)}),
+        ("push", "bench.propagation_bench", "push_propagation", {}),
+        ("audit", "bench.audit_bench", "run", {"n": int(100_000 * scale)}),
+    ]
+    failed = 0
+    for name, module, func, kwargs in plan:
+        if only and name not in only:
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        try:
+            getattr(mod, func)(**kwargs)
+        except Exception as exc:  # one broken bench must not hide the others' figures
+            print(json.dumps({"bench": name, "error": str(exc)}), flush=True)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
