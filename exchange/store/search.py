@@ -18,6 +18,7 @@ callers pass the old record.
 from __future__ import annotations
 
 import json
+import operator
 import re
 import sqlite3
 import unicodedata
@@ -86,13 +87,12 @@ def spaced(text: str) -> str:
 
 def bigrams(text: str) -> str:
     """Overlapping CJK bigrams, one run after another with a break between runs."""
-    out: list[str] = []
-    for run in _CJK_RUNS.findall(_norm(text)):
-        if len(run) > 1:
-            if out:
-                out.append(_BREAK)
-            out.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return " ".join(out)
+    runs = [
+        " ".join(map(operator.add, run, run[1:]))
+        for run in _CJK_RUNS.findall(_norm(text))
+        if len(run) > 1
+    ]
+    return f" {_BREAK} ".join(runs)
 
 
 def _region_tags(region: str) -> list[str]:
