@@ -1,0 +1,1219 @@
+"""Whole-log audit: the pure checks behind ``brandex audit log``.
+
+An auditor downloads every entry of some origins from one or more nodes, plus
+each node's signed checkpoints, and checks them with nothing but the
+federation's trust anchors, never trusting what a node says about itself:
+
+* every envelope (DSSE signature by a key certified for the origin's region by
+  a KeyAnnouncement whose certificate chains to an anchor; payload naming the
+  origin's federation and region) -- :func:`check_envelopes`, which is a plain
+  function over bytes so callers can run it in worker processes;
+* every entry's domain validity: the ``*_errors`` validators of
+  :mod:`exchange.core.records`, the status state machine of
+  :mod:`exchange.core.status`, references to records, cases and agreements that
+  exist, no duplicate record ids, certificate numbers or case ids per issuer;
+* every checkpoint seen from every node: signed by a certified key of the
+  origin, backed by the entries that node served, and consistent with every
+  other checkpoint of that origin. Two validly signed checkpoints that cannot
+  both describe one append-only log are a **fork**, reported with both signed
+  notes as evidence;
+* every cosignature: which witnesses saw which sizes; bad or unknown ones.
+
+Each node's copy of an origin is compared leaf hash by leaf hash with the copies
+already read; identical leaves are verified only once, and a copy that diverges
+becomes a history of its own (one origin, several histories: a fork, or a node
+serving entries that are not the issuer's).
+
+Pure like the rest of :mod:`exchange.core`: no protobuf, files, sockets or clock
+reads. Entry payloads are decoded by a function the caller passes in
+(``decode``: payload bytes to a ``brandex.v1.Entry`` or an object with the same
+attributes, raising :class:`FormatError` on bad bytes); it is called only on
+payloads whose signature verified, except for a log's first entry, which must
+be read to learn the key that signs it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509 as cx509
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from exchange.core import merkle, x509
+from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
+from exchange.core.dsse import PAYLOAD_TYPE, keyid_of, pae, parse_envelope
+from exchange.core.errors import (
+    BrandexError,
+    ConflictError,
+    FormatError,
+    ValidationError,
+    VerificationError,
+)
+from exchange.core.note import Ed25519NoteVerifier, Note, compute_key_id, parse_note
+from exchange.core.records import ERRORS_BY_BODY, Kind, Status, parse_date, parse_optional_date
+from exchange.core.status import RecordState, apply_change
+
+__all__ = [
+    "BODIES",
+    "FORMAT",
+    "ISSUE_KINDS",
+    "MAX_LISTED",
+    "WITNESS_SUFFIX",
+    "AuditResult",
+    "BatchResult",
+    "CertifiedKey",
+    "Copy",
+    "History",
+    "Issue",
+    "LogAudit",
+    "Route",
+    "body_of",
+    "check_envelopes",
+    "split_origin",
+]
+
+#: Name of the JSON report format.
+FORMAT = "brandex.log-audit/v1"
+#: A member's cosigner name is its origin plus this.
+WITNESS_SUFFIX = "/witness"
+#: The ``Entry.body`` oneof fields, in proto order.
+BODIES = (
+    "recognition",
+    "status_change",
+    "infringement_case",
+    "case_action",
+    "accession",
+    "withdrawal",
+    "key_announcement",
+)
+#: Issues listed one by one per (origin, kind); the rest are only counted.
+MAX_LISTED = 100
+
+#: What each issue kind means (the report's legend).
+ISSUE_KINDS: dict[str, str] = {
+    "envelope": "an envelope that is not DSSE, not signed as it claims (altered bytes), "
+    "or whose payload is not an Entry",
+    "signer": "an entry not signed by a key certified for the origin's region, or a key "
+    "announcement whose certificate does not chain to an anchor for that region",
+    "region": "a payload naming another federation or region than the log it is in",
+    "invalid-entry": "an entry that breaks the record rules every issuer applies before signing",
+    "duplicate": "a record id, certificate number or case id used twice by one issuer",
+    "status": "a status change for a record the log never issued, or one the record's "
+    "lifecycle does not allow",
+    "reference": "a case, case action or withdrawal naming a record, case or accession "
+    "that does not exist",
+    "case": "a case action by a region that neither reported nor handles the case, or "
+    "after the case was closed",
+    "checkpoint": "a checkpoint that is malformed, not signed by a certified key, or not "
+    "backed by the entries the node served",
+    "fork": "two validly signed checkpoints of one origin that cannot both describe one "
+    "append-only log (equivocation)",
+    "evidence": "a node reports that it holds evidence of equivocation",
+    "cosignature": "a witness cosignature that does not verify or is by an unknown key",
+    "fetch": "a node that could not serve an origin it lists",
+}
+
+
+def split_origin(origin: str) -> tuple[str, str]:
+    """Split ``yrd/330000`` into (federation, region); FormatError otherwise."""
+    federation, sep, region = origin.rpartition("/")
+    if (
+        not sep
+        or not federation
+        or len(region) != 6
+        or not region.isascii()
+        or not region.isdigit()
+    ):
+        raise FormatError(f"origin {origin!r} is not <federation>/<six-digit region>")
+    return federation, region
+
+
+def body_of(entry: object) -> str | None:
+    """The name of the Entry's ``body`` oneof field (protobuf or plain object)."""
+    which = getattr(entry, "WhichOneof", None)
+    if callable(which):
+        return which("body")
+    for name in BODIES:
+        if getattr(entry, name, None) is not None:
+            return name
+    return None
+
+
+# ------------------------------------------------------------------- issues
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One thing found.
+
+    Attributes:
+        kind: one of :data:`ISSUE_KINDS`.
+        origin: the log it concerns.
+        message: what is wrong, in English.
+        index: the entry's index, when it is about one entry.
+        source: the node(s) whose copy or checkpoint showed it.
+        evidence: ``(label, text)`` pairs, e.g. the signed checkpoint notes of a fork.
+    """
+
+    kind: str
+    origin: str
+    message: str
+    index: int | None = None
+    source: str = ""
+    evidence: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "origin": self.origin, "message": self.message}
+        if self.index is not None:
+            d["index"] = self.index
+        if self.source:
+            d["source"] = self.source
+        if self.evidence:
+            d["evidence"] = [{"label": label, "text": text} for label, text in self.evidence]
+        return d
+
+
+@dataclass(frozen=True)
+class CertifiedKey:
+    """An Ed25519 key certified for an origin by the key announcement at ``index``."""
+
+    keyid: str
+    public_key: bytes
+    index: int
+
+
+# ---------------------------------------------------------------- envelopes
+
+
+@dataclass
+class BatchResult:
+    """What :func:`check_envelopes` found in envelopes ``[start, start + n)``.
+
+    ``facts`` has one tuple per entry that verified, ``(body, index, ok, *fields)``
+    where ``ok`` says whether the entry passed the stateless record rules; the
+    fields are what the stateful checks need (see ``_facts``). Tuples of str,
+    int and bytes, so a result crosses process boundaries cheaply.
+    """
+
+    start: int
+    count: int
+    facts: list[tuple[Any, ...]] = field(default_factory=list)
+    new_keys: list[CertifiedKey] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    #: True if an entry failed only because its key was not (yet) known.
+    unknown_key: bool = False
+
+
+def _issued_at(entry: object) -> datetime:
+    text = getattr(entry, "issued_at", "")
+    try:
+        at = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise VerificationError(f"issued_at {text!r} is not an RFC 3339 time") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _certify(
+    entry: object, region: str, anchors: Sequence[cx509.Certificate], idx: int
+) -> CertifiedKey:
+    ka = entry.key_announcement  # type: ignore[attr-defined]
+    pems = list(ka.certificate_chain_pem)
+    chain = [c for pem in pems for c in x509.load_pem_chain(pem.encode())]
+    if not chain:
+        raise VerificationError("key announcement carries no certificate")
+    public = x509.verify_signing_certificate(
+        chain[0], chain[1:], anchors, at=_issued_at(entry), region=region
+    )
+    if public != bytes(ka.public_key):
+        raise VerificationError("the announced key differs from the key its certificate certifies")
+    return CertifiedKey(keyid_of(public), public, idx)
+
+
+def _facts(body: str, idx: int, ok: bool, msg: Any, payload: bytes) -> tuple[Any, ...]:
+    """The few fields the stateful checks need, as a plain tuple."""
+    if body == "recognition":
+        return (
+            body,
+            idx,
+            ok,
+            msg.record_id,
+            msg.certificate_no,
+            msg.recognised_on,
+            msg.valid_from,
+            msg.valid_until,
+            int(msg.kind),
+        )
+    if body == "status_change":
+        # apply_change needs the whole message (a correction carries a record):
+        # the verified payload goes back to be decoded once more.
+        return (body, idx, ok, msg.record_id, payload)
+    if body == "infringement_case":
+        return (body, idx, ok, msg.case_id, msg.protected_issuer, msg.protected_record_id,
+                msg.handling_region)  # fmt: skip
+    if body == "case_action":
+        return (body, idx, ok, msg.case_region, msg.case_id, msg.acting_region, int(msg.action))
+    if body in ("accession", "withdrawal"):
+        return (body, idx, ok, msg.agreement_id)
+    return (body, idx, ok)
+
+
+def check_envelopes(
+    origin: str,
+    start: int,
+    envelopes: Sequence[bytes],
+    keys: Mapping[str, bytes],
+    anchors: Sequence[cx509.Certificate],
+    decode: Callable[[bytes], Any],
+    *,
+    foreign: Mapping[str, str] | None = None,
+) -> BatchResult:
+    """Check envelopes that sit at indices ``start, start + 1, ...`` of ``origin``.
+
+    Unlike a node, which refuses a whole batch at the first bad entry, this
+    goes on and reports every bad entry; entries that fail are left out of the
+    facts (they are not part of the issuer's log).
+
+    Args:
+        origin: the log, ``<federation>/<region>``.
+        start: index of the first envelope.
+        envelopes: the exact envelope bytes (Merkle leaves).
+        keys: keyid -> raw Ed25519 key already certified for ``origin``.
+        anchors: the federation's trust anchors.
+        decode: payload bytes -> Entry (raises FormatError).
+        foreign: keyid -> origin, for keys certified for other origins (only
+            to name the culprit when an entry is signed with one).
+    """
+    federation, region = split_origin(origin)
+    verify_keys = {k: VerifyKey(v) for k, v in keys.items()}
+    out = BatchResult(start, len(envelopes))
+
+    def issue(kind: str, idx: int, message: str) -> None:
+        out.issues.append(Issue(kind, origin, message, index=idx))
+
+    for i, raw in enumerate(envelopes):
+        idx = start + i
+        try:
+            env = parse_envelope(raw)
+        except FormatError as exc:
+            issue("envelope", idx, f"not a DSSE envelope: {exc}")
+            continue
+        if env.payload_type != PAYLOAD_TYPE:
+            issue("envelope", idx, f"payload type {env.payload_type!r} is not {PAYLOAD_TYPE!r}")
+            continue
+        message = pae(env.payload_type, env.payload)
+        info: CertifiedKey | None = None
+        if idx > 0 and not verify_keys:
+            issue(
+                "signer",
+                idx,
+                f"no key is certified for {origin}: its first entry did not announce one",
+            )
+            out.unknown_key = True
+            continue
+        if idx == 0:
+            # The key that signs a log is learned from its first entry.
+            try:
+                entry = decode(env.payload)
+            except FormatError as exc:
+                issue("envelope", idx, f"payload is not an Entry: {exc}")
+                continue
+            if body_of(entry) != "key_announcement":
+                issue(
+                    "signer",
+                    idx,
+                    "the first entry of a log must announce the key that signs it; "
+                    f"found {body_of(entry) or 'no body'}",
+                )
+                continue
+            if entry.region != region or entry.federation != federation:
+                issue("region", idx, f"payload names {entry.federation}/{entry.region}")
+                continue
+            try:
+                info = _certify(entry, region, anchors, idx)
+            except BrandexError as exc:
+                issue("signer", idx, f"key announcement refused: {exc}")
+                continue
+            signed = [sig for kid, sig in env.signatures if kid == info.keyid]
+            if not signed:
+                issue("signer", idx, "the key announcement is not signed by the key it announces")
+                continue
+            try:
+                VerifyKey(info.public_key).verify(message, signed[0])
+            except (BadSignatureError, ValueError):
+                issue("envelope", idx, "signature does not verify: the entry was altered")
+                continue
+        else:
+            known = [(kid, sig) for kid, sig in env.signatures if kid in verify_keys]
+            if not known:
+                names = sorted({foreign[k] for k, _ in env.signatures if foreign and k in foreign})
+                who = f" (a key certified for {', '.join(names)})" if names else ""
+                issue(
+                    "signer",
+                    idx,
+                    f"signed by key {env.signatures[0][0][:16]}…{who}, "
+                    f"which is not certified for {origin}",
+                )
+                out.unknown_key = True
+                continue
+            kid, sig = known[0]
+            try:
+                verify_keys[kid].verify(message, sig)
+            except (BadSignatureError, ValueError):
+                issue(
+                    "envelope",
+                    idx,
+                    f"signature by key {kid[:16]}… does not verify: the entry was altered",
+                )
+                continue
+            try:
+                entry = decode(env.payload)
+            except FormatError as exc:
+                issue("envelope", idx, f"payload is not an Entry: {exc}")
+                continue
+            if entry.region != region or entry.federation != federation:
+                issue(
+                    "region",
+                    idx,
+                    f"payload names {entry.federation}/{entry.region}, not {origin}",
+                )
+                continue
+            if body_of(entry) == "key_announcement":
+                try:
+                    info = _certify(entry, region, anchors, idx)
+                except BrandexError as exc:
+                    issue("signer", idx, f"key announcement refused: {exc}")
+                    continue
+        if info is not None:
+            out.new_keys.append(info)
+            verify_keys[info.keyid] = VerifyKey(info.public_key)
+
+        body = body_of(entry)
+        if body is None:
+            issue("invalid-entry", idx, "entry has no body")
+            continue
+        problems: list[str] = []
+        try:
+            _issued_at(entry)
+        except VerificationError as exc:
+            problems.append(str(exc))
+        msg = getattr(entry, body)
+        rules = ERRORS_BY_BODY.get(body)
+        if rules is not None:
+            problems += [str(e) for e in rules(msg, issuer=region)]
+        if problems:
+            issue("invalid-entry", idx, f"{body}: " + "; ".join(problems))
+        out.facts.append(_facts(body, idx, not problems, msg, env.payload))
+    return out
+
+
+# ----------------------------------------------------------------- histories
+
+
+@dataclass
+class _Record:
+    index: int
+    state: RecordState | None  # None when the record itself broke the rules
+
+
+@dataclass
+class _Case:
+    index: int
+    handling_region: str
+    open: bool = True
+
+
+@dataclass
+class History:
+    """One sequence of leaves for an origin, with the state of checking it.
+
+    Usually an origin has one history, which every node's copy agrees with (a
+    lagging node's copy is a prefix). A copy that differs gets a history of its
+    own, checked from its first entry.
+    """
+
+    number: int
+    origin: str
+    leaves: list[bytes] = field(default_factory=list)
+    keys: dict[str, bytes] = field(default_factory=dict)
+    key_version: int = 0
+    settled: int = 0  # leaves whose verification result has been applied
+    verified: int = 0  # of which verified
+    kinds: Counter = field(default_factory=Counter)
+    records: dict[str, _Record] = field(default_factory=dict)
+    certificates: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, _Case] = field(default_factory=dict)
+    agreements: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+    _tree: merkle.MemoryHashStore | None = None
+
+    def root_at(self, size: int) -> bytes:
+        """RFC 9162 root of the first ``size`` leaves (``size <= len(leaves)``)."""
+        if size > len(self.leaves):
+            raise ValueError(f"history has {len(self.leaves)} leaves, not {size}")
+        if self._tree is None or self._tree.size < len(self.leaves):
+            if self._tree is None:
+                self._tree = merkle.MemoryHashStore()
+            self._tree.append(self.leaves[self._tree.size :])
+        return merkle.root_hash(size, self._tree)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a batch of a copy goes: ``verify`` the envelopes from ``offset`` on
+    (appended to ``history``), or nothing new to verify; or ``diverged`` at ``at``."""
+
+    history: History | None
+    verify: bool = False
+    offset: int = 0
+    diverged: bool = False
+    at: int = 0
+
+
+class Copy:
+    """One node's copy of one origin, read batch by batch in log order."""
+
+    def __init__(self, audit: LogAudit, origin: str, source: str, history: History | None):
+        self.audit = audit
+        self.origin = origin
+        self.source = source
+        self.pos = 0
+        own = audit._histories.setdefault(origin, [])
+        self.candidates: list[History] = [history] if history is not None else list(own)
+        self.history: History | None = history
+
+    def route(self, start: int, hashes: Sequence[bytes]) -> Route:
+        """Compare a batch's leaf hashes with the histories known; extend one if needed.
+
+        Raises:
+            FormatError: if the batch is not the next one in order.
+        """
+        if start != self.pos:
+            raise FormatError(f"{self.source} sent a batch at {start}, expected {self.pos}")
+        n = len(hashes)
+        agree = []
+        first_diff = start + n
+        for h in self.candidates:
+            have = h.leaves[start : start + n]
+            if have == list(hashes[: len(have)]):
+                agree.append(h)
+            else:
+                d = next(i for i, (a, b) in enumerate(zip(have, hashes, strict=False)) if a != b)
+                first_diff = min(first_diff, start + d)
+        if not agree and self.candidates:
+            return Route(None, diverged=True, at=first_diff)
+        if not agree:
+            # The first copy of the origin: a history of its own.
+            self.history = self.audit._new_history(self.origin)
+            agree = [self.history]
+        longest = max(agree, key=lambda h: len(h.leaves))
+        self.pos = start + n
+        if start + n <= len(longest.leaves):
+            self.candidates = agree
+            self.history = longest
+            return Route(longest, verify=False)
+        offset = len(longest.leaves) - start
+        longest.leaves.extend(hashes[offset:])
+        self.candidates = [longest]
+        self.history = longest
+        return Route(longest, verify=True, offset=offset)
+
+    def settle(self, result: BatchResult) -> None:
+        """Apply a verified batch (in log order) to the history it extended."""
+        h = self.history
+        assert h is not None
+        if result.start != h.settled:
+            raise ValueError(f"result at {result.start}, expected {h.settled}")
+        self.audit._apply(h, result)
+
+    def end(self) -> None:
+        """The node sent all it would: remember how much and which history it matched."""
+        hist = self.history
+        if hist is None and self.candidates:
+            hist = max(self.candidates, key=lambda h: len(h.leaves))
+        if hist is not None and self.source not in hist.sources:
+            hist.sources.append(self.source)
+        self.audit._copies[(self.origin, self.source)] = (hist, self.pos)
+
+
+# -------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class _Seen:
+    origin: str
+    source: str
+    note_text: str
+    evidence: bool = False  # held by the node as equivocation evidence
+    checkpoint: Checkpoint | None = None
+    note: Note | None = None
+
+
+@dataclass
+class _Head:
+    """A distinct validly signed (size, root) of an origin and who showed it."""
+
+    checkpoint: Checkpoint
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (source, note text)
+    cosigners: set[str] = field(default_factory=set)
+    backed_by: History | None = None
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    @property
+    def root(self) -> bytes:
+        return self.checkpoint.root_hash
+
+    def label(self) -> str:
+        root = base64.b64encode(self.root).decode()
+        return f"size {self.size}, root {root}"
+
+    def sources(self) -> str:
+        return ", ".join(dict.fromkeys(s for s, _ in self.notes))
+
+
+# ------------------------------------------------------------------- result
+
+
+@dataclass
+class AuditResult:
+    """Everything a whole-log audit found, ready for a report."""
+
+    sources: list[str]
+    origins: dict[str, dict[str, Any]]
+    issues: list[Issue]
+    unlisted: dict[tuple[str, str], int]
+    notes: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_issues(self) -> int:
+        return len(self.issues) + sum(self.unlisted.values())
+
+    @property
+    def clean(self) -> bool:
+        return self.total_issues == 0
+
+    def issue_counts(self) -> dict[str, dict[str, int]]:
+        """origin -> kind -> number of issues (listed and unlisted)."""
+        out: dict[str, dict[str, int]] = {}
+        for i in self.issues:
+            d = out.setdefault(i.origin, {})
+            d[i.kind] = d.get(i.kind, 0) + 1
+        for (origin, kind), n in self.unlisted.items():
+            d = out.setdefault(origin, {})
+            d[kind] = d.get(kind, 0) + n
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "clean": self.clean,
+            "nodes": list(self.sources),
+            "origins": self.origins,
+            "issue_count": self.total_issues,
+            "issues": [i.to_dict() for i in self.issues],
+            "unlisted": [
+                {"origin": o, "kind": k, "count": n} for (o, k), n in sorted(self.unlisted.items())
+            ],
+            "notes": list(self.notes),
+            "stats": dict(self.stats),
+        }
+
+
+# -------------------------------------------------------------------- audit
+
+
+class LogAudit:
+    """Collects copies and checkpoints of origins, then judges them in :meth:`finish`.
+
+    Use: :meth:`checkpoint` for every signed note seen, :meth:`copy` for every
+    node's copy of an origin (``route`` each batch of leaf hashes, verify the
+    envelopes it says to with :func:`check_envelopes`, ``settle`` the results in
+    order, ``end``), :meth:`learn_keys` for certified keys of origins not
+    audited (to check their cosignatures), then :meth:`finish`.
+    :meth:`add_copy` does all of a copy in-process, for small logs and tests.
+    """
+
+    def __init__(
+        self,
+        anchors: Sequence[cx509.Certificate],
+        decode: Callable[[bytes], Any],
+        *,
+        origins: Iterable[str] = (),
+    ) -> None:
+        self.anchors = list(anchors)
+        self.decode = decode
+        self.audited: list[str] = list(dict.fromkeys(origins))
+        self._histories: dict[str, list[History]] = {}
+        self._copies: dict[tuple[str, str], tuple[History | None, int]] = {}
+        self._seen: list[_Seen] = []
+        self._keys: dict[str, dict[str, bytes]] = {}  # learned keys of other origins
+        self._issues: list[Issue] = []
+        self._unlisted: Counter = Counter()
+        self._listed: Counter = Counter()
+        self._deferred: list[tuple[str, History, int, str, tuple[str, ...]]] = []
+        self.notes: list[str] = []
+        self.sources: list[str] = []
+        self._count = 0
+
+    # ------------------------------------------------------------ intake
+
+    def add_issue(self, issue: Issue) -> None:
+        key = (issue.origin, issue.kind)
+        if self._listed[key] >= MAX_LISTED:
+            self._unlisted[key] += 1
+            return
+        self._listed[key] += 1
+        self._issues.append(issue)
+
+    def add_source(self, source: str) -> None:
+        if source not in self.sources:
+            self.sources.append(source)
+
+    def checkpoint(self, origin: str, source: str, note_text: str, *, evidence: bool = False):
+        """Record a signed checkpoint note ``source`` served (or holds as evidence)."""
+        if origin not in self.audited:
+            self.audited.append(origin)
+        self._seen.append(_Seen(origin, source, note_text, evidence))
+
+    def learn_keys(self, origin: str, keys: Iterable[CertifiedKey]) -> None:
+        """Keys certified for an origin that is not audited, for its cosignatures."""
+        self._keys.setdefault(origin, {}).update({k.keyid: k.public_key for k in keys})
+
+    def copy(self, origin: str, source: str, *, fresh: bool = False) -> Copy:
+        """Start reading ``source``'s copy of ``origin``; ``fresh``: a history of its own
+        (after the copy diverged from every known one)."""
+        if origin not in self.audited:
+            self.audited.append(origin)
+        self.add_source(source)
+        return Copy(self, origin, source, self._new_history(origin) if fresh else None)
+
+    def histories(self, origin: str) -> list[History]:
+        """The histories read so far for ``origin`` (usually one)."""
+        return list(self._histories.get(origin, []))
+
+    def knows_keys(self, origin: str) -> bool:
+        """Whether any certified key of ``origin`` is known."""
+        return bool(self._all_keys().get(origin))
+
+    def counts(self) -> tuple[int, int]:
+        """(entries checked, entries that verified) over every history."""
+        hs = [h for own in self._histories.values() for h in own]
+        return sum(h.settled for h in hs), sum(h.verified for h in hs)
+
+    def foreign_keys(self, origin: str) -> dict[str, str]:
+        """keyid -> origin for every certified key of an origin other than ``origin``."""
+        out: dict[str, str] = {}
+        for o, keys in self._all_keys().items():
+            if o != origin:
+                out.update(dict.fromkeys(keys, o))
+        return out
+
+    def add_copy(self, origin: str, source: str, envelopes: Sequence[bytes], batch: int = 1000):
+        """Check a whole copy in this process (small logs, tests)."""
+        hashes = [merkle.leaf_hash(e) for e in envelopes]
+        for attempt in range(2):
+            cp = self.copy(origin, source, fresh=attempt == 1)
+            for s in range(0, len(envelopes), batch):
+                route = cp.route(s, hashes[s : s + batch])
+                if route.diverged:
+                    break
+                if route.verify:
+                    assert route.history is not None
+                    cp.settle(
+                        check_envelopes(
+                            origin,
+                            s + route.offset,
+                            envelopes[s + route.offset : s + batch],
+                            route.history.keys,
+                            self.anchors,
+                            self.decode,
+                            foreign=self.foreign_keys(origin),
+                        )
+                    )
+            else:
+                cp.end()
+                return
+
+    # ------------------------------------------------------- histories
+
+    def _new_history(self, origin: str) -> History:
+        own = self._histories.setdefault(origin, [])
+        h = History(len(own), origin)
+        own.append(h)
+        return h
+
+    def _apply(self, h: History, result: BatchResult) -> None:
+        for issue in result.issues:
+            self.add_issue(issue)
+        for k in result.new_keys:
+            if k.keyid not in h.keys:
+                h.keys[k.keyid] = k.public_key
+                h.key_version += 1
+        for fact in result.facts:
+            self._fact(h, fact)
+        h.settled = result.start + result.count
+        h.verified += len(result.facts)
+
+    def _issue(self, kind: str, h: History, idx: int, message: str) -> None:
+        where = f" (history {h.number + 1})" if len(self._histories[h.origin]) > 1 else ""
+        self.add_issue(Issue(kind, h.origin, message + where, index=idx))
+
+    def _fact(self, h: History, fact: tuple[Any, ...]) -> None:
+        body, idx, ok = fact[0], fact[1], fact[2]
+        h.kinds[body] += 1
+        region = h.origin.rpartition("/")[2]
+        federation = h.origin.rpartition("/")[0]
+        if body == "recognition":
+            record_id, cert_no, recognised_on, valid_from, valid_until, kind = fact[3:]
+            if record_id in h.records:
+                self._issue(
+                    "duplicate",
+                    h,
+                    idx,
+                    f"record id {record_id!r} was already issued at index "
+                    f"{h.records[record_id].index}",
+                )
+                return
+            if cert_no in h.certificates:
+                self._issue(
+                    "duplicate",
+                    h,
+                    idx,
+                    f"certificate number {cert_no!r} of record {record_id!r} was already used "
+                    f"by record {h.certificates[cert_no]!r}",
+                )
+            else:
+                h.certificates[cert_no] = record_id
+            state = None
+            if ok:
+                try:
+                    on = parse_date(recognised_on, "recognised_on")
+                    state = RecordState(
+                        status="valid",
+                        recognised_on=on,
+                        valid_from=parse_date(valid_from, "valid_from"),
+                        valid_until=parse_optional_date(valid_until, "valid_until"),
+                        last_effective=on,
+                        record_id=record_id,
+                        certificate_no=cert_no,
+                        kind=Kind(kind),
+                        issuer=region,
+                    )
+                except (ValidationError, ValueError):  # pragma: no cover - ok means valid
+                    state = None
+            h.records[record_id] = _Record(idx, state)
+        elif body == "status_change":
+            record_id, payload = fact[3], fact[4]
+            rec = h.records.get(record_id)
+            if rec is None:
+                self._issue(
+                    "status",
+                    h,
+                    idx,
+                    f"status change for record {record_id!r}, which this log did not issue "
+                    "before it",
+                )
+                return
+            if not ok or rec.state is None:
+                return  # already reported as an invalid entry
+            change = self.decode(payload).status_change
+            try:
+                rec.state = apply_change(rec.state, change)
+            except (ConflictError, ValidationError) as exc:
+                self._issue(
+                    "status",
+                    h,
+                    idx,
+                    f"{_status_name(change)} of record {record_id!r} (issued at index "
+                    f"{rec.index}) is not allowed: {exc}",
+                )
+        elif body == "infringement_case":
+            case_id, prot_issuer, prot_record, handling = fact[3:]
+            if case_id in h.cases:
+                self._issue(
+                    "duplicate",
+                    h,
+                    idx,
+                    f"case id {case_id!r} was already used at index {h.cases[case_id].index}",
+                )
+                return
+            h.cases[case_id] = _Case(idx, handling)
+            if prot_issuer == region:
+                if prot_record not in h.records:
+                    self._issue(
+                        "reference",
+                        h,
+                        idx,
+                        f"case {case_id!r} protects record {prot_record!r}, which this log "
+                        "did not issue before it",
+                    )
+            elif ok:
+                self._deferred.append(
+                    ("record", h, idx, f"{federation}/{prot_issuer}", (prot_record, case_id))
+                )
+        elif body == "case_action":
+            case_region, case_id, acting, action = fact[3:]
+            if case_region == region:
+                case = h.cases.get(case_id)
+                if case is None:
+                    self._issue(
+                        "reference",
+                        h,
+                        idx,
+                        f"action on case {case_id!r}, which this log did not open before it",
+                    )
+                    return
+                if not case.open:
+                    self._issue("case", h, idx, f"action on case {case_id!r} after it was closed")
+                if action in (6, 7):  # CLOSED, DISMISSED
+                    case.open = False
+            elif ok:
+                self._deferred.append(
+                    ("case", h, idx, f"{federation}/{case_region}", (case_id, acting))
+                )
+        elif body == "accession":
+            h.agreements.add(fact[3])
+        elif body == "withdrawal" and fact[3] not in h.agreements:
+            self._issue(
+                "reference",
+                h,
+                idx,
+                f"withdrawal from agreement {fact[3]!r}, to which this log shows no "
+                "accession before it",
+            )
+
+    def _resolve_deferred(self) -> None:
+        for what, h, idx, target, args in self._deferred:
+            histories = self._histories.get(target)
+            if not histories:
+                note = (
+                    f"{h.origin} entry {idx}: refers to {what} {args[0]!r} of {target}, "
+                    "which this audit did not download; not checked"
+                )
+                self.notes.append(note)
+                continue
+            if what == "record":
+                record_id, case_id = args
+                if not any(record_id in t.records for t in histories):
+                    self._issue(
+                        "reference",
+                        h,
+                        idx,
+                        f"case {case_id!r} protects record {record_id!r} of {target}, "
+                        "which that log does not hold",
+                    )
+            else:
+                case_id, acting = args
+                case = next((t.cases[case_id] for t in histories if case_id in t.cases), None)
+                if case is None:
+                    self._issue(
+                        "reference",
+                        h,
+                        idx,
+                        f"action on case {case_id!r} of {target}, which that log does not hold",
+                    )
+                elif acting not in (case.handling_region, target.rpartition("/")[2]):
+                    self._issue(
+                        "case",
+                        h,
+                        idx,
+                        f"{acting} acts on case {case_id!r} of {target}, which "
+                        f"{case.handling_region} handles",
+                    )
+
+    # -------------------------------------------------------- checkpoints
+
+    def _all_keys(self) -> dict[str, dict[str, bytes]]:
+        out = {o: dict(k) for o, k in self._keys.items()}
+        for origin, hs in self._histories.items():
+            d = out.setdefault(origin, {})
+            for h in hs:
+                d.update(h.keys)
+        return out
+
+    def _open(self, seen: _Seen, keys: Mapping[str, bytes]) -> None:
+        try:
+            note = parse_note(seen.note_text)
+            body = parse_checkpoint_body(note.text)
+        except FormatError as exc:
+            self.add_issue(
+                Issue(
+                    "checkpoint",
+                    seen.origin,
+                    f"malformed checkpoint note: {exc}",
+                    source=seen.source,
+                    evidence=((f"note from {seen.source}", seen.note_text),),
+                )
+            )
+            return
+        if body.origin != seen.origin:
+            self.add_issue(
+                Issue(
+                    "checkpoint",
+                    seen.origin,
+                    f"checkpoint names origin {body.origin!r}",
+                    source=seen.source,
+                    evidence=((f"note from {seen.source}", seen.note_text),),
+                )
+            )
+            return
+        if not keys:
+            self.add_issue(
+                Issue(
+                    "checkpoint",
+                    seen.origin,
+                    f"checkpoint of size {body.size} cannot be checked: no key certified for "
+                    f"{seen.origin} is known (its log was not downloaded)",
+                    source=seen.source,
+                )
+            )
+            return
+        last: BrandexError | None = None
+        for pub in keys.values():
+            try:
+                cp, note = open_checkpoint(
+                    seen.note_text, Ed25519NoteVerifier(seen.origin, VerifyKey(pub))
+                )
+            except BrandexError as exc:
+                last = exc
+                continue
+            seen.checkpoint, seen.note = cp, note
+            return
+        self.add_issue(
+            Issue(
+                "checkpoint",
+                seen.origin,
+                f"checkpoint of size {body.size} is not validly signed by a key certified for "
+                f"{seen.origin}: {last}",
+                source=seen.source,
+                evidence=((f"note from {seen.source}", seen.note_text),),
+            )
+        )
+
+    def _cosignatures(
+        self, seen: _Seen, all_keys: Mapping[str, Mapping[str, bytes]], head: _Head
+    ) -> dict[str, int]:
+        """Check every cosignature on a verified note; return witness -> timestamp."""
+        assert seen.note is not None and seen.checkpoint is not None
+        out: dict[str, int] = {}
+        for sig in seen.note.signatures:
+            if sig.name == seen.origin:
+                continue
+            member = sig.name[: -len(WITNESS_SUFFIX)] if sig.name.endswith(WITNESS_SUFFIX) else ""
+            keys = all_keys.get(member, {}) if member else {}
+            match = [
+                pub
+                for pub in keys.values()
+                if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, pub) == sig.key_id
+            ]
+            size = seen.checkpoint.size
+            if not match:
+                why = (
+                    f"key id {sig.key_id.hex()} is not a key certified for {member}"
+                    if keys
+                    else "not a cosigner this audit knows (no certified key for that name)"
+                )
+                self.add_issue(
+                    Issue(
+                        "cosignature",
+                        seen.origin,
+                        f"cosignature by {sig.name} on the checkpoint of size {size}: {why}",
+                        source=seen.source,
+                    )
+                )
+                continue
+            try:
+                ts = CosignatureVerifier(sig.name, VerifyKey(match[0])).verify_cosignature(
+                    seen.note.text, sig
+                )
+            except VerificationError as exc:
+                self.add_issue(
+                    Issue(
+                        "cosignature",
+                        seen.origin,
+                        f"cosignature by {sig.name} on the checkpoint of size {size}: {exc}",
+                        source=seen.source,
+                        evidence=((f"note from {seen.source}", seen.note_text),),
+                    )
+                )
+                continue
+            out[sig.name] = ts
+            head.cosigners.add(sig.name)
+        return out
+
+    def _judge_origin(self, origin: str, all_keys: Mapping[str, Mapping[str, bytes]]) -> dict:
+        histories = self._histories.get(origin, [])
+        keys = all_keys.get(origin, {})
+        heads: dict[tuple[int, bytes], _Head] = {}
+        witnesses: dict[str, dict[int, int]] = {}
+        checkpoints: list[dict[str, Any]] = []
+        for seen in (s for s in self._seen if s.origin == origin):
+            self._open(seen, keys)
+            if seen.checkpoint is None:
+                continue
+            cp = seen.checkpoint
+            head = heads.setdefault((cp.size, cp.root_hash), _Head(cp))
+            head.notes.append((seen.source, seen.note_text))
+            cos = self._cosignatures(seen, all_keys, head)
+            for name, ts in cos.items():
+                sizes = witnesses.setdefault(name, {})
+                sizes[cp.size] = max(ts, sizes.get(cp.size, 0))
+            if seen.evidence:
+                continue
+            # The node's own entries must back its own checkpoint.
+            hist, served = self._copies.get((origin, seen.source), (None, 0))
+            if cp.size == 0:
+                if cp.root_hash != merkle.EMPTY_ROOT:
+                    self.add_issue(
+                        Issue(
+                            "checkpoint",
+                            origin,
+                            "a checkpoint of size 0 must have the empty tree's root",
+                            source=seen.source,
+                            evidence=((f"checkpoint from {seen.source}", seen.note_text),),
+                        )
+                    )
+            elif hist is None or served < cp.size:
+                self.add_issue(
+                    Issue(
+                        "checkpoint",
+                        origin,
+                        f"the node served {served} entries, but its checkpoint commits to "
+                        f"{cp.size}",
+                        source=seen.source,
+                    )
+                )
+            elif hist.root_at(cp.size) != cp.root_hash:
+                self.add_issue(
+                    Issue(
+                        "checkpoint",
+                        origin,
+                        f"the entries the node served do not hash to the root of its own "
+                        f"signed checkpoint of size {cp.size}",
+                        source=seen.source,
+                        evidence=((f"checkpoint from {seen.source}", seen.note_text),),
+                    )
+                )
+        for head in heads.values():
+            for h in histories:
+                if len(h.leaves) >= head.size and h.root_at(head.size) == head.root:
+                    head.backed_by = h
+                    break
+        self._forks(origin, sorted(heads.values(), key=lambda x: (x.size, x.root)))
+        for head in sorted(heads.values(), key=lambda x: (x.size, x.root)):
+            checkpoints.append(
+                {
+                    "size": head.size,
+                    "root": base64.b64encode(head.root).decode(),
+                    "sources": list(dict.fromkeys(s for s, _ in head.notes)),
+                    "backed": head.backed_by is not None,
+                    "cosigners": sorted(head.cosigners),
+                }
+            )
+        main = max(histories, key=lambda h: len(h.leaves)) if histories else None
+        return {
+            "entries": len(main.leaves) if main else 0,
+            "verified": main.verified if main else 0,
+            "kinds": dict(sorted(main.kinds.items())) if main else {},
+            "histories": [
+                {
+                    "entries": len(h.leaves),
+                    "verified": h.verified,
+                    "kinds": dict(sorted(h.kinds.items())),
+                    "nodes": list(h.sources),
+                }
+                for h in histories
+            ],
+            "copies": [
+                {"node": src, "served": served, "history": hist.number if hist else None}
+                for (o, src), (hist, served) in self._copies.items()
+                if o == origin
+            ],
+            "checkpoints": checkpoints,
+            "witnesses": {name: sorted(sizes) for name, sizes in sorted(witnesses.items())},
+        }
+
+    def _forks(self, origin: str, heads: list[_Head]) -> None:
+        """Report each pair of conflicting heads once per pair of histories behind them,
+        largest heads first (many lagging nodes on two branches make one fork)."""
+        reported: set[frozenset[int]] = set()
+        ordered = sorted(heads, key=lambda x: (-x.size, x.root))
+        for i, b in enumerate(ordered):
+            for a in ordered[i + 1 :]:
+                # a.size <= b.size; a head is one (size, root), so a == b never comes up.
+                pair = frozenset({id(a.backed_by or a), id(b.backed_by or b)})
+                if pair in reported:
+                    continue
+                if a.size == b.size:
+                    why = f"both have size {a.size} but different roots"
+                else:
+                    tree = b.backed_by
+                    if tree is None:
+                        continue  # reported as unbacked; nothing to compare against
+                    if tree.root_at(a.size) == a.root:
+                        continue
+                    why = (
+                        f"the tree of size {b.size} (whose entries were downloaded and match "
+                        f"it) does not have the root of the size-{a.size} checkpoint at size "
+                        f"{a.size}: the smaller is not a prefix of the larger"
+                    )
+                both = sorted(a.cosigners & b.cosigners)
+                witnessed = f" Witnesses that cosigned both: {', '.join(both)}." if both else ""
+                reported.add(pair)
+                self.add_issue(
+                    Issue(
+                        "fork",
+                        origin,
+                        f"FORK: two validly signed checkpoints of {origin} conflict: "
+                        f"{a.label()} (from {a.sources()}) and {b.label()} (from "
+                        f"{b.sources()}); {why}.{witnessed}",
+                        source=", ".join(dict.fromkeys([a.sources(), b.sources()])),
+                        evidence=(
+                            (f"checkpoint {a.label()} from {a.notes[0][0]}", a.notes[0][1]),
+                            (f"checkpoint {b.label()} from {b.notes[0][0]}", b.notes[0][1]),
+                        ),
+                    )
+                )
+
+    def finish(self, stats: Mapping[str, Any] | None = None) -> AuditResult:
+        """Judge everything collected: deferred references, checkpoints, forks."""
+        self._resolve_deferred()
+        all_keys = self._all_keys()
+        origins = {o: self._judge_origin(o, all_keys) for o in sorted(self.audited)}
+        counts = Counter()
+        for i in self._issues:
+            counts[i.origin] += 1
+        for (o, _), n in self._unlisted.items():
+            counts[o] += n
+        for o, d in origins.items():
+            d["issues"] = counts.get(o, 0)
+        order = {k: n for n, k in enumerate(ISSUE_KINDS)}
+        issues = sorted(
+            self._issues,
+            key=lambda i: (i.origin, order.get(i.kind, 99), -1 if i.index is None else i.index),
+        )
+        return AuditResult(
+            sources=list(self.sources),
+            origins=origins,
+            issues=issues,
+            unlisted=dict(self._unlisted),
+            notes=list(dict.fromkeys(self.notes)),
+            stats=dict(stats or {}),
+        )
+
+
+def _status_name(change: object) -> str:
+    try:
+        return Status(int(getattr(change, "new_status", 0))).name
+    except ValueError:
+        return "status change"
