@@ -272,6 +272,8 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
             raise FormatError(
                 f"the file is not valid {encoding} (byte {exc.start}): {exc.reason}"
             ) from None
+        except UnicodeError as exc:  # codecs such as punycode raise the base class
+            raise FormatError(f"the file is not valid {encoding}: {exc}") from None
     try:
         text = data.decode("utf-8-sig")
         return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
@@ -334,13 +336,15 @@ def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = N
             raise FormatError(f"{path.name}: not a readable CSV file: {exc}") from None
         return _split_rows(numbered, path, "csv", used)
     if ext in (".xlsx", ".xlsm"):
-        import zipfile
-
         import openpyxl
 
+        # A damaged file makes openpyxl (and zipfile, zlib, ElementTree under it)
+        # raise almost anything: BadZipFile, zlib.error, EOFError, ParseError,
+        # NotImplementedError, TypeError, ValueError... Only the library's reading
+        # is guarded this broadly; the cells are converted outside the guard.
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        except Exception as exc:
             raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
         try:
             if sheet is not None:
@@ -349,14 +353,17 @@ def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = N
                         f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
                     )
                 ws = wb[sheet]
+            elif not wb.worksheets:
+                raise FormatError(f"{path.name} has no worksheet")
             else:
                 ws = wb.worksheets[0]
-            numbered = [
-                (n, [_cell(v) for v in values])
-                for n, values in enumerate(ws.iter_rows(values_only=True), start=1)
-            ]
+            try:
+                values = list(ws.iter_rows(values_only=True))
+            except Exception as exc:
+                raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
         finally:
             wb.close()
+        numbered = [(n, [_cell(v) for v in row]) for n, row in enumerate(values, start=1)]
         return _split_rows(numbered, path, "xlsx", "")
     raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
 

@@ -419,7 +419,11 @@ def _certify(
     passed: an entry signed while the certificate was valid stays valid, and
     the signing time itself is checked against the leaf afterwards.
     """
-    chain = [c for pem in pems for c in x509.load_pem_chain(pem.encode("utf-8"))]
+    try:
+        blocks = [pem.encode("utf-8") for pem in pems]
+    except UnicodeEncodeError as exc:  # a JSON "\ud800" escape gives a lone surrogate
+        raise FormatError(f"certificate chain is not valid text: {exc}") from None
+    chain = [c for block in blocks for c in x509.load_pem_chain(block)]
     leaf = chain[0]
     at = min(now, leaf.not_valid_after_utc)
     key = x509.verify_signing_certificate(leaf, chain[1:], anchors, at=at, region=region)
@@ -648,7 +652,11 @@ class _Verifier:
         run.ok("payload-region", subject, f"{body_type} entry of {it.origin}")
 
         # 4. The human-readable copy says what was signed.
-        if json.dumps(it.payload, sort_keys=True) != json.dumps(entry, sort_keys=True):
+        try:
+            copied = json.dumps(it.payload, sort_keys=True)
+        except RecursionError:  # nested as deep as json.loads allowed, a few frames up
+            copied = None
+        if copied != json.dumps(entry, sort_keys=True):
             raise run.fail(
                 "payload-copy", subject, "the payload field differs from the signed payload"
             )

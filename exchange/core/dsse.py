@@ -97,6 +97,8 @@ def parse_envelope(raw: bytes) -> Envelope:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"envelope is not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." fits in the size limit and exhausts the stack
+        raise FormatError("envelope is not JSON: nested too deeply") from None
     if not isinstance(doc, dict) or set(doc) != {"payload", "payloadType", "signatures"}:
         raise FormatError("envelope must be an object with payload, payloadType and signatures")
     ptype = doc["payloadType"]

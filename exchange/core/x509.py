@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
@@ -58,6 +58,14 @@ JURISDICTION_URI_PREFIX = "urn:brandex:jurisdiction:"
 # A chain longer than this is a loop or an attack, not a federation's PKI.
 _MAX_DEPTH = 8
 
+# What cryptography raises on malformed certificates; only some are ValueErrors.
+_PARSE_ERRORS = (
+    ValueError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
 
 def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     """Parse every certificate in a PEM bundle, leaf first as written.
@@ -76,10 +84,19 @@ def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     """
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except _PARSE_ERRORS as exc:
         raise FormatError(f"not a PEM certificate chain: {exc}") from None
     if not certs:  # pragma: no cover - cryptography raises instead
         raise FormatError("not a PEM certificate chain: no certificate found")
+    for n, cert in enumerate(certs, start=1):
+        # cryptography decodes names, extensions and validity on first use, so a
+        # malformed one would surface later as a ValueError from describe() or
+        # verify_chain(); decode them now and report it as what it is.
+        try:
+            _ = (cert.subject, cert.issuer, cert.extensions)
+            _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+        except _PARSE_ERRORS as exc:
+            raise FormatError(f"not a PEM certificate chain: certificate {n}: {exc}") from None
     return certs
 
 
@@ -254,9 +271,9 @@ def _find_issuer(
             continue
         try:
             cert.verify_directly_issued_by(candidate)
-        except (InvalidSignature, ValueError, TypeError):
-            # Same name, different key (e.g. two federations both called "yrd"):
-            # keep looking; only a signature that verifies makes an issuer.
+        except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+            # Same name, different key (e.g. two federations both called "yrd"), or a
+            # key type we cannot use: keep looking; only a verifying signature counts.
             continue
         return candidate
     return None

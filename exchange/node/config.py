@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from exchange.core.errors import ValidationError
 from exchange.core.regions import validate_region
@@ -58,7 +59,9 @@ class NodeConfig:
 def parse_address(value: str, what: str = "address") -> tuple[str, int]:
     """Split ``host:port``; a clear error rather than a gRPC one later."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # isdigit() alone also passes "²" and 5,000-digit strings, on which int() raises.
+    digits = port.isascii() and port.isdigit() and len(port) <= 5
+    if not sep or not host or not digits or not 0 < int(port) < 65536:
         raise ValidationError(what, "must be host:port with a port from 1 to 65535", value)
     return host, int(port)
 
@@ -76,6 +79,14 @@ def _get(d: dict, key: str, kind: type, where: str, default: object = ...) -> ob
     return value
 
 
+def _bounded(d: dict, key: str, kind: type, default: object, low: float, high: float) -> Any:
+    """A number in [low, high]: nan, inf and negative intervals make no sense."""
+    value = _get(d, key, kind, "sync.", default)
+    if not low <= value <= high:  # type: ignore[operator]  # also false for nan
+        raise ValidationError(f"sync.{key}", f"must be between {low:g} and {high:g}", value)
+    return value
+
+
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     """Read and check a node config; every problem names the key at fault."""
     path = Path(path)
@@ -85,10 +96,19 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         raise ValidationError("config", "file not found", str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError("config", f"is not valid TOML: {exc}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError("config", f"is not UTF-8 text: {exc}", str(path)) from None
+    except ValueError as exc:  # tomllib lets int()'s 4300-digit limit through
+        raise ValidationError("config", f"is not valid TOML: {exc}", str(path)) from None
+    except RecursionError:  # tomllib parses nested arrays recursively
+        raise ValidationError("config", "is not valid TOML: nested too deeply", str(path)) from None
     base = path.resolve().parent
 
     def p(value: object) -> Path:
-        return (base / str(value)).resolve()
+        text = str(value)
+        if "\x00" in text:  # Path.resolve() raises ValueError on it
+            raise ValidationError("config", "a path must not contain NUL characters", text)
+        return (base / text).resolve()
 
     region = str(_get(raw, "region", str, ""))
     validate_region(region, "region")
@@ -128,10 +148,10 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         signing_cert=p(_get(signing, "cert", str, "signing.")),
         anchors=tuple(p(a) for a in anchors),
         peers=tuple(peers),
-        sync_interval=float(_get(sync, "interval", float, "sync.", 5.0)),  # type: ignore[arg-type]
-        sync_timeout=float(_get(sync, "timeout", float, "sync.", 30.0)),  # type: ignore[arg-type]
-        batch_size=int(_get(sync, "batch_size", int, "sync.", 1000)),  # type: ignore[arg-type]
+        sync_interval=_bounded(sync, "interval", float, 5.0, 0.05, 86_400.0),
+        sync_timeout=_bounded(sync, "timeout", float, 30.0, 0.5, 3_600.0),
+        batch_size=_bounded(sync, "batch_size", int, 1000, 1, 5000),
         watch=bool(_get(sync, "watch", bool, "sync.", True)),
-        verify_workers=int(_get(sync, "verify_workers", int, "sync.", 2)),  # type: ignore[arg-type]
+        verify_workers=_bounded(sync, "verify_workers", int, 2, 0, 64),
         witness=bool(_get(witness, "enabled", bool, "witness.", True)),
     )
