@@ -26,11 +26,9 @@ from exchange.core.errors import FormatError, VerificationError
 from exchange.core.note import (
     ED25519_PUBLIC_KEY_SIZE,
     ED25519_SIGNATURE_SIZE,
+    KeyIdentity,
     NoteSignature,
-    check_key_name,
-    compute_key_id,
     decode_vkey,
-    encode_vkey,
 )
 
 __all__ = [
@@ -87,50 +85,29 @@ def cosignature_message(body: str, timestamp: int) -> bytes:
     return f"{COSIGNATURE_HEADER}\ntime {timestamp}\n{body}".encode()
 
 
-class CosignatureSigner:
+class CosignatureSigner(KeyIdentity):
     """A witness's Ed25519 cosigning key (signature type 0x04)."""
+
+    SIG_TYPE = SIG_TYPE_COSIGNATURE
 
     def __init__(self, name: str, signing_key: nacl.signing.SigningKey) -> None:
         """Bind a cosigner name to an Ed25519 private key.
 
-        Args:
-            name: the cosigner's key name (a schema-less URL by convention).
-            signing_key: the Ed25519 private key; the spec requires a distinct
-                key per cosigner name, since the message does not commit to it.
+        The spec requires a distinct key per cosigner name, since the message
+        does not commit to it.
 
         Raises:
             FormatError: if the name breaks the key name rules.
         """
-        check_key_name(name)
-        self._name = name
+        super().__init__(name, bytes(signing_key.verify_key))
         self._signing_key = signing_key
-        self._public = bytes(signing_key.verify_key)
-        self._key_id = compute_key_id(name, SIG_TYPE_COSIGNATURE, self._public)
-
-    @property
-    def name(self) -> str:
-        """The cosigner's key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """The 4-byte key id (type byte 0x04)."""
-        return self._key_id
 
     def verifier(self) -> CosignatureVerifier:
         """Return the matching verifier."""
         return CosignatureVerifier(self._name, self._signing_key.verify_key)
 
-    def vkey_string(self) -> str:
-        """Return the ``<name>+<hex id>+<base64(0x04 || key)>`` vkey string."""
-        return encode_vkey(self._name, SIG_TYPE_COSIGNATURE, self._public)
-
     def sign_at(self, body: str, timestamp: int) -> bytes:
-        """Sign a checkpoint body at the given time.
-
-        Args:
-            body: the checkpoint note text.
-            timestamp: POSIX seconds, supplied by the caller.
+        """Sign a checkpoint body at ``timestamp`` (POSIX seconds, from the caller).
 
         Returns:
             ``timestamp (8 bytes, big-endian) || signature (64 bytes)``.
@@ -142,43 +119,19 @@ class CosignatureSigner:
         return f"CosignatureSigner(name={self._name!r}, key_id={self._key_id.hex()})"
 
 
-class CosignatureVerifier:
+class CosignatureVerifier(KeyIdentity):
     """Verifies a witness's Ed25519 cosignatures; a ``note.Verifier``."""
+
+    SIG_TYPE = SIG_TYPE_COSIGNATURE
 
     def __init__(self, name: str, verify_key: nacl.signing.VerifyKey) -> None:
         """Bind a cosigner name to an Ed25519 public key.
 
-        Args:
-            name: the cosigner's key name.
-            verify_key: the Ed25519 public key.
-
         Raises:
             FormatError: if the name breaks the key name rules.
         """
-        check_key_name(name)
-        self._name = name
+        super().__init__(name, bytes(verify_key))
         self._verify_key = verify_key
-        self._public = bytes(verify_key)
-        self._key_id = compute_key_id(name, SIG_TYPE_COSIGNATURE, self._public)
-
-    @property
-    def name(self) -> str:
-        """The cosigner's key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """The 4-byte key id (type byte 0x04)."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        return self._public
-
-    def vkey_string(self) -> str:
-        """Return the ``<name>+<hex id>+<base64(0x04 || key)>`` vkey string."""
-        return encode_vkey(self._name, SIG_TYPE_COSIGNATURE, self._public)
 
     def timestamp_of(self, text: str, sig: bytes) -> int | None:
         """Return the cosignature's timestamp if it verifies over ``text``, else None.
@@ -235,9 +188,6 @@ class CosignatureVerifier:
                 f"cosignature by {self._name} (key id {self._key_id.hex()}) does not verify"
             )
         return timestamp
-
-    def __repr__(self) -> str:
-        return f"CosignatureVerifier({self.vkey_string()!r})"
 
 
 def cosign(checkpoint_body: str, signer: CosignatureSigner, timestamp: int) -> NoteSignature:

@@ -41,6 +41,7 @@ __all__ = [
     "SIG_TYPE_ED25519",
     "Ed25519NoteSigner",
     "Ed25519NoteVerifier",
+    "KeyIdentity",
     "Note",
     "NoteSignature",
     "Signer",
@@ -283,24 +284,21 @@ class Signer(Protocol):
         ...
 
 
-class Ed25519NoteVerifier:
-    """Verifies signed-note Ed25519 signatures (type 0x01) over the note text."""
+class KeyIdentity:
+    """A key name bound to a raw Ed25519 public key, for one signature type.
 
-    def __init__(self, name: str, verify_key: nacl.signing.VerifyKey) -> None:
-        """Bind a key name to an Ed25519 public key.
+    Note keys (type 0x01) and witness cosigning keys (type 0x04) differ only in
+    the type byte that enters the key id and the vkey string; both verifiers and
+    signers of both kinds share this part.
+    """
 
-        Args:
-            name: the key name (by convention the log origin).
-            verify_key: the Ed25519 public key.
+    SIG_TYPE = SIG_TYPE_ED25519
 
-        Raises:
-            FormatError: if the name breaks the key name rules.
-        """
+    def __init__(self, name: str, public: bytes) -> None:
         check_key_name(name)
         self._name = name
-        self._verify_key = verify_key
-        self._public = bytes(verify_key)
-        self._key_id = compute_key_id(name, SIG_TYPE_ED25519, self._public)
+        self._public = public
+        self._key_id = compute_key_id(name, self.SIG_TYPE, public)
 
     @property
     def name(self) -> str:
@@ -309,7 +307,7 @@ class Ed25519NoteVerifier:
 
     @property
     def key_id(self) -> bytes:
-        """The 4-byte key id (type byte 0x01)."""
+        """The 4-byte key id (over name, type byte and key)."""
         return self._key_id
 
     @property
@@ -318,19 +316,27 @@ class Ed25519NoteVerifier:
         return self._public
 
     def vkey_string(self) -> str:
-        """Return the ``<name>+<hex id>+<base64(0x01 || key)>`` vkey string."""
-        return encode_vkey(self._name, SIG_TYPE_ED25519, self._public)
+        """Return the ``<name>+<hex id>+<base64(type || key)>`` vkey string."""
+        return encode_vkey(self._name, self.SIG_TYPE, self._public)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.vkey_string()!r})"
+
+
+class Ed25519NoteVerifier(KeyIdentity):
+    """Verifies signed-note Ed25519 signatures (type 0x01) over the note text."""
+
+    def __init__(self, name: str, verify_key: nacl.signing.VerifyKey) -> None:
+        """Bind a key name (by convention the log origin) to an Ed25519 public key.
+
+        Raises:
+            FormatError: if the name breaks the key name rules.
+        """
+        super().__init__(name, bytes(verify_key))
+        self._verify_key = verify_key
 
     def verify(self, text: str, sig: bytes) -> bool:
-        """Check an Ed25519 signature over the UTF-8 note text.
-
-        Args:
-            text: the note text including its final newline.
-            sig: the 64 signature bytes that follow the key id.
-
-        Returns:
-            ``True`` iff the signature is valid.
-        """
+        """Check an Ed25519 signature (the 64 bytes after the key id) over the note text."""
         if len(sig) != ED25519_SIGNATURE_SIZE:
             return False
         try:
@@ -339,56 +345,25 @@ class Ed25519NoteVerifier:
             return False
         return True
 
-    def __repr__(self) -> str:
-        return f"Ed25519NoteVerifier({self.vkey_string()!r})"
 
-
-class Ed25519NoteSigner:
+class Ed25519NoteSigner(KeyIdentity):
     """Produces signed-note Ed25519 signatures (type 0x01) over the note text."""
 
     def __init__(self, name: str, signing_key: nacl.signing.SigningKey) -> None:
-        """Bind a key name to an Ed25519 private key.
-
-        Args:
-            name: the key name (by convention the log origin).
-            signing_key: the Ed25519 private key.
+        """Bind a key name (by convention the log origin) to an Ed25519 private key.
 
         Raises:
             FormatError: if the name breaks the key name rules.
         """
-        check_key_name(name)
-        self._name = name
+        super().__init__(name, bytes(signing_key.verify_key))
         self._signing_key = signing_key
-        self._public = bytes(signing_key.verify_key)
-        self._key_id = compute_key_id(name, SIG_TYPE_ED25519, self._public)
-
-    @property
-    def name(self) -> str:
-        """The key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """The 4-byte key id (type byte 0x01)."""
-        return self._key_id
 
     def verifier(self) -> Ed25519NoteVerifier:
         """Return the matching verifier, so callers never re-derive the name pairing."""
         return Ed25519NoteVerifier(self._name, self._signing_key.verify_key)
 
-    def vkey_string(self) -> str:
-        """Return the vkey string of the matching verifier."""
-        return encode_vkey(self._name, SIG_TYPE_ED25519, self._public)
-
     def sign(self, text: str) -> bytes:
-        """Sign the UTF-8 note text.
-
-        Args:
-            text: the note text including its final newline.
-
-        Returns:
-            The 64-byte Ed25519 signature (without key id).
-        """
+        """Sign the UTF-8 note text; returns the 64-byte signature (without key id)."""
         return self._signing_key.sign(text.encode("utf-8")).signature
 
     def __repr__(self) -> str:
