@@ -49,6 +49,7 @@ from exchange.node.verify import (
     KeyInfo,
     VerifiedBatch,
     parse_origin,
+    sign_entries,
     verify_batch,
     verify_batch_in_worker,
 )
@@ -57,6 +58,9 @@ from exchange.store import Store
 __all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome", "witness_name"]
 
 log = logging.getLogger("brandex.ledger")
+
+
+_SIGN_CHUNK = 500  # entries per task when signing in worker processes
 
 
 def witness_name(origin: str) -> str:
@@ -249,11 +253,32 @@ class Ledger:
         at = self.clock().astimezone(UTC).isoformat(timespec="seconds")
         envelopes: list[bytes] = []
         entries: list[entries_pb2.Entry] = []
-        for name, msg in bodies:
-            entry = entries_pb2.Entry(federation=self.federation, region=self.region, issued_at=at)
-            getattr(entry, name).CopyFrom(msg)
-            envelopes.append(sign_envelope(entry.SerializeToString(), self._key))
-            entries.append(entry)
+        if self.pool is not None and len(bodies) >= 2 * _SIGN_CHUNK:
+            # Big imports: build and sign in the worker processes, chunk by chunk.
+            seed = bytes(self._key)
+            futures = [
+                self.pool.submit(
+                    sign_entries,
+                    seed,
+                    self.federation,
+                    self.region,
+                    at,
+                    [(name, msg.SerializeToString()) for name, msg in bodies[i : i + _SIGN_CHUNK]],
+                )
+                for i in range(0, len(bodies), _SIGN_CHUNK)
+            ]
+            for fut in futures:
+                for payload, envelope in fut.result():
+                    entries.append(entries_pb2.Entry.FromString(payload))
+                    envelopes.append(envelope)
+        else:
+            for name, msg in bodies:
+                entry = entries_pb2.Entry(
+                    federation=self.federation, region=self.region, issued_at=at
+                )
+                getattr(entry, name).CopyFrom(msg)
+                envelopes.append(sign_envelope(entry.SerializeToString(), self._key))
+                entries.append(entry)
         with self.store.write() as tx:
             if check is not None:
                 check(tx, list(bodies))

@@ -40,6 +40,7 @@ from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node.errors import PermissionDenied, Unauthenticated, grpc_code, translate_errors
 from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
+from exchange.node.verify import validate_records
 from exchange.store import queries
 from exchange.store.database import Tx
 
@@ -318,6 +319,32 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
             fresh.append(rec)
         return fresh, dup
 
+    def _batch_errors(self, records: list) -> list[ValidationError]:
+        """Every problem of every record; in worker processes for big batches."""
+        pool, region, step = self.node.ledger.pool, self.node.region, 500
+        if pool is None or len(records) < 2 * step:
+            return [
+                ValidationError(f"records[{i}].{e.field}", e.rule, e.value)
+                for i, rec in enumerate(records)
+                for e in recognition_errors(rec, issuer=region)
+            ]
+        futures = [
+            (
+                start,
+                pool.submit(
+                    validate_records,
+                    region,
+                    [r.SerializeToString() for r in records[start : start + step]],
+                ),
+            )
+            for start in range(0, len(records), step)
+        ]
+        return [
+            ValidationError(f"records[{start + i}].{field}", rule, value or None)
+            for start, fut in futures
+            for i, field, rule, value in fut.result()
+        ]
+
     @translate_errors
     def IssueBatch(self, request, context):
         self.operator(context)
@@ -325,11 +352,7 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
             raise ValidationError(
                 "records", f"at most {MAX_ISSUE_BATCH} per call", len(request.records)
             )
-        errors = []
-        for i, rec in enumerate(request.records):
-            for e in recognition_errors(rec, issuer=self.node.region):
-                errors.append(ValidationError(f"records[{i}].{e.field}", e.rule, e.value))
-        raise_errors(errors)
+        raise_errors(self._batch_errors(list(request.records)))
         fresh, dup = self._partition(self.node.store.read, list(request.records))
         if not fresh:
             return services_pb2.IssueBatchResponse(added=0, duplicates=dup)

@@ -13,14 +13,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
-from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
+from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope, verify_envelope
 from exchange.core.errors import BrandexError, FormatError, VerificationError
+from exchange.core.records import recognition_errors
 
-__all__ = ["KeyInfo", "VerifiedBatch", "parse_origin", "verify_batch"]
+__all__ = [
+    "KeyInfo",
+    "VerifiedBatch",
+    "parse_origin",
+    "sign_entries",
+    "validate_records",
+    "verify_batch",
+    "verify_batch_in_worker",
+]
 
 
 @dataclass(frozen=True)
@@ -170,3 +179,33 @@ def verify_batch_in_worker(
 def warm_up() -> bool:
     """Run once per worker at start, so the first sync does not pay for imports."""
     return True
+
+
+def sign_entries(
+    seed: bytes, federation: str, region: str, issued_at: str, bodies: list[tuple[str, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """Build and sign entries in a worker: (payload, envelope) pairs, in order.
+
+    The payload is serialised here, once; the caller parses it back for the
+    projections and stores the envelope exactly as signed.
+    """
+    key = SigningKey(seed)
+    out = []
+    for name, body in bodies:
+        entry = entries_pb2.Entry(federation=federation, region=region, issued_at=issued_at)
+        getattr(entry, name).ParseFromString(body)
+        payload = entry.SerializeToString()
+        out.append((payload, sign_envelope(payload, key)))
+    return out
+
+
+def validate_records(issuer: str, blobs: list[bytes]) -> list[tuple[int, str, str, str]]:
+    """Validation of serialised Recognitions in a worker: (index, field, rule, value)."""
+    out = []
+    for i, blob in enumerate(blobs):
+        rec = entries_pb2.Recognition.FromString(blob)
+        out += [
+            (i, e.field, e.rule, "" if e.value is None else str(e.value))
+            for e in recognition_errors(rec, issuer=issuer)
+        ]
+    return out
