@@ -152,6 +152,7 @@ def search(
     if fmt == "json":
         out = {
             "total": resp.total,
+            "total_is_lower_bound": resp.total_is_lower_bound,
             "offset": offset,
             "node": client.address,
             "records": [to_dict(v) for v in resp.records],
@@ -194,16 +195,17 @@ def search(
         }
         for v in resp.records
     ]
+    # Counting stops at a cap (it is not free on a million records): "100+".
+    total = f"{resp.total}+" if resp.total_is_lower_bound else str(resp.total)
     if rows:
         click.echo(table(rows, _SEARCH_COLUMNS))
     if not rows:
-        where = f"at offset {offset} (of {resp.total})" if resp.total else "match"
+        where = f"at offset {offset} (of {total})" if resp.total else "match"
         click.echo(f"no records {where} at {client.address}")
         return
-    more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < resp.total else ""
-    click.echo(
-        f"{offset + 1}-{offset + len(rows)} of {resp.total} record(s) at {client.address}{more}"
-    )
+    has_more = resp.total_is_lower_bound or offset + len(rows) < resp.total
+    more = f"; --offset {offset + len(rows)} for more" if has_more else ""
+    click.echo(f"{offset + 1}-{offset + len(rows)} of {total} record(s) at {client.address}{more}")
 
 
 # -------------------------------------------------------------------------- show

@@ -36,7 +36,7 @@ __all__ = [
     "unindex_record",
 ]
 
-COUNT_CAP = 1_000  # totals above this are reported as "1000+": counting is not free
+COUNT_CAP = 100  # totals above this are reported as "100+": counting is not free
 
 _FIELDS = ("brand_name", "product", "enterprise_name")
 _COLUMNS = (
