@@ -182,12 +182,22 @@ def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, b
             parts.append(f"({expr})")
     if f.region and not regions.is_region(f.region):
         raise ValidationError("region", "is not a GB/T 2260 region code", f.region)
+    # Most records are valid: as an index term "valid" would make FTS5 walk a
+    # posting list as long as the registry, so it is checked on the row instead.
+    common_status = f.status == "valid"
     tags = filter_tags(
-        issuer=f.issuer, region=f.region, kind=f.kind, status=f.status, nice=f.nice_class
+        issuer=f.issuer,
+        region=f.region,
+        kind=f.kind,
+        status="" if common_status else f.status,
+        nice=f.nice_class,
     )
     if tags:
         parts.append("tags : (" + " AND ".join(f'"{t}"' for t in tags) + ")")
     where, params = [], []
+    if common_status:
+        where.append("r.status = ?")
+        params.append(f.status)
     if f.uscc:
         where.append("r.enterprise_uscc = ?")
         params.append(f.uscc)
@@ -204,14 +214,17 @@ def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, b
             where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
             params.append(" AND ".join(parts))
     sql = " AND ".join(where) or "1 = 1"
-    total = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {sql} LIMIT {COUNT_CAP + 1})",
-        params,
-    ).fetchone()[0]
     limit = min(f.limit or 20, 1000)
     found = rows(
         conn,
         f"SELECT r.* FROM {source} WHERE {sql} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, limit, f.offset],
     )
+    if len(found) < limit and (found or f.offset == 0):
+        return found, f.offset + len(found), False  # the page ran out: that is the count
+    else:
+        total = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {sql} LIMIT {COUNT_CAP + 1})",
+            params,
+        ).fetchone()[0]
     return found, min(total, COUNT_CAP), total > COUNT_CAP
