@@ -195,10 +195,22 @@ def synthetic_records(
     return out
 
 
-def issue_all(nodes: Nodes, name: str, records: list, chunk: int = 5000) -> float:
-    """IssueBatch over mTLS, as `brandex import` does; returns seconds taken."""
+def issue_all(
+    nodes: Nodes, name: str, records: list, chunk: int = 5000, in_flight: int = 2
+) -> float:
+    """IssueBatch over mTLS with a couple of calls in flight, as `brandex import` does:
+    the node validates and signs one batch while it stores the previous one."""
     stub = services_pb2_grpc.AdminServiceStub(nodes.channel(name))
     t0 = time.perf_counter()
+    pending: list = []
     for i in range(0, len(records), chunk):
-        stub.IssueBatch(services_pb2.IssueBatchRequest(records=records[i : i + chunk]), timeout=600)
+        pending.append(
+            stub.IssueBatch.future(
+                services_pb2.IssueBatchRequest(records=records[i : i + chunk]), timeout=600
+            )
+        )
+        if len(pending) >= in_flight:
+            pending.pop(0).result()
+    for f in pending:
+        f.result()
     return time.perf_counter() - t0

@@ -59,11 +59,29 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
     try:
         if bar is not None:
             bar.__enter__()
-        for i in range(0, len(records), chunk):
-            part = records[i : i + chunk]
+        # Two calls in flight: the node validates and signs one batch while it
+        # stores the one before (each batch is still one transaction).
+        pending: list[tuple[int, list, grpc.Future]] = []
+        starts = list(range(0, len(records), chunk))
+        while starts or pending:
+            while starts and len(pending) < 2:
+                i = starts.pop(0)
+                part = records[i : i + chunk]
+                pending.append(
+                    (
+                        i,
+                        part,
+                        stub.IssueBatch.future(
+                            services_pb2.IssueBatchRequest(records=part), timeout=300
+                        ),
+                    )
+                )
+            i, part, future = pending.pop(0)
             try:
-                resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=part), timeout=300)
+                resp = future.result()
             except grpc.RpcError:
+                for _, _, other in pending:
+                    other.cancel()
                 if added or dups:
                     click.echo(
                         f"stopped after {i} of {len(records)} rows: {added} added, "
