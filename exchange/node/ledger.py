@@ -54,6 +54,7 @@ from exchange.node.verify import (
     verify_batch_in_worker,
 )
 from exchange.store import Store
+from exchange.store.database import OriginRow
 
 __all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome", "witness_name"]
 
@@ -201,9 +202,15 @@ class Ledger:
 
     # ---------------------------------------------------------------- serving
 
-    def checkpoint_with_cosignatures(self, origin: str, size: int | None = None) -> str:
-        """The issuer-signed note plus every cosignature held for it."""
-        row = self.store.origin(origin)
+    def checkpoint_with_cosignatures(
+        self, origin: str, size: int | None = None, row: OriginRow | None = None
+    ) -> str:
+        """The issuer-signed note plus every cosignature held for it.
+
+        Pass the ``row`` already read when its size is served alongside the note:
+        a second read could see a newer head than the first.
+        """
+        row = row or self.store.origin(origin)
         if row is None:
             raise NotFoundError(f"origin {origin} is not held here")
         size = row.size if size is None else size

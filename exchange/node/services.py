@@ -103,11 +103,12 @@ class _Service:
             raise ValidationError("date", "must be YYYY-MM-DD", value) from None
 
 
-def _origin_state(ledger: Ledger, origin: str) -> services_pb2.OriginState:
-    row = ledger.store.origin(origin)
+def _origin_state(ledger: Ledger, origin: str, row: Any = None) -> services_pb2.OriginState:
+    """Size and note from one read of the origin's head, so they always agree."""
+    row = row or ledger.store.origin(origin)
     if row is None:
         raise NotFoundError(f"origin {origin} is not held here")
-    note = ledger.checkpoint_with_cosignatures(origin) if row.checkpoint else ""
+    note = ledger.checkpoint_with_cosignatures(origin, row=row) if row.checkpoint else ""
     return services_pb2.OriginState(
         origin=origin, size=row.size, checkpoint=note, equivocating=row.frozen
     )
@@ -123,7 +124,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
         out = services_pb2.ListOriginsResponse()
         for row in self.node.store.origins():
             if row.checkpoint:
-                out.origins.append(_origin_state(self.node.ledger, row.origin))
+                out.origins.append(_origin_state(self.node.ledger, row.origin, row))
         return out
 
     @translate_errors
@@ -167,7 +168,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             for row in ledger.store.origins():
                 if not row.checkpoint:
                     continue
-                state = _origin_state(ledger, row.origin)
+                state = _origin_state(ledger, row.origin, row)
                 key = (state.size, state.checkpoint)
                 if sent.get(row.origin) != key:
                     sent[row.origin] = key
