@@ -50,6 +50,7 @@ __all__ = [
     "check_key_name",
     "check_note_chars",
     "compute_key_id",
+    "decode_text",
     "decode_vkey",
     "encode_vkey",
     "format_note",
@@ -415,6 +416,18 @@ def _check_text(text: str) -> None:
     check_note_chars(text, "note text")
 
 
+def decode_text(data: object, what: str) -> str:
+    """Outside bytes or text as str; anything else is a FormatError naming ``what``."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{what} is not valid UTF-8: {exc}") from None
+    if isinstance(data, str):
+        return data
+    raise FormatError(f"{what} must be bytes or str, got {type(data).__name__}")
+
+
 def parse_note(data: bytes | str) -> Note:
     """Parse a signed note strictly, without verifying it.
 
@@ -432,15 +445,7 @@ def parse_note(data: bytes | str) -> Note:
     Raises:
         FormatError: naming what is malformed.
     """
-    if isinstance(data, bytes | bytearray | memoryview):
-        try:
-            msg = bytes(data).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FormatError(f"note is not valid UTF-8: {exc}") from None
-    elif isinstance(data, str):
-        msg = data
-    else:
-        raise FormatError(f"note must be bytes or str, got {type(data).__name__}")
+    msg = decode_text(data, "note")
     check_note_chars(msg, "note")
     if not msg.endswith("\n"):
         raise FormatError("note must end with a newline")

@@ -32,7 +32,13 @@ from exchange.core.checkpoint import (
 )
 from exchange.core.errors import FormatError, VerificationError
 from exchange.core.merkle import verify_inclusion
-from exchange.core.note import Verifier, check_note_chars, parse_note, strict_b64decode
+from exchange.core.note import (
+    Verifier,
+    check_note_chars,
+    decode_text,
+    parse_note,
+    strict_b64decode,
+)
 
 __all__ = [
     "HEADER",
@@ -135,15 +141,7 @@ def parse_tlog_proof(text: str | bytes) -> TlogProof:
     Raises:
         FormatError: naming what is malformed.
     """
-    if isinstance(text, bytes | bytearray | memoryview):
-        try:
-            msg = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FormatError(f"tlog-proof is not valid UTF-8: {exc}") from None
-    elif isinstance(text, str):
-        msg = text
-    else:
-        raise FormatError(f"tlog-proof must be str or bytes, got {type(text).__name__}")
+    msg = decode_text(text, "tlog-proof")
     check_note_chars(msg, "tlog-proof")
     sep = msg.find("\n\n")
     if sep < 0:
