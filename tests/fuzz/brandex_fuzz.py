@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import builders
+from builders import counterfeit_case
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -555,17 +557,7 @@ class World:
             [
                 (
                     "infringement_case",
-                    pb.InfringementCase(
-                        case_id="ah-2024-7",
-                        protected_issuer="330000",
-                        protected_record_id="zj-1",
-                        reporting_region="340000",
-                        handling_region="340000",
-                        infringer_name="假茶作坊",
-                        case_type=1,
-                        goods_value_fen=120000,
-                        opened_on="2024-07-02",
-                    ),
+                    counterfeit_case(),
                 ),
                 (
                     "case_action",
@@ -593,23 +585,7 @@ class World:
 
     @staticmethod
     def recognition():
-        from exchange._proto.brandex.v1 import entries_pb2 as pb
-
-        return pb.Recognition(
-            record_id="zj-1",
-            kind=pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT"),
-            sector=pb.Sector.Value("AGRICULTURAL"),
-            brand_name="西湖",
-            product="龙井茶",
-            enterprise_name="杭州西湖茶业有限公司",
-            enterprise_uscc="91330106MA2B00001" + _uscc_check("91330106MA2B00001"),
-            enterprise_region="330106",
-            certificate_no="ZJMP-2024-0001",
-            announcement_no="浙市监〔2024〕1号",
-            recognised_on="2024-01-15",
-            valid_from="2024-01-15",
-            valid_until="2026-12-31",
-        )
+        return builders.recognition()
 
     @staticmethod
     def accession(region: str, start: str):
@@ -656,12 +632,6 @@ class World:
         from exchange.node.bundles import build_bundle
 
         return build_bundle(self.ledgers[node], "330000", "zj-1")
-
-
-def _uscc_check(first17: str) -> str:
-    from exchange.core.uscc import check_char
-
-    return check_char(first17)
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from builders import counterfeit_case, recognition
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl.signing import SigningKey
@@ -33,7 +34,6 @@ from exchange.core.note import (
     parse_note,
     sign_note,
 )
-from exchange.core.uscc import check_char
 from exchange.node.bundles import build_bundle, decode_entry
 from exchange.node.ledger import Ledger, OriginHead
 from exchange.store import Store
@@ -41,28 +41,6 @@ from exchange.store import Store
 ROOT = Path(__file__).resolve().parents[3]
 MEMBERS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000"}
 KIND = pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT")
-
-
-def _uscc(body: str) -> str:
-    return body + check_char(body)
-
-
-def _recognition(record_id: str, cert: str) -> pb.Recognition:
-    return pb.Recognition(
-        record_id=record_id,
-        kind=KIND,
-        sector=pb.Sector.Value("AGRICULTURAL"),
-        brand_name="西湖",
-        product="龙井茶",
-        enterprise_name="杭州西湖茶业有限公司",
-        enterprise_uscc=_uscc("91330106MA2B00001"),
-        enterprise_region="330106",
-        certificate_no=cert,
-        announcement_no="浙市监〔2024〕1号",
-        recognised_on="2024-01-15",
-        valid_from="2024-01-15",
-        valid_until="2026-12-31",
-    )
 
 
 class LocalPeer:
@@ -134,8 +112,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             )
         ]
     )
-    zj.issue([("recognition", _recognition("zj-1", "ZJMP-2024-0001"))])
-    zj.issue([("recognition", _recognition("zj-2", "ZJMP-2024-0002"))])
+    zj.issue([("recognition", recognition("zj-1", "ZJMP-2024-0001"))])
+    zj.issue([("recognition", recognition("zj-2", "ZJMP-2024-0002"))])
     for status, on in ((1, "2024-06-01"), (2, "2024-09-01")):  # SUSPENDED, REINSTATED
         zj.issue(
             [
@@ -156,8 +134,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         ]
     )
     # zj-3 is corrected: its validity ends a year earlier than first announced.
-    zj.issue([("recognition", _recognition("zj-3", "ZJMP-2024-0003"))])
-    fixed = _recognition("zj-3", "ZJMP-2024-0003")
+    zj.issue([("recognition", recognition("zj-3", "ZJMP-2024-0003"))])
+    fixed = recognition("zj-3", "ZJMP-2024-0003")
     fixed.valid_until = "2025-12-31"
     zj.issue(
         [
@@ -192,17 +170,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         [
             (
                 "infringement_case",
-                pb.InfringementCase(
-                    case_id="ah-2024-7",
-                    protected_issuer="330000",
-                    protected_record_id="zj-1",
-                    reporting_region="340000",
-                    handling_region="340000",
-                    infringer_name="假茶作坊",
-                    case_type=1,
-                    goods_value_fen=120000,
-                    opened_on="2024-07-02",
-                ),
+                counterfeit_case(),
             ),
             (
                 "case_action",

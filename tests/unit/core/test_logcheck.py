@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from builders import counterfeit_case, recognition
 from nacl.signing import SigningKey
 
 from exchange import pki
@@ -26,30 +27,11 @@ from exchange.core.logcheck import (
     check_envelopes,
 )
 from exchange.core.note import Ed25519NoteSigner, NoteSignature, add_signature, format_note
-from exchange.core.uscc import check_char
 
 MEMBERS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000"}
 KIND = pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT")
 ZJ, AH, JS = "yrd/330000", "yrd/340000", "yrd/320000"
 NOW = datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _recognition(record_id: str, cert: str) -> pb.Recognition:
-    return pb.Recognition(
-        record_id=record_id,
-        kind=KIND,
-        sector=pb.Sector.Value("AGRICULTURAL"),
-        brand_name="西湖",
-        product="龙井茶",
-        enterprise_name="杭州西湖茶业有限公司",
-        enterprise_uscc="91330106MA2B00001" + check_char("91330106MA2B00001"),
-        enterprise_region="330106",
-        certificate_no=cert,
-        announcement_no="浙市监〔2024〕1号",
-        recognised_on="2024-01-15",
-        valid_from="2024-01-15",
-        valid_until="2026-12-31",
-    )
 
 
 class Log:
@@ -113,8 +95,8 @@ def clean_logs(certs: Path) -> tuple[Log, Log]:
         region="330000",
     )
     zj.add("accession", acc)
-    zj.add("recognition", _recognition("zj-1", "ZJMP-2024-0001"))
-    zj.add("recognition", _recognition("zj-2", "ZJMP-2024-0002"))
+    zj.add("recognition", recognition("zj-1", "ZJMP-2024-0001"))
+    zj.add("recognition", recognition("zj-2", "ZJMP-2024-0002"))
     zj.add(
         "status_change",
         pb.StatusChange(record_id="zj-1", new_status=1, reason=1, effective_on="2024-06-01"),
@@ -123,7 +105,7 @@ def clean_logs(certs: Path) -> tuple[Log, Log]:
         "status_change",
         pb.StatusChange(record_id="zj-1", new_status=2, reason=1, effective_on="2024-09-01"),
     )
-    fixed = _recognition("zj-2", "ZJMP-2024-0002")
+    fixed = recognition("zj-2", "ZJMP-2024-0002")
     fixed.valid_until = "2025-12-31"
     zj.add(
         "status_change",
@@ -137,17 +119,7 @@ def clean_logs(certs: Path) -> tuple[Log, Log]:
     )
     ah.add(
         "infringement_case",
-        pb.InfringementCase(
-            case_id="ah-2024-7",
-            protected_issuer="330000",
-            protected_record_id="zj-1",
-            reporting_region="340000",
-            handling_region="340000",
-            infringer_name="假茶作坊",
-            case_type=1,
-            goods_value_fen=120000,
-            opened_on="2024-07-02",
-        ),
+        counterfeit_case(),
     )
     ah.add(
         "case_action",
@@ -283,7 +255,7 @@ def test_an_entry_signed_by_another_region_is_found(certs, anchors) -> None:
     zj, ah = clean_logs(certs)
     js = Log(certs, "jiangsu")
     # A record in Zhejiang's log, signed with Jiangsu's (certified) key.
-    zj.add("recognition", _recognition("zj-9", "ZJMP-2024-0009"), key=js.key)
+    zj.add("recognition", recognition("zj-9", "ZJMP-2024-0009"), key=js.key)
     result = audit_of(
         anchors,
         {(JS, "A"): js.envelopes, (ZJ, "A"): zj.envelopes, (AH, "A"): ah.envelopes},
@@ -304,7 +276,7 @@ def test_a_key_announcement_with_another_regions_certificate(certs, anchors) -> 
         "key_announcement",
         pb.KeyAnnouncement(public_key=bytes(js.key.verify_key), certificate_chain_pem=js.chain),
     )
-    fake.add("recognition", _recognition("zj-1", "ZJMP-2024-0001"))
+    fake.add("recognition", recognition("zj-1", "ZJMP-2024-0001"))
     res = check_envelopes(ZJ, 0, fake.envelopes, {}, anchors, decode_entry)
     assert res.issues[0].kind == "signer" and "region 320000, not 330000" in res.issues[0].message
     assert not res.new_keys and not res.facts
@@ -312,7 +284,7 @@ def test_a_key_announcement_with_another_regions_certificate(certs, anchors) -> 
 
 def test_a_payload_naming_another_region_is_found(certs, anchors) -> None:
     zj, _ = clean_logs(certs)
-    zj.add("recognition", _recognition("zj-8", "ZJMP-2024-0008"), region="320000")
+    zj.add("recognition", recognition("zj-8", "ZJMP-2024-0008"), region="320000")
     result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
     assert ("region", ZJ, 8) in kinds(result)
 
@@ -324,7 +296,7 @@ def test_a_key_rotation_is_followed(certs, anchors) -> None:
         "key_announcement",
         pb.KeyAnnouncement(public_key=bytes(zj.key.verify_key), certificate_chain_pem=zj.chain),
     )
-    zj.add("recognition", _recognition("zj-5", "ZJMP-2024-0005"))
+    zj.add("recognition", recognition("zj-5", "ZJMP-2024-0005"))
     result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
     assert result.clean, to_text(result)
 
@@ -334,8 +306,8 @@ def test_a_key_rotation_is_followed(certs, anchors) -> None:
 
 def test_a_duplicate_certificate_number_is_found(certs, anchors) -> None:
     zj, ah = clean_logs(certs)
-    i = zj.add("recognition", _recognition("zj-3", "ZJMP-2024-0001"))
-    j = zj.add("recognition", _recognition("zj-1", "ZJMP-2024-0099"))
+    i = zj.add("recognition", recognition("zj-3", "ZJMP-2024-0001"))
+    j = zj.add("recognition", recognition("zj-1", "ZJMP-2024-0099"))
     result = standard(anchors, zj, ah)
     dups = [x for x in result.issues if x.kind == "duplicate"]
     assert [(d.index, d.origin) for d in dups] == [(i, ZJ), (j, ZJ)]
@@ -371,7 +343,7 @@ def test_a_status_change_the_lifecycle_forbids_is_found(certs, anchors) -> None:
 
 def test_an_invalid_record_is_found(certs, anchors) -> None:
     zj, ah = clean_logs(certs)
-    bad = _recognition("zj-7", "ZJMP-2024-0007")
+    bad = recognition("zj-7", "ZJMP-2024-0007")
     bad.enterprise_uscc = "91350203M0001QAY9B"  # bad check character
     i = zj.add("recognition", bad)
     result = standard(anchors, zj, ah)
@@ -438,8 +410,8 @@ def test_a_fork_between_two_checkpoint_views(certs, anchors) -> None:
     """Two real logs for one origin, both signed with the issuer's key, one per node."""
     zj, ah = clean_logs(certs)
     twin = Log(certs, "zhejiang")
-    twin.add("recognition", _recognition("zj-1", "ZJMP-2024-0001"))
-    twin.add("recognition", _recognition("zj-x", "ZJMP-2024-0777"))
+    twin.add("recognition", recognition("zj-1", "ZJMP-2024-0001"))
+    twin.add("recognition", recognition("zj-x", "ZJMP-2024-0777"))
     note_a, note_b = cosigned(zj.checkpoint(), ah), twin.checkpoint()
     result = audit_of(
         anchors,
@@ -470,7 +442,7 @@ def test_a_fork_at_the_same_size(certs, anchors) -> None:
     zj, _ = clean_logs(certs)
     twin = Log(certs, "zhejiang")
     for n in range(len(zj.envelopes) - 1):
-        twin.add("recognition", _recognition(f"t-{n}", f"T-{n}"))
+        twin.add("recognition", recognition(f"t-{n}", f"T-{n}"))
     assert len(twin.envelopes) == len(zj.envelopes)
     result = audit_of(
         anchors,
@@ -548,7 +520,7 @@ def test_the_html_report_escapes_what_nodes_say(certs, anchors) -> None:
 def test_the_json_report(certs, anchors) -> None:
     zj, _ = clean_logs(certs)
     twin = Log(certs, "zhejiang")
-    twin.add("recognition", _recognition("zj-x", "ZJMP-2024-0777"))
+    twin.add("recognition", recognition("zj-x", "ZJMP-2024-0777"))
     result = audit_of(
         anchors,
         {(ZJ, "A"): zj.envelopes, (ZJ, "B"): twin.envelopes},
@@ -646,7 +618,7 @@ def _run(certs: Path, logs: dict[str, dict[str, tuple[list[bytes], str]]], worke
 def test_the_pipeline_follows_a_key_rotation_across_batches(certs, anchors, workers) -> None:
     zj = Log(certs, "zhejiang")
     for n in range(1200):
-        zj.add("recognition", _recognition(f"a{n}", f"A-{n}"))
+        zj.add("recognition", recognition(f"a{n}", f"A-{n}"))
     new_key, new_pem = _second_signing_key(certs)
     zj.add(
         "key_announcement",
@@ -654,7 +626,7 @@ def test_the_pipeline_follows_a_key_rotation_across_batches(certs, anchors, work
     )
     zj.key = new_key  # entries and checkpoints from here on are signed with the new key
     for n in range(1800):
-        zj.add("recognition", _recognition(f"b{n}", f"B-{n}"))
+        zj.add("recognition", recognition(f"b{n}", f"B-{n}"))
     result = _run(certs, {"A": {ZJ: (zj.envelopes, zj.checkpoint())}}, workers)
     assert result.clean, to_text(result)
     assert result.stats["entries_verified"] == len(zj.envelopes) == 3002
@@ -664,7 +636,7 @@ def test_the_pipeline_reads_a_diverging_copy_as_its_own_history(certs, anchors) 
     zj, _ = clean_logs(certs)
     twin = Log(certs, "zhejiang")
     for n in range(700):
-        twin.add("recognition", _recognition(f"t{n}", f"T-{n}"))
+        twin.add("recognition", recognition(f"t{n}", f"T-{n}"))
     envs = list(zj.envelopes)
     envs[3] = _tamper_payload(envs[3])
     result = _run(

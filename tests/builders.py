@@ -1,0 +1,47 @@
+"""Valid entry bodies for tests: one place for the sample records every suite uses."""
+
+from __future__ import annotations
+
+from exchange._proto.brandex.v1 import entries_pb2 as pb
+from exchange.core.uscc import check_char
+
+__all__ = ["counterfeit_case", "recognition", "uscc"]
+
+
+def uscc(first17: str) -> str:
+    """A valid unified social credit code from its first 17 characters."""
+    return first17 + check_char(first17)
+
+
+def recognition(record_id: str = "zj-1", cert: str = "ZJMP-2024-0001") -> pb.Recognition:
+    """A valid Zhejiang provincial famous-brand product (西湖 龙井茶, Hangzhou)."""
+    return pb.Recognition(
+        record_id=record_id,
+        kind=pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT"),
+        sector=pb.Sector.Value("AGRICULTURAL"),
+        brand_name="西湖",
+        product="龙井茶",
+        enterprise_name="杭州西湖茶业有限公司",
+        enterprise_uscc=uscc("91330106MA2B00001"),
+        enterprise_region="330106",
+        certificate_no=cert,
+        announcement_no="浙市监〔2024〕1号",
+        recognised_on="2024-01-15",
+        valid_from="2024-01-15",
+        valid_until="2026-12-31",
+    )
+
+
+def counterfeit_case(case_id: str = "ah-2024-7", record_id: str = "zj-1") -> pb.InfringementCase:
+    """Anhui reports and handles counterfeits of Zhejiang's record."""
+    return pb.InfringementCase(
+        case_id=case_id,
+        protected_issuer="330000",
+        protected_record_id=record_id,
+        reporting_region="340000",
+        handling_region="340000",
+        infringer_name="假茶作坊",
+        case_type=1,
+        goods_value_fen=120000,
+        opened_on="2024-07-02",
+    )
