@@ -49,15 +49,18 @@ class SqliteHashReader:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
+        # The keys go in as a VALUES table joined on the primary key: written as
+        # OR-ed (level, idx) pairs or as a row-value IN, SQLite scans every node
+        # of the origin instead, which made each proof and append O(n).
         # SQLite caps bound parameters; proofs need ~2*log2(n) keys, so chunks are rare.
         for start in range(0, len(keys), 400):
             chunk = keys[start : start + 400]
-            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
-            params: list[object] = [self._origin]
-            for level, index in chunk:
-                params += [level, index]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            params: list[object] = [v for key in chunk for v in key]
             rows = self._conn.execute(
-                f"SELECT level, idx, hash FROM nodes WHERE origin = ? AND ({where})", params
+                f"WITH k(level, idx) AS (VALUES {values}) SELECT k.level, k.idx, n.hash"
+                " FROM k JOIN nodes AS n ON n.origin = ? AND n.level = k.level AND n.idx = k.idx",
+                [*params, self._origin],
             )
             found.update({(lv, ix): h for lv, ix, h in rows})
         try:
