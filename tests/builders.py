@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.uscc import check_char
 
-__all__ = ["counterfeit_case", "recognition", "uscc"]
+__all__ = ["counterfeit_case", "recognition", "search_query", "uscc"]
 
 
 def uscc(first17: str) -> str:
@@ -45,3 +47,22 @@ def counterfeit_case(case_id: str = "ah-2024-7", record_id: str = "zj-1") -> pb.
         goods_value_fen=120000,
         opened_on="2024-07-02",
     )
+
+
+def search_query(**kw: object) -> SimpleNamespace:
+    """A registry search request as the store's query functions read it."""
+    base: dict[str, object] = dict(
+        text="",
+        region="",
+        issuer="",
+        kind=0,
+        nice_class=0,
+        status="",
+        valid_on="",
+        uscc="",
+        enterprise="",
+        limit=100,
+        offset=0,
+    )
+    base.update(kw)
+    return SimpleNamespace(**base)

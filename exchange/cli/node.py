@@ -71,7 +71,13 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
             "origin": o.origin,
             "size": o.size,
             "cosigners": len(o.cosigners),
-            "state": "FROZEN: " + o.frozen_reason if o.frozen else "ok",
+            "state": (
+                "FROZEN: " + o.frozen_reason
+                if o.frozen
+                else f"indexing: {o.indexed}/{o.size} searchable"
+                if o.indexed < o.size
+                else "ok"
+            ),
         }
         for o in st.origins
     ]

@@ -116,6 +116,7 @@ class Ledger:
         pool: Executor | None = None,
         pool_depth: int = 4,
         origin_lock_wait: float = 2.0,
+        inline_index_limit: int = 10_000,
     ) -> None:
         self.store = store
         self.federation = federation
@@ -130,6 +131,7 @@ class Ledger:
         self.pool = pool
         self.pool_depth = pool_depth
         self.origin_lock_wait = origin_lock_wait
+        self.inline_index_limit = inline_index_limit
         self._anchors_pem = b"".join(
             a.public_bytes(serialization.Encoding.PEM) for a in self.anchors
         )
@@ -403,6 +405,10 @@ class Ledger:
         # The checkpoint must verify with a key certified for the origin.
         verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
         cp, note = self._open_with(origin, head.checkpoint, verifiers)
+        # A small sync is indexed in its own transaction, so the registry answers
+        # from it at once; a big one leaves that to the indexer (see indexer.py),
+        # keeping the write lock short and the log commit fast.
+        index = claimed.size - local_size <= self.inline_index_limit
         with self.store.write() as tx:
             row = tx.ensure_origin(origin, region)
             if row.size != local_size:
@@ -410,7 +416,9 @@ class Ledger:
             root = row.root
             for start, envelopes, vb in verified:
                 new_keys += vb.new_keys
-                root = tx.append(origin, start, envelopes, vb.parsed().entries, vb.leaf_hashes)
+                root = tx.append(
+                    origin, start, envelopes, vb.parsed().entries, vb.leaf_hashes, index=index
+                )
                 vb.entries = []
             if root != cp.root_hash:
                 # Either the peer's entries are not the ones the checkpoint commits to, or

@@ -30,6 +30,7 @@ from exchange.node.identity import (
     open_channel,
     server_credentials,
 )
+from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
@@ -54,12 +55,14 @@ class Node:
     server: grpc.Server
     engine: SyncEngine
     ledger: Ledger
+    indexer: Indexer
     started_at: str
 
     def stop(self, grace: float = 2.0) -> None:
         self.engine.stop()
         self.ledger.close()  # ends the watch streams peers hold on us
         self.server.stop(grace).wait()
+        self.indexer.stop()
         if self.ledger.pool is not None:
             self.ledger.pool.shutdown(wait=True, cancel_futures=True)
         self.ledger.store.close()
@@ -159,7 +162,9 @@ def start_node(config: NodeConfig) -> Node:
     ]
     engine = SyncEngine(ledger, peers, interval=config.sync_interval, watch=config.watch)
     ctx.peer_states = lambda: list(engine.states.values())
-    node = Node(config, server, engine, ledger, started_at)
+    indexer = Indexer(ledger)
+    node = Node(config, server, engine, ledger, indexer, started_at)
+    indexer.start()
     engine.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     for n in names:

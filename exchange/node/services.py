@@ -191,6 +191,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     size=row.size,
                     frozen=row.frozen,
                     frozen_reason=row.frozen_reason,
+                    indexed=row.indexed,
                     cosigners=[w for w, _, _ in store.cosignatures(row.origin, row.size)],
                 )
             )

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
+from exchange.core.dsse import parse_envelope
 from exchange.core.errors import NotFoundError
 from exchange.store.projections import apply_entries
 from exchange.store.schema import create_schema
@@ -36,6 +38,7 @@ class OriginRow:
     checkpoint: str
     frozen: bool
     frozen_reason: str
+    indexed: int = 0  # entries reflected in the registry tables (<= size)
 
 
 class SqliteHashReader:
@@ -70,7 +73,7 @@ class SqliteHashReader:
 
 
 def _row(r: sqlite3.Row | tuple) -> OriginRow:
-    origin, region, size, root, checkpoint, frozen, reason = r
+    origin, region, size, root, checkpoint, frozen, reason, indexed = r
     return OriginRow(
         origin,
         region,
@@ -79,10 +82,11 @@ def _row(r: sqlite3.Row | tuple) -> OriginRow:
         checkpoint or "",
         bool(frozen),
         reason or "",
+        indexed or 0,
     )
 
 
-_ORIGIN_COLS = "origin, region, size, root, checkpoint, frozen, frozen_reason"
+_ORIGIN_COLS = "origin, region, size, root, checkpoint, frozen, frozen_reason, indexed"
 
 
 class Tx:
@@ -100,7 +104,7 @@ class Tx:
     def ensure_origin(self, origin: str, region: str) -> OriginRow:
         self.conn.execute(
             "INSERT OR IGNORE INTO origins (origin, region, size, root, checkpoint, frozen,"
-            " frozen_reason, updated_at) VALUES (?, ?, 0, ?, '', 0, '', '')",
+            " frozen_reason, updated_at, indexed) VALUES (?, ?, 0, ?, '', 0, '', '', 0)",
             (origin, region, merkle.EMPTY_ROOT),
         )
         row = self.origin(origin)
@@ -117,11 +121,16 @@ class Tx:
         envelopes: Sequence[bytes],
         entries: Sequence[object],
         leaf_hashes: Sequence[bytes] | None = None,
+        *,
+        index: bool = True,
     ) -> bytes:
         """Append verified envelopes at ``start`` (the current size); return the new root.
 
-        ``entries`` are the parsed ``Entry`` messages of the same envelopes, used for
-        the projections, which are updated in this same transaction.
+        ``entries`` are the parsed ``Entry`` messages of the same envelopes. With
+        ``index`` (the default) they are folded into the registry tables in this
+        same transaction, after any backlog; without it they wait for
+        :meth:`index`, so a big sync commits its log without paying for the
+        search index inside the write lock.
         """
         row = self.origin(origin)
         if row is None:
@@ -145,14 +154,39 @@ class Tx:
                 )
             ],
         )
-        apply_entries(self.conn, origin, start, entries)
         size = start + len(envelopes)
+        indexed = row.indexed
+        if index:
+            if indexed < start:
+                self.index(origin)  # the backlog first: projections follow log order
+            apply_entries(self.conn, origin, start, entries)
+            indexed = size
         root = merkle.root_hash(size, reader)
         self.conn.execute(
-            "UPDATE origins SET size = ?, root = ?, updated_at = datetime('now') WHERE origin = ?",
-            (size, root, origin),
+            "UPDATE origins SET size = ?, root = ?, indexed = ?, updated_at = datetime('now')"
+            " WHERE origin = ?",
+            (size, root, indexed, origin),
         )
         return root
+
+    def index(self, origin: str, limit: int | None = None) -> int:
+        """Fold up to ``limit`` stored but unindexed entries into the registry tables.
+
+        The envelopes were verified before they were stored, so they are only
+        parsed here. Returns how many entries were indexed.
+        """
+        row = self.origin(origin)
+        if row is None or row.indexed >= row.size:
+            return 0
+        end = row.size if limit is None else min(row.size, row.indexed + limit)
+        rows = self.conn.execute(
+            "SELECT envelope FROM entries WHERE origin = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (origin, row.indexed, end),
+        )
+        entries = [entries_pb2.Entry.FromString(parse_envelope(raw).payload) for (raw,) in rows]
+        apply_entries(self.conn, origin, row.indexed, entries)
+        self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
+        return end - row.indexed
 
     def accept_checkpoint(
         self, origin: str, size: int, root: bytes, note: str, source: str
@@ -248,6 +282,18 @@ class Store:
                 raise
             else:
                 self._writer.execute("COMMIT")
+
+    def index_backlog(self, limit: int = 2000) -> int:
+        """Index one chunk of some origin's backlog, in its own short transaction.
+
+        Returns how many entries were indexed (0: nothing is waiting). Callers
+        loop, so issuing and syncing get the write lock between chunks.
+        """
+        with self.write() as tx:
+            r = tx.conn.execute(
+                "SELECT origin FROM origins WHERE indexed < size LIMIT 1"
+            ).fetchone()
+            return tx.index(r[0], limit) if r else 0
 
     # ------------------------------------------------------------------ reads
 

@@ -8,7 +8,7 @@ from exchange.store.search import create_search_index
 
 __all__ = ["SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
@@ -25,10 +25,16 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "frozen": int,
             "frozen_reason": str,
             "updated_at": str,
+            "indexed": int,
         },
         pk="origin",
         if_not_exists=True,
     )
+    # How many of an origin's entries the registry tables below reflect. A big
+    # sync commits the log first and leaves this behind, for the node's indexer.
+    if "indexed" not in db["origins"].columns_dict:  # a version 1 file: all indexed
+        db["origins"].add_column("indexed", int)
+        db.execute("UPDATE origins SET indexed = size")
     # The log itself: the exact envelope bytes issuers signed, and the hashes of
     # complete subtrees so proofs cost O(log n) reads. WITHOUT ROWID: the key is
     # the only access path, so a second b-tree per row would be pure cost.

@@ -27,6 +27,7 @@ from exchange.core.dsse import sign_envelope
 from exchange.core.note import Ed25519NoteSigner, format_note, parse_note
 from exchange.demo.dataset import demo_records
 from exchange.node.identity import load_anchors
+from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger, OriginHead, witness_name
 from exchange.store import Store
 
@@ -399,3 +400,25 @@ def test_a_lagging_peer_changes_nothing(issuer: Ledger, victim: Ledger) -> None:
     same = outcome(victim.sync_from(FakePeer("slow", {ZJ: log_at(issuer, ZJ, 41)})))
     assert same.action == "up-to-date"
     assert not victim.store.evidence()
+
+
+def test_a_big_sync_commits_the_log_and_leaves_the_index_to_the_indexer(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", inline_index_limit=20)
+    small = outcome(victim.sync_from(FakePeer("zj", {ZJ: log_at(issuer, ZJ, 11)})))
+    assert small.added == 11
+    row = victim.store.origin(ZJ)
+    assert row.indexed == row.size == 11  # a small sync is searchable at once
+
+    big = outcome(victim.sync_from(LedgerPeer(issuer)))
+    assert big.added == 30
+    row = victim.store.origin(ZJ)
+    assert (row.size, row.indexed) == (41, 11)  # log and checkpoint in, index behind
+    count = "SELECT count(*) FROM records WHERE issuer = '330000'"
+    assert victim.store.read.execute(count).fetchone()[0] == 10
+
+    assert Indexer(victim, chunk=7).catch_up() == 30
+    row = victim.store.origin(ZJ)
+    assert row.indexed == row.size == 41
+    assert victim.store.read.execute(count).fetchone()[0] == 40

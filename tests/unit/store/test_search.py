@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,26 +9,9 @@ from hypothesis import strategies as st
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.store import Store, queries
 from exchange.store.search import match_expression, spaced
+from tests.builders import search_query
 
 NAMES = ["宋河粮液", "志元火腿肠", "李二小磨香油", "西湖龙井", "龙井茶叶", "杭瑞丝绸", "河南宋河"]
-
-
-def _query(**kw) -> SimpleNamespace:
-    base = dict(
-        text="",
-        region="",
-        issuer="",
-        kind=0,
-        nice_class=0,
-        status="",
-        valid_on="",
-        uscc="",
-        enterprise="",
-        limit=100,
-        offset=0,
-    )
-    base.update(kw)
-    return SimpleNamespace(**base)
 
 
 def _entry(i: int, brand: str, product: str = "产品", region: str = "330106") -> entries_pb2.Entry:
@@ -63,7 +44,7 @@ def store(tmp_path):
 
 
 def brands(store: Store, **kw) -> set[str]:
-    found, total, capped = queries.search_records(store.read, _query(**kw))
+    found, total, capped = queries.search_records(store.read, search_query(**kw))
     assert total == len(found) and not capped
     return {r["brand_name"] for r in found}
 
@@ -138,7 +119,7 @@ def test_totals_are_capped(tmp_path, monkeypatch) -> None:
         tx.ensure_origin("yrd/330000", "330000")
         entries = [_entry(i, f"品牌{i}") for i in range(12)]
         tx.append("yrd/330000", 0, [b"x%d" % i for i in range(12)], entries)
-    found, total, capped = q.search_records(s.read, _query(text="品牌", limit=3))
+    found, total, capped = q.search_records(s.read, search_query(text="品牌", limit=3))
     assert len(found) == 3 and total == 5 and capped
 
 
