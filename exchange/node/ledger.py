@@ -33,6 +33,7 @@ from exchange.core.cosignature import CosignatureSigner, CosignatureVerifier, co
 from exchange.core.dsse import keyid_of, sign_envelope
 from exchange.core.errors import (
     BrandexError,
+    ConflictError,
     EquivocationError,
     NotFoundError,
     VerificationError,
@@ -393,42 +394,51 @@ class Ledger:
                 f"fetch limit {self.max_fetch}"
             )
         # Entries are verified (in worker processes when there is a pool) while the
-        # stream goes on. The write lock is taken only once the stream is complete,
-        # so a slow or stalled peer never holds up issuing or syncing with others;
-        # the checkpoint is checked last, and any failure rolls everything back.
+        # stream goes on, and each verified batch is staged past the origin's size,
+        # where nothing reads it, in a short transaction of its own: a slow or
+        # stalled peer never holds the write lock. The checkpoint is checked last;
+        # only then does one small transaction make the staged entries the log.
+        # Any failure drops them.
         keys = self.keys_for(origin)
         new_keys: list[KeyInfo] = []
-        # Kept as bytes until the write: parsed messages would triple the memory.
-        verified = list(self._verified_stream(peer, origin, local_size, claimed.size, keys))
-        if (verified[-1][0] + len(verified[-1][1]) if verified else local_size) != claimed.size:
-            raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
-        # The checkpoint must verify with a key certified for the origin.
-        verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
-        cp, note = self._open_with(origin, head.checkpoint, verifiers)
-        # A small sync is indexed in its own transaction, so the registry answers
-        # from it at once; a big one leaves that to the indexer (see indexer.py),
-        # keeping the write lock short and the log commit fast.
-        index = claimed.size - local_size <= self.inline_index_limit
         with self.store.write() as tx:
-            row = tx.ensure_origin(origin, region)
-            if row.size != local_size:
+            staging = tx.begin_staging(origin, region)
+            if staging.start != local_size:
+                tx.end_staging(staging)
                 return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
-            root = row.root
-            for start, envelopes, vb in verified:
+        try:
+            for start, envelopes, vb in self._verified_stream(
+                peer, origin, local_size, claimed.size, keys
+            ):
                 new_keys += vb.new_keys
-                root = tx.append(
-                    origin, start, envelopes, vb.parsed().entries, vb.leaf_hashes, index=index
+                with self.store.write() as tx:
+                    tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
+            if staging.next != claimed.size:
+                raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
+            # The checkpoint must verify with a key certified for the origin.
+            verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
+            cp, note = self._open_with(origin, head.checkpoint, verifiers)
+            # A small sync is indexed in the same transaction, so the registry answers
+            # from it at once; a big one leaves that to the indexer (see indexer.py).
+            index = claimed.size - local_size <= self.inline_index_limit
+            with self.store.write() as tx:
+                root = tx.staged_root(staging)
+                if root != cp.root_hash:
+                    # Either the peer's entries are not the ones the checkpoint commits
+                    # to, or the issuer signed a tree that does not extend ours.
+                    raise _RootMismatch(cp)
+                tx.commit_staged(staging, root, index=index)
+                for k in new_keys:
+                    tx.add_key(origin, k.keyid, k.public_key, k.chain_pem, k.idx)
+                issuer_only = Note(note.text, [s for s in note.signatures if s.name == origin])
+                tx.accept_checkpoint(
+                    origin, cp.size, cp.root_hash, format_note(issuer_only), peer.name
                 )
-                vb.entries = []
-            if root != cp.root_hash:
-                # Either the peer's entries are not the ones the checkpoint commits to, or
-                # the issuer signed a tree that does not extend ours: find out which.
-                raise _RootMismatch(cp)
-            for k in new_keys:
-                tx.add_key(origin, k.keyid, k.public_key, k.chain_pem, k.idx)
-            issuer_only = Note(note.text, [s for s in note.signatures if s.name == origin])
-            tx.accept_checkpoint(origin, cp.size, cp.root_hash, format_note(issuer_only), peer.name)
-            self._store_cosignatures(tx, origin, cp, note)
+                self._store_cosignatures(tx, origin, cp, note)
+        except ConflictError as exc:
+            return SyncOutcome(origin, "up-to-date", detail=f"raced with another sync: {exc}")
+        finally:
+            self.store.end_staging(staging)
         self._notify()
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
 

@@ -49,17 +49,11 @@ class VerifiedBatch:
     entries: list[entries_pb2.Entry]
     leaf_hashes: list[bytes]
     new_keys: list[KeyInfo] = field(default_factory=list)
-    payloads: list[bytes] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)  # each entry's body field name
 
     def for_transport(self) -> VerifiedBatch:
         """Drop the parsed messages: bytes cross process boundaries cheaply."""
-        return VerifiedBatch([], self.leaf_hashes, self.new_keys, self.payloads)
-
-    def parsed(self) -> VerifiedBatch:
-        """Re-create the messages from the verified payload bytes (parse, never re-serialise)."""
-        if not self.entries:
-            self.entries = [entries_pb2.Entry.FromString(p) for p in self.payloads]
-        return self
+        return VerifiedBatch([], self.leaf_hashes, self.new_keys, self.types)
 
 
 def parse_origin(origin: str) -> tuple[str, str]:
@@ -158,7 +152,7 @@ def verify_batch(
         except BrandexError as exc:
             raise VerificationError(f"{origin} entry {idx}: {exc}") from None
         out.entries.append(entry)
-        out.payloads.append(env.payload)
+        out.types.append(entry.WhichOneof("body"))
         out.leaf_hashes.append(merkle.leaf_hash(raw))
     return out
 

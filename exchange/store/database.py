@@ -20,11 +20,11 @@ import sqlite_utils
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
-from exchange.core.errors import NotFoundError
+from exchange.core.errors import ConflictError, NotFoundError
 from exchange.store.projections import apply_entries
 from exchange.store.schema import create_schema
 
-__all__ = ["OriginRow", "SqliteHashReader", "Store", "Tx"]
+__all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,30 @@ def _row(r: sqlite3.Row | tuple) -> OriginRow:
 _ORIGIN_COLS = "origin, region, size, root, checkpoint, frozen, frozen_reason, indexed"
 
 
+class Staging:
+    """A sync's claim on the rows past an origin's size.
+
+    Rows past ``origins.size`` are invisible: every read is bounded by the size,
+    which only moves when a checkpoint is accepted. A sync stores verified
+    batches there while the stream goes on, each in a short transaction, and
+    makes them the log in one small transaction at the end, or drops them.
+    Only the newest claim on an origin may write; an older one (a stalled
+    sync someone gave up waiting for) finds it has been taken over.
+    """
+
+    def __init__(self, origin: str, start: int, created: bool) -> None:
+        self.origin = origin
+        self.start = start
+        self.next = start
+        self.created = created  # the origin row was made for this sync
+
+
 class Tx:
     """One write transaction. Obtain it from ``Store.write()``."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, stagings: dict[str, Staging]) -> None:
         self.conn = conn
+        self._stagings = stagings
 
     def origin(self, origin: str) -> OriginRow | None:
         r = self.conn.execute(
@@ -137,23 +156,12 @@ class Tx:
             raise NotFoundError(f"origin {origin} is not known here")
         if start != row.size:
             raise ValueError(f"{origin}: append at {start} but the log has {row.size} entries")
+        if self._stagings.pop(origin, None) is not None:
+            self.discard_past(origin, row.size)  # this append wins over a sync in progress
         if leaf_hashes is None:
             leaf_hashes = [merkle.leaf_hash(e) for e in envelopes]
-        reader = self.hash_reader(origin)
-        nodes = merkle.nodes_for_append(start, leaf_hashes, reader)
-        self.conn.executemany(
-            "INSERT INTO nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)",
-            [(origin, lv, ix, h) for lv, ix, h in nodes],
-        )
-        self.conn.executemany(
-            "INSERT INTO entries (origin, idx, leaf_hash, envelope, type) VALUES (?, ?, ?, ?, ?)",
-            [
-                (origin, start + i, lh, env, entry.WhichOneof("body"))  # type: ignore[attr-defined]
-                for i, (lh, env, entry) in enumerate(
-                    zip(leaf_hashes, envelopes, entries, strict=True)
-                )
-            ],
-        )
+        types = [e.WhichOneof("body") for e in entries]  # type: ignore[attr-defined]
+        self._insert(origin, start, envelopes, types, leaf_hashes)
         size = start + len(envelopes)
         indexed = row.indexed
         if index:
@@ -161,13 +169,105 @@ class Tx:
                 self.index(origin)  # the backlog first: projections follow log order
             apply_entries(self.conn, origin, start, entries)
             indexed = size
-        root = merkle.root_hash(size, reader)
+        root = merkle.root_hash(size, self.hash_reader(origin))
         self.conn.execute(
             "UPDATE origins SET size = ?, root = ?, indexed = ?, updated_at = datetime('now')"
             " WHERE origin = ?",
             (size, root, indexed, origin),
         )
         return root
+
+    def _insert(
+        self,
+        origin: str,
+        start: int,
+        envelopes: Sequence[bytes],
+        types: Sequence[str | None],
+        leaf_hashes: Sequence[bytes],
+    ) -> None:
+        """The entry rows and every complete subtree they create."""
+        nodes = merkle.nodes_for_append(start, leaf_hashes, self.hash_reader(origin))
+        self.conn.executemany(
+            "INSERT INTO nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)",
+            [(origin, lv, ix, h) for lv, ix, h in nodes],
+        )
+        self.conn.executemany(
+            "INSERT INTO entries (origin, idx, leaf_hash, envelope, type) VALUES (?, ?, ?, ?, ?)",
+            [
+                (origin, start + i, lh, env, t)
+                for i, (lh, env, t) in enumerate(zip(leaf_hashes, envelopes, types, strict=True))
+            ],
+        )
+
+    # ---------------------------------------------------------------- staging
+
+    def begin_staging(self, origin: str, region: str) -> Staging:
+        """Claim the rows past ``origin``'s size for one sync (see :class:`Staging`)."""
+        created = self.origin(origin) is None
+        row = self.ensure_origin(origin, region)
+        self.discard_past(origin, row.size)
+        staging = self._stagings[origin] = Staging(origin, row.size, created)
+        return staging
+
+    def _owned(self, staging: Staging) -> None:
+        if self._stagings.get(staging.origin) is not staging:
+            raise ConflictError(f"{staging.origin}: another sync or append took over")
+
+    def stage(
+        self,
+        staging: Staging,
+        start: int,
+        envelopes: Sequence[bytes],
+        types: Sequence[str | None],
+        leaf_hashes: Sequence[bytes],
+    ) -> None:
+        """Store verified entries past the size, where nobody reads them yet."""
+        self._owned(staging)
+        if start != staging.next:
+            raise ValueError(f"{staging.origin}: staging at {start}, expected {staging.next}")
+        self._insert(staging.origin, start, envelopes, types, leaf_hashes)
+        staging.next = start + len(envelopes)
+
+    def staged_root(self, staging: Staging) -> bytes:
+        """The root the log would have with every staged entry in it."""
+        self._owned(staging)
+        return merkle.root_hash(staging.next, self.hash_reader(staging.origin))
+
+    def commit_staged(self, staging: Staging, root: bytes, *, index: bool = True) -> None:
+        """Make the staged entries part of the log (the caller checked ``root``)."""
+        self._owned(staging)
+        origin = staging.origin
+        row = self.origin(origin)
+        assert row is not None
+        if row.size != staging.start:
+            raise ConflictError(f"{origin}: the log moved from {staging.start} to {row.size}")
+        self.conn.execute(
+            "UPDATE origins SET size = ?, root = ?, updated_at = datetime('now') WHERE origin = ?",
+            (staging.next, root, origin),
+        )
+        del self._stagings[origin]
+        if index:
+            self.index(origin)
+
+    def end_staging(self, staging: Staging) -> None:
+        """Drop what an unfinished staging stored (nothing, once committed or taken over)."""
+        if self._stagings.get(staging.origin) is staging:
+            del self._stagings[staging.origin]
+            row = self.origin(staging.origin)
+            assert row is not None
+            self.discard_past(staging.origin, row.size)
+            if staging.created and row.size == 0:  # leave no trace of a failed first sync
+                self.conn.execute("DELETE FROM origins WHERE origin = ?", (staging.origin,))
+
+    def discard_past(self, origin: str, size: int) -> None:
+        """Delete the entries and subtree hashes that a log of ``size`` does not hold."""
+        self.conn.execute("DELETE FROM entries WHERE origin = ? AND idx >= ?", (origin, size))
+        # Node (level, i) is complete in a tree of `size` leaves iff i < size >> level.
+        # One range per level keeps every delete on the primary key.
+        self.conn.executemany(
+            "DELETE FROM nodes WHERE origin = ? AND level = ? AND idx >= ?",
+            [(origin, level, size >> level) for level in range(64)],
+        )
 
     def index(self, origin: str, limit: int | None = None) -> int:
         """Fold up to ``limit`` stored but unindexed entries into the registry tables.
@@ -240,11 +340,15 @@ class Store:
         self.path = str(path)
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._stagings: dict[str, Staging] = {}
         self._writer = self._connect()
         db = sqlite_utils.Database(self._writer)
         with self._lock:
             create_schema(db)
             self._writer.commit()
+        with self.write() as tx:  # what a sync staged before a crash or kill is dropped
+            for origin, size in tx.conn.execute("SELECT origin, size FROM origins").fetchall():
+                tx.discard_past(origin, size)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
@@ -276,12 +380,18 @@ class Store:
         with self._lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self._writer)
+                yield Tx(self._writer, self._stagings)
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
             else:
                 self._writer.execute("COMMIT")
+
+    def end_staging(self, staging: Staging) -> None:
+        """Drop an unfinished staging's rows; free when it was committed."""
+        if self._stagings.get(staging.origin) is staging:
+            with self.write() as tx:
+                tx.end_staging(staging)
 
     def index_backlog(self, limit: int = 2000) -> int:
         """Index one chunk of some origin's backlog, in its own short transaction.

@@ -6,6 +6,11 @@ root in the origin row, with the tree the node's subtree table gives, and with
 the issuer-signed checkpoint (whose signature is checked against the origin's
 certified key); sizes, indices, projections and the full-text index are counted
 against the log. ``PRAGMA integrity_check`` covers the file itself.
+
+Two things a killed node may leave behind are not damage: rows past an origin's
+size (a sync's staged batches, invisible to reads and dropped when the file is
+next opened) and registry tables behind the log (``origins.indexed``, caught up
+by the indexer). Both are counted and bounded, never trusted.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class LogState:
     size: int
     root: bytes
     frozen: bool
+    staged: int = 0  # entry rows past the size (an unfinished sync's)
+    indexed: int = 0  # entries the registry tables reflect
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -47,9 +54,11 @@ def connect_ro(path: Path) -> sqlite3.Connection:
 
 
 def leaf_hashes(conn: sqlite3.Connection, origin: str, start: int = 0) -> list[bytes]:
-    """Leaf hashes re-derived from the stored envelope bytes, in log order."""
+    """Leaf hashes re-derived from the stored envelope bytes of the log, in order."""
     rows = conn.execute(
-        "SELECT envelope FROM entries WHERE origin = ? AND idx >= ? ORDER BY idx", (origin, start)
+        "SELECT envelope FROM entries WHERE origin = ? AND idx >= ?"
+        " AND idx < (SELECT size FROM origins WHERE origin = ?) ORDER BY idx",
+        (origin, start, origin),
     )
     return [merkle.leaf_hash(r[0]) for r in rows]
 
@@ -80,15 +89,17 @@ def verify_database(path: Path, *, anchors: Sequence[object] | None = None) -> d
         assert not conn.execute("PRAGMA foreign_key_check").fetchall()
         out: dict[str, LogState] = {}
         rows = conn.execute(
-            "SELECT origin, size, root, checkpoint, frozen FROM origins ORDER BY origin"
+            "SELECT origin, size, root, checkpoint, frozen, indexed FROM origins ORDER BY origin"
         ).fetchall()
         known = {r[0] for r in rows}
         for table in ("entries", "nodes", "checkpoints", "keys", "records"):
             orphans = {r[0] for r in conn.execute(f"SELECT DISTINCT origin FROM {table}")} - known
             assert not orphans, f"{table} holds rows of unknown origins {orphans}"
-        for origin, size, root, note, frozen in rows:
-            out[origin] = _verify_origin(conn, origin, size, root, note, anchors)
-            out[origin] = LogState(origin, size, out[origin].root, bool(frozen))
+        for origin, size, root, note, frozen, indexed in rows:
+            state = _verify_origin(conn, origin, size, root, note, indexed, anchors)
+            out[origin] = LogState(
+                origin, size, state.root, bool(frozen), state.staged, state.indexed
+            )
         records = _one(conn, "SELECT count(*) FROM records")
         indexed = _one(conn, "SELECT count(*) FROM records_fts")
         assert indexed == records, f"search index holds {indexed} rows for {records} records"
@@ -103,18 +114,28 @@ def _verify_origin(
     size: int,
     root: bytes | None,
     note: str | None,
+    indexed: int,
     anchors: Sequence[object] | None,
 ) -> LogState:
+    assert 0 <= indexed <= size, f"{origin}: indexed {indexed} outside 0..{size}"
     count, lo, hi = conn.execute(
-        "SELECT count(*), min(idx), max(idx) FROM entries WHERE origin = ?", (origin,)
+        "SELECT count(*), min(idx), max(idx) FROM entries WHERE origin = ? AND idx < ?",
+        (origin, size),
     ).fetchone()
     assert count == size, f"{origin}: {count} entries stored, origin row says {size}"
+    staged, slo, shi = conn.execute(
+        "SELECT count(*), min(idx), max(idx) FROM entries WHERE origin = ? AND idx >= ?",
+        (origin, size),
+    ).fetchone()
+    if staged:  # an unfinished sync's batches: contiguous from the size on
+        assert (slo, shi) == (size, size + staged - 1), f"{origin}: staged rows {slo}..{shi}"
     if size == 0:
         assert not note, f"{origin}: a checkpoint for an empty log"
-        return LogState(origin, 0, merkle.EMPTY_ROOT, False)
+        return LogState(origin, 0, merkle.EMPTY_ROOT, False, staged)
     assert (lo, hi) == (0, size - 1), f"{origin}: indices {lo}..{hi} for size {size}"
     stored = conn.execute(
-        "SELECT leaf_hash, envelope FROM entries WHERE origin = ? ORDER BY idx", (origin,)
+        "SELECT leaf_hash, envelope FROM entries WHERE origin = ? AND idx < ? ORDER BY idx",
+        (origin, size),
     ).fetchall()
     leaves = [merkle.leaf_hash(env) for _, env in stored]
     bad = [i for i, ((lh, _), mine) in enumerate(zip(stored, leaves, strict=True)) if lh != mine]
@@ -125,12 +146,13 @@ def _verify_origin(
     derived = merkle.root_hash(size, tree)
     assert derived == root, f"{origin}: origin row root differs from the entries' root"
     # The node's subtree table must hold exactly this tree: every complete subtree
-    # with the right hash, and nothing past the head (no half-written append).
+    # with the right hash (no half-written append); past the head, only staged ones.
     nodes = {
         (lv, ix): h
         for lv, ix, h in conn.execute(
             "SELECT level, idx, hash FROM nodes WHERE origin = ?", (origin,)
         )
+        if ix < size >> lv
     }
     assert nodes == tree.snapshot(), f"{origin}: subtree table differs from the entries' tree"
     # The head is an issuer-signed checkpoint for exactly this size and root.
@@ -162,22 +184,30 @@ def _verify_origin(
             "SELECT type FROM entries WHERE origin = ? AND idx = ?", (origin, kidx)
         ).fetchone()
         assert kind == ("key_announcement",), f"{origin}: key row points at {kind}"
-    # Projections hold exactly what the log says (no re-issued ids in these tests).
+    # Projections hold exactly what the indexed part of the log says (no re-issued
+    # ids in these tests): nothing missing, nothing from past the cursor.
     recognitions = _one(
-        conn, "SELECT count(*) FROM entries WHERE origin = ? AND type = 'recognition'", (origin,)
+        conn,
+        "SELECT count(*) FROM entries WHERE origin = ? AND type = 'recognition' AND idx < ?",
+        (origin, indexed),
     )
     joined = _one(
         conn,
         "SELECT count(*) FROM records r JOIN entries e ON e.origin = r.origin AND e.idx = r.idx"
-        " AND e.type = 'recognition' WHERE r.origin = ?",
-        (origin,),
+        " AND e.type = 'recognition' WHERE r.origin = ? AND r.idx < ?",
+        (origin, indexed),
     )
     rows = _one(conn, "SELECT count(*) FROM records WHERE origin = ?", (origin,))
     assert rows == joined == recognitions, (
-        f"{origin}: {rows} record rows, {joined} backed by entries, {recognitions} recognitions"
+        f"{origin}: {rows} record rows, {joined} backed by indexed entries,"
+        f" {recognitions} recognitions among the first {indexed}"
     )
     for body, table in _PER_ENTRY.items():
-        n = _one(conn, "SELECT count(*) FROM entries WHERE origin = ? AND type = ?", (origin, body))
+        n = _one(
+            conn,
+            "SELECT count(*) FROM entries WHERE origin = ? AND type = ? AND idx < ?",
+            (origin, body, indexed),
+        )
         assert _one(conn, f"SELECT count(*) FROM {table} WHERE origin = ?", (origin,)) == n, table
     if anchors is not None:
         envs = [env for _, env in stored]
@@ -186,4 +216,4 @@ def _verify_origin(
             vb = verify_batch(origin, start, envs[start : start + 5000], known, anchors)
             for k in vb.new_keys:
                 known[k.keyid] = k.public_key
-    return LogState(origin, size, derived, False)
+    return LogState(origin, size, derived, False, staged, indexed)

@@ -1,0 +1,134 @@
+"""Staging: verified batches stored past an origin's size before its checkpoint is in.
+
+Rows past the size must be invisible to every read, become the log only through
+``commit_staged``, vanish on ``end_staging``, on a newer claim, on an append,
+and when the file is opened again after a crash.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange._proto.brandex.v1 import entries_pb2
+from exchange.core import merkle
+from exchange.core.errors import ConflictError, NotFoundError
+from exchange.store import Store
+
+ORIGIN = "yrd/330000"
+
+
+def _batch(start: int, n: int) -> tuple[list[bytes], list[bytes]]:
+    envelopes = [b"env %d" % i for i in range(start, start + n)]
+    return envelopes, [merkle.leaf_hash(e) for e in envelopes]
+
+
+def _rows(store: Store) -> tuple[int, int]:
+    conn = store.read
+    entries = conn.execute("SELECT count(*) FROM entries WHERE origin = ?", (ORIGIN,)).fetchone()
+    nodes = conn.execute("SELECT count(*) FROM nodes WHERE origin = ?", (ORIGIN,)).fetchone()
+    return entries[0], nodes[0]
+
+
+def _store_with(tmp_path, n: int) -> Store:
+    store = Store(tmp_path / "s.db")
+    envelopes, leaves = _batch(0, n)
+    with store.write() as tx:
+        tx.ensure_origin(ORIGIN, "330000")
+        tx.append(ORIGIN, 0, envelopes, [entries_pb2.Entry()] * n, leaves, index=False)
+    return store
+
+
+def _stage(store: Store, staging, start: int, n: int) -> None:
+    envelopes, leaves = _batch(start, n)
+    with store.write() as tx:
+        tx.stage(staging, start, envelopes, [None] * n, leaves)
+
+
+def test_staged_rows_become_the_log_only_when_committed(tmp_path):
+    store = _store_with(tmp_path, 5)
+    before = _rows(store)
+    with store.write() as tx:
+        staging = tx.begin_staging(ORIGIN, "330000")
+    _stage(store, staging, 5, 4)
+    _stage(store, staging, 9, 3)
+    assert store.origin(ORIGIN).size == 5  # nothing a reader bounds by size sees them
+    assert store.envelopes(ORIGIN, 0, 100) == _batch(0, 5)[0] + _batch(5, 7)[0]
+    with pytest.raises(NotFoundError):  # but served reads stop at the size
+        store.checkpoint_note(ORIGIN, 12)
+
+    with store.write() as tx:
+        root = tx.staged_root(staging)
+        tx.commit_staged(staging, root, index=False)
+    store.end_staging(staging)  # a no-op once committed
+    full = merkle.MemoryHashStore()
+    full.append(_batch(0, 12)[1])
+    assert store.origin(ORIGIN).size == 12
+    assert store.origin(ORIGIN).root == root == merkle.root_hash(12, full)
+    assert _rows(store)[0] == 12 and _rows(store) > before
+
+
+def test_an_unfinished_staging_leaves_nothing(tmp_path):
+    store = _store_with(tmp_path, 5)
+    before = _rows(store)
+    with store.write() as tx:
+        staging = tx.begin_staging(ORIGIN, "330000")
+    _stage(store, staging, 5, 6)
+    store.end_staging(staging)
+    assert _rows(store) == before
+    assert merkle.root_hash(5, store.hash_reader(ORIGIN)) == store.origin(ORIGIN).root
+
+
+def test_a_newer_claim_takes_over_a_stalled_one(tmp_path):
+    store = _store_with(tmp_path, 5)
+    with store.write() as tx:
+        stalled = tx.begin_staging(ORIGIN, "330000")
+    _stage(store, stalled, 5, 3)
+    with store.write() as tx:
+        fresh = tx.begin_staging(ORIGIN, "330000")  # drops the stalled sync's rows
+    assert _rows(store)[0] == 5
+    _stage(store, fresh, 5, 2)
+    with pytest.raises(ConflictError, match="took over"):
+        _stage(store, stalled, 8, 1)
+    with pytest.raises(ConflictError), store.write() as tx:
+        tx.commit_staged(stalled, b"\0" * 32, index=False)
+    store.end_staging(stalled)  # must not touch the fresh sync's rows
+    assert _rows(store)[0] == 7
+    with store.write() as tx:
+        tx.commit_staged(fresh, tx.staged_root(fresh), index=False)
+    assert store.origin(ORIGIN).size == 7
+
+
+def test_an_append_wins_over_a_staging(tmp_path):
+    store = _store_with(tmp_path, 5)
+    with store.write() as tx:
+        staging = tx.begin_staging(ORIGIN, "330000")
+    _stage(store, staging, 5, 3)
+    envelopes, leaves = _batch(100, 2)
+    with store.write() as tx:
+        tx.append(ORIGIN, 5, envelopes, [entries_pb2.Entry()] * 2, leaves, index=False)
+    assert store.envelopes(ORIGIN, 5, 100) == envelopes
+    with pytest.raises(ConflictError):
+        _stage(store, staging, 8, 1)
+
+
+def test_reopening_after_a_crash_drops_staged_rows(tmp_path):
+    store = _store_with(tmp_path, 6)
+    before = _rows(store)
+    with store.write() as tx:
+        staging = tx.begin_staging(ORIGIN, "330000")
+    _stage(store, staging, 6, 1000)
+    assert _rows(store)[0] == 1006
+    store.close()  # the process dies here: no end_staging
+    reopened = Store(tmp_path / "s.db")
+    assert _rows(reopened) == before
+    full = merkle.MemoryHashStore()
+    full.append(_batch(0, 6)[1])
+    assert merkle.root_hash(6, reopened.hash_reader(ORIGIN)) == merkle.root_hash(6, full)
+
+
+def test_a_failed_first_sync_leaves_no_origin(tmp_path):
+    store = Store(tmp_path / "new.db")
+    with store.write() as tx:
+        staging = tx.begin_staging("yrd/340000", "340000")
+    store.end_staging(staging)
+    assert store.origin("yrd/340000") is None
