@@ -136,7 +136,7 @@ def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
         "INSERT OR REPLACE INTO cases (case_region, case_id, protected_issuer,"
         " protected_record_id, handling_region, infringer_name, infringer_uscc, case_type,"
         " goods_value_fen, opened_on, description, open, origin, idx)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry.region,
             c.case_id,
@@ -149,9 +149,25 @@ def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
             c.goods_value_fen,
             c.opened_on,
             c.description,
+            # The handling region's log may reach this node first: a closing action
+            # already indexed closes the case as it arrives.
+            0 if _closed(conn, entry.region, c.case_id) else 1,
             origin,
             idx,
         ),
+    )
+
+
+_CLOSING_ACTIONS = (6, 7)  # CLOSED, DISMISSED
+
+
+def _closed(conn: sqlite3.Connection, case_region: str, case_id: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM case_actions WHERE case_region = ? AND case_id = ? AND action IN (?, ?)",
+            (case_region, case_id, *_CLOSING_ACTIONS),
+        ).fetchone()
+        is not None
     )
 
 
@@ -173,7 +189,7 @@ def _case_action(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) ->
             a.fine_fen,
         ),
     )
-    if a.action in (6, 7):  # CLOSED, DISMISSED
+    if a.action in _CLOSING_ACTIONS:
         conn.execute(
             "UPDATE cases SET open = 0 WHERE case_region = ? AND case_id = ?",
             (a.case_region, a.case_id),

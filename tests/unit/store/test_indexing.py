@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.dsse import sign_envelope
 from exchange.store import Store, queries
-from tests.builders import recognition, search_query
+from tests.builders import counterfeit_case, recognition, search_query
 
 ORIGIN = "yrd/330000"
 KEY = SigningKey(b"\x07" * 32)
@@ -118,3 +118,24 @@ def test_a_version_1_file_counts_as_indexed(tmp_path):
     row = reopened.origin(ORIGIN)
     assert row.indexed == row.size == 6
     assert reopened.index_backlog() == 0
+
+
+def test_a_case_closed_in_a_log_indexed_first_arrives_closed(tmp_path):
+    """Zhejiang reports a case Anhui handles; a node may index Anhui's log first."""
+    case = pb.Entry(federation="yrd", region="330000", issued_at="2026-01-01T00:00:00Z")
+    case.infringement_case.CopyFrom(counterfeit_case("zj-case-1"))
+    case.infringement_case.handling_region = "340000"
+    close = pb.Entry(federation="yrd", region="340000", issued_at="2026-01-03T00:00:00Z")
+    close.case_action.case_region = "330000"
+    close.case_action.case_id = "zj-case-1"
+    close.case_action.action = 6  # CLOSED
+    close.case_action.date = "2026-01-03"
+    store = Store(tmp_path / "cases.db")
+    with store.write() as tx:
+        for origin, region, entry in (("yrd/340000", "340000", close), (ORIGIN, "330000", case)):
+            tx.ensure_origin(origin, region)
+            tx.append(origin, 0, [b"x"], [entry])
+    (is_open,) = store.read.execute(
+        "SELECT open FROM cases WHERE case_region = '330000' AND case_id = 'zj-case-1'"
+    ).fetchone()
+    assert is_open == 0
