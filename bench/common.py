@@ -125,6 +125,24 @@ class Nodes:
         if wait:
             self.wait_ready(name)
 
+    def wait_listening(self, name: str) -> None:
+        """Return as soon as the node's port accepts TCP connections.
+
+        A node binds its port just before its sync engine starts, so this marks
+        the start of its first sync to within milliseconds, on the early side. A
+        gRPC health check cannot: a channel that found the port closed waits out
+        a reconnect backoff of up to a second before it asks again.
+        """
+
+        def accepting() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.members[name].port), 1).close()
+            except OSError:
+                return False
+            return True
+
+        wait(accepting, 120, f"{name} listening", 0.002)
+
     def wait_ready(self, name: str) -> None:
         stub = health_pb2_grpc.HealthStub(self.channel(name))
         wait(
@@ -156,6 +174,13 @@ class Nodes:
                 return 0
             raise
         return resp.size
+
+    def indexed(self, name: str, origin: str) -> int:
+        """How many of ``origin``'s entries ``name``'s registry (search, status) reflects."""
+        st = services_pb2_grpc.LogServiceStub(self.channel(name)).GetNodeStatus(
+            services_pb2.NodeStatusRequest(), timeout=10
+        )
+        return next((o.indexed for o in st.origins if o.origin == origin), 0)
 
     def rss_mb(self, name: str) -> float:
         for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
