@@ -55,6 +55,8 @@ def run(n: int = 100_000) -> dict:
             total = nodes.size("zhejiang", ORIGIN)
             nodes.start("anhui")
             wait(lambda: nodes.size("anhui", ORIGIN) == total, 1800, "mirror", 0.1)
+            # ... and indexed it, so its indexer is not competing for the CPU.
+            wait(lambda: nodes.indexed("anhui", ORIGIN) == total, 1800, "indexing", 0.1)
             raw = raw_verify_rate()
             wall1, one = audit(nodes, ["zhejiang"])
             wall2, two = audit(nodes, ["zhejiang", "anhui"])

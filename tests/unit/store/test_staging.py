@@ -13,6 +13,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.errors import ConflictError, NotFoundError
 from exchange.store import Store
+from exchange.store.database import Staging
 
 ORIGIN = "yrd/330000"
 
@@ -38,7 +39,12 @@ def _store_with(tmp_path, n: int) -> Store:
     return store
 
 
-def _stage(store: Store, staging, start: int, n: int) -> None:
+def _claim(store: Store) -> Staging:
+    with store.write() as tx:
+        return tx.begin_staging(ORIGIN, "330000")
+
+
+def _stage(store: Store, staging: Staging, start: int, n: int) -> None:
     envelopes, leaves = _batch(start, n)
     with store.write() as tx:
         tx.stage(staging, start, envelopes, [None] * n, leaves)
@@ -47,8 +53,7 @@ def _stage(store: Store, staging, start: int, n: int) -> None:
 def test_staged_rows_become_the_log_only_when_committed(tmp_path):
     store = _store_with(tmp_path, 5)
     before = _rows(store)
-    with store.write() as tx:
-        staging = tx.begin_staging(ORIGIN, "330000")
+    staging = _claim(store)
     _stage(store, staging, 5, 4)
     _stage(store, staging, 9, 3)
     assert store.origin(ORIGIN).size == 5  # nothing a reader bounds by size sees them
@@ -70,8 +75,7 @@ def test_staged_rows_become_the_log_only_when_committed(tmp_path):
 def test_an_unfinished_staging_leaves_nothing(tmp_path):
     store = _store_with(tmp_path, 5)
     before = _rows(store)
-    with store.write() as tx:
-        staging = tx.begin_staging(ORIGIN, "330000")
+    staging = _claim(store)
     _stage(store, staging, 5, 6)
     store.end_staging(staging)
     assert _rows(store) == before
@@ -80,11 +84,9 @@ def test_an_unfinished_staging_leaves_nothing(tmp_path):
 
 def test_a_newer_claim_takes_over_a_stalled_one(tmp_path):
     store = _store_with(tmp_path, 5)
-    with store.write() as tx:
-        stalled = tx.begin_staging(ORIGIN, "330000")
+    stalled = _claim(store)
     _stage(store, stalled, 5, 3)
-    with store.write() as tx:
-        fresh = tx.begin_staging(ORIGIN, "330000")  # drops the stalled sync's rows
+    fresh = _claim(store)  # drops the stalled sync's rows
     assert _rows(store)[0] == 5
     _stage(store, fresh, 5, 2)
     with pytest.raises(ConflictError, match="took over"):
@@ -100,8 +102,7 @@ def test_a_newer_claim_takes_over_a_stalled_one(tmp_path):
 
 def test_an_append_wins_over_a_staging(tmp_path):
     store = _store_with(tmp_path, 5)
-    with store.write() as tx:
-        staging = tx.begin_staging(ORIGIN, "330000")
+    staging = _claim(store)
     _stage(store, staging, 5, 3)
     envelopes, leaves = _batch(100, 2)
     with store.write() as tx:
@@ -114,8 +115,7 @@ def test_an_append_wins_over_a_staging(tmp_path):
 def test_reopening_after_a_crash_drops_staged_rows(tmp_path):
     store = _store_with(tmp_path, 6)
     before = _rows(store)
-    with store.write() as tx:
-        staging = tx.begin_staging(ORIGIN, "330000")
+    staging = _claim(store)
     _stage(store, staging, 6, 1000)
     assert _rows(store)[0] == 1006
     store.close()  # the process dies here: no end_staging
