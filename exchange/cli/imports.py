@@ -45,14 +45,13 @@ def _report_errors(plan: ImportPlan) -> None:
         click.echo(e, err=True)
 
 
-def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int, int]:
-    """IssueBatch in chunks; returns (added, duplicates, first index of the first added)."""
+def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int]:
+    """IssueBatch in chunks; returns (added, already present)."""
     stub = client.stub(services_pb2_grpc.AdminServiceStub)
-    records = [r.record for r in plan.valid]
+    rows = plan.valid
     added = dups = 0
-    first = -1
     bar = (
-        click.progressbar(length=len(records), label="importing", file=sys.stderr)
+        click.progressbar(length=len(rows), label="importing", file=sys.stderr)
         if show_progress
         else None
     )
@@ -61,36 +60,34 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
             bar.__enter__()
         # Two calls in flight: the node validates and signs one batch while it
         # stores the one before (each batch is still one transaction).
-        pending: list[tuple[int, list, grpc.Future]] = []
-        starts = list(range(0, len(records), chunk))
+        pending: list[tuple[list, grpc.Future]] = []
+        starts = list(range(0, len(rows), chunk))
         while starts or pending:
             while starts and len(pending) < 2:
-                i = starts.pop(0)
-                part = records[i : i + chunk]
-                pending.append(
-                    (
-                        i,
-                        part,
-                        stub.IssueBatch.future(
-                            services_pb2.IssueBatchRequest(records=part), timeout=300
-                        ),
-                    )
-                )
-            i, part, future = pending.pop(0)
+                part = rows[starts[0] : starts.pop(0) + chunk]
+                request = services_pb2.IssueBatchRequest(records=[r.record for r in part])
+                pending.append((part, stub.IssueBatch.future(request, timeout=300)))
+            part, future = pending.pop(0)
             try:
                 resp = future.result()
             except grpc.RpcError:
-                for _, _, other in pending:
-                    other.cancel()
-                if added or dups:
-                    click.echo(
-                        f"stopped after {i} of {len(records)} rows: {added} added, "
-                        f"{dups} already present before the error below",
-                        err=True,
-                    )
+                # The batch sent after this one may be committed already: wait for
+                # its answer instead of guessing, so the counts say what was written.
+                for _, other in pending:
+                    try:
+                        later = other.result()
+                    except grpc.RpcError:
+                        continue
+                    added += later.added
+                    dups += later.duplicates
+                first, last = part[0].row, part[-1].row
+                where = f"row {first}" if first == last else f"rows {first}-{last}"
+                click.echo(
+                    f"{where} of {plan.sheet.path.name} not imported (the error below);"
+                    f" the other batches sent: {added} added, {dups} already present",
+                    err=True,
+                )
                 raise
-            if resp.added and first < 0:
-                first = resp.first_index
             added += resp.added
             dups += resp.duplicates
             if bar is not None:
@@ -98,7 +95,7 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    return added, dups, first
+    return added, dups
 
 
 @click.command("import")
@@ -229,7 +226,7 @@ def import_cmd(
         target = rejects or file.with_name(file.name + ".rejects.csv")
         write_rejects(target, plan)
         summary["rejects"] = str(target)
-    added, dups, _ = _send(client, plan, chunk, sys.stdout.isatty() and fmt == "table")
+    added, dups = _send(client, plan, chunk, sys.stdout.isatty() and fmt == "table")
     summary.update(added=added, duplicates=dups)
     if fmt == "table":
         click.echo(_summary_line(summary))

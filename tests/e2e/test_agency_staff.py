@@ -200,6 +200,22 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
     rows = as_csv("search", "--uscc", recs[0]["enterprise_uscc"], config=cfg)
     assert rows and rows[0]["brand_name"] == brand and rows[0]["issuer"] == "330000"
 
+    # A batch the node refuses mid-import (a certificate number it issued under
+    # another record id): the rows around it that were sent are written, and the
+    # message says which rows were not and what the others did.
+    mixed = [recognition(r) for r in recs[45:50]]
+    mixed[2] = recognition(recs[47], certificate_no=recs[0]["certificate_no"])
+    path = tmp_path / "conflict.csv"
+    write_sheet(path, mixed, encoding="utf-8")
+    proc = brandex("import", str(path), "--chunk", "1", config=cfg, expect=None)
+    assert proc.returncode != 0
+    assert (
+        "row 4 of conflict.csv not imported (the error below); the other batches sent:"
+        " 3 added, 0 already present"
+    ) in proc.stderr, proc.stderr
+    assert recs[0]["certificate_no"] in proc.stderr
+    assert size(fed, "zhejiang") == start + 48
+
 
 # ---------------------------------------------------------------- state machine
 
