@@ -18,7 +18,8 @@ from nacl.signing import SigningKey, VerifyKey
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
 from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope, verify_envelope
-from exchange.core.errors import BrandexError, FormatError, VerificationError
+from exchange.core.errors import BrandexError, VerificationError
+from exchange.core.logcheck import split_origin as parse_origin
 from exchange.core.records import recognition_errors
 
 __all__ = [
@@ -54,20 +55,6 @@ class VerifiedBatch:
     def for_transport(self) -> VerifiedBatch:
         """Drop the parsed messages: bytes cross process boundaries cheaply."""
         return VerifiedBatch([], self.leaf_hashes, self.new_keys, self.types)
-
-
-def parse_origin(origin: str) -> tuple[str, str]:
-    """Split ``yrd/330000`` into (federation, region); a clear error otherwise."""
-    federation, sep, region = origin.rpartition("/")
-    if (
-        not sep
-        or not federation
-        or len(region) != 6
-        or not region.isascii()
-        or not region.isdigit()
-    ):
-        raise FormatError(f"origin {origin!r} is not <federation>/<six-digit region>")
-    return federation, region
 
 
 def _issued_at(entry: entries_pb2.Entry) -> datetime:

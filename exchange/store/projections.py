@@ -81,7 +81,8 @@ def _replace_record(
         _update_record(conn, rowid, cols)
 
 
-def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+def _new_record_row(origin: str, idx: int, entry: Any) -> dict[str, object]:
+    """The records row a recognition entry starts: valid since its recognition date."""
     cols = _record_columns(entry.recognition)
     cols.update(
         issuer=entry.region,
@@ -92,6 +93,11 @@ def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) ->
         idx=idx,
         issued_at=entry.issued_at,
     )
+    return cols
+
+
+def _recognition(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
+    cols = _new_record_row(origin, idx, entry)
     _replace_record(conn, entry.region, entry.recognition.record_id, cols)
 
 
@@ -254,19 +260,7 @@ def _new_records(
     A bulk import or a cold sync is almost all new records: one executemany for
     the rows and one for the search index keep the per-entry cost small.
     """
-    rows = []
-    for idx, entry in entries:
-        cols = _record_columns(entry.recognition)
-        cols.update(
-            issuer=entry.region,
-            record_id=entry.recognition.record_id,
-            status="valid",
-            status_since=entry.recognition.recognised_on,
-            origin=origin,
-            idx=idx,
-            issued_at=entry.issued_at,
-        )
-        rows.append(cols)
+    rows = [_new_record_row(origin, idx, entry) for idx, entry in entries]
     names = ", ".join(rows[0])
     marks = ", ".join("?" * len(rows[0]))
     conn.executemany(
