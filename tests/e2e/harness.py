@@ -243,6 +243,21 @@ class Federation:
     def log_stub(self, name: str, **kw: Any) -> services_pb2_grpc.LogServiceStub:
         return services_pb2_grpc.LogServiceStub(self.channel(name, **kw))
 
+    def served_log(self, name: str) -> tuple[list[bytes], str]:
+        """A node's own log as it serves it: every envelope and the signed checkpoint."""
+        stub = self.log_stub(name)
+        state = stub.GetCheckpoint(
+            services_pb2.GetCheckpointRequest(origin=self.origin(name)), timeout=10
+        )
+        envs: list[bytes] = []
+        for batch in stub.GetEntries(
+            services_pb2.GetEntriesRequest(origin=state.origin, start=0, end=state.size),
+            timeout=30,
+        ):
+            envs.extend(batch.envelopes)
+        assert len(envs) == state.size
+        return envs, state.checkpoint
+
     def admin(self, name: str, **kw: Any) -> services_pb2_grpc.AdminServiceStub:
         return services_pb2_grpc.AdminServiceStub(self.channel(name, **kw))
 

@@ -39,21 +39,6 @@ INTERVAL = 30.0
 ZJ = "yrd/330000"
 
 
-def _log_of(fed: Federation, name: str) -> tuple[list[bytes], str]:
-    """A node's own log as it serves it: every envelope and the issuer-signed checkpoint."""
-    stub = fed.log_stub(name)
-    state = stub.GetCheckpoint(
-        services_pb2.GetCheckpointRequest(origin=fed.origin(name)), timeout=10
-    )
-    envs: list[bytes] = []
-    for batch in stub.GetEntries(
-        services_pb2.GetEntriesRequest(origin=state.origin, start=0, end=state.size), timeout=30
-    ):
-        envs.extend(batch.envelopes)
-    assert len(envs) == state.size
-    return envs, state.checkpoint
-
-
 def _db_count(fed: Federation, name: str, table: str, origin: str, extra: str = "") -> int:
     """Read the victim's SQLite file directly (read-only; WAL allows it while it runs)."""
     conn = sqlite3.connect(f"file:{fed.database(name)}?mode=ro", uri=True, timeout=30)
@@ -148,7 +133,7 @@ def test_tampered_and_wrong_region_logs_are_rejected(federation_factory, shared_
         fed.start_all()
         fed.issue("zhejiang", 40)
         fed.issue("jiangsu", 10)
-        envs, checkpoint = _log_of(fed, "zhejiang")
+        envs, checkpoint = fed.served_log("zhejiang")
         n = len(envs)
         zj_key = signing_key(shared_certs, "zhejiang")
         ah_key = signing_key(shared_certs, "anhui")
@@ -251,7 +236,7 @@ def test_a_stalling_peer_does_not_hold_up_the_others(federation_factory, shared_
         fed.add_peer("anhui", slow.address, "310000")
         fed.start_all()
         fed.issue("jiangsu", 59)
-        envs, checkpoint = _log_of(fed, "jiangsu")
+        envs, checkpoint = fed.served_log("jiangsu")
         wait_until(lambda: fed.sizes("anhui").get(ZJ) == 1, what="anhui to mirror zhejiang")
         slow.serve("yrd/320000", ScriptedLog(checkpoint, envs))
         wait_until(lambda: slow.count("GetEntries-stalled", "yrd/320000"), what="a stalled fetch")

@@ -113,21 +113,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _log_of(fed: Federation, name: str) -> tuple[list[bytes], str]:
-    """A node's own log as it serves it: every envelope and the signed checkpoint."""
-    stub = fed.log_stub(name)
-    state = stub.GetCheckpoint(
-        services_pb2.GetCheckpointRequest(origin=fed.origin(name)), timeout=10
-    )
-    envs: list[bytes] = []
-    for batch in stub.GetEntries(
-        services_pb2.GetEntriesRequest(origin=state.origin, start=0, end=state.size), timeout=30
-    ):
-        envs.extend(batch.envelopes)
-    assert len(envs) == state.size
-    return envs, state.checkpoint
-
-
 def _peer_error(fed: Federation, name: str, address: str) -> str:
     return next(p.last_error for p in fed.status(name).peers if p.address == address)
 
@@ -185,9 +170,9 @@ def test_hostile_peers_are_refused_and_honest_sync_goes_on(
     try:
         fed.start_all()
         fed.issue("zhejiang", 10)
-        envs11, cp11 = _log_of(fed, "zhejiang")
+        envs11, cp11 = fed.served_log("zhejiang")
         fed.issue("zhejiang", 20)
-        envs31, cp31 = _log_of(fed, "zhejiang")
+        envs31, cp31 = fed.served_log("zhejiang")
         assert envs31[:11] == envs11
         zj_key = signing_key(fault_certs, "zhejiang")
         ah_key = signing_key(fault_certs, "anhui")
@@ -284,7 +269,7 @@ def test_hostile_peers_are_refused_and_honest_sync_goes_on(
 
         # (d) A stalled stream for an origin an honest peer serves too, claiming a huge
         # range so that its deadline is far away: honest sync of that origin goes on.
-        envs_js, _ = _log_of(fed, "jiangsu")
+        envs_js, _ = fed.served_log("jiangsu")
         evil.stall_after = 0
         fake = forge_checkpoint(JS, 1_000_000, bytes(32), sh_key)
         evil.serve(JS, ScriptedLog(fake, [*envs_js, *[b"{}"] * 5]))
