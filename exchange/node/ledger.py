@@ -401,11 +401,15 @@ class Ledger:
         # Any failure drops them.
         keys = self.keys_for(origin)
         new_keys: list[KeyInfo] = []
-        with self.store.write() as tx:
-            staging = tx.begin_staging(origin, region)
-            if staging.start != local_size:
-                tx.end_staging(staging)
-                return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
+        try:
+            with self.store.write() as tx:
+                # A claim idle for half the lock wait belongs to a stalled sync.
+                staging = tx.begin_staging(origin, region, self.origin_lock_wait / 2)
+                if staging.start != local_size:
+                    tx.end_staging(staging)
+                    return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
+        except ConflictError as exc:
+            return SyncOutcome(origin, "up-to-date", detail=str(exc))
         try:
             for start, envelopes, vb in self._verified_stream(
                 peer, origin, local_size, claimed.size, keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,7 +98,9 @@ class Staging:
     batches there while the stream goes on, each in a short transaction, and
     makes them the log in one small transaction at the end, or drops them.
     Only the newest claim on an origin may write; an older one (a stalled
-    sync someone gave up waiting for) finds it has been taken over.
+    sync someone gave up waiting for) finds it has been taken over. A claim
+    that is still storing batches is not taken over: peers that push the same
+    origin would otherwise keep restarting a long sync.
     """
 
     def __init__(self, origin: str, start: int, created: bool) -> None:
@@ -105,6 +108,7 @@ class Staging:
         self.start = start
         self.next = start
         self.created = created  # the origin row was made for this sync
+        self.touched = time.monotonic()  # last claimed or stored a batch
 
 
 class Tx:
@@ -201,8 +205,18 @@ class Tx:
 
     # ---------------------------------------------------------------- staging
 
-    def begin_staging(self, origin: str, region: str) -> Staging:
-        """Claim the rows past ``origin``'s size for one sync (see :class:`Staging`)."""
+    def begin_staging(self, origin: str, region: str, take_over_after: float = 0.0) -> Staging:
+        """Claim the rows past ``origin``'s size for one sync (see :class:`Staging`).
+
+        Raises:
+            ConflictError: another sync's claim stored a batch less than
+                ``take_over_after`` seconds ago.
+        """
+        held = self._stagings.get(origin)
+        if held is not None and time.monotonic() - held.touched < take_over_after:
+            raise ConflictError(
+                f"{origin}: another sync is storing entries (at {held.next} of the log)"
+            )
         created = self.origin(origin) is None
         row = self.ensure_origin(origin, region)
         self.discard_past(origin, row.size)
@@ -227,6 +241,7 @@ class Tx:
             raise ValueError(f"{staging.origin}: staging at {start}, expected {staging.next}")
         self._insert(staging.origin, start, envelopes, types, leaf_hashes)
         staging.next = start + len(envelopes)
+        staging.touched = time.monotonic()
 
     def staged_root(self, staging: Staging) -> bytes:
         """The root the log would have with every staged entry in it."""

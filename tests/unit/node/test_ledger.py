@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -422,3 +424,68 @@ def test_a_big_sync_commits_the_log_and_leaves_the_index_to_the_indexer(
     row = victim.store.origin(ZJ)
     assert row.indexed == row.size == 41
     assert victim.store.read.execute(count).fetchone()[0] == 40
+
+
+class PacedPeer(LedgerPeer):
+    """Serves batches with a pause before each, or stops at ``gate`` until it is set."""
+
+    def __init__(
+        self, ledger: Ledger, name: str, pause: float = 0.0, stall_after: int = -1, batch: int = 5
+    ):
+        super().__init__(ledger, name, batch=batch)
+        self.pause = pause
+        self.stall_after = stall_after
+        self.gate = threading.Event()
+        self.stalled = threading.Event()
+
+    def get_entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        for n, item in enumerate(super().get_entries(origin, start, end)):
+            if n == self.stall_after:
+                self.stalled.set()
+                self.gate.wait(30)
+            time.sleep(self.pause)
+            yield item
+
+
+def _in_thread(fn, *args):
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(fn(*args)))
+    t.start()
+    return t, out
+
+
+def test_a_sync_that_keeps_storing_is_not_restarted_by_another_peer(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    # The other peer waits 1 s for the origin's lock, then finds a claim that
+    # stored a batch less than 0.5 s ago: the steady sync (41 batches, at least
+    # 0.05 s apart, so at least 2 s in all) is still running and keeps going.
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", origin_lock_wait=1.0)
+    steady = PacedPeer(issuer, "steady", pause=0.05, stall_after=0, batch=1)
+    t, first = _in_thread(victim.sync_from, steady)
+    assert steady.stalled.wait(10)  # it holds the origin's lock now
+    steady.gate.set()
+    second = outcome(victim.sync_from(LedgerPeer(issuer, "eager")))
+    t.join(30)
+    assert (second.action, outcome(first[0]).action) == ("up-to-date", "appended")
+    assert "another sync is storing entries" in second.detail
+    assert head(victim) == head(issuer)
+
+
+def test_a_stalled_sync_is_taken_over_and_finds_out(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", origin_lock_wait=0.4)
+    stuck = PacedPeer(issuer, "stuck", stall_after=3)
+    t, first = _in_thread(victim.sync_from, stuck)
+    assert stuck.stalled.wait(10)  # idle from now on: longer than the 0.4 s lock wait
+    honest = outcome(victim.sync_from(LedgerPeer(issuer, "honest")))
+    assert (honest.action, honest.added) == ("appended", 41)
+    stuck.gate.set()
+    t.join(30)
+    late = outcome(first[0])
+    assert late.action in ("up-to-date", "rejected") and "took over" in late.detail
+    assert head(victim) == head(issuer)
+    before = snapshot(victim)
+    assert outcome(victim.sync_from(LedgerPeer(issuer))).action == "up-to-date"
+    assert snapshot(victim) == before

@@ -132,3 +132,18 @@ def test_a_failed_first_sync_leaves_no_origin(tmp_path):
         staging = tx.begin_staging("yrd/340000", "340000")
     store.end_staging(staging)
     assert store.origin("yrd/340000") is None
+
+
+def test_a_claim_still_storing_is_not_taken_over(tmp_path):
+    store = _store_with(tmp_path, 5)
+    busy = _claim(store)
+    _stage(store, busy, 5, 2)
+    refused = pytest.raises(ConflictError, match="another sync is storing entries")
+    with refused, store.write() as tx:
+        tx.begin_staging(ORIGIN, "330000", take_over_after=60.0)
+    _stage(store, busy, 7, 2)  # untouched by the refused claim
+    busy.touched -= 120.0  # two minutes without a batch: stalled
+    with store.write() as tx:
+        tx.begin_staging(ORIGIN, "330000", take_over_after=60.0)
+    with pytest.raises(ConflictError, match="took over"):
+        _stage(store, busy, 9, 1)
