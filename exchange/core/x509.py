@@ -20,12 +20,14 @@ an auditor can re-check an old entry against the time it was signed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from exchange.core.errors import FormatError, VerificationError
@@ -83,7 +85,9 @@ def load_pem_chain(data: bytes) -> list[x509.Certificate]:
         FormatError: if the bytes hold no certificate or a block does not parse.
     """
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        with warnings.catch_warnings():  # see the serial number check below
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certs = x509.load_pem_x509_certificates(data)
     except _PARSE_ERRORS as exc:
         raise FormatError(f"not a PEM certificate chain: {exc}") from None
     if not certs:  # pragma: no cover - cryptography raises instead
@@ -91,12 +95,22 @@ def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     for n, cert in enumerate(certs, start=1):
         # cryptography decodes names, extensions and validity on first use, so a
         # malformed one would surface later as a ValueError from describe() or
-        # verify_chain(); decode them now and report it as what it is.
+        # verify_chain(); decode them now and report it as what it is. It only
+        # warns about a zero or negative serial number (later releases refuse
+        # it); RFC 5280 forbids it, and so do we.
         try:
-            _ = (cert.subject, cert.issuer, cert.extensions)
-            _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                serial = cert.serial_number
+                _ = (cert.subject, cert.issuer, cert.extensions)
+                _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
         except _PARSE_ERRORS as exc:
             raise FormatError(f"not a PEM certificate chain: certificate {n}: {exc}") from None
+        if serial <= 0:
+            raise FormatError(
+                f"not a PEM certificate chain: certificate {n}: serial number"
+                f" {serial} is not positive (RFC 5280, 4.1.2.2)"
+            )
     return certs
 
 

@@ -7,6 +7,8 @@ CA that may not issue, a region outside the anchor's jurisdictions.
 
 from __future__ import annotations
 
+import base64
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -176,6 +178,20 @@ def test_load_pem_chain_reads_every_certificate(yrd, henan) -> None:
 def test_load_pem_chain_rejects_garbage(data: bytes) -> None:
     with pytest.raises(FormatError):
         load_pem_chain(data)
+
+
+def test_load_pem_chain_refuses_a_negative_serial_number(yrd) -> None:
+    """RFC 5280 wants a positive serial; cryptography only warns today (found by fuzzing)."""
+    der = bytearray(yrd[0].public_bytes(serialization.Encoding.DER))
+    at = der.index(b"\xa0\x03\x02\x01\x02\x02") + 6  # v3, then the serial INTEGER
+    length = der[at]
+    der[at + 1 : at + 1 + length] = b"\x80" + b"\x00" * (length - 1)  # the most negative
+    b64 = base64.encodebytes(bytes(der)).decode()
+    pem = f"-----BEGIN CERTIFICATE-----\n{b64}-----END CERTIFICATE-----\n".encode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning escapes
+        with pytest.raises(FormatError, match=r"serial number .* is not positive"):
+            load_pem_chain(pem)
 
 
 def test_uri_sans_and_regions(yrd) -> None:
