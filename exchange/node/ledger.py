@@ -63,6 +63,7 @@ log = logging.getLogger("brandex.ledger")
 
 
 _SIGN_CHUNK = 500  # entries per task when signing in worker processes
+_KEY_BODY = "key_announcement"
 
 
 def witness_name(origin: str) -> str:
@@ -404,15 +405,26 @@ class Ledger:
         try:
             with self.store.write() as tx:
                 # A claim idle for half the lock wait belongs to a stalled sync.
-                staging = tx.begin_staging(origin, region, self.origin_lock_wait / 2)
+                staging = tx.begin_staging(
+                    origin, region, self.origin_lock_wait / 2, resume_up_to=claimed.size
+                )
                 if staging.start != local_size:
                     tx.end_staging(staging)
                     return SyncOutcome(origin, "up-to-date", detail="raced with another sync")
         except ConflictError as exc:
             return SyncOutcome(origin, "up-to-date", detail=str(exc))
         try:
+            if staging.resumed:
+                # Entries a killed sync verified and staged: take up its keys again
+                # (checked once more against the anchors) and fetch only the rest.
+                log.info("%s: resuming after %d staged entries", origin, staging.resumed)
+                for idx, envelope in self.store.staged_of_type(origin, local_size, _KEY_BODY):
+                    vb = verify_batch(origin, idx, [envelope], keys, self.anchors)
+                    for k in vb.new_keys:
+                        keys[k.keyid] = k.public_key
+                    new_keys += vb.new_keys
             for start, envelopes, vb in self._verified_stream(
-                peer, origin, local_size, claimed.size, keys
+                peer, origin, staging.next, claimed.size, keys
             ):
                 new_keys += vb.new_keys
                 with self.store.write() as tx:
@@ -475,6 +487,8 @@ class Ledger:
                 announced += 1
             return s, envs, vb
 
+        if start >= end:  # all of it was staged before a restart
+            return
         expect = start
         for s, envelopes in peer.get_entries(origin, start, end):
             if s != expect or not envelopes or s + len(envelopes) > end:

@@ -97,10 +97,12 @@ class Staging:
     which only moves when a checkpoint is accepted. A sync stores verified
     batches there while the stream goes on, each in a short transaction, and
     makes them the log in one small transaction at the end, or drops them.
-    Only the newest claim on an origin may write; an older one (a stalled
-    sync someone gave up waiting for) finds it has been taken over. A claim
-    that is still storing batches is not taken over: peers that push the same
-    origin would otherwise keep restarting a long sync.
+    What a killed sync staged stays, still invisible, and the next sync of the
+    origin goes on from its end (see ``Tx.begin_staging``). Only the newest
+    claim on an origin may write; an older one (a stalled sync someone gave up
+    waiting for) finds it has been taken over. A claim that is still storing
+    batches is not taken over: peers that push the same origin would otherwise
+    keep restarting a long sync.
     """
 
     def __init__(self, origin: str, start: int, created: bool) -> None:
@@ -108,6 +110,7 @@ class Staging:
         self.start = start
         self.next = start
         self.created = created  # the origin row was made for this sync
+        self.resumed = 0  # entries kept from an earlier claim
         self.touched = time.monotonic()  # last claimed or stored a batch
 
 
@@ -160,8 +163,8 @@ class Tx:
             raise NotFoundError(f"origin {origin} is not known here")
         if start != row.size:
             raise ValueError(f"{origin}: append at {start} but the log has {row.size} entries")
-        if self._stagings.pop(origin, None) is not None:
-            self.discard_past(origin, row.size)  # this append wins over a sync in progress
+        self._stagings.pop(origin, None)  # this append wins over a sync in progress
+        self.discard_past(origin, row.size)
         if leaf_hashes is None:
             leaf_hashes = [merkle.leaf_hash(e) for e in envelopes]
         types = [e.WhichOneof("body") for e in entries]  # type: ignore[attr-defined]
@@ -205,8 +208,19 @@ class Tx:
 
     # ---------------------------------------------------------------- staging
 
-    def begin_staging(self, origin: str, region: str, take_over_after: float = 0.0) -> Staging:
+    def begin_staging(
+        self,
+        origin: str,
+        region: str,
+        take_over_after: float = 0.0,
+        resume_up_to: int | None = None,
+    ) -> Staging:
         """Claim the rows past ``origin``'s size for one sync (see :class:`Staging`).
+
+        Rows staged before (by a sync that was killed, or taken over) were
+        verified when they were stored; with ``resume_up_to`` (the size of the
+        checkpoint this sync aims at) they are kept when they fit under it, and
+        the claim goes on from their end. Otherwise they are dropped.
 
         Raises:
             ConflictError: another sync's claim stored a batch less than
@@ -217,10 +231,21 @@ class Tx:
             raise ConflictError(
                 f"{origin}: another sync is storing entries (at {held.next} of the log)"
             )
-        created = self.origin(origin) is None
+        before = self.origin(origin)
+        # An origin row holding nothing exists only for a sync: a failed one removes it.
+        created = before is None or (before.size == 0 and not before.checkpoint)
         row = self.ensure_origin(origin, region)
-        self.discard_past(origin, row.size)
-        staging = self._stagings[origin] = Staging(origin, row.size, created)
+        staging = Staging(origin, row.size, created)
+        count, low, high = self.conn.execute(
+            "SELECT count(*), min(idx), max(idx) FROM entries WHERE origin = ? AND idx >= ?",
+            (origin, row.size),
+        ).fetchone()
+        if count and resume_up_to is not None and low == row.size and high < resume_up_to:
+            staging.next = high + 1  # contiguous: every staging transaction is whole
+            staging.resumed = count
+        else:
+            self.discard_past(origin, row.size)
+        self._stagings[origin] = staging
         return staging
 
     def _owned(self, staging: Staging) -> None:
@@ -276,6 +301,11 @@ class Tx:
 
     def discard_past(self, origin: str, size: int) -> None:
         """Delete the entries and subtree hashes that a log of ``size`` does not hold."""
+        staged = self.conn.execute(
+            "SELECT 1 FROM entries WHERE origin = ? AND idx >= ? LIMIT 1", (origin, size)
+        ).fetchone()
+        if staged is None:
+            return  # nodes are only ever staged with their entries
         self.conn.execute("DELETE FROM entries WHERE origin = ? AND idx >= ?", (origin, size))
         # Node (level, i) is complete in a tree of `size` leaves iff i < size >> level.
         # One range per level keeps every delete on the primary key.
@@ -361,9 +391,6 @@ class Store:
         with self._lock:
             create_schema(db)
             self._writer.commit()
-        with self.write() as tx:  # what a sync staged before a crash or kill is dropped
-            for origin, size in tx.conn.execute("SELECT origin, size FROM origins").fetchall():
-                tx.discard_past(origin, size)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
@@ -401,6 +428,15 @@ class Store:
                 raise
             else:
                 self._writer.execute("COMMIT")
+
+    def staged_of_type(self, origin: str, start: int, body: str) -> list[tuple[int, bytes]]:
+        """(index, envelope) of staged entries of one type, e.g. key announcements."""
+        rows = self.read.execute(
+            "SELECT idx, envelope FROM entries WHERE origin = ? AND idx >= ? AND type = ?"
+            " ORDER BY idx",
+            (origin, start, body),
+        )
+        return [(i, e) for i, e in rows]
 
     def end_staging(self, staging: Staging) -> None:
         """Drop an unfinished staging's rows; free when it was committed."""

@@ -8,8 +8,8 @@ certified key); sizes, indices, projections and the full-text index are counted
 against the log. ``PRAGMA integrity_check`` covers the file itself.
 
 Two things a killed node may leave behind are not damage: rows past an origin's
-size (a sync's staged batches, invisible to reads and dropped when the file is
-next opened) and registry tables behind the log (``origins.indexed``, caught up
+size (a sync's staged batches, invisible to reads until the next sync of the
+origin resumes from them) and registry tables behind the log (``origins.indexed``, caught up
 by the indexer). Both are counted and bounded, never trusted.
 """
 

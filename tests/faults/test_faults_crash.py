@@ -12,8 +12,8 @@ a fraction ``f`` of the bytes the receiver still has to download (measured by
 the TCP proxy the receiver pulls through): ``f <= 1`` kills mid-stream, while
 verified batches are being staged past the log's size, ``f > 1`` kills around
 the commit or just after. The source keeps growing, so every round has a large
-range to sync. Staged rows a kill leaves behind are invisible and dropped when
-the node opens its file again; the final check finds none.
+range to sync. Staged rows a kill leaves behind are invisible; the next round
+resumes from them, and the final check finds none.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from exchange.demo.dataset import demo_records
 from exchange.node.identity import load_anchors
 from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger, OriginHead, witness_name
+from exchange.node.verify import verify_batch
 from exchange.store import Store
 
 ZJ = "yrd/330000"
@@ -489,3 +490,46 @@ def test_a_stalled_sync_is_taken_over_and_finds_out(
     before = snapshot(victim)
     assert outcome(victim.sync_from(LedgerPeer(issuer))).action == "up-to-date"
     assert snapshot(victim) == before
+
+
+def _crash_mid_sync(source: Ledger, victim: Ledger, staged: int) -> None:
+    """What a sync from ``source`` killed after staging ``staged`` verified entries leaves."""
+    envelopes = source.store.envelopes(ZJ, 0, staged)
+    vb = verify_batch(ZJ, 0, envelopes, {}, victim.anchors)
+    with victim.store.write() as tx:
+        staging = tx.begin_staging(ZJ, "330000")
+        tx.stage(staging, 0, envelopes, vb.types, vb.leaf_hashes)
+    victim.store.close()  # no end_staging: the process died
+
+
+def test_a_sync_killed_after_staging_resumes_from_what_it_staged(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    _crash_mid_sync(issuer, make_ledger(certs, tmp_path / "anhui.db", "anhui"), staged=20)
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui")  # restarted
+    assert victim.store.origin(ZJ).size == 0  # nothing staged is visible
+    honest = LedgerPeer(issuer)
+    got = outcome(victim.sync_from(honest))
+    assert (got.action, got.added) == ("appended", 41)
+    assert honest.fetched == [(ZJ, 20, 41)]  # only what was not staged
+    assert head(victim) == head(issuer)
+    # The key came from the staged key announcement, checked again.
+    assert [k for k, _, _ in victim.store.keys(ZJ)] == [k for k, _, _ in issuer.store.keys(ZJ)]
+
+
+def test_staged_entries_of_another_tree_are_dropped_not_committed(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    # The killed sync was fetching a split view: validly signed, another tree.
+    fork = make_ledger(certs, tmp_path / "fork.db", "zhejiang")
+    fork.issue(recognitions(100, 30))
+    _crash_mid_sync(fork, make_ledger(certs, tmp_path / "anhui.db", "anhui"), staged=20)
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui")
+    first = outcome(victim.sync_from(LedgerPeer(issuer)))
+    assert first.action == "rejected" and victim.store.origin(ZJ) is None
+    count = "SELECT count(*) FROM entries WHERE origin = ?"
+    assert victim.store.read.execute(count, (ZJ,)).fetchone()[0] == 0
+    honest = LedgerPeer(issuer)
+    second = outcome(victim.sync_from(honest))  # the staged rows went with the failure
+    assert (second.action, honest.fetched) == ("appended", [(ZJ, 0, 41)])
+    assert head(victim) == head(issuer)

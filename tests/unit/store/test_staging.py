@@ -1,8 +1,9 @@
 """Staging: verified batches stored past an origin's size before its checkpoint is in.
 
-Rows past the size must be invisible to every read, become the log only through
-``commit_staged``, vanish on ``end_staging``, on a newer claim, on an append,
-and when the file is opened again after a crash.
+Rows past the size must be invisible to every read and become the log only
+through ``commit_staged``; they vanish on ``end_staging``, on a newer claim
+that does not resume them, and on an append; after a crash they wait, still
+invisible, for the next claim to resume them.
 """
 
 from __future__ import annotations
@@ -112,18 +113,50 @@ def test_an_append_wins_over_a_staging(tmp_path):
         _stage(store, staging, 8, 1)
 
 
-def test_reopening_after_a_crash_drops_staged_rows(tmp_path):
+def test_after_a_crash_staged_rows_wait_invisible_for_the_next_claim(tmp_path):
     store = _store_with(tmp_path, 6)
     before = _rows(store)
-    staging = _claim(store)
-    _stage(store, staging, 6, 1000)
-    assert _rows(store)[0] == 1006
+    _stage(store, _claim(store), 6, 10)
     store.close()  # the process dies here: no end_staging
+
     reopened = Store(tmp_path / "s.db")
-    assert _rows(reopened) == before
+    assert reopened.origin(ORIGIN).size == 6
+    assert reopened.envelopes(ORIGIN, 0, 6) == _batch(0, 6)[0]
+    with reopened.write() as tx:  # a sync aiming at size 20 goes on from 16
+        resumed = tx.begin_staging(ORIGIN, "330000", resume_up_to=20)
+    assert (resumed.start, resumed.next, resumed.resumed) == (6, 16, 10)
+    _stage(reopened, resumed, 16, 4)
+    with reopened.write() as tx:
+        tx.commit_staged(resumed, tx.staged_root(resumed), index=False)
     full = merkle.MemoryHashStore()
-    full.append(_batch(0, 6)[1])
-    assert merkle.root_hash(6, reopened.hash_reader(ORIGIN)) == merkle.root_hash(6, full)
+    full.append(_batch(0, 20)[1])
+    assert reopened.origin(ORIGIN).root == merkle.root_hash(20, full)
+    assert _rows(reopened)[0] == 20 and _rows(reopened) > before
+
+
+@pytest.mark.parametrize("aim", [None, 15, 12])  # no resume; one short of them; well below
+def test_staged_rows_that_do_not_fit_the_new_claim_are_dropped(tmp_path, aim):
+    store = _store_with(tmp_path, 6)
+    before = _rows(store)
+    _stage(store, _claim(store), 6, 10)
+    store.close()
+    reopened = Store(tmp_path / "s.db")
+    with reopened.write() as tx:
+        claim = tx.begin_staging(ORIGIN, "330000", resume_up_to=aim)
+    assert (claim.next, claim.resumed) == (6, 0)
+    assert _rows(reopened) == before
+
+
+def test_an_append_drops_rows_a_crash_left(tmp_path):
+    store = _store_with(tmp_path, 5)
+    _stage(store, _claim(store), 5, 3)
+    store.close()
+    reopened = Store(tmp_path / "s.db")
+    envelopes, leaves = _batch(100, 2)
+    with reopened.write() as tx:
+        tx.append(ORIGIN, 5, envelopes, [entries_pb2.Entry()] * 2, leaves, index=False)
+    assert reopened.envelopes(ORIGIN, 5, 100) == envelopes
+    assert _rows(reopened)[0] == 7
 
 
 def test_a_failed_first_sync_leaves_no_origin(tmp_path):
