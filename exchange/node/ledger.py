@@ -399,7 +399,7 @@ class Ledger:
         # where nothing reads it, in a short transaction of its own: a slow or
         # stalled peer never holds the write lock. The checkpoint is checked last;
         # only then does one small transaction make the staged entries the log.
-        # Any failure drops them.
+        # Any failure drops them; a crash leaves them for the next sync to go on from.
         keys = self.keys_for(origin)
         new_keys: list[KeyInfo] = []
         try:
