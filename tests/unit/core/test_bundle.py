@@ -491,7 +491,8 @@ def test_cosignature_bytes_changed(world: World) -> None:
     doc = world.bundle()
     note = parse_note(note_of(doc))
     sigs = list(note.signatures)
-    sigs[1] = NoteSignature(sigs[1].name, sigs[1].key_id, sigs[1].sig[:-1] + b"\x00")
+    sig = sigs[1].sig  # flip a bit: setting a byte could leave it as it was (1 in 256)
+    sigs[1] = NoteSignature(sigs[1].name, sigs[1].key_id, sig[:-1] + bytes([sig[-1] ^ 1]))
     replace_note(doc, "yrd/330000", format_note(note.__class__(note.text, sigs)))
     name, _, detail = failed(verify(world, doc))
     assert name == "cosignatures" and "does not verify" in detail
