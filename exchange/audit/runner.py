@@ -9,7 +9,7 @@ node's identical copy costs a download and a SHA-256 per entry, nothing more.
 
 Usage::
 
-    pool = start_pool(workers)            # before any channel
+    pool = start_pool(workers)            # exchange.workers; before any channel
     run = LogAuditRun(anchors_pem, credentials, ["127.0.0.1:7001"], pool=pool)
     total = run.connect()                 # lists origins, checkpoints, evidence
     run.download(progress=lambda n: ...)
@@ -18,11 +18,10 @@ Usage::
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,6 @@ __all__ = [
     "NodeUnreachable",
     "check_in_worker",
     "decode_entry",
-    "start_pool",
 ]
 
 #: Envelopes asked for per streamed message (the node caps it at 5000).
@@ -97,20 +95,6 @@ def check_in_worker(
     return check_envelopes(
         origin, start, envelopes, keys, _anchors(anchors_pem), decode_entry, foreign=foreign
     )
-
-
-def _warm_up() -> bool:
-    return True
-
-
-def start_pool(workers: int) -> ProcessPoolExecutor | None:
-    """Verification workers ("spawn"), started and warmed before any gRPC channel."""
-    if workers <= 0:
-        return None
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    for f in [pool.submit(_warm_up) for _ in range(workers)]:
-        f.result()
-    return pool
 
 
 @dataclass

@@ -257,11 +257,12 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
     import os
 
     from exchange.audit.report import to_html, to_json, to_text
-    from exchange.audit.runner import LogAuditRun, NodeUnreachable, start_pool
+    from exchange.audit.runner import LogAuditRun, NodeUnreachable
     from exchange.cli.common import EXIT_REMOTE, EXIT_USAGE
     from exchange.core.errors import NotFoundError
     from exchange.node.config import load_config
     from exchange.node.identity import channel_credentials, load_anchors
+    from exchange.workers import start_pool
 
     if config_path is None:
         raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")

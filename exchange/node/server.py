@@ -7,11 +7,9 @@ engine from a config, and stops all of it cleanly on SIGTERM or Ctrl-C.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import signal
 import threading
 from concurrent import futures
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +32,9 @@ from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
-from exchange.node.verify import warm_up
 from exchange.pki import load_signing_key
 from exchange.store import Store
+from exchange.workers import start_pool
 
 __all__ = ["Node", "PortInUseError", "run_node"]
 
@@ -68,20 +66,6 @@ class Node:
         self.ledger.store.close()
 
 
-def _start_pool(workers: int) -> ProcessPoolExecutor | None:
-    """Signature checking in worker processes, started before any gRPC thread exists.
-
-    "spawn" rather than fork: a forked child of a process running gRPC threads
-    is unsafe, and spawned workers share nothing but the bytes they are sent.
-    """
-    if workers <= 0:
-        return None
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    for f in [pool.submit(warm_up) for _ in range(workers)]:
-        f.result()
-    return pool
-
-
 def start_node(config: NodeConfig) -> Node:
     """Start serving and syncing; returns once the port is bound and the log bootstrapped."""
     anchors_pem, anchors = load_anchors(config.anchors)
@@ -95,7 +79,7 @@ def start_node(config: NodeConfig) -> Node:
     if public != bytes(signing_key.verify_key):
         raise BrandexError(f"{config.signing_key} does not match {config.signing_cert}")
     config.database.parent.mkdir(parents=True, exist_ok=True)
-    pool = _start_pool(config.verify_workers)
+    pool = start_pool(config.verify_workers)
     store = Store(config.database)
     ledger = Ledger(
         store,

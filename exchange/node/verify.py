@@ -157,11 +157,6 @@ def verify_batch_in_worker(
     return verify_batch(origin, start, envelopes, keys, anchors).for_transport()
 
 
-def warm_up() -> bool:
-    """Run once per worker at start, so the first sync does not pay for imports."""
-    return True
-
-
 def sign_entries(
     seed: bytes, federation: str, region: str, issued_at: str, bodies: list[tuple[str, bytes]]
 ) -> list[tuple[bytes, bytes]]:
