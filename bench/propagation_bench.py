@@ -7,15 +7,10 @@ import time
 from pathlib import Path
 
 from bench.common import Nodes, emit, issue_all, synthetic_records, wait
+from exchange.pki import DEMO_MEMBERS
 
 TWELVE = {
-    "shanghai": "310000",
-    "jiangsu": "320000",
-    "zhejiang": "330000",
-    "anhui": "340000",
-    "henan": "410000",
-    "wenzhou": "330300",
-    "luyi": "411628",
+    **DEMO_MEMBERS,
     "jiangxi": "360000",
     "hangzhou": "330100",
     "nanjing": "320100",

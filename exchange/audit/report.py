@@ -11,7 +11,8 @@ import json
 from datetime import UTC, datetime
 from html import escape
 
-from exchange.core.logcheck import BODIES, ISSUE_KINDS, AuditResult
+from exchange.core.logcheck import ISSUE_KINDS, AuditResult
+from exchange.core.records import BODIES
 
 __all__ = ["to_html", "to_json", "to_text"]
 

@@ -9,12 +9,11 @@ import click
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, handle_errors
 from exchange.core import x509
-from exchange.core.cosignature import CosignatureVerifier
+from exchange.core.cosignature import CosignatureVerifier, witness_name
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import VerificationError
 from exchange.core.note import Ed25519NoteVerifier
 from exchange.node.identity import load_anchors
-from exchange.node.ledger import witness_name
 
 __all__ = ["log_group"]
 

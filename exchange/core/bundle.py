@@ -41,6 +41,7 @@ from exchange.core import merkle, regions, x509
 from exchange.core.checkpoint import Checkpoint, open_checkpoint
 from exchange.core.cosignature import (
     SIG_TYPE_COSIGNATURE,
+    WITNESS_SUFFIX,
     CosignatureVerifier,
     parse_cosignature_vkey,
 )
@@ -64,6 +65,7 @@ from exchange.core.recognition import (
     status_on,
 )
 from exchange.core.records import (
+    BODIES,
     Kind,
     ReasonCode,
     Status,
@@ -73,10 +75,8 @@ from exchange.core.records import (
 from exchange.core.tlogproof import parse_tlog_proof
 
 __all__ = [
-    "BODY_TYPES",
     "CHECKS",
     "FORMAT",
-    "WITNESS_SUFFIX",
     "Check",
     "DecodeEntry",
     "Report",
@@ -85,9 +85,6 @@ __all__ = [
 
 #: Value of the bundle's ``format`` field.
 FORMAT = "brandex.bundle/v1"
-
-#: A member's witness (cosigner) name is its log origin plus this suffix.
-WITNESS_SUFFIX = "/witness"
 
 #: The checks a report may name, in the order they run for each entry.
 CHECKS = (
@@ -106,16 +103,6 @@ CHECKS = (
     "recognition",
 )
 
-#: The ``Entry.body`` oneof fields, which are also the ``type`` of related entries.
-BODY_TYPES = (
-    "recognition",
-    "status_change",
-    "infringement_case",
-    "case_action",
-    "accession",
-    "withdrawal",
-    "key_announcement",
-)
 
 _RELATED_TYPES = frozenset(
     {"status_change", "infringement_case", "case_action", "accession", "withdrawal"}
@@ -443,7 +430,7 @@ def _enum(cls: Any, value: object, what: str) -> Any:
 
 
 def _body(entry: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
-    present = [b for b in BODY_TYPES if b in entry]
+    present = [b for b in BODIES if b in entry]
     if len(present) != 1:
         return None, {}
     body = entry[present[0]]

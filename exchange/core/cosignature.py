@@ -36,13 +36,24 @@ __all__ = [
     "COSIGNATURE_SIZE",
     "MAX_TIMESTAMP",
     "SIG_TYPE_COSIGNATURE",
+    "WITNESS_SUFFIX",
     "CosignatureSigner",
     "CosignatureVerifier",
     "cosign",
     "cosignature_message",
     "parse_cosignature_vkey",
     "verify_cosignature",
+    "witness_name",
 ]
+
+#: A member's witness (cosigner) name is its log origin plus this suffix.
+WITNESS_SUFFIX = "/witness"
+
+
+def witness_name(origin: str) -> str:
+    """The cosigner name of the node that runs ``origin``."""
+    return origin + WITNESS_SUFFIX
+
 
 #: Signature type byte of timestamped Ed25519 cosignatures.
 SIG_TYPE_COSIGNATURE = 0x04

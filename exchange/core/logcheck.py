@@ -47,7 +47,7 @@ from nacl.signing import VerifyKey
 
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
-from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
+from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, CosignatureVerifier
 from exchange.core.dsse import PAYLOAD_TYPE, keyid_of, pae, parse_envelope
 from exchange.core.errors import (
     BrandexError,
@@ -57,15 +57,20 @@ from exchange.core.errors import (
     VerificationError,
 )
 from exchange.core.note import Ed25519NoteVerifier, Note, compute_key_id, parse_note
-from exchange.core.records import ERRORS_BY_BODY, Kind, Status, parse_date, parse_optional_date
+from exchange.core.records import (
+    BODIES,
+    ERRORS_BY_BODY,
+    Kind,
+    Status,
+    parse_date,
+    parse_optional_date,
+)
 from exchange.core.status import RecordState, apply_change
 
 __all__ = [
-    "BODIES",
     "FORMAT",
     "ISSUE_KINDS",
     "MAX_LISTED",
-    "WITNESS_SUFFIX",
     "AuditResult",
     "BatchResult",
     "CertifiedKey",
@@ -81,18 +86,6 @@ __all__ = [
 
 #: Name of the JSON report format.
 FORMAT = "brandex.log-audit/v1"
-#: A member's cosigner name is its origin plus this.
-WITNESS_SUFFIX = "/witness"
-#: The ``Entry.body`` oneof fields, in proto order.
-BODIES = (
-    "recognition",
-    "status_change",
-    "infringement_case",
-    "case_action",
-    "accession",
-    "withdrawal",
-    "key_announcement",
-)
 #: Issues listed one by one per (origin, kind); the rest are only counted.
 MAX_LISTED = 100
 

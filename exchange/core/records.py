@@ -29,6 +29,7 @@ from exchange.core.errors import ValidationError
 from exchange.core.uscc import uscc_region, validate_uscc
 
 __all__ = [
+    "BODIES",
     "ERRORS_BY_BODY",
     "EXPIRES",
     "KIND_LABEL",
@@ -739,6 +740,17 @@ def validate_withdrawal(w: object, *, issuer: str) -> None:
     """Raise if :func:`withdrawal_errors` finds anything."""
     raise_errors(withdrawal_errors(w, issuer=issuer))
 
+
+#: The ``Entry.body`` oneof fields, in proto order: also the ``type`` of a stored entry.
+BODIES = (
+    "recognition",
+    "status_change",
+    "infringement_case",
+    "case_action",
+    "accession",
+    "withdrawal",
+    "key_announcement",
+)
 
 #: The errors function for each ``Entry.body`` oneof field that carries a rule
 #: set (``key_announcement`` is checked by the certificate code, not here).

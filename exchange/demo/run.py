@@ -420,9 +420,8 @@ def write_artifacts(fed: DemoFederation, state: Path) -> None:
     from nacl.signing import VerifyKey
 
     from exchange.cli.log import federation_keys
-    from exchange.core.cosignature import CosignatureVerifier
+    from exchange.core.cosignature import CosignatureVerifier, witness_name
     from exchange.core.note import Ed25519NoteVerifier
-    from exchange.node.ledger import witness_name
 
     class _C:
         config = fed.config("anhui")

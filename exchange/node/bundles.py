@@ -30,9 +30,9 @@ from nacl.signing import VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
-from exchange.core.bundle import FORMAT, WITNESS_SUFFIX
+from exchange.core.bundle import FORMAT
 from exchange.core.checkpoint import open_checkpoint
-from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
+from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, CosignatureVerifier
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import BrandexError, FormatError, NotFoundError
 from exchange.core.note import Ed25519NoteVerifier, compute_key_id, parse_note

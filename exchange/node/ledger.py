@@ -29,7 +29,12 @@ from exchange.core.checkpoint import (
     parse_checkpoint_body,
     sign_checkpoint,
 )
-from exchange.core.cosignature import CosignatureSigner, CosignatureVerifier, cosign
+from exchange.core.cosignature import (
+    CosignatureSigner,
+    CosignatureVerifier,
+    cosign,
+    witness_name,
+)
 from exchange.core.dsse import keyid_of, sign_envelope
 from exchange.core.errors import (
     BrandexError,
@@ -57,18 +62,13 @@ from exchange.node.verify import (
 from exchange.store import Store
 from exchange.store.database import OriginRow
 
-__all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome", "witness_name"]
+__all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome"]
 
 log = logging.getLogger("brandex.ledger")
 
 
 _SIGN_CHUNK = 500  # entries per task when signing in worker processes
 _KEY_BODY = "key_announcement"
-
-
-def witness_name(origin: str) -> str:
-    """The cosigner name of the node that runs ``origin``."""
-    return f"{origin}/witness"
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from nacl.signing import VerifyKey
 from exchange._proto.brandex.v1 import services_pb2
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import open_checkpoint
-from exchange.core.cosignature import CosignatureVerifier
+from exchange.core.cosignature import CosignatureVerifier, witness_name
 from exchange.core.note import Ed25519NoteVerifier, parse_note
-from exchange.node.ledger import witness_name
 from exchange.pki import member_paths
 
 pytestmark = pytest.mark.e2e

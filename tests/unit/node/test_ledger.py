@@ -25,12 +25,13 @@ from exchange import pki
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, parse_checkpoint_body, sign_checkpoint
+from exchange.core.cosignature import witness_name
 from exchange.core.dsse import sign_envelope
 from exchange.core.note import Ed25519NoteSigner, format_note, parse_note
 from exchange.demo.dataset import demo_records
 from exchange.node.identity import load_anchors
 from exchange.node.indexer import Indexer
-from exchange.node.ledger import Ledger, OriginHead, witness_name
+from exchange.node.ledger import Ledger, OriginHead
 from exchange.node.verify import verify_batch
 from exchange.store import Store
 
