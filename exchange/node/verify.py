@@ -45,16 +45,15 @@ class KeyInfo:
 
 @dataclass
 class VerifiedBatch:
-    """The outcome of checking envelopes[start:start+n] of one origin."""
+    """The outcome of checking envelopes[start:start+n] of one origin.
 
-    entries: list[entries_pb2.Entry]
-    leaf_hashes: list[bytes]
+    Plain bytes and strings, so it crosses process boundaries cheaply; the
+    envelopes themselves stay with the caller, which stores them as received.
+    """
+
+    leaf_hashes: list[bytes] = field(default_factory=list)
     new_keys: list[KeyInfo] = field(default_factory=list)
     types: list[str] = field(default_factory=list)  # each entry's body field name
-
-    def for_transport(self) -> VerifiedBatch:
-        """Drop the parsed messages: bytes cross process boundaries cheaply."""
-        return VerifiedBatch([], self.leaf_hashes, self.new_keys, self.types)
 
 
 def _issued_at(entry: entries_pb2.Entry) -> datetime:
@@ -101,7 +100,7 @@ def verify_batch(
     """
     federation, region = parse_origin(origin)
     verify_keys = {k: VerifyKey(v) for k, v in keys.items()}
-    out = VerifiedBatch([], [])
+    out = VerifiedBatch()
     for i, raw in enumerate(envelopes):
         idx = start + i
         try:
@@ -138,7 +137,6 @@ def verify_batch(
             ) from None
         except BrandexError as exc:
             raise VerificationError(f"{origin} entry {idx}: {exc}") from None
-        out.entries.append(entry)
         out.types.append(entry.WhichOneof("body"))
         out.leaf_hashes.append(merkle.leaf_hash(raw))
     return out
@@ -150,11 +148,11 @@ _ANCHORS: dict[bytes, list[x509.x509.Certificate]] = {}
 def verify_batch_in_worker(
     origin: str, start: int, envelopes: list[bytes], keys: dict[str, bytes], anchors_pem: bytes
 ) -> VerifiedBatch:
-    """``verify_batch`` for a worker process: anchors travel as PEM, results as bytes."""
+    """``verify_batch`` for a worker process: the anchors travel as PEM."""
     anchors = _ANCHORS.get(anchors_pem)
     if anchors is None:
         anchors = _ANCHORS[anchors_pem] = x509.load_pem_chain(anchors_pem)
-    return verify_batch(origin, start, envelopes, keys, anchors).for_transport()
+    return verify_batch(origin, start, envelopes, keys, anchors)
 
 
 def sign_entries(

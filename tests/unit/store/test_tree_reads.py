@@ -13,6 +13,7 @@ import pytest
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
+from exchange.core.errors import NotFoundError
 from exchange.store import Store
 
 ORIGIN = "yrd/330000"
@@ -66,7 +67,7 @@ def test_stored_tree_matches_the_in_memory_tree(tmp_path):
 
 def test_a_missing_subtree_hash_is_a_clear_error(tmp_path):
     store = _store(tmp_path, 8)
-    with pytest.raises(Exception, match="not stored"):
+    with pytest.raises(NotFoundError, match=r"subtree hash \(0, 9\) not stored"):
         store.hash_reader(ORIGIN).get_many([(0, 9)])
 
 
