@@ -450,10 +450,11 @@ class Store:
         Returns how many entries were indexed (0: nothing is waiting). Callers
         loop, so issuing and syncing get the write lock between chunks.
         """
+        waiting = "SELECT origin FROM origins WHERE indexed < size LIMIT 1"
+        if self.read.execute(waiting).fetchone() is None:
+            return 0  # the usual case: no write lock for nothing
         with self.write() as tx:
-            r = tx.conn.execute(
-                "SELECT origin FROM origins WHERE indexed < size LIMIT 1"
-            ).fetchone()
+            r = tx.conn.execute(waiting).fetchone()
             return tx.index(r[0], limit) if r else 0
 
     # ------------------------------------------------------------------ reads
