@@ -33,6 +33,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def brandex(
+    *args: str, config: Path | None = None, expect: int | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Run the ``brandex`` CLI as a user would: a subprocess, ``config`` as BRANDEX_CONFIG.
+
+    With ``expect``, any other exit code fails the test, showing the output.
+    """
+    env = dict(os.environ)
+    env.pop("BRANDEX_CONFIG", None)
+    if config is not None:
+        env["BRANDEX_CONFIG"] = str(config)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if expect is not None and proc.returncode != expect:
+        raise AssertionError(
+            f"brandex {' '.join(args)} -> {proc.returncode}, expected {expect}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
+    return proc
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
     """Poll a condition (never a fixed sleep) until it holds or the deadline passes."""
     end = time.monotonic() + timeout

@@ -7,13 +7,12 @@ agency would run it; answers are parsed back from ``--format json`` / ``csv``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import harness
 import openpyxl
 import pytest
 from harness import Federation, wait_until
@@ -28,21 +27,8 @@ ANNOUNCEMENT = "浙市监质〔2026〕12号"
 KIND = "PROVINCIAL_FAMOUS_BRAND_PRODUCT"
 
 
-def brandex(*args: str, config: Path, expect: int | None = 0) -> subprocess.CompletedProcess:
-    env = dict(os.environ, BRANDEX_CONFIG=str(config))
-    proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if expect is not None and proc.returncode != expect:
-        raise AssertionError(
-            f"brandex {' '.join(args)} -> {proc.returncode}, expected {expect}\n"
-            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-        )
-    return proc
+# Every command here must succeed unless the test says otherwise.
+brandex = functools.partial(harness.brandex, expect=0)
 
 
 def as_json(*args: str, config: Path, expect: int | None = 0):

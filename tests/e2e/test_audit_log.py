@@ -5,13 +5,10 @@ a copy of the issuer's key) is reported as a fork with both signed checkpoints."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from harness import Federation, free_port, wait_until
+from harness import Federation, brandex, free_port, wait_until
 from nacl.signing import VerifyKey
 
 from exchange.core import x509
@@ -24,18 +21,6 @@ pytestmark = pytest.mark.e2e
 
 THREE = {n: DEMO_MEMBERS[n] for n in ("zhejiang", "anhui", "jiangsu")}
 MESH = {n: [m for m in THREE if m != n] for n in THREE}
-
-
-def brandex(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("BRANDEX_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def nodes(*pairs: tuple[Federation, str]) -> list[str]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from harness import Federation, wait_until
+from harness import Federation, brandex, wait_until
 
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange._proto.brandex.v1 import services_pb2
@@ -26,20 +24,6 @@ REGIONS = {"zhejiang": DEMO_MEMBERS["zhejiang"], "anhui": DEMO_MEMBERS["anhui"]}
 TOPOLOGY = {"zhejiang": ["anhui"], "anhui": ["zhejiang"]}
 KIND = pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT")
 RECORD = "zj-e2e-0001"
-
-
-def brandex(*args: str, config: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("BRANDEX_CONFIG", None)
-    if config is not None:
-        env["BRANDEX_CONFIG"] = str(config)
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _witnesses(fed: Federation, holder: str, origin: str) -> set[str]:

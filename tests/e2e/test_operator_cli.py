@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import grpc
+import harness
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from harness import wait_until
@@ -27,18 +27,8 @@ REGIONS = {"zhejiang": "330000", "anhui": "340000", "luyi": "411628"}
 TOPOLOGY = {"zhejiang": ["anhui"], "anhui": ["zhejiang", "luyi"], "luyi": ["anhui"]}
 
 
-def brandex(*args: str, config: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, BRANDEX_CONFIG=str(config))
-    proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"brandex {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
-    return proc
+# Every command here must succeed unless the test says otherwise.
+brandex = functools.partial(harness.brandex, expect=0)
 
 
 @pytest.fixture
@@ -138,7 +128,7 @@ def test_issue_then_prove_it_from_a_relay(fed) -> None:
 def test_bad_issue_names_the_field(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = "91330106MA2B000010"  # wrong check character
-    proc = brandex(*args, config=fed.configs["zhejiang"], check=False)
+    proc = brandex(*args, config=fed.configs["zhejiang"], expect=None)
     assert proc.returncode == 3
     assert "INVALID_ARGUMENT" in proc.stderr and "enterprise_uscc" in proc.stderr
 
@@ -147,7 +137,7 @@ def test_a_member_cannot_issue_on_another_node(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = _uscc()
     proc = brandex(
-        *args, "--node", fed.address("anhui"), config=fed.configs["zhejiang"], check=False
+        *args, "--node", fed.address("anhui"), config=fed.configs["zhejiang"], expect=None
     )
     assert proc.returncode == 3 and "PERMISSION_DENIED" in proc.stderr
 
@@ -196,7 +186,7 @@ def test_taken_port_is_a_clear_error(fed) -> None:
 
 def test_unreachable_node_is_exit_3(fed, tmp_path) -> None:
     proc = brandex(
-        "node", "status", "--node", "127.0.0.1:1", config=fed.configs["anhui"], check=False
+        "node", "status", "--node", "127.0.0.1:1", config=fed.configs["anhui"], expect=None
     )
     assert proc.returncode == 3 and "unreachable" in proc.stderr
 
