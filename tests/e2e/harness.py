@@ -242,15 +242,17 @@ class Federation:
 
     def issue(self, name: str, count: int, chunk: int = 1000) -> int:
         """Issue ``count`` new recognitions on ``name`` through AdminService; returns its size."""
-        recs = self.records(name, count)
+        self.issue_records(name, self.records(name, count), chunk)
+        return self.sizes(name)[self.origin(name)]
+
+    def issue_records(self, name: str, records: list, chunk: int = 1000) -> None:
+        """IssueBatch ``records`` on ``name`` in chunks; every one must be new."""
         with self.channel(name) as ch:
             stub = services_pb2_grpc.AdminServiceStub(ch)
-            for i in range(0, len(recs), chunk):
-                resp = stub.IssueBatch(
-                    services_pb2.IssueBatchRequest(records=recs[i : i + chunk]), timeout=120
-                )
-                assert resp.added == len(recs[i : i + chunk]), resp
-        return self.sizes(name)[self.origin(name)]
+            for i in range(0, len(records), chunk):
+                part = records[i : i + chunk]
+                resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=part), timeout=600)
+                assert resp.added == len(part), resp
 
     def channel(
         self,

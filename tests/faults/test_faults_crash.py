@@ -51,14 +51,8 @@ IMPORT_SCALES = {
 }
 
 
-def _issue(fed: Federation, name: str, offset: int, n: int, chunk: int = 10_000) -> None:
-    with fed.channel(name) as ch:
-        stub = services_pb2_grpc.AdminServiceStub(ch)
-        recs = synthetic_records(n, issuer=name, offset=offset)
-        for i in range(0, n, chunk):
-            part = recs[i : i + chunk]
-            resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=part), timeout=600)
-            assert resp.added == len(part), resp
+def _issue(fed: Federation, name: str, offset: int, n: int) -> None:
+    fed.issue_records(name, synthetic_records(n, issuer=name, offset=offset), chunk=10_000)
 
 
 def _envelope_bytes(fed: Federation, name: str, origin: str, start: int) -> tuple[int, int]:

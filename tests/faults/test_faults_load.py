@@ -33,13 +33,7 @@ REGIONS = ["310000", "320000", "330000", "340000", "410000", "330300", "411628",
 
 def _import(fed, name: str, offset: int, n: int, chunk: int, done: threading.Event) -> None:
     try:
-        with fed.channel(name) as ch:
-            stub = services_pb2_grpc.AdminServiceStub(ch)
-            recs = synthetic_records(n, issuer=name, offset=offset)
-            for i in range(0, n, chunk):
-                part = recs[i : i + chunk]
-                resp = stub.IssueBatch(services_pb2.IssueBatchRequest(records=part), timeout=600)
-                assert resp.added == len(part), resp
+        fed.issue_records(name, synthetic_records(n, issuer=name, offset=offset), chunk)
     finally:
         done.set()
 
