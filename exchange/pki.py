@@ -20,6 +20,7 @@ its own keys and sends only a request.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "MEMBER_VALIDITY_YEARS",
     "MemberPaths",
     "add_member",
+    "certify_signing_key",
     "init_federation",
     "load_signing_key",
     "member_paths",
@@ -586,6 +588,43 @@ def add_member(
     _write_member(out, name, _member_files(issuer, name, region, host_list, moment))
     members[name] = {"region": region}
     _write_federation(out, doc)
+
+
+def certify_signing_key(
+    out: Path, name: str, dest: Path, now: datetime | None = None
+) -> tuple[Path, Path]:
+    """Make a new signing key for member ``name``, certified by the anchor in ``out``.
+
+    For a key rotation: the key and its certificate are written to ``dest``
+    (``signing-<keyid prefix>.key`` and ``.pem``, the key 0600), beside the key
+    in use, which is not touched. Returns (key path, certificate path).
+
+    Raises:
+        NotFoundError: no federation, anchor or member ``name`` in ``out``.
+    """
+    out, dest = Path(out), Path(dest)
+    moment = _now(now)
+    doc = read_federation(out)
+    if name not in doc["members"]:
+        raise NotFoundError(f"{out} has no member {name!r}")
+    region = doc["members"][name]["region"]
+    issuer = _load_issuer(out)
+    key = ed25519.Ed25519PrivateKey.generate()
+    cert = _issue(
+        issuer,
+        f"brandex signing key {region}",
+        key.public_key(),
+        [x509.UniformResourceIdentifier(REGION_URI_PREFIX + region)],
+        None,
+        moment,
+    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    stem = f"signing-{hashlib.sha256(raw).hexdigest()[:12]}"
+    dest.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = dest / f"{stem}.key", dest / f"{stem}.pem"
+    _write(key_path, _key_pem(key), 0o600)
+    _write(cert_path, _cert_pem(cert), 0o644)
+    return key_path, cert_path
 
 
 def load_signing_key(path: Path) -> nacl.signing.SigningKey:

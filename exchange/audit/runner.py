@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -32,6 +33,7 @@ from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_g
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import parse_checkpoint_body
 from exchange.core.errors import BrandexError, FormatError, NotFoundError
+from exchange.core.keys import CLOCK_SKEW, KeyHistory
 from exchange.core.logcheck import (
     AuditResult,
     BatchResult,
@@ -39,9 +41,9 @@ from exchange.core.logcheck import (
     Issue,
     LogAudit,
     check_envelopes,
-    split_origin,
 )
 from exchange.core.note import parse_note
+from exchange.core.origin import parse_origin
 from exchange.node.identity import open_channel
 
 __all__ = [
@@ -87,13 +89,21 @@ def check_in_worker(
     origin: str,
     start: int,
     envelopes: list[bytes],
-    keys: dict[str, bytes],
+    history: KeyHistory,
     anchors_pem: bytes,
     foreign: dict[str, str],
+    now: datetime,
 ) -> BatchResult:
     """:func:`check_envelopes` in a worker process: anchors travel as PEM."""
     return check_envelopes(
-        origin, start, envelopes, keys, _anchors(anchors_pem), decode_entry, foreign=foreign
+        origin,
+        start,
+        envelopes,
+        history,
+        _anchors(anchors_pem),
+        decode_entry,
+        now=now,
+        foreign=foreign,
     )
 
 
@@ -154,7 +164,7 @@ class LogAuditRun:
         self.timeout = timeout
         self.nodes: list[_Node] = []
         self.origins: list[str] = []
-        self.audit = LogAudit(self.anchors, decode_entry)
+        self.audit = LogAudit(self.anchors, decode_entry, now=datetime.now(UTC))
         self.started = time.perf_counter()
         self.downloaded = 0
         self._grow: Callable[[int], None] = lambda n: None
@@ -254,7 +264,7 @@ class LogAuditRun:
                 if origin in self.origins or self.audit.knows_keys(origin):
                     continue
                 try:
-                    split_origin(origin)
+                    parse_origin(origin)
                     envs = [
                         e
                         for b in node.log.GetEntries(
@@ -266,9 +276,17 @@ class LogAuditRun:
                 except (grpc.RpcError, FormatError) as exc:
                     self.audit.notes.append(f"{origin}: key not learned from {node.address}: {exc}")
                     continue
-                res = check_envelopes(origin, 0, envs, {}, self.anchors, decode_entry)
-                if res.new_keys:
-                    self.audit.learn_keys(origin, res.new_keys)
+                res = check_envelopes(
+                    origin,
+                    0,
+                    envs,
+                    KeyHistory(parse_origin(origin)),
+                    self.anchors,
+                    decode_entry,
+                    now=self.audit.now,
+                )
+                if res.history is not None and res.history.keys:
+                    self.audit.learn_keys(origin, res.history)
                 else:
                     why = "; ".join(i.message for i in res.issues) or "no entry"
                     self.audit.notes.append(f"{origin}: no certified key learned: {why}")
@@ -289,12 +307,24 @@ class LogAuditRun:
 
         def settle(item: tuple[Future | None, int, list[bytes], int, History]) -> None:
             fut, start, envs, version, hist = item
-            assert fut is not None
+            assert fut is not None and hist.keys is not None
             result = fut.result()
-            if result.unknown_key and hist.key_version != version:
-                # A key announced in an earlier batch was not known when this one left.
+            last = hist.keys.last_issued_at
+            if hist.keys.version != version or (
+                last is not None
+                and result.first_issued_at is not None
+                and result.first_issued_at < last - CLOCK_SKEW
+            ):
+                # Checked ahead of a key event or a time it could not know: check again.
                 result = check_envelopes(
-                    origin, start, envs, hist.keys, self.anchors, decode_entry, foreign=foreign
+                    origin,
+                    start,
+                    envs,
+                    hist.keys,
+                    self.anchors,
+                    decode_entry,
+                    now=self.audit.now,
+                    foreign=foreign,
                 )
             cp.settle(result)
 
@@ -327,7 +357,8 @@ class LogAuditRun:
                     hist = route.history
                     assert hist is not None
                     start, part = batch.start + route.offset, envs[route.offset :]
-                    if self.pool is None or not hist.keys:
+                    assert hist.keys is not None
+                    if self.pool is None or not hist.keys.keys:
                         while pending:
                             settle(pending.popleft())
                         cp.settle(
@@ -338,6 +369,7 @@ class LogAuditRun:
                                 hist.keys,
                                 self.anchors,
                                 decode_entry,
+                                now=self.audit.now,
                                 foreign=foreign,
                             )
                         )
@@ -347,11 +379,12 @@ class LogAuditRun:
                             origin,
                             start,
                             part,
-                            dict(hist.keys),
+                            hist.keys,
                             self.anchors_pem,
                             foreign,
+                            self.audit.now,
                         )
-                        pending.append((fut, start, part, hist.key_version, hist))
+                        pending.append((fut, start, part, hist.keys.version, hist))
                         while len(pending) > self.depth:
                             settle(pending.popleft())
                 progress(len(envs))

@@ -10,6 +10,7 @@ from exchange.cli.cases import case_group
 from exchange.cli.certs import certs_group
 from exchange.cli.imports import export_cmd, import_cmd
 from exchange.cli.issue import issue
+from exchange.cli.keys import keys_group
 from exchange.cli.log import log_group
 from exchange.cli.node import node_group
 from exchange.cli.registry import check, search, show
@@ -31,7 +32,7 @@ for command in (certs_group, node_group, log_group, issue, audit_group):
     cli.add_command(command)
 for command in (import_cmd, export_cmd, status_group, case_group, agreement_group):
     cli.add_command(command)
-for command in (search, show, check):
+for command in (search, show, check, keys_group):
     cli.add_command(command)
 
 

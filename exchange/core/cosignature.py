@@ -30,6 +30,7 @@ from exchange.core.note import (
     NoteSignature,
     decode_vkey,
 )
+from exchange.core.origin import WITNESS_SUFFIX, witness_name
 
 __all__ = [
     "COSIGNATURE_HEADER",
@@ -47,12 +48,6 @@ __all__ = [
 ]
 
 #: A member's witness (cosigner) name is its log origin plus this suffix.
-WITNESS_SUFFIX = "/witness"
-
-
-def witness_name(origin: str) -> str:
-    """The cosigner name of the node that runs ``origin``."""
-    return origin + WITNESS_SUFFIX
 
 
 #: Signature type byte of timestamped Ed25519 cosignatures.

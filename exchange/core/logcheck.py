@@ -45,10 +45,10 @@ from cryptography import x509 as cx509
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from exchange.core import merkle, x509
+from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, CosignatureVerifier
-from exchange.core.dsse import PAYLOAD_TYPE, keyid_of, pae, parse_envelope
+from exchange.core.dsse import PAYLOAD_TYPE, pae, parse_envelope
 from exchange.core.errors import (
     BrandexError,
     ConflictError,
@@ -56,7 +56,9 @@ from exchange.core.errors import (
     ValidationError,
     VerificationError,
 )
+from exchange.core.keys import KeyHistory, KeyLife, issued_at
 from exchange.core.note import Ed25519NoteVerifier, Note, compute_key_id, parse_note
+from exchange.core.origin import parse_origin
 from exchange.core.records import (
     BODIES,
     ERRORS_BY_BODY,
@@ -73,7 +75,6 @@ __all__ = [
     "MAX_LISTED",
     "AuditResult",
     "BatchResult",
-    "CertifiedKey",
     "Copy",
     "History",
     "Issue",
@@ -110,22 +111,23 @@ ISSUE_KINDS: dict[str, str] = {
     "append-only log (equivocation)",
     "evidence": "a node reports that it holds evidence of equivocation",
     "cosignature": "a witness cosignature that does not verify or is by an unknown key",
+    "time": "an entry whose issued_at lies outside its signing key's certificate, more than "
+    "5 minutes after the audit's clock, or more than 5 minutes before the entry before it",
+    "suspect": "an entry signed by a revoked key at or after the time from which the key was "
+    "declared compromised (kept as evidence; nodes do not apply it)",
     "fetch": "a node that could not serve an origin it lists",
 }
 
 
 def split_origin(origin: str) -> tuple[str, str]:
-    """Split ``yrd/330000`` into (federation, region); FormatError otherwise."""
-    federation, sep, region = origin.rpartition("/")
-    if (
-        not sep
-        or not federation
-        or len(region) != 6
-        or not region.isascii()
-        or not region.isdigit()
-    ):
-        raise FormatError(f"origin {origin!r} is not <federation>/<six-digit region>")
-    return federation, region
+    """Split ``yrd/330000`` into (federation, region) with :func:`core.origin.parse_origin`."""
+    o = parse_origin(origin)
+    return o.federation, o.region
+
+
+def _trusted_keys(history: KeyHistory) -> dict[str, bytes]:
+    """The keys of a history whose signatures (cosignatures included) count: not revoked."""
+    return {k: life.public_key for k, life in history.keys.items() if life.revoked_at is None}
 
 
 def body_of(entry: object) -> str | None:
@@ -173,15 +175,6 @@ class Issue:
         return d
 
 
-@dataclass(frozen=True)
-class CertifiedKey:
-    """An Ed25519 key certified for an origin by the key announcement at ``index``."""
-
-    keyid: str
-    public_key: bytes
-    index: int
-
-
 # ---------------------------------------------------------------- envelopes
 
 
@@ -198,35 +191,15 @@ class BatchResult:
     start: int
     count: int
     facts: list[tuple[Any, ...]] = field(default_factory=list)
-    new_keys: list[CertifiedKey] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     #: True if an entry failed only because its key was not (yet) known.
     unknown_key: bool = False
-
-
-def _issued_at(entry: object) -> datetime:
-    text = getattr(entry, "issued_at", "")
-    try:
-        at = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise VerificationError(f"issued_at {text!r} is not an RFC 3339 time") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _certify(
-    entry: object, region: str, anchors: Sequence[cx509.Certificate], idx: int
-) -> CertifiedKey:
-    ka = entry.key_announcement  # type: ignore[attr-defined]
-    pems = list(ka.certificate_chain_pem)
-    chain = [c for pem in pems for c in x509.load_pem_chain(pem.encode())]
-    if not chain:
-        raise VerificationError("key announcement carries no certificate")
-    public = x509.verify_signing_certificate(
-        chain[0], chain[1:], anchors, at=_issued_at(entry), region=region
-    )
-    if public != bytes(ka.public_key):
-        raise VerificationError("the announced key differs from the key its certificate certifies")
-    return CertifiedKey(keyid_of(public), public, idx)
+    #: The origin's key history after the batch.
+    history: KeyHistory | None = None
+    #: The issued_at of the batch's first entry that verified (see KeyHistory.check_time).
+    first_issued_at: datetime | None = None
+    #: (index, keyid, issued_at) of each verified entry, to flag suspects after a revocation.
+    signed: list[tuple[int, str, datetime]] = field(default_factory=list)
 
 
 def _facts(body: str, idx: int, ok: bool, msg: Any, payload: bytes) -> tuple[Any, ...]:
@@ -261,34 +234,40 @@ def check_envelopes(
     origin: str,
     start: int,
     envelopes: Sequence[bytes],
-    keys: Mapping[str, bytes],
+    history: KeyHistory,
     anchors: Sequence[cx509.Certificate],
     decode: Callable[[bytes], Any],
     *,
+    now: datetime,
     foreign: Mapping[str, str] | None = None,
 ) -> BatchResult:
     """Check envelopes that sit at indices ``start, start + 1, ...`` of ``origin``.
 
     Unlike a node, which refuses a whole batch at the first bad entry, this
     goes on and reports every bad entry; entries that fail are left out of the
-    facts (they are not part of the issuer's log).
+    facts (they are not part of the issuer's log). Keys and time are judged by
+    the origin's :class:`KeyHistory`, exactly as a node judges them.
 
     Args:
         origin: the log, ``<federation>/<region>``.
         start: index of the first envelope.
         envelopes: the exact envelope bytes (Merkle leaves).
-        keys: keyid -> raw Ed25519 key already certified for ``origin``.
+        history: the origin's key history, positioned at ``start`` (not modified).
         anchors: the federation's trust anchors.
         decode: payload bytes -> Entry (raises FormatError).
+        now: the auditor's clock.
         foreign: keyid -> origin, for keys certified for other origins (only
             to name the culprit when an entry is signed with one).
     """
-    federation, region = split_origin(origin)
-    verify_keys = {k: VerifyKey(v) for k, v in keys.items()}
+    where = parse_origin(origin)
+    federation, region = where.federation, where.region
+    h = history.copy()
+    h.size = start
     out = BatchResult(start, len(envelopes))
 
     def issue(kind: str, idx: int, message: str) -> None:
         out.issues.append(Issue(kind, origin, message, index=idx))
+        h.skip(idx)
 
     for i, raw in enumerate(envelopes):
         idx = start + i
@@ -301,8 +280,7 @@ def check_envelopes(
             issue("envelope", idx, f"payload type {env.payload_type!r} is not {PAYLOAD_TYPE!r}")
             continue
         message = pae(env.payload_type, env.payload)
-        info: CertifiedKey | None = None
-        if idx > 0 and not verify_keys:
+        if idx > 0 and not h.keys:
             issue(
                 "signer",
                 idx,
@@ -310,6 +288,7 @@ def check_envelopes(
             )
             out.unknown_key = True
             continue
+        life: KeyLife
         if idx == 0:
             # The key that signs a log is learned from its first entry.
             try:
@@ -328,41 +307,42 @@ def check_envelopes(
             if entry.region != region or entry.federation != federation:
                 issue("region", idx, f"payload names {entry.federation}/{entry.region}")
                 continue
+            trial = h.copy()
             try:
-                info = _certify(entry, region, anchors, idx)
-            except BrandexError as exc:
+                trial.apply(idx, entry, "key_announcement", env.signatures[0][0], anchors)
+            except (BrandexError, IndexError) as exc:
                 issue("signer", idx, f"key announcement refused: {exc}")
                 continue
-            signed = [sig for kid, sig in env.signatures if kid == info.keyid]
-            if not signed:
-                issue("signer", idx, "the key announcement is not signed by the key it announces")
-                continue
+            life = next(iter(trial.keys.values()))
+            signed = [sig for kid, sig in env.signatures if kid == life.keyid]
             try:
-                VerifyKey(info.public_key).verify(message, signed[0])
+                VerifyKey(life.public_key).verify(message, signed[0])
             except (BadSignatureError, ValueError):
                 issue("envelope", idx, "signature does not verify: the entry was altered")
                 continue
+            try:
+                at = issued_at(entry)
+                h.check_time(life, idx, at, now)
+            except VerificationError as exc:
+                issue("time", idx, str(exc))
+                continue
+            h = trial
         else:
-            known = [(kid, sig) for kid, sig in env.signatures if kid in verify_keys]
-            if not known:
+            try:
+                life, sig = h.signer(idx, env.signatures)
+            except VerificationError as exc:
                 names = sorted({foreign[k] for k, _ in env.signatures if foreign and k in foreign})
                 who = f" (a key certified for {', '.join(names)})" if names else ""
-                issue(
-                    "signer",
-                    idx,
-                    f"signed by key {env.signatures[0][0][:16]}…{who}, "
-                    f"which is not certified for {origin}",
-                )
-                out.unknown_key = True
+                issue("signer", idx, f"{exc}{who}")
+                out.unknown_key = not any(k in h.keys for k, _ in env.signatures)
                 continue
-            kid, sig = known[0]
             try:
-                verify_keys[kid].verify(message, sig)
+                VerifyKey(life.public_key).verify(message, sig)
             except (BadSignatureError, ValueError):
                 issue(
                     "envelope",
                     idx,
-                    f"signature by key {kid[:16]}… does not verify: the entry was altered",
+                    f"signature by key {life.keyid[:16]}… does not verify: the entry was altered",
                 )
                 continue
             try:
@@ -377,32 +357,42 @@ def check_envelopes(
                     f"payload names {entry.federation}/{entry.region}, not {origin}",
                 )
                 continue
-            if body_of(entry) == "key_announcement":
+            try:
+                at = issued_at(entry)
+                h.check_time(life, idx, at, now)
+            except VerificationError as exc:
+                issue("time", idx, str(exc))
+                continue
+            body = body_of(entry)
+            if body in ("key_announcement", "key_revocation"):
+                trial = h.copy()
                 try:
-                    info = _certify(entry, region, anchors, idx)
+                    trial.apply(idx, entry, body, life.keyid, anchors)
                 except BrandexError as exc:
-                    issue("signer", idx, f"key announcement refused: {exc}")
+                    issue("signer", idx, f"{body.replace('_', ' ')} refused: {exc}")
                     continue
-        if info is not None:
-            out.new_keys.append(info)
-            verify_keys[info.keyid] = VerifyKey(info.public_key)
+                h = trial
+            else:
+                h.apply(idx, entry, body, life.keyid, anchors)
 
+        if out.first_issued_at is None:
+            out.first_issued_at = at
+        out.signed.append((idx, life.keyid, at))
         body = body_of(entry)
         if body is None:
-            issue("invalid-entry", idx, "entry has no body")
+            out.issues.append(Issue("invalid-entry", origin, "entry has no body", index=idx))
             continue
         problems: list[str] = []
-        try:
-            _issued_at(entry)
-        except VerificationError as exc:
-            problems.append(str(exc))
         msg = getattr(entry, body)
         rules = ERRORS_BY_BODY.get(body)
         if rules is not None:
             problems += [str(e) for e in rules(msg, issuer=region)]
         if problems:
-            issue("invalid-entry", idx, f"{body}: " + "; ".join(problems))
+            out.issues.append(
+                Issue("invalid-entry", origin, f"{body}: " + "; ".join(problems), index=idx)
+            )
         out.facts.append(_facts(body, idx, not problems, msg, env.payload))
+    out.history = h
     return out
 
 
@@ -434,8 +424,8 @@ class History:
     number: int
     origin: str
     leaves: list[bytes] = field(default_factory=list)
-    keys: dict[str, bytes] = field(default_factory=dict)
-    key_version: int = 0
+    keys: KeyHistory | None = None  # the origin's key history after ``settled`` leaves
+    signed: list[tuple[int, str, datetime]] = field(default_factory=list)
     settled: int = 0  # leaves whose verification result has been applied
     verified: int = 0  # of which verified
     kinds: Counter = field(default_factory=Counter)
@@ -641,9 +631,11 @@ class LogAudit:
         anchors: Sequence[cx509.Certificate],
         decode: Callable[[bytes], Any],
         *,
+        now: datetime,
         origins: Iterable[str] = (),
     ) -> None:
         self.anchors = list(anchors)
+        self.now = now
         self.decode = decode
         self.audited: list[str] = list(dict.fromkeys(origins))
         self._histories: dict[str, list[History]] = {}
@@ -678,9 +670,9 @@ class LogAudit:
             self.audited.append(origin)
         self._seen.append(_Seen(origin, source, note_text, evidence))
 
-    def learn_keys(self, origin: str, keys: Iterable[CertifiedKey]) -> None:
+    def learn_keys(self, origin: str, history: KeyHistory) -> None:
         """Keys certified for an origin that is not audited, for its cosignatures."""
-        self._keys.setdefault(origin, {}).update({k.keyid: k.public_key for k in keys})
+        self._keys.setdefault(origin, {}).update(_trusted_keys(history))
 
     def copy(self, origin: str, source: str, *, fresh: bool = False) -> Copy:
         """Start reading ``source``'s copy of ``origin``; ``fresh``: a history of its own
@@ -730,6 +722,7 @@ class LogAudit:
                             route.history.keys,
                             self.anchors,
                             self.decode,
+                            now=self.now,
                             foreign=self.foreign_keys(origin),
                         )
                     )
@@ -741,17 +734,16 @@ class LogAudit:
 
     def _new_history(self, origin: str) -> History:
         own = self._histories.setdefault(origin, [])
-        h = History(len(own), origin)
+        h = History(len(own), origin, keys=KeyHistory(parse_origin(origin)))
         own.append(h)
         return h
 
     def _apply(self, h: History, result: BatchResult) -> None:
         for issue in result.issues:
             self.add_issue(issue)
-        for k in result.new_keys:
-            if k.keyid not in h.keys:
-                h.keys[k.keyid] = k.public_key
-                h.key_version += 1
+        if result.history is not None:
+            h.keys = result.history
+        h.signed += result.signed
         for fact in result.facts:
             self._fact(h, fact)
         h.settled = result.start + result.count
@@ -931,8 +923,51 @@ class LogAudit:
         for origin, hs in self._histories.items():
             d = out.setdefault(origin, {})
             for h in hs:
-                d.update(h.keys)
+                if h.keys is not None:
+                    d.update(_trusted_keys(h.keys))
         return out
+
+    def _checkpoint_keys(
+        self, origin: str, seen: _Seen, all_keys: Mapping[str, Mapping[str, bytes]]
+    ) -> dict[str, bytes]:
+        """The key that signs the checkpoint's size, by the origin's key history.
+
+        Falls back to every key known for the origin when its log was not read
+        far enough to know which key signed that size.
+        """
+        try:
+            size = parse_checkpoint_body(parse_note(seen.note_text).text).size
+        except FormatError:
+            return dict(all_keys.get(origin, {}))
+        for h in self._histories.get(origin, []):
+            if h.keys is not None and h.keys.size >= size > 0:
+                return {life.keyid: life.public_key for life in h.keys.checkpoint_keys(size)}
+        return dict(all_keys.get(origin, {}))
+
+    def _checkpoint_time(
+        self, origin: str, seen: _Seen, cp: Checkpoint, cosignatures: Mapping[str, int]
+    ) -> None:
+        """The checkpoint's key must hold a valid certificate at its time evidence."""
+        for h in self._histories.get(origin, []):
+            if h.keys is None or h.keys.size < cp.size or cp.size == 0:
+                continue
+            life = h.keys.checkpoint_signer(cp.size)
+            if life is None:
+                return
+            witnessed = [datetime.fromtimestamp(t, UTC) for t in cosignatures.values()]
+            try:
+                h.keys.check_checkpoint_key(life, cp.size, self.now, witnessed)
+            except VerificationError as exc:
+                self.add_issue(
+                    Issue(
+                        "checkpoint",
+                        origin,
+                        str(exc),
+                        source=seen.source,
+                        evidence=((f"note from {seen.source}", seen.note_text),),
+                    )
+                )
+            return
 
     def _open(self, seen: _Seen, keys: Mapping[str, bytes]) -> None:
         try:
@@ -1046,12 +1081,11 @@ class LogAudit:
 
     def _judge_origin(self, origin: str, all_keys: Mapping[str, Mapping[str, bytes]]) -> dict:
         histories = self._histories.get(origin, [])
-        keys = all_keys.get(origin, {})
         heads: dict[tuple[int, bytes], _Head] = {}
         witnesses: dict[str, dict[int, int]] = {}
         checkpoints: list[dict[str, Any]] = []
         for seen in (s for s in self._seen if s.origin == origin):
-            self._open(seen, keys)
+            self._open(seen, self._checkpoint_keys(origin, seen, all_keys))
             if seen.checkpoint is None:
                 continue
             cp = seen.checkpoint
@@ -1061,6 +1095,7 @@ class LogAudit:
             for name, ts in cos.items():
                 sizes = witnesses.setdefault(name, {})
                 sizes[cp.size] = max(ts, sizes.get(cp.size, 0))
+            self._checkpoint_time(origin, seen, cp, cos)
             if seen.evidence:
                 continue
             # The node's own entries must back its own checkpoint.
@@ -1178,9 +1213,29 @@ class LogAudit:
                     )
                 )
 
+    def _suspects(self) -> None:
+        """Report entries signed by a revoked key inside its declared compromise."""
+        for hs in self._histories.values():
+            for h in hs:
+                if h.keys is None:
+                    continue
+                for idx, keyid, at in h.signed:
+                    life = h.keys.keys.get(keyid)
+                    if life is not None and life.suspect(at):
+                        assert life.compromised_since is not None
+                        self._issue(
+                            "suspect",
+                            h,
+                            idx,
+                            f"signed by {life.describe()} at {at.isoformat()}, after its "
+                            f"compromise since {life.compromised_since.isoformat()} "
+                            f"(revoked at entry {life.revoked_at})",
+                        )
+
     def finish(self, stats: Mapping[str, Any] | None = None) -> AuditResult:
         """Judge everything collected: deferred references, checkpoints, forks."""
         self._resolve_deferred()
+        self._suspects()
         all_keys = self._all_keys()
         origins = {o: self._judge_origin(o, all_keys) for o in sorted(self.audited)}
         counts = Counter()

@@ -750,6 +750,7 @@ BODIES = (
     "accession",
     "withdrawal",
     "key_announcement",
+    "key_revocation",
 )
 
 #: The errors function for each ``Entry.body`` oneof field that carries a rule

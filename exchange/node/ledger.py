@@ -33,9 +33,8 @@ from exchange.core.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
     cosign,
-    witness_name,
 )
-from exchange.core.dsse import keyid_of, sign_envelope
+from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope
 from exchange.core.errors import (
     BrandexError,
     ConflictError,
@@ -43,6 +42,7 @@ from exchange.core.errors import (
     NotFoundError,
     VerificationError,
 )
+from exchange.core.keys import CLOCK_SKEW, KeyHistory, issued_at, parse_time
 from exchange.core.note import (
     Ed25519NoteSigner,
     Ed25519NoteVerifier,
@@ -51,10 +51,9 @@ from exchange.core.note import (
     format_note,
     parse_note,
 )
+from exchange.core.origin import parse_origin, witness_name
 from exchange.node.verify import (
-    KeyInfo,
     VerifiedBatch,
-    parse_origin,
     sign_entries,
     verify_batch,
     verify_batch_in_worker,
@@ -68,7 +67,7 @@ log = logging.getLogger("brandex.ledger")
 
 
 _SIGN_CHUNK = 500  # entries per task when signing in worker processes
-_KEY_BODY = "key_announcement"
+_KEY_BODIES = ("key_announcement", "key_revocation")
 
 
 @dataclass(frozen=True)
@@ -172,37 +171,85 @@ class Ledger:
 
     # ------------------------------------------------------------------- keys
 
-    def keys_for(self, origin: str) -> dict[str, bytes]:
-        return {kid: pub for kid, pub, _ in self.store.keys(origin)}
-
-    def log_verifiers(self, origin: str) -> list[Ed25519NoteVerifier]:
-        return [
-            Ed25519NoteVerifier(origin, VerifyKey(pub)) for pub in self.keys_for(origin).values()
-        ]
+    def history(self, origin: str) -> KeyHistory:
+        """The origin's key history at its committed size (see core.keys)."""
+        row = self.store.origin(origin)
+        size = row.size if row else 0
+        last = self.store.issued_at(origin, size - 1) if size else None
+        return KeyHistory.from_rows(
+            parse_origin(origin),
+            self.store.key_rows(origin),
+            size=size,
+            last_issued_at=parse_time(last) if last else None,
+        )
 
     def witness_verifiers(self) -> dict[str, list[CosignatureVerifier]]:
-        """Cosigner keys of every member whose log (and so key) this node holds."""
+        """Cosigner keys of every member whose log (and so key) this node holds.
+
+        A revoked key's cosignatures do not count: whoever stole it could make them.
+        """
         out: dict[str, list[CosignatureVerifier]] = {}
-        rows = self.store.read.execute("SELECT origin, public_key FROM keys ORDER BY idx")
-        for origin, pub in rows:
-            name = witness_name(origin)
-            out.setdefault(name, []).append(CosignatureVerifier(name, VerifyKey(pub)))
+        for r in self.store.key_rows():
+            if r["revoked_at"] is not None:
+                continue
+            name = witness_name(r["origin"])
+            out.setdefault(name, []).append(CosignatureVerifier(name, VerifyKey(r["public_key"])))
         return out
 
-    def _open(self, origin: str, note_text: str) -> tuple[Checkpoint, Note]:
-        """Verify a checkpoint note with the origin's log keys."""
-        verifiers = self.log_verifiers(origin)
-        if not verifiers:
-            raise VerificationError(f"no certified key is known for {origin}")
-        last: BrandexError | None = None
-        for v in verifiers:
-            try:
-                cp, note = open_checkpoint(note_text, v)
-                return cp, note
-            except VerificationError as exc:
-                last = exc
-        assert last is not None
-        raise last
+    def _open(
+        self, origin: str, note_text: str, history: KeyHistory, size: int | None = None
+    ) -> tuple[Checkpoint, Note]:
+        """Verify a checkpoint note with the key that signs that size of the origin."""
+        if size is None:
+            size = parse_checkpoint_body(parse_note(note_text).text).size
+        keys = history.checkpoint_keys(size)
+        if not keys:
+            raise VerificationError(f"no certified key is known for {origin} at size {size}")
+        verifier = Ed25519NoteVerifier(origin, VerifyKey(keys[0].public_key))
+        cp, note = open_checkpoint(note_text, verifier)
+        return cp, note
+
+    def _witnessed(self, note: Note) -> list[datetime]:
+        """Times of verified cosignatures of known witnesses on ``note`` (time evidence)."""
+        verifiers = self.witness_verifiers()
+        times = []
+        for sig in note.signatures:
+            for v in verifiers.get(sig.name, []):
+                try:
+                    times.append(datetime.fromtimestamp(v.verify_cosignature(note.text, sig), UTC))
+                except VerificationError:
+                    continue
+                break
+        return times
+
+    def _flag_suspects(self, tx, origin: str, history: KeyHistory) -> int:
+        """Flag entries signed inside a revoked key's compromise; re-fold the registry.
+
+        Returns how many entries were newly flagged. The entries stay in the log.
+        """
+        flagged: list[tuple[int, str, str]] = []
+        for life in history.keys.values():
+            if life.compromised_since is None:
+                continue
+            last = life.retired_at if life.retired_at is not None else history.size - 1
+            for idx, raw in tx.envelopes(origin, life.index, last + 1):
+                env = parse_envelope(raw)
+                if not any(kid == life.keyid for kid, _ in env.signatures):
+                    continue
+                at = issued_at(entries_pb2.Entry.FromString(env.payload))
+                if life.suspect(at):
+                    reason = (
+                        f"signed by {life.describe()} at {at.isoformat()}, after its compromise "
+                        f"since {life.compromised_since.isoformat()} (revoked at entry "
+                        f"{life.revoked_at})"
+                    )
+                    flagged.append((idx, life.keyid, reason))
+        added = tx.add_suspects(origin, flagged)
+        if added:
+            log.warning("%s: %d entries flagged as suspect (key compromise)", origin, added)
+            tx.reindex(origin)
+            tx.index(origin)
+        return added
 
     # ---------------------------------------------------------------- serving
 
@@ -234,9 +281,21 @@ class Ledger:
     # ---------------------------------------------------------------- issuing
 
     def bootstrap(self) -> None:
-        """Start the own log with a KeyAnnouncement, so peers can learn the key."""
+        """Start the own log with a KeyAnnouncement, so peers can learn the key.
+
+        On a log that exists, the configured key must be the log's current key
+        (after a rotation the node is configured with the new one).
+        """
         row = self.store.origin(self.origin)
         if row is not None and row.size > 0:
+            current = self.history(self.origin).current()
+            mine = keyid_of(bytes(self._key.verify_key))
+            if current is None or current.keyid != mine:
+                raise VerificationError(
+                    f"the configured signing key {mine[:16]}… is not the current key of "
+                    f"{self.origin} ({current.describe() if current else 'none'}): "
+                    "configure the key the log last rotated to"
+                )
             return
         ka = entries_pb2.KeyAnnouncement(
             public_key=bytes(self._key.verify_key),
@@ -245,18 +304,56 @@ class Ledger:
         )
         self.issue([("key_announcement", ka)])
 
+    @property
+    def keyid(self) -> str:
+        """The id of the key this node signs with now."""
+        return keyid_of(bytes(self._key.verify_key))
+
+    def rotate(self, new_key: SigningKey, new_chain_pem: Sequence[str]) -> tuple[int, list[bytes]]:
+        """Announce ``new_key`` in the own log, signed by the current key, and switch to it.
+
+        The rotation entry is the last the old key signs; the checkpoint that
+        covers it is signed by the new key, and so is everything after.
+        """
+        ka = entries_pb2.KeyAnnouncement(
+            public_key=bytes(new_key.verify_key),
+            certificate_chain_pem=list(new_chain_pem),
+            effective_from=self.clock().date().isoformat(),
+            replaces_keyid=self.keyid,
+        )
+        return self.issue([("key_announcement", ka)], next_key=(new_key, list(new_chain_pem)))
+
+    def revoke(self, keyid: str, compromised_since: str, reason: str) -> tuple[int, list[bytes]]:
+        """Publish a KeyRevocation of one of the own log's earlier keys (signed by the current)."""
+        kr = entries_pb2.KeyRevocation(
+            keyid=keyid, compromised_since=compromised_since, reason_text=reason
+        )
+        return self.issue([("key_revocation", kr)])
+
+    def _use_key(self, key: SigningKey, chain: list[str]) -> None:
+        self._key = key
+        self._chain = chain
+        self.log_signer = Ed25519NoteSigner(self.origin, key)
+        self.cosigner = CosignatureSigner(witness_name(self.origin), key)
+
     def issue(
         self,
         bodies: Sequence[tuple[str, object]],
         *,
         check: Callable[[object, list[tuple[str, object]]], None] | None = None,
+        next_key: tuple[SigningKey, list[str]] | None = None,
     ) -> tuple[int, list[bytes]]:
         """Sign, append and checkpoint entries of the own origin, atomically.
+
+        Every entry goes through the same key and time rules (core.keys) that
+        mirrors apply, before anything is stored.
 
         Args:
             bodies: (oneof field name, message) pairs, in log order.
             check: called inside the write transaction with (tx, bodies) to apply
                 domain rules against the current state; may raise to abort.
+            next_key: a rotation's new key and chain: the checkpoint (and every
+                later entry) is signed with it.
 
         Returns:
             (index of the first entry, envelopes).
@@ -297,24 +394,52 @@ class Ledger:
             if row.frozen:
                 raise EquivocationError(f"{self.origin} is frozen here: {row.frozen_reason}")
             start = row.size
+            history, key_events = self._own_rules(start, entries)
             root = tx.append(self.origin, start, envelopes, entries)
-            for i, entry in enumerate(entries):
-                if entry.WhichOneof("body") == "key_announcement":
-                    pub = entry.key_announcement.public_key
-                    tx.add_key(
-                        self.origin,
-                        keyid_of(pub),
-                        pub,
-                        "".join(entry.key_announcement.certificate_chain_pem),
-                        start + i,
-                    )
+            if key_events:
+                tx.save_keys(self.origin, history.to_rows())
+            if any(e.WhichOneof("body") == "key_revocation" for e in entries):
+                self._flag_suspects(tx, self.origin, history)
             size = start + len(envelopes)
-            note = format_note(
-                sign_checkpoint(Checkpoint(self.origin, size, root), self.log_signer)
-            )
+            signer = self.log_signer
+            if next_key is not None:
+                signer = Ed25519NoteSigner(self.origin, next_key[0])
+            note = format_note(sign_checkpoint(Checkpoint(self.origin, size, root), signer))
             tx.accept_checkpoint(self.origin, size, root, note, "self")
+        if next_key is not None:
+            self._use_key(*next_key)
         self._notify()
         return start, envelopes
+
+    def _own_rules(
+        self, start: int, entries: Sequence[entries_pb2.Entry]
+    ) -> tuple[KeyHistory, bool]:
+        """Run the own new entries through the key and time rules every mirror runs.
+
+        Returns the history after them and whether it changed (a key event).
+        """
+        history = self.history(self.origin) if start else KeyHistory(parse_origin(self.origin))
+        version = history.version
+        if history.size != start:
+            raise ConflictError(f"{self.origin}: the log moved while issuing")
+        now = self.clock()
+        mine = self.keyid
+        for i, entry in enumerate(entries):
+            idx = start + i
+            body = entry.WhichOneof("body")
+            when = issued_at(entry)
+            if idx == 0:
+                history.apply(idx, entry, body, mine, self.anchors)
+                history.check_time(history.keys[mine], idx, when, now)
+                continue
+            life = history.signer_at(idx)
+            if life is None or life.keyid != mine:
+                raise VerificationError(
+                    f"this node's key {mine[:16]}… does not sign entry {idx} of {self.origin}"
+                )
+            history.check_time(life, idx, when, now)
+            history.apply(idx, entry, body, mine, self.anchors)
+        return history, history.version != version
 
     # ------------------------------------------------------------------- sync
 
@@ -343,7 +468,8 @@ class Ledger:
         log is fetched and checked, to tell a fork (evidence, origin frozen) from
         a peer serving bad entries (rejected, nothing stored).
         """
-        federation, region = parse_origin(head.origin)
+        where = parse_origin(head.origin)
+        federation, region = where.federation, where.region
         if federation != self.federation:
             return SyncOutcome(head.origin, "rejected", detail="other federation")
         # One sync per origin at a time saves fetching the same entries from every
@@ -370,7 +496,7 @@ class Ledger:
             return SyncOutcome(origin, "equivocation", detail=local.frozen_reason)
         local_size = local.size if local else 0
         if local is not None and local_size > 0 and claimed.size <= local_size:
-            cp, note = self._open(origin, head.checkpoint)
+            cp, note = self._open(origin, head.checkpoint, self.history(origin))
             mine = (
                 merkle.root_hash(cp.size, self.store.hash_reader(origin))
                 if cp.size
@@ -400,8 +526,7 @@ class Ledger:
         # stalled peer never holds the write lock. The checkpoint is checked last;
         # only then does one small transaction make the staged entries the log.
         # Any failure drops them; a crash leaves them for the next sync to go on from.
-        keys = self.keys_for(origin)
-        new_keys: list[KeyInfo] = []
+        history = self.history(origin)
         try:
             with self.store.write() as tx:
                 # A claim idle for half the lock wait belongs to a stalled sync.
@@ -415,25 +540,24 @@ class Ledger:
             return SyncOutcome(origin, "up-to-date", detail=str(exc))
         try:
             if staging.resumed:
-                # Entries a killed sync verified and staged: take up its keys again
-                # (checked once more against the anchors) and fetch only the rest.
+                # Entries a killed sync verified and staged: take up their key
+                # events again (certificates checked once more) and fetch the rest.
                 log.info("%s: resuming after %d staged entries", origin, staging.resumed)
-                for idx, envelope in self.store.staged_of_type(origin, local_size, _KEY_BODY):
-                    vb = verify_batch(origin, idx, [envelope], keys, self.anchors)
-                    for k in vb.new_keys:
-                        keys[k.keyid] = k.public_key
-                    new_keys += vb.new_keys
+                history = self._replay_staged(origin, history, staging.next)
             for start, envelopes, vb in self._verified_stream(
-                peer, origin, staging.next, claimed.size, keys
+                peer, origin, staging.next, claimed.size, history
             ):
-                new_keys += vb.new_keys
+                assert vb.history is not None
+                history = vb.history
                 with self.store.write() as tx:
                     tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
             if staging.next != claimed.size:
                 raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
-            # The checkpoint must verify with a key certified for the origin.
-            verifiers = [Ed25519NoteVerifier(origin, VerifyKey(p)) for p in keys.values()]
-            cp, note = self._open_with(origin, head.checkpoint, verifiers)
+            # The checkpoint must verify with the key that signs that size, and that
+            # key's certificate must be valid at the checkpoint's time evidence.
+            cp, note = self._open(origin, head.checkpoint, history, claimed.size)
+            life = history.checkpoint_keys(claimed.size)[0]
+            history.check_checkpoint_key(life, cp.size, self.clock(), self._witnessed(note))
             # A small sync is indexed in the same transaction, so the registry answers
             # from it at once; a big one leaves that to the indexer (see indexer.py).
             index = claimed.size - local_size <= self.inline_index_limit
@@ -444,8 +568,10 @@ class Ledger:
                     # to, or the issuer signed a tree that does not extend ours.
                     raise _RootMismatch(cp)
                 tx.commit_staged(staging, root, index=index)
-                for k in new_keys:
-                    tx.add_key(origin, k.keyid, k.public_key, k.chain_pem, k.idx)
+                tx.save_keys(origin, history.to_rows())
+                if any(k.revoked_at is not None and k.revoked_at >= local_size
+                       for k in history.keys.values()):  # fmt: skip
+                    self._flag_suspects(tx, origin, history)
                 issuer_only = Note(note.text, [s for s in note.signatures if s.name == origin])
                 tx.accept_checkpoint(
                     origin, cp.size, cp.root_hash, format_note(issuer_only), peer.name
@@ -458,33 +584,66 @@ class Ledger:
         self._notify()
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
 
+    def _replay_staged(self, origin: str, history: KeyHistory, end: int) -> KeyHistory:
+        """The key history after staged entries [history.size, end), from their key entries."""
+        h = history.copy()
+        for idx, envelope in self.store.staged_of_type(origin, h.size, _KEY_BODIES):
+            if idx >= end:
+                break
+            env = parse_envelope(envelope)
+            entry = entries_pb2.Entry.FromString(env.payload)
+            # Entry 0 is signed by the key it announces (checked when it was staged).
+            signer = env.signatures[0][0] if idx == 0 else h.signer(idx, env.signatures)[0].keyid
+            h.size = idx  # the entries in between were verified when staged
+            h.apply(idx, entry, entry.WhichOneof("body"), signer, self.anchors)
+        h.size = end
+        last = self.store.issued_at(origin, end - 1) if end else None
+        h.last_issued_at = parse_time(last) if last else h.last_issued_at
+        return h
+
     def _verified_stream(
-        self, peer: Peer, origin: str, start: int, end: int, keys: dict[str, bytes]
+        self, peer: Peer, origin: str, start: int, end: int, history: KeyHistory
     ) -> Iterator[tuple[int, list[bytes], VerifiedBatch]]:
-        """Yield verified batches in log order; ``keys`` grows with key announcements.
+        """Yield verified batches in log order, each with the key history after it.
 
         With a pool, up to ``2 * workers`` batches are verified ahead while the
-        caller stores earlier ones. A batch is verified with the keys known when it
-        was sent off; if it fails after a key announcement arrived meanwhile, it is
-        verified again here with the grown key set before it is judged.
+        caller stores earlier ones. A batch verified ahead gets the history as
+        known when it was sent off, positioned at its start, with the previous
+        entry's time unknown; on settling, its first entry's time is checked
+        against the batch before, and a batch sent before a key event of an
+        earlier batch was known is verified again here with the history as it is.
         """
         pending: deque[tuple[int, list[bytes], Any, int]] = deque()
-        announced = 0  # how many key announcements were seen so far
+        now = self.clock()
+        current = history
+
+        def ahead(s: int) -> KeyHistory:
+            h = current.copy()
+            h.size, h.last_issued_at = s, None
+            return h
 
         def settle(
             item: tuple[int, list[bytes], Any, int],
         ) -> tuple[int, list[bytes], VerifiedBatch]:
-            nonlocal announced
-            s, envs, fut, seen = item
+            nonlocal current
+            s, envs, fut, version = item
             try:
                 vb = fut.result() if hasattr(fut, "result") else fut
             except VerificationError:
-                if seen == announced:
+                if version == current.version:
                     raise
-                vb = verify_batch(origin, s, envs, keys, self.anchors)
-            for k in vb.new_keys:
-                keys[k.keyid] = k.public_key
-                announced += 1
+                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+            if version != current.version or (
+                vb.history is not None
+                and current.last_issued_at is not None
+                and vb.first_issued_at is not None
+                and vb.first_issued_at < current.last_issued_at - CLOCK_SKEW
+            ):
+                # Verified with an outdated history: judge it with the real one.
+                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+            assert vb.history is not None
+            vb.history.last_issued_at = vb.history.last_issued_at or current.last_issued_at
+            current = vb.history
             return s, envs, vb
 
         if start >= end:  # all of it was staged before a restart
@@ -494,40 +653,27 @@ class Ledger:
             if s != expect or not envelopes or s + len(envelopes) > end:
                 raise VerificationError(f"{peer.name} sent a batch at {s}, expected {expect}")
             expect = s + len(envelopes)
-            if self.pool is None or not keys:
+            if self.pool is None or not current.keys:
                 # In-process, or the first batch of a new origin (it carries the key).
                 while pending:
                     yield settle(pending.popleft())
-                yield settle(
-                    (
-                        s,
-                        envelopes,
-                        verify_batch(origin, s, envelopes, keys, self.anchors),
-                        announced,
-                    )
-                )
+                vb = verify_batch(origin, s, envelopes, current, self.anchors, now)
+                yield settle((s, envelopes, vb, current.version))
                 continue
             fut = self.pool.submit(
-                verify_batch_in_worker, origin, s, envelopes, dict(keys), self._anchors_pem
+                verify_batch_in_worker,
+                origin,
+                s,
+                envelopes,
+                ahead(s),
+                self._anchors_pem,
+                now,
             )
-            pending.append((s, envelopes, fut, announced))
+            pending.append((s, envelopes, fut, current.version))
             while len(pending) > self.pool_depth:
                 yield settle(pending.popleft())
         while pending:
             yield settle(pending.popleft())
-
-    def _open_with(
-        self, origin: str, text: str, verifiers: list[Ed25519NoteVerifier]
-    ) -> tuple[Checkpoint, Note]:
-        if not verifiers:
-            raise VerificationError(f"no certified key is known for {origin}")
-        last: BrandexError = VerificationError("no verifier")
-        for v in verifiers:
-            try:
-                return tuple(open_checkpoint(text, v))  # type: ignore[return-value]
-            except VerificationError as exc:
-                last = exc
-        raise last
 
     def _store_cosignatures(self, tx, origin: str, cp: Checkpoint, note: Note) -> int:
         """Keep the valid cosignatures of known members, and add our own."""
@@ -581,12 +727,13 @@ class Ledger:
         if local is None or local.size == 0:
             return SyncOutcome(origin, "rejected", detail="entries do not match the checkpoint")
         tree = merkle.MemoryHashStore()
-        keys: dict[str, bytes] = {}
+        history = KeyHistory(parse_origin(origin))
+        now = self.clock()
         try:
             for start, envelopes in peer.get_entries(origin, 0, exc.cp.size):
-                vb = verify_batch(origin, start, envelopes, keys, self.anchors)
-                for k in vb.new_keys:
-                    keys[k.keyid] = k.public_key
+                vb = verify_batch(origin, start, envelopes, history, self.anchors, now)
+                assert vb.history is not None
+                history = vb.history
                 tree.append(vb.leaf_hashes)
         except BrandexError as err:
             return SyncOutcome(origin, "rejected", detail=f"entries do not verify: {err}")

@@ -7,6 +7,7 @@ engine from a config, and stops all of it cleanly on SIGTERM or Ctrl-C.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from concurrent import futures
@@ -19,7 +20,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from exchange.core import x509
-from exchange.core.errors import BrandexError
+from exchange.core.dsse import keyid_of
+from exchange.core.errors import BrandexError, ConflictError, NotFoundError
 from exchange.node.config import NodeConfig
 from exchange.node.identity import (
     CallerCache,
@@ -66,6 +68,60 @@ class Node:
         self.ledger.store.close()
 
 
+def _install_key(config: NodeConfig, key_path: Path, cert_path: Path, old_keyid: str) -> None:
+    """Put a rotated-in key at the configured paths; keep the old one beside, by its id."""
+    tag = f"retired-{old_keyid[:12]}"
+    for current, new in ((config.signing_key, key_path), (config.signing_cert, cert_path)):
+        if current.exists():
+            os.replace(current, current.with_name(f"{current.stem}.{tag}{current.suffix}"))
+        os.replace(new, current)
+
+
+def _rotate(
+    config: NodeConfig, ledger: Ledger, key_path: Path, cert_path: Path
+) -> tuple[int, list[bytes]]:
+    """Rotate the node's signing key to the files given (see Ledger.rotate)."""
+    if key_path.resolve() == config.signing_key.resolve():
+        raise ConflictError(f"{key_path} is the key in use; give the new key's file")
+    try:
+        new_key = load_signing_key(key_path)
+        pem = cert_path.read_text()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read the new key or certificate: {exc}") from None
+    old = ledger.keyid
+    result = ledger.rotate(new_key, [pem])
+    _install_key(config, key_path, cert_path, old)
+    log.info("signing key rotated from %s to %s", old[:16], ledger.keyid[:16])
+    return result
+
+
+def _finish_rotation(config: NodeConfig, ledger: Ledger) -> None:
+    """After a crash between a rotation's commit and its file swap, finish the swap.
+
+    The log says which key is current; if the configured file holds another,
+    the current key is looked for beside it (where ``_rotate`` left it).
+    """
+    row = ledger.store.origin(ledger.origin)
+    if row is None or row.size == 0:
+        return
+    current = ledger.history(ledger.origin).current()
+    if current is None or current.keyid == ledger.keyid:
+        return
+    for key_path in sorted(config.signing_key.parent.glob("*.key")):
+        try:
+            key = load_signing_key(key_path)
+        except BrandexError:
+            continue
+        if keyid_of(bytes(key.verify_key)) == current.keyid:
+            cert_path = key_path.with_suffix(".pem")
+            if not cert_path.exists():
+                continue
+            _install_key(config, key_path, cert_path, ledger.keyid)
+            ledger._use_key(key, [config.signing_cert.read_text()])
+            log.warning("finished an interrupted key rotation to %s", current.keyid[:16])
+            return
+
+
 def start_node(config: NodeConfig) -> Node:
     """Start serving and syncing; returns once the port is bound and the log bootstrapped."""
     anchors_pem, anchors = load_anchors(config.anchors)
@@ -91,6 +147,7 @@ def start_node(config: NodeConfig) -> Node:
         anchors=anchors,
         witness=config.witness,
     )
+    _finish_rotation(config, ledger)
     ledger.bootstrap()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     ctx = NodeContext(
@@ -99,6 +156,7 @@ def start_node(config: NodeConfig) -> Node:
         today=lambda: datetime.now(UTC).date(),
         name=config.name,
         started_at=started_at,
+        rotate_key=lambda key, cert: _rotate(config, ledger, key, cert),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="rpc"),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,6 +26,7 @@ from exchange.core.errors import (
     ValidationError,
     VerificationError,
 )
+from exchange.core.keys import parse_time, resolve_keyid
 from exchange.core.recognition import decide, recognised_regions, status_on
 from exchange.core.records import (
     raise_errors,
@@ -62,6 +64,8 @@ class NodeContext:
     name: str = ""
     started_at: str = ""
     peer_states: Callable[[], list[Any]] = lambda: []
+    #: Rotates the node's signing key to the key and certificate files given.
+    rotate_key: Callable[[Path, Path], tuple[int, list[bytes]]] | None = None
 
     @property
     def store(self):
@@ -447,6 +451,27 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
                 raise ConflictError(f"{self.node.region} never acceded to {request.agreement_id}")
 
         return self._issue_one("withdrawal", request, check)
+
+    @translate_errors
+    def RotateKey(self, request, context):
+        self.operator(context)
+        if self.node.rotate_key is None:
+            raise ConflictError("this node cannot rotate its key (no key files configured)")
+        start, envs = self.node.rotate_key(Path(request.key_path), Path(request.certificate_path))
+        return services_pb2.IssueResponse(
+            origin=self.node.ledger.origin, index=start, envelope=envs[0]
+        )
+
+    @translate_errors
+    def RevokeKey(self, request, context):
+        self.operator(context)
+        history = self.node.ledger.history(self.node.ledger.origin)
+        keyid = resolve_keyid(history, request.keyid)
+        parse_time(request.compromised_since, "compromised_since")
+        start, envs = self.node.ledger.revoke(keyid, request.compromised_since, request.reason_text)
+        return services_pb2.IssueResponse(
+            origin=self.node.ledger.origin, index=start, envelope=envs[0]
+        )
 
 
 # ------------------------------------------------------------- RegistryService

@@ -1,158 +1,167 @@
 """Verifying a range of envelopes from one origin before anything is stored.
 
 A plain function over bytes, so it can run in worker processes: every envelope
-is checked against the issuer's certified keys (learned from the log's own
-KeyAnnouncement entries, whose certificates must chain to a trusted anchor),
-and every payload must name the origin's federation and region.
+is checked through the origin's :class:`~exchange.core.keys.KeyHistory` (which
+key may sign which entry, at what time; key announcements, rotations and
+revocations taken in as they come), and every payload must name the origin's
+federation and region.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.message import DecodeError
 from nacl.signing import SigningKey, VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
-from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope, verify_envelope
+from exchange.core.dsse import parse_envelope, sign_envelope, verify_envelope
 from exchange.core.errors import BrandexError, VerificationError
-from exchange.core.logcheck import split_origin as parse_origin
+from exchange.core.keys import KeyHistory, issued_at
+from exchange.core.origin import parse_origin
 from exchange.core.records import recognition_errors
 
 __all__ = [
-    "KeyInfo",
     "VerifiedBatch",
-    "parse_origin",
     "sign_entries",
     "validate_records",
     "verify_batch",
     "verify_batch_in_worker",
+    "verify_log",
 ]
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """A signing key certified for an origin, and where it was announced."""
-
-    keyid: str
-    public_key: bytes
-    chain_pem: str
-    idx: int
 
 
 @dataclass
 class VerifiedBatch:
     """The outcome of checking envelopes[start:start+n] of one origin.
 
-    Plain bytes and strings, so it crosses process boundaries cheaply; the
-    envelopes themselves stay with the caller, which stores them as received.
+    Plain bytes, strings and the small key history, so it crosses process
+    boundaries cheaply; the envelopes themselves stay with the caller, which
+    stores them as received. ``history`` is the origin's key history after the
+    batch; ``first_issued_at`` the time its first entry states (a batch verified
+    ahead of the one before it is checked against that one's last time).
     """
 
     leaf_hashes: list[bytes] = field(default_factory=list)
-    new_keys: list[KeyInfo] = field(default_factory=list)
     types: list[str] = field(default_factory=list)  # each entry's body field name
-
-
-def _issued_at(entry: entries_pb2.Entry) -> datetime:
-    try:
-        at = datetime.fromisoformat(entry.issued_at)
-    except ValueError:
-        raise VerificationError(f"issued_at {entry.issued_at!r} is not an RFC 3339 time") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _key_announcement(
-    entry: entries_pb2.Entry, region: str, anchors: Sequence[x509.x509.Certificate], idx: int
-) -> KeyInfo:
-    ka = entry.key_announcement
-    chain = [c for pem in ka.certificate_chain_pem for c in x509.load_pem_chain(pem.encode())]
-    if not chain:
-        raise VerificationError(f"key announcement at {idx} carries no certificate")
-    public = x509.verify_signing_certificate(
-        chain[0], chain[1:], anchors, at=_issued_at(entry), region=region
-    )
-    if public != ka.public_key:
-        raise VerificationError(f"key announcement at {idx}: key differs from its certificate")
-    return KeyInfo(keyid_of(public), public, "".join(ka.certificate_chain_pem), idx)
+    history: KeyHistory | None = None
+    first_issued_at: datetime | None = None
 
 
 def verify_batch(
     origin: str,
     start: int,
     envelopes: Sequence[bytes],
-    keys: dict[str, bytes],
+    history: KeyHistory,
     anchors: Sequence[x509.x509.Certificate],
+    now: datetime,
 ) -> VerifiedBatch:
     """Verify envelopes that would sit at indices start, start+1, ... of ``origin``.
 
     Args:
         origin: the log they claim to belong to.
-        start: index of the first envelope.
+        start: index of the first envelope (must equal ``history.size``).
         envelopes: exact envelope bytes as received.
-        keys: keyid -> raw public key already certified for this origin.
+        history: the origin's key history after its first ``start`` entries;
+            not modified (the result carries the history after the batch).
         anchors: trusted anchors, for key announcements in the range.
+        now: the verifier's clock, for the future-time rule.
 
     Raises:
         VerificationError: naming the index and the check that failed.
     """
-    federation, region = parse_origin(origin)
-    verify_keys = {k: VerifyKey(v) for k, v in keys.items()}
+    where = parse_origin(origin)
+    h = history.copy()
+    if h.size != start:
+        raise VerificationError(f"{origin}: batch at {start}, but the key history is at {h.size}")
     out = VerifiedBatch()
     for i, raw in enumerate(envelopes):
         idx = start + i
         try:
             env = parse_envelope(raw)
-            if idx == 0 or not verify_keys:
-                # The first entry must announce the key that signs it.
+            if idx == 0:
+                # The first entry must announce (and be signed by) the key it carries.
                 entry = entries_pb2.Entry.FromString(env.payload)
-                if entry.WhichOneof("body") != "key_announcement":
+                body = entry.WhichOneof("body")
+                if body != "key_announcement":
                     raise VerificationError("the first entry of a log must announce its key")
-                if entry.region != region or entry.federation != federation:
-                    raise VerificationError(
-                        f"payload names {entry.federation}/{entry.region}, not {origin}"
-                    )
-                info = _key_announcement(entry, region, anchors, idx)
-                verify_envelope(env, {info.keyid: VerifyKey(info.public_key)})
+                _same_origin(entry, where)
+                at = issued_at(entry)
+                h.apply(idx, entry, body, _first_keyid(env.signatures), anchors)
+                life = h.keys[_first_keyid(env.signatures)]
+                verify_envelope(env, {life.keyid: VerifyKey(life.public_key)})
+                h.check_time(life, idx, at, now)
             else:
-                verify_envelope(env, verify_keys)
+                life, _ = h.signer(idx, env.signatures)
+                verify_envelope(env, {life.keyid: VerifyKey(life.public_key)})
                 entry = entries_pb2.Entry.FromString(env.payload)
-                if entry.region != region or entry.federation != federation:
-                    raise VerificationError(
-                        f"payload names {entry.federation}/{entry.region}, not {origin}"
-                    )
-                if entry.WhichOneof("body") is None:
+                _same_origin(entry, where)
+                body = entry.WhichOneof("body")
+                if body is None:
                     raise VerificationError("entry has no body")
-                info = None
-                if entry.WhichOneof("body") == "key_announcement":
-                    info = _key_announcement(entry, region, anchors, idx)
-            if info is not None:
-                out.new_keys.append(info)
-                verify_keys[info.keyid] = VerifyKey(info.public_key)
+                at = issued_at(entry)
+                h.check_time(life, idx, at, now)
+                h.apply(idx, entry, body, life.keyid, anchors)
         except DecodeError as exc:
             raise VerificationError(
                 f"{origin} entry {idx}: payload is not an Entry: {exc}"
             ) from None
         except BrandexError as exc:
             raise VerificationError(f"{origin} entry {idx}: {exc}") from None
-        out.types.append(entry.WhichOneof("body"))
+        if out.first_issued_at is None:
+            out.first_issued_at = at
+        out.types.append(body)
         out.leaf_hashes.append(merkle.leaf_hash(raw))
+    out.history = h
     return out
+
+
+def verify_log(
+    origin: str,
+    envelopes: Sequence[bytes],
+    anchors: Sequence[x509.x509.Certificate],
+    now: datetime,
+    batch: int = 5000,
+) -> KeyHistory:
+    """Verify a whole log from its first entry; returns its key history at the end."""
+    history = KeyHistory(parse_origin(origin))
+    for start in range(0, len(envelopes), batch):
+        vb = verify_batch(origin, start, envelopes[start : start + batch], history, anchors, now)
+        assert vb.history is not None
+        history = vb.history
+    return history
+
+
+def _first_keyid(signatures: Sequence[tuple[str, bytes]]) -> str:
+    if not signatures:
+        raise VerificationError("envelope carries no signature")
+    return signatures[0][0]
+
+
+def _same_origin(entry: entries_pb2.Entry, where) -> None:
+    if entry.region != where.region or entry.federation != where.federation:
+        raise VerificationError(f"payload names {entry.federation}/{entry.region}, not {where}")
 
 
 _ANCHORS: dict[bytes, list[x509.x509.Certificate]] = {}
 
 
 def verify_batch_in_worker(
-    origin: str, start: int, envelopes: list[bytes], keys: dict[str, bytes], anchors_pem: bytes
+    origin: str,
+    start: int,
+    envelopes: list[bytes],
+    history: KeyHistory,
+    anchors_pem: bytes,
+    now: datetime,
 ) -> VerifiedBatch:
     """``verify_batch`` for a worker process: the anchors travel as PEM."""
     anchors = _ANCHORS.get(anchors_pem)
     if anchors is None:
         anchors = _ANCHORS[anchors_pem] = x509.load_pem_chain(anchors_pem)
-    return verify_batch(origin, start, envelopes, keys, anchors)
+    return verify_batch(origin, start, envelopes, history, anchors, now)
 
 
 def sign_entries(

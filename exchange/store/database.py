@@ -22,7 +22,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
-from exchange.store.projections import apply_entries
+from exchange.store.projections import apply_entries, forget_origin
 from exchange.store.schema import create_schema
 
 __all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
@@ -329,6 +329,12 @@ class Tx:
             (origin, row.indexed, end),
         )
         entries = [entries_pb2.Entry.FromString(parse_envelope(raw).payload) for (raw,) in rows]
+        suspects = self.conn.execute(
+            "SELECT idx FROM suspects WHERE origin = ? AND idx >= ? AND idx < ?",
+            (origin, row.indexed, end),
+        ).fetchall()
+        for (idx,) in suspects:  # signed inside a key's compromise: never applied
+            entries[idx - row.indexed] = entries_pb2.Entry()
         apply_entries(self.conn, origin, row.indexed, entries)
         self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
         return end - row.indexed
@@ -358,12 +364,53 @@ class Tx:
         )
         return cur.rowcount > 0
 
-    def add_key(self, origin: str, keyid: str, public_key: bytes, chain_pem: str, idx: int) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO keys (origin, keyid, public_key, chain_pem, idx)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (origin, keyid, public_key, chain_pem, idx),
+    def envelopes(self, origin: str, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(index, envelope) of entries [start, end) as this transaction sees them."""
+        rows = self.conn.execute(
+            "SELECT idx, envelope FROM entries WHERE origin = ? AND idx >= ? AND idx < ?"
+            " ORDER BY idx",
+            (origin, start, end),
         )
+        return [(i, e) for i, e in rows]
+
+    def save_keys(self, origin: str, rows: Sequence[dict[str, object]]) -> None:
+        """Store an origin's key history (``KeyHistory.to_rows``), replacing what was kept."""
+        for r in rows:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO keys (origin, keyid, public_key, chain_pem, idx,"
+                " replaces, retired_at, revoked_at, compromised_since)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    origin,
+                    r["keyid"],
+                    r["public_key"],
+                    r["chain_pem"],
+                    r["idx"],
+                    r["replaces"],
+                    r["retired_at"],
+                    r["revoked_at"],
+                    r["compromised_since"],
+                ),
+            )
+
+    def add_suspects(self, origin: str, suspects: Sequence[tuple[int, str, str]]) -> int:
+        """Flag (index, keyid, reason) entries as signed inside a key's compromise."""
+        n = 0
+        for idx, keyid, reason in suspects:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO suspects (origin, idx, keyid, reason) VALUES (?, ?, ?, ?)",
+                (origin, idx, keyid, reason),
+            )
+            n += cur.rowcount
+        return n
+
+    def reindex(self, origin: str) -> None:
+        """Forget what the registry tables hold of ``origin`` and index it anew.
+
+        Used when a key revocation turns entries already applied into suspects.
+        """
+        forget_origin(self.conn, origin)
+        self.conn.execute("UPDATE origins SET indexed = 0 WHERE origin = ?", (origin,))
 
     def add_evidence(self, origin: str, note_a: str, note_b: str, source: str, detail: str) -> None:
         """Store equivocation evidence and freeze the origin on this node."""
@@ -429,14 +476,24 @@ class Store:
             else:
                 self._writer.execute("COMMIT")
 
-    def staged_of_type(self, origin: str, start: int, body: str) -> list[tuple[int, bytes]]:
-        """(index, envelope) of staged entries of one type, e.g. key announcements."""
+    def staged_of_type(
+        self, origin: str, start: int, bodies: Sequence[str]
+    ) -> list[tuple[int, bytes]]:
+        """(index, envelope) of staged entries of some types, e.g. key entries."""
+        marks = ", ".join("?" for _ in bodies)
         rows = self.read.execute(
-            "SELECT idx, envelope FROM entries WHERE origin = ? AND idx >= ? AND type = ?"
+            f"SELECT idx, envelope FROM entries WHERE origin = ? AND idx >= ? AND type IN ({marks})"
             " ORDER BY idx",
-            (origin, start, body),
+            (origin, start, *bodies),
         )
         return [(i, e) for i, e in rows]
+
+    def staged_end(self, origin: str, start: int) -> int:
+        """One past the last staged entry of ``origin`` at or after ``start``."""
+        r = self.read.execute(
+            "SELECT MAX(idx) FROM entries WHERE origin = ? AND idx >= ?", (origin, start)
+        ).fetchone()
+        return start if r[0] is None else r[0] + 1
 
     def end_staging(self, staging: Staging) -> None:
         """Drop an unfinished staging's rows; free when it was committed."""
@@ -509,6 +566,42 @@ class Store:
             (origin,),
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def issued_at(self, origin: str, idx: int) -> str | None:
+        """The ``issued_at`` an entry of ``origin`` states (None when not held)."""
+        r = self.read.execute(
+            "SELECT envelope FROM entries WHERE origin = ? AND idx = ?", (origin, idx)
+        ).fetchone()
+        if r is None:
+            return None
+        return entries_pb2.Entry.FromString(parse_envelope(r[0]).payload).issued_at
+
+    def key_rows(self, origin: str | None = None) -> list[dict[str, object]]:
+        """The stored key history of one origin (or of all, with an ``origin`` key)."""
+        sql = (
+            "SELECT origin, keyid, public_key, chain_pem, idx, replaces, retired_at, revoked_at,"
+            " compromised_since FROM keys"
+        )
+        args: tuple = ()
+        if origin is not None:
+            sql += " WHERE origin = ?"
+            args = (origin,)
+        cur = self.read.execute(sql + " ORDER BY origin, idx", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def suspects(self, origin: str | None = None) -> list[dict[str, object]]:
+        sql = "SELECT origin, idx, keyid, reason FROM suspects"
+        args: tuple = ()
+        if origin is not None:
+            sql += " WHERE origin = ?"
+            args = (origin,)
+        cur = self.read.execute(sql + " ORDER BY origin, idx", args)
+        return [dict(zip(("origin", "idx", "keyid", "reason"), r, strict=True)) for r in cur]
+
+    def suspect_count(self) -> dict[str, int]:
+        rows = self.read.execute("SELECT origin, COUNT(*) FROM suspects GROUP BY origin")
+        return {o: n for o, n in rows}
 
     def evidence(self) -> list[dict[str, object]]:
         return list(self.db["evidence"].rows)

@@ -13,7 +13,24 @@ from typing import Any
 
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
 
-__all__ = ["TERMINAL_STATUSES", "apply_entries", "apply_entry", "status_word"]
+__all__ = [
+    "REGISTRY_TABLES",
+    "TERMINAL_STATUSES",
+    "apply_entries",
+    "apply_entry",
+    "forget_origin",
+    "status_word",
+]
+
+#: The tables folded from the logs, each with the origin and index of its entry.
+REGISTRY_TABLES = (
+    "records",
+    "status_changes",
+    "cases",
+    "case_actions",
+    "accessions",
+    "withdrawals",
+)
 
 # Status enum numbers (see proto Status) and the word a record's status takes.
 _STATUS_WORDS = {1: "suspended", 2: "valid", 3: "revoked", 4: "valid", 5: None, 6: "withdrawn"}
@@ -241,6 +258,7 @@ _APPLY = {
     "accession": _accession,
     "withdrawal": _withdrawal,
     "key_announcement": _ignore,
+    "key_revocation": _ignore,
 }
 
 
@@ -310,3 +328,17 @@ def apply_entries(conn: sqlite3.Connection, origin: str, start: int, entries: An
         _flush(conn, origin, run)
         apply_entry(conn, origin, start + i, entry)
     _flush(conn, origin, run)
+
+
+def forget_origin(conn: sqlite3.Connection, origin: str) -> None:
+    """Delete every registry row folded from ``origin``'s entries (and their search terms).
+
+    The caller sets the origin's index cursor back to 0 so it is folded anew.
+    Effects on other origins' rows (a case this origin closed) are not undone.
+    """
+    for (rowid,) in conn.execute(
+        "SELECT rowid FROM records WHERE origin = ?", (origin,)
+    ).fetchall():
+        unindex_record(conn, rowid, _indexed(conn, rowid))
+    for table in REGISTRY_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE origin = ?", (origin,))

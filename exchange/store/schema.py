@@ -8,7 +8,7 @@ from exchange.store.search import create_search_index
 
 __all__ = ["SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
@@ -72,10 +72,26 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    # Signing keys learned from verified KeyAnnouncement entries.
+    # Signing keys learned from verified KeyAnnouncement entries, with their
+    # lifecycle (core.keys.KeyHistory.to_rows): rotation and revocation.
     t("keys").create(
         {"origin": str, "keyid": str, "public_key": bytes, "chain_pem": str, "idx": int},
         pk=("origin", "keyid"),
+        if_not_exists=True,
+    )
+    for col, kind in [
+        ("replaces", str),
+        ("retired_at", int),
+        ("revoked_at", int),
+        ("compromised_since", str),
+    ]:
+        if col not in db["keys"].columns_dict:  # a version 1 or 2 file
+            db["keys"].add_column(col, kind)
+    # Entries signed by a key inside its declared compromise: kept in the log
+    # (signed evidence), never applied to the registry tables below.
+    t("suspects").create(
+        {"origin": str, "idx": int, "keyid": str, "reason": str},
+        pk=("origin", "idx"),
         if_not_exists=True,
     )
     # ------------------------------------------------------------ projections

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nacl.signing import VerifyKey
@@ -25,7 +26,7 @@ from nacl.signing import VerifyKey
 from exchange.core import merkle
 from exchange.core.checkpoint import open_checkpoint
 from exchange.core.note import Ed25519NoteVerifier
-from exchange.node.verify import verify_batch
+from exchange.node.verify import verify_log
 
 __all__ = ["LogState", "connect_ro", "leaf_hashes", "root_at", "verify_database"]
 
@@ -210,10 +211,5 @@ def _verify_origin(
         )
         assert _one(conn, f"SELECT count(*) FROM {table} WHERE origin = ?", (origin,)) == n, table
     if anchors is not None:
-        envs = [env for _, env in stored]
-        known: dict[str, bytes] = {}
-        for start in range(0, size, 5000):
-            vb = verify_batch(origin, start, envs[start : start + 5000], known, anchors)
-            for k in vb.new_keys:
-                known[k.keyid] = k.public_key
+        verify_log(origin, [env for _, env in stored], anchors, datetime.now(UTC))
     return LogState(origin, size, derived, False, staged, indexed)

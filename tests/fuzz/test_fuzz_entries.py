@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 
 import pytest
 from brandex_fuzz import (
@@ -29,14 +30,15 @@ from brandex_fuzz import (
 from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
-from nacl.signing import VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope, verify_envelope
 from exchange.core.errors import FormatError, ValidationError, VerificationError
+from exchange.core.keys import KeyHistory
+from exchange.core.origin import parse_origin
 from exchange.core.records import ERRORS_BY_BODY
 from exchange.node.bundles import decode_entry
-from exchange.node.verify import parse_origin, verify_batch
+from exchange.node.verify import verify_batch
 
 # Mutated certificates make cryptography warn about e.g. non-positive serial numbers.
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
@@ -48,8 +50,21 @@ ENVELOPES = ZJ_ENVELOPES + AH_ENVELOPES
 PAYLOADS = [parse_envelope(e).payload for e in ENVELOPES]
 ZJ_KEY = W.signing_keys["zhejiang"]
 ZJ_PUBLIC = bytes(ZJ_KEY.verify_key)
-ZJ_KEYS = {keyid_of(ZJ_PUBLIC): ZJ_PUBLIC}
 ORIGIN = "yrd/330000"
+NOW = datetime.now(UTC)
+EMPTY = KeyHistory(parse_origin(ORIGIN))
+ZJ_HISTORY = verify_batch(ORIGIN, 0, ZJ_ENVELOPES[:1], EMPTY, W.anchors, NOW).history
+
+
+def _history_at(start: int) -> KeyHistory:
+    """Zhejiang's key history, positioned at ``start`` (0: nothing known yet)."""
+    if start == 0:
+        return EMPTY
+    h = ZJ_HISTORY.copy()
+    h.size = start
+    return h
+
+
 REGIONS = ["330000", "340000", "320000", "330106", "999999", "", "33000０"]
 
 
@@ -151,7 +166,7 @@ def test_verify_batch_mutated_envelopes(envelopes: list[bytes]) -> None:
     """Bytes as a hostile peer would send them: the signature must stop every change."""
     count("verify_batch(mutated envelopes)")
     try:
-        out = verify_batch(ORIGIN, 1, envelopes, ZJ_KEYS, W.anchors)
+        out = verify_batch(ORIGIN, 1, envelopes, _history_at(1), W.anchors, NOW)
     except VerificationError:
         return
     # The envelope JSON around the payload is not signed (a duplicated "sig" key or
@@ -168,7 +183,7 @@ def test_verify_batch_signed_hostile_payload(payload: bytes, start: int) -> None
     count("verify_batch(signed hostile payload)")
     env = sign_envelope(payload, ZJ_KEY)
     try:
-        out = verify_batch(ORIGIN, start, [env], ZJ_KEYS, W.anchors)
+        out = verify_batch(ORIGIN, start, [env], _history_at(start), W.anchors, NOW)
     except VerificationError:
         return
     entry = pb.Entry.FromString(payload)  # what was accepted, read back on its own
@@ -177,7 +192,7 @@ def test_verify_batch_signed_hostile_payload(payload: bytes, start: int) -> None
 
 
 def _key_announcement(chain: list[str], public: bytes = ZJ_PUBLIC) -> bytes:
-    entry = pb.Entry(federation="yrd", region="330000", issued_at="2026-01-01T00:00:00+00:00")
+    entry = pb.Entry(federation="yrd", region="330000", issued_at=NOW.isoformat())
     entry.key_announcement.public_key = public
     entry.key_announcement.certificate_chain_pem.extend(chain)
     entry.key_announcement.effective_from = "2026-01-01"
@@ -198,20 +213,23 @@ def test_verify_batch_key_announcement(chain: list[str], public: bytes, first: b
     count("verify_batch(key announcement, mutated PEM)")
     env = sign_envelope(_key_announcement(chain, public), ZJ_KEY)
     try:
-        out = verify_batch(ORIGIN, 0 if first else 1, [env], {} if first else ZJ_KEYS, W.anchors)
+        out = verify_batch(ORIGIN, 0 if first else 1, [env], _history_at(0 if first else 1),
+                           W.anchors, NOW)  # fmt: skip
     except VerificationError:
         return
-    assert out.new_keys and out.new_keys[0].public_key == ZJ_PUBLIC
-    assert VerifyKey(out.new_keys[0].public_key)
+    # Only a first announcement verifies: a later one must name the key it replaces.
+    assert first and out.history is not None
+    assert [k.public_key for k in out.history.keys.values()] == [ZJ_PUBLIC]
 
 
 @fuzz(weight=0.5)
 @given(st.one_of(mutated_text(["yrd/330000", "a/b/340000"], surrogates=True), raw_text(40)))
 def test_parse_origin(origin: str) -> None:
     """Origins come from a peer's ListOrigins answer."""
-    count("verify.parse_origin")
+    count("origin.parse_origin")
     try:
-        federation, region = parse_origin(origin)
+        federation, region = (o := parse_origin(origin)).federation, o.region
     except FormatError:
         return
+    assert str(o) == origin
     assert federation and len(region) == 6 and region.isascii() and region.isdigit()

@@ -19,7 +19,8 @@ from exchange.audit.runner import decode_entry
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import Checkpoint, sign_checkpoint
 from exchange.core.cosignature import CosignatureSigner, cosign
-from exchange.core.dsse import sign_envelope
+from exchange.core.dsse import keyid_of, sign_envelope
+from exchange.core.keys import KeyHistory
 from exchange.core.logcheck import (
     MAX_LISTED,
     AuditResult,
@@ -27,11 +28,14 @@ from exchange.core.logcheck import (
     check_envelopes,
 )
 from exchange.core.note import Ed25519NoteSigner, NoteSignature, add_signature, format_note
+from exchange.core.origin import parse_origin
 
 MEMBERS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000"}
 KIND = pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT")
 ZJ, AH, JS = "yrd/330000", "yrd/340000", "yrd/320000"
-NOW = datetime.now(UTC).isoformat(timespec="seconds")
+CLOCK = datetime.now(UTC)
+NOW = CLOCK.isoformat(timespec="seconds")
+EMPTY = KeyHistory(parse_origin(ZJ))
 
 
 class Log:
@@ -144,7 +148,7 @@ def cosigned(note: str, by: Log, at: int = 1_700_000_000) -> str:
 
 def audit_of(anchors, copies: dict[tuple[str, str], list[bytes]], notes) -> AuditResult:
     """copies: (origin, node) -> envelopes; notes: (origin, node, note text[, evidence])."""
-    audit = LogAudit(anchors, decode_entry)
+    audit = LogAudit(anchors, decode_entry, now=CLOCK)
     for (origin, node), envs in copies.items():
         audit.add_copy(origin, node, envs, batch=3)
     for origin, node, note, *ev in notes:
@@ -207,7 +211,7 @@ def test_a_lagging_node_is_not_an_issue(certs, anchors) -> None:
 
 def test_identical_copies_are_verified_once(certs, anchors) -> None:
     zj, _ = clean_logs(certs)
-    audit = LogAudit(anchors, decode_entry)
+    audit = LogAudit(anchors, decode_entry, now=CLOCK)
     audit.add_copy(ZJ, "A", zj.envelopes)
     audit.add_copy(ZJ, "B", zj.envelopes)
     audit.add_copy(ZJ, "C", zj.envelopes[:4])
@@ -246,9 +250,11 @@ def test_a_tampered_envelope_is_found(certs, anchors) -> None:
 
 def test_an_envelope_that_is_not_dsse(certs, anchors) -> None:
     zj, _ = clean_logs(certs)
-    res = check_envelopes(ZJ, 0, [zj.envelopes[0], b"{not json"], {}, anchors, decode_entry)
+    res = check_envelopes(
+        ZJ, 0, [zj.envelopes[0], b"{not json"], EMPTY, anchors, decode_entry, now=CLOCK
+    )
     assert [(i.kind, i.index) for i in res.issues] == [("envelope", 1)]
-    assert len(res.new_keys) == 1
+    assert res.history is not None and len(res.history.keys) == 1
 
 
 def test_an_entry_signed_by_another_region_is_found(certs, anchors) -> None:
@@ -277,9 +283,9 @@ def test_a_key_announcement_with_another_regions_certificate(certs, anchors) -> 
         pb.KeyAnnouncement(public_key=bytes(js.key.verify_key), certificate_chain_pem=js.chain),
     )
     fake.add("recognition", recognition("zj-1", "ZJMP-2024-0001"))
-    res = check_envelopes(ZJ, 0, fake.envelopes, {}, anchors, decode_entry)
+    res = check_envelopes(ZJ, 0, fake.envelopes, EMPTY, anchors, decode_entry, now=CLOCK)
     assert res.issues[0].kind == "signer" and "region 320000, not 330000" in res.issues[0].message
-    assert not res.new_keys and not res.facts
+    assert res.history is not None and not res.history.keys and not res.facts
 
 
 def test_a_payload_naming_another_region_is_found(certs, anchors) -> None:
@@ -289,16 +295,71 @@ def test_a_payload_naming_another_region_is_found(certs, anchors) -> None:
     assert ("region", ZJ, 8) in kinds(result)
 
 
-def test_a_key_rotation_is_followed(certs, anchors) -> None:
-    """A second key announced mid-log (certified the same way) signs later entries."""
-    zj, _ = clean_logs(certs)
-    zj.add(
+def rotate(log: Log, certs: Path, tmp_path: Path) -> SigningKey:
+    """Rotate ``log`` to a new certified key (announced and signed by the old); return the old."""
+    key_path, cert_path = pki.certify_signing_key(certs, "zhejiang", tmp_path)
+    old, new = log.key, pki.load_signing_key(key_path)
+    log.add(
         "key_announcement",
-        pb.KeyAnnouncement(public_key=bytes(zj.key.verify_key), certificate_chain_pem=zj.chain),
+        pb.KeyAnnouncement(
+            public_key=bytes(new.verify_key),
+            certificate_chain_pem=[cert_path.read_text()],
+            replaces_keyid=keyid_of(bytes(old.verify_key)),
+        ),
     )
+    log.key = new
+    return old
+
+
+def test_a_key_rotation_is_followed(certs, anchors, tmp_path) -> None:
+    """A key announced mid-log, signed by the key it replaces, signs the later entries."""
+    zj, _ = clean_logs(certs)
+    rotate(zj, certs, tmp_path)
     zj.add("recognition", recognition("zj-5", "ZJMP-2024-0005"))
     result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
     assert result.clean, to_text(result)
+
+
+def test_the_old_key_signs_nothing_after_its_rotation(certs, anchors, tmp_path) -> None:
+    zj, _ = clean_logs(certs)
+    old = rotate(zj, certs, tmp_path)
+    i = zj.add("recognition", recognition("zj-5", "ZJMP-2024-0005"), key=old)
+    result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
+    assert ("signer", ZJ, i) in kinds(result)
+    assert "replaced at entry" in next(x.message for x in result.issues if x.index == i)
+
+
+def test_a_checkpoint_signed_by_a_retired_key_is_refused(certs, anchors, tmp_path) -> None:
+    zj, _ = clean_logs(certs)
+    old = rotate(zj, certs, tmp_path)
+    cp = Checkpoint(ZJ, len(zj.envelopes), zj.root())
+    note = format_note(sign_checkpoint(cp, Ed25519NoteSigner(ZJ, old)))
+    result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", note)])
+    assert any(x.kind == "checkpoint" for x in result.issues), to_text(result)
+
+
+def test_a_revoked_keys_entries_after_its_compromise_are_suspect(certs, anchors, tmp_path) -> None:
+    zj, _ = clean_logs(certs)
+    before = len(zj.envelopes) - 1
+    old = rotate(zj, certs, tmp_path)
+    zj.add(
+        "key_revocation",
+        pb.KeyRevocation(keyid=keyid_of(bytes(old.verify_key)), compromised_since=NOW),
+    )
+    result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
+    suspects = sorted(x.index for x in result.issues if x.kind == "suspect")
+    # Every entry the old key signed at or after NOW: all of them here, the rotation included.
+    assert suspects == list(range(0, before + 2)), to_text(result)
+
+
+def test_an_entry_dated_outside_its_certificate_is_refused(certs, anchors) -> None:
+    zj, _ = clean_logs(certs)
+    payload = zj.entry("recognition", recognition("zj-9", "ZJMP-2024-0009"))
+    payload.issued_at = "2001-01-01T00:00:00+00:00"
+    zj.envelopes.append(sign_envelope(payload.SerializeToString(), zj.key))
+    i = len(zj.envelopes) - 1
+    result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
+    assert ("time", ZJ, i) in kinds(result)
 
 
 # ----------------------------------------------------------------- domain
@@ -622,7 +683,11 @@ def test_the_pipeline_follows_a_key_rotation_across_batches(certs, anchors, work
     new_key, new_pem = _second_signing_key(certs)
     zj.add(
         "key_announcement",
-        pb.KeyAnnouncement(public_key=bytes(new_key.verify_key), certificate_chain_pem=[new_pem]),
+        pb.KeyAnnouncement(
+            public_key=bytes(new_key.verify_key),
+            certificate_chain_pem=[new_pem],
+            replaces_keyid=keyid_of(bytes(zj.key.verify_key)),
+        ),
     )
     zj.key = new_key  # entries and checkpoints from here on are signed with the new key
     for n in range(1800):

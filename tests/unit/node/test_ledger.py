@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, parse_checkpoint_body, sign_checkpoint
 from exchange.core.cosignature import witness_name
 from exchange.core.dsse import sign_envelope
+from exchange.core.keys import KeyHistory
 from exchange.core.note import Ed25519NoteSigner, format_note, parse_note
+from exchange.core.origin import parse_origin
 from exchange.demo.dataset import demo_records
 from exchange.node.identity import load_anchors
 from exchange.node.indexer import Indexer
@@ -496,7 +499,9 @@ def test_a_stalled_sync_is_taken_over_and_finds_out(
 def _crash_mid_sync(source: Ledger, victim: Ledger, staged: int) -> None:
     """What a sync from ``source`` killed after staging ``staged`` verified entries leaves."""
     envelopes = source.store.envelopes(ZJ, 0, staged)
-    vb = verify_batch(ZJ, 0, envelopes, {}, victim.anchors)
+    vb = verify_batch(
+        ZJ, 0, envelopes, KeyHistory(parse_origin(ZJ)), victim.anchors, datetime.now(UTC)
+    )
     with victim.store.write() as tx:
         staging = tx.begin_staging(ZJ, "330000")
         tx.stage(staging, 0, envelopes, vb.types, vb.leaf_hashes)
