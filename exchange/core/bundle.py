@@ -27,6 +27,7 @@ each entry it carries is in the log; they do not show that no other entry
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ from cryptography import x509 as cx509
 from nacl.signing import VerifyKey
 
 from exchange.core import merkle, regions, x509
-from exchange.core.checkpoint import Checkpoint, open_checkpoint
+from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import (
     SIG_TYPE_COSIGNATURE,
     WITNESS_SUFFIX,
@@ -47,12 +48,14 @@ from exchange.core.cosignature import (
 )
 from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
 from exchange.core.errors import BrandexError, FormatError, VerificationError
+from exchange.core.keys import KeyHistory, certify_announcement, issued_at
 from exchange.core.note import (
     Ed25519NoteVerifier,
     compute_key_id,
     parse_note,
     parse_vkey,
 )
+from exchange.core.origin import parse_origin, parse_witness
 from exchange.core.recognition import (
     AccessionFacts,
     ChangeFacts,
@@ -94,6 +97,7 @@ CHECKS = (
     "payload-region",
     "payload-copy",
     "signing-time",
+    "key-history",
     "checkpoint-signature",
     "inclusion-proof",
     "cosignatures",
@@ -107,6 +111,7 @@ CHECKS = (
 _RELATED_TYPES = frozenset(
     {"status_change", "infringement_case", "case_action", "accession", "withdrawal"}
 )
+_KEY_TYPES = frozenset({"key_announcement", "key_revocation"})
 
 #: How far an entry's ``issued_at`` may lie ahead of the verifier's clock.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -269,16 +274,11 @@ def _need(cond: bool, what: str) -> None:
 def _origin_parts(origin: object, what: str) -> tuple[str, str]:
     _need(isinstance(origin, str), f"{what} must be a string")
     assert isinstance(origin, str)
-    federation, sep, region = origin.rpartition("/")
-    _need(
-        bool(sep)
-        and bool(federation)
-        and len(region) == 6
-        and region.isascii()
-        and region.isdigit(),
-        f"{what} {origin!r} is not <federation>/<six-digit region>",
-    )
-    return federation, region
+    try:
+        o = parse_origin(origin)
+    except FormatError as exc:
+        raise FormatError(f"{what}: {exc}") from None
+    return o.federation, o.region
 
 
 def _pem_list(value: object, what: str) -> list[str]:
@@ -291,13 +291,15 @@ def _pem_list(value: object, what: str) -> list[str]:
     return list(value)  # type: ignore[arg-type]
 
 
-def _item(d: object, what: str, *, type_: str | None = None) -> _Item:
+def _item(
+    d: object, what: str, *, type_: str | None = None, types: frozenset[str] = _RELATED_TYPES
+) -> _Item:
     _need(isinstance(d, dict), f"{what} must be an object")
     assert isinstance(d, dict)
     t = type_ if type_ is not None else d.get("type")
     _need(
-        isinstance(t, str) and t in _RELATED_TYPES | {"recognition"},
-        f"{what}.type must be one of {sorted(_RELATED_TYPES)}",
+        isinstance(t, str) and t in types | {"recognition"},
+        f"{what}.type must be one of {sorted(types)}",
     )
     _origin_parts(d.get("origin"), f"{what}.origin")
     index = d.get("index")
@@ -335,6 +337,7 @@ class _Parsed:
     witness_chains: dict[str, list[str]]
     log_chains: dict[str, list[str]]
     vkeys: list[str]
+    key_entries: list[_Item] = field(default_factory=list)
 
 
 def _parse(doc: object) -> _Parsed:
@@ -382,6 +385,16 @@ def _parse(doc: object) -> _Parsed:
         isinstance(vkeys, list) and all(isinstance(v, str) for v in vkeys),
         "vkeys must be a list of strings",
     )
+    key_docs = doc.get("key_entries", [])
+    _need(
+        isinstance(key_docs, list) and len(key_docs) <= _MAX_RELATED,
+        f"key_entries must be a list of at most {_MAX_RELATED} entries",
+    )
+    key_entries = [_item(d, f"key_entries[{i}]", types=_KEY_TYPES) for i, d in enumerate(key_docs)]
+    for it in key_entries:
+        _need(it.type in _KEY_TYPES, f"{it.subject}: key_entries hold key entries only")
+        fed, _ = _origin_parts(it.origin, "origin")
+        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
     return _Parsed(
         origin=origin,
         federation=federation,
@@ -391,7 +404,37 @@ def _parse(doc: object) -> _Parsed:
         witness_chains=chains("witness_chains"),
         log_chains=chains("log_chains"),
         vkeys=vkeys,
+        key_entries=key_entries,
     )
+
+
+class _Fields:
+    """Attribute access to a proto3 JSON mapping (bytes fields are base64)."""
+
+    def __init__(self, d: Mapping[str, Any]) -> None:
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._d.get(name, "")
+        if name == "public_key":
+            return base64.b64decode(value or "")
+        if isinstance(value, Mapping):
+            return _Fields(value)
+        return value
+
+
+class _KeyEntry(_Fields):
+    """A decoded key entry, read by :meth:`KeyHistory.apply` as it reads a protobuf."""
+
+
+def _key_text(life: Any) -> str:
+    state = "current"
+    if life.revoked_at is not None:
+        since = life.compromised_since.isoformat() if life.compromised_since else "?"
+        state = f"revoked at entry {life.revoked_at}, compromised since {since}"
+    elif life.retired_at is not None:
+        state = f"replaced at entry {life.retired_at}"
+    return f"{life.describe()} from entry {life.index} ({state})"
 
 
 # ---------------------------------------------------------- certificates
@@ -572,6 +615,9 @@ class _Verifier:
         # origin -> (checkpoint note text as given, verified checkpoint)
         self.checkpoints: dict[str, tuple[str, Checkpoint]] = {}
         self.facts = _Verified()
+        # origin -> its key history, from the key entries the bundle carries.
+        self.histories: dict[str, KeyHistory] = {}
+        self.cosigned_at: dict[str, list[datetime]] = {}
 
     def _add_key(self, origin: str, key: bytes) -> None:
         keys = self.keys.setdefault(origin, [])
@@ -581,7 +627,7 @@ class _Verifier:
     def load_side_chains(self) -> None:
         """Certify the checkpoint keys (``log_chains``) and witness keys (``witness_chains``)."""
         for origin, pems in self.p.log_chains.items():
-            region = origin.rpartition("/")[2]
+            region = parse_origin(origin).region
             try:
                 key, _ = _certify(pems, region, self.anchors, self.now)
             except BrandexError as exc:
@@ -589,7 +635,7 @@ class _Verifier:
             self._add_key(origin, key)
             self.run.ok("certificate-chain", f"log key {origin}", f"certified for region {region}")
         for origin, pems in self.p.witness_chains.items():
-            region = origin.rpartition("/")[2]
+            region = parse_origin(origin).region
             try:
                 key, _ = _certify(pems, region, self.anchors, self.now)
             except BrandexError as exc:
@@ -600,7 +646,7 @@ class _Verifier:
 
     def entry(self, it: _Item) -> None:
         run, subject = self.run, it.subject
-        region = it.origin.rpartition("/")[2]
+        region = parse_origin(it.origin).region
 
         # 1. The signer's certificate chains to an anchor and names the origin's region.
         pems = it.chain_pem if it.chain_pem is not None else self.p.items[0].chain_pem
@@ -665,6 +711,7 @@ class _Verifier:
         if at > self.now + _CLOCK_SKEW:
             raise run.fail("signing-time", subject, f"issued at {at.isoformat()}, in the future")
         run.ok("signing-time", subject, f"issued at {at.isoformat()}, within the certificate")
+        self._key_history(it, key, at)
 
         # 6. The checkpoint (one per origin), its cosignatures, and the inclusion proof.
         try:
@@ -689,6 +736,103 @@ class _Verifier:
         )
         self._collect(it, body_type, body, region)
 
+    def load_key_histories(self) -> None:
+        """Rebuild each origin's key history from the key entries the bundle carries.
+
+        Each key entry is checked like a node checks it (certificate at its
+        issued_at, a rotation signed by the key it replaces, a revocation not
+        by the key it revokes); its inclusion is proven with the others.
+        """
+        by_origin: dict[str, list[_Item]] = {}
+        for it in self.p.key_entries:
+            by_origin.setdefault(it.origin, []).append(it)
+        for origin, items in by_origin.items():
+            items.sort(key=lambda it: it.index)
+            h = KeyHistory(parse_origin(origin))
+            for it in items:
+                try:
+                    env = parse_envelope(it.leaf)
+                    if it.index == 0:
+                        signer = env.signatures[0][0] if env.signatures else ""
+                    elif not h.keys:
+                        raise VerificationError("the log's first key announcement is missing")
+                    else:
+                        signer = h.signer(it.index, env.signatures)[0].keyid
+                    entry = _KeyEntry(self.decode(env.payload))
+                    if it.type == "key_announcement":
+                        try:  # the certificate first, so its failure is named as one
+                            certify_announcement(
+                                entry.key_announcement,
+                                parse_origin(origin).region,
+                                self.anchors,
+                                issued_at(entry),
+                            )
+                        except BrandexError as exc:
+                            raise self.run.fail("certificate-chain", it.subject, str(exc)) from None
+                    trial = h.copy()
+                    trial.size = it.index
+                    trial.apply(it.index, entry, it.type, signer, self.anchors)
+                    life = trial.keys[signer]
+                    verify_envelope(env, {life.keyid: VerifyKey(life.public_key)})
+                except _Stop:
+                    raise
+                except Exception as exc:  # the decoder is the caller's, like in entry()
+                    raise self.run.fail("key-history", it.subject, str(exc)) from None
+                h = trial
+                for k in h.keys.values():
+                    self._add_key(origin, k.public_key)
+            self.histories[origin] = h
+            self.run.ok(
+                "key-history",
+                f"keys of {origin}",
+                f"{len(h.keys)} key(s) from {len(items)} key entries: "
+                + ", ".join(_key_text(k) for k in h.keys.values()),
+            )
+
+    def key_inclusion(self) -> None:
+        """Every key entry carried is in its log (proven against the same checkpoint)."""
+        for it in self.p.key_entries:
+            try:
+                proof = parse_tlog_proof(it.tlog_proof)
+            except BrandexError as exc:
+                raise self.run.fail("inclusion-proof", it.subject, str(exc)) from None
+            cp = self._checkpoint(it, proof.checkpoint_note)
+            try:
+                if proof.index != it.index:
+                    raise VerificationError(f"the proof is for index {proof.index}")
+                merkle.verify_inclusion(
+                    merkle.leaf_hash(it.leaf), proof.index, cp.size, proof.proof, cp.root_hash
+                )
+            except BrandexError as exc:
+                raise self.run.fail("inclusion-proof", it.subject, str(exc)) from None
+        if self.p.key_entries:
+            self.run.ok(
+                "inclusion-proof", "key entries", f"{len(self.p.key_entries)} in their logs"
+            )
+
+    def _key_history(self, it: _Item, key: bytes, at: datetime) -> None:
+        """The key that signed the entry signs that index, and not inside a compromise."""
+        history = self.histories.get(it.origin)
+        if history is None:
+            return
+        life = history.signer_at(it.index)
+        if life is None or life.public_key != key:
+            raise self.run.fail(
+                "key-history",
+                it.subject,
+                f"signed by key {keyid_of(key)[:16]}…, which does not sign entry {it.index} of "
+                f"{it.origin} (replaced or revoked before it)",
+            )
+        if life.suspect(at):
+            raise self.run.fail(
+                "key-history",
+                it.subject,
+                f"SUSPECT: signed by {life.describe()} at {at.isoformat()}, after its declared "
+                f"compromise since {life.compromised_since.isoformat()}"  # type: ignore[union-attr]
+                f" (revoked at entry {life.revoked_at})",
+            )
+        self.run.ok("key-history", it.subject, f"{life.describe()} signs entry {it.index}")
+
     def _checkpoint(self, it: _Item, note_text: str) -> Checkpoint:
         run, subject = self.run, it.subject
         known = self.checkpoints.get(it.origin)
@@ -702,7 +846,16 @@ class _Verifier:
             return known[1]
         last: BrandexError = VerificationError(f"no certified key for {it.origin}")
         cp: Checkpoint | None = None
-        for key in self.keys.get(it.origin, []):
+        history = self.histories.get(it.origin)
+        candidates = self.keys.get(it.origin, [])
+        if history is not None:
+            try:
+                size = parse_checkpoint_body(parse_note(note_text).text).size
+            except BrandexError as exc:
+                raise run.fail("checkpoint-signature", subject, str(exc)) from None
+            candidates = [life.public_key for life in history.checkpoint_keys(size)]
+            last = VerificationError(f"no key of {it.origin} signs its checkpoint of size {size}")
+        for key in candidates:
             try:
                 cp, _ = open_checkpoint(note_text, Ed25519NoteVerifier(it.origin, VerifyKey(key)))
                 break
@@ -717,6 +870,21 @@ class _Verifier:
         )
         self.checkpoints[it.origin] = (note_text, cp)
         self._cosignatures(it.origin, cp, note_text)
+        if history is not None:
+            life = history.checkpoint_keys(cp.size)[0]
+            try:
+                history.check_checkpoint_key(
+                    life, cp.size, self.now, self.cosigned_at.get(it.origin, [])
+                )
+            except BrandexError as exc:
+                raise run.fail(
+                    "key-history", f"checkpoint {it.origin}@{cp.size}", str(exc)
+                ) from None
+            run.ok(
+                "key-history",
+                f"checkpoint {it.origin}@{cp.size}",
+                f"signed by {life.describe()}, the key of {it.origin} at that size",
+            )
         return cp
 
     def _cosignatures(self, origin: str, cp: Checkpoint, note_text: str) -> None:
@@ -728,17 +896,14 @@ class _Verifier:
         for sig in note.signatures:
             if sig.name == origin:
                 continue
-            if not sig.name.endswith(WITNESS_SUFFIX):
-                skipped.append(f"{sig.name}: not a member's witness name")
+            try:
+                witness = parse_witness(sig.name)
+            except FormatError as exc:
+                skipped.append(f"{sig.name}: not a member's witness name ({exc})")
                 continue
-            member = sig.name[: -len(WITNESS_SUFFIX)]
+            member, fed = witness.name, witness.federation
             if member == origin:
                 skipped.append(f"{sig.name}: a log does not witness itself")
-                continue
-            try:
-                fed, _ = _origin_parts(member, "cosigner")
-            except FormatError as exc:
-                skipped.append(f"{sig.name}: {exc}")
                 continue
             if fed != self.p.federation:
                 skipped.append(f"{sig.name}: another federation")
@@ -753,6 +918,8 @@ class _Verifier:
                 skipped.append(f"{sig.name}: {why}")
                 continue
             ts = CosignatureVerifier(sig.name, VerifyKey(keys[0])).timestamp_of(note.text, sig.sig)
+            if ts is not None:
+                self.cosigned_at.setdefault(origin, []).append(datetime.fromtimestamp(ts, UTC))
             if ts is None:
                 raise self.run.fail(
                     "cosignatures",
@@ -925,8 +1092,10 @@ def _verify(
 
     v = _Verifier(run, p, anchors, min_cosignatures=k, now=now, decode_entry=decode_entry)
     v.load_side_chains()
+    v.load_key_histories()
     for it in p.items:
         v.entry(it)
+    v.key_inclusion()
     v.references()
     v.vkeys()
 

@@ -260,6 +260,15 @@ def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:
             else:
                 item["vkey"] = b.log_vkey(item["origin"])
 
+        # Each log's key entries (announcements, rotations, revocations), so an offline
+        # verifier rebuilds the key history that says which key signs which entry.
+        key_entries = [
+            b.item(o, idx, type_)
+            for o in sorted(b.origins)
+            for idx, type_ in ledger.store.key_entry_indices(o, b.origins[o].size)
+        ]
+        for item in key_entries:
+            item.pop("certificate_chain_pem", None)
         # A checkpoint signed by a key that signed none of the entries carried
         # (after a key rotation) needs that key's chain too.
         log_chains = {
@@ -280,6 +289,7 @@ def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:
             "certificate_chain_pem": b.origins[origin].keys[record_keyid].chain,
             "tlog_proof": record["tlog_proof"],
             "related": related,
+            "key_entries": key_entries,
         }
         if log_chains:
             doc["log_chains"] = log_chains

@@ -590,6 +590,16 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur]
 
+    def key_entry_indices(self, origin: str, size: int) -> list[tuple[int, str]]:
+        """(index, type) of the key announcements and revocations among the first ``size``."""
+        rows = self.read.execute(
+            "SELECT idx, 'key_announcement' FROM keys WHERE origin = ? AND idx < ?"
+            " UNION SELECT revoked_at, 'key_revocation' FROM keys"
+            " WHERE origin = ? AND revoked_at IS NOT NULL AND revoked_at < ? ORDER BY 1",
+            (origin, size, origin, size),
+        )
+        return [(i, t) for i, t in rows]
+
     def suspects(self, origin: str | None = None) -> list[dict[str, object]]:
         sql = "SELECT origin, idx, keyid, reason FROM suspects"
         args: tuple = ()
