@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, handle_errors
-from exchange.core import x509
 from exchange.core.cosignature import CosignatureVerifier, witness_name
-from exchange.core.dsse import parse_envelope
 from exchange.core.errors import VerificationError
 from exchange.core.note import Ed25519NoteVerifier
 from exchange.node.identity import load_anchors
+from exchange.node.verify import verify_log
 
 __all__ = ["log_group"]
 
@@ -60,26 +59,28 @@ def proof(origin, index, config_path, node_addr, cert, key) -> None:
 
 
 def federation_keys(client) -> list[tuple[str, bytes]]:
-    """(origin, raw key) for every origin, from each log's verified key announcements."""
+    """(origin, raw key) of every origin's current key, by its verified key history.
+
+    Each log is read whole and run through the same key and time rules a node
+    applies (``verify_log``); the key that signs the log's latest checkpoint is
+    the one listed.
+    """
     _, anchors = load_anchors(client.config.anchors)
     stub = client.stub(services_pb2_grpc.LogServiceStub)
     out = []
     for o in stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=30).origins:
-        region = o.origin.rpartition("/")[2]
-        batches = stub.GetEntries(
-            services_pb2.GetEntriesRequest(origin=o.origin, start=0, end=1), timeout=30
-        )
-        for batch in batches:
-            for raw in batch.envelopes:
-                entry = entries_pb2.Entry.FromString(parse_envelope(raw).payload)
-                if entry.WhichOneof("body") != "key_announcement":
-                    raise VerificationError(f"{o.origin} does not start with a key announcement")
-                ka = entry.key_announcement
-                chain = x509.load_pem_chain("".join(ka.certificate_chain_pem).encode())
-                public = x509.verify_signing_certificate(
-                    chain[0], chain[1:], anchors, at=datetime.now(UTC), region=region
-                )
-                out.append((o.origin, public))
+        envelopes = [
+            raw
+            for batch in stub.GetEntries(
+                services_pb2.GetEntriesRequest(origin=o.origin, start=0, end=o.size), timeout=300
+            )
+            for raw in batch.envelopes
+        ]
+        history = verify_log(o.origin, envelopes, anchors, datetime.now(UTC))
+        life = history.checkpoint_signer(len(envelopes))
+        if life is None:
+            raise VerificationError(f"{o.origin}: no key signs its log")
+        out.append((o.origin, life.public_key))
     return out
 
 
@@ -89,8 +90,9 @@ def federation_keys(client) -> list[tuple[str, bytes]]:
 def vkeys(config_path, node_addr, cert, key) -> None:
     """Print the federation's C2SP verifier keys: each log key, then each witness key.
 
-    Keys are taken from each log's key announcement and checked against the
-    trust anchors before they are printed.
+    Each log is read and verified whole (key announcements against the trust
+    anchors, rotations and revocations, every signature); the key printed is
+    the one that signs the log now.
 
     Example: brandex log vkeys --config nodes/zhejiang.toml > vkeys.txt
     """

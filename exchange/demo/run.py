@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
 from exchange.demo.dataset import FEATURED, demo_records
 from exchange.demo.federation import demo_members, ensure_pki, write_configs
@@ -415,13 +416,14 @@ def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str)
 def write_artifacts(fed: DemoFederation, state: Path) -> None:
     stub = fed.log("anhui")
     for o in stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=10).origins:
-        region = o.origin.rpartition("/")[2]
+        region = parse_origin(o.origin).region
         (state / f"checkpoint-{region}.txt").write_text(o.checkpoint, encoding="utf-8")
     from nacl.signing import VerifyKey
 
     from exchange.cli.log import federation_keys
-    from exchange.core.cosignature import CosignatureVerifier, witness_name
+    from exchange.core.cosignature import CosignatureVerifier
     from exchange.core.note import Ed25519NoteVerifier
+    from exchange.core.origin import witness_name
 
     class _C:
         config = fed.config("anhui")

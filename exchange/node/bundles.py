@@ -31,11 +31,11 @@ from nacl.signing import VerifyKey
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
 from exchange.core.bundle import FORMAT
-from exchange.core.checkpoint import open_checkpoint
-from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, CosignatureVerifier
+from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
 from exchange.core.dsse import parse_envelope
-from exchange.core.errors import BrandexError, FormatError, NotFoundError
+from exchange.core.errors import FormatError, NotFoundError
 from exchange.core.note import Ed25519NoteVerifier, compute_key_id, parse_note
+from exchange.core.origin import parse_witness
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node.ledger import Ledger
 from exchange.store import queries
@@ -113,16 +113,10 @@ class _Builder:
             raise NotFoundError(f"origin {origin} has no checkpoint here")
         note = self.ledger.checkpoint_with_cosignatures(origin, row.size)
         keys = self.keys(origin)
-        signer = ""
-        for keyid, k in keys.items():
-            try:
-                open_checkpoint(note, Ed25519NoteVerifier(origin, VerifyKey(k.public)))
-            except BrandexError:
-                continue
-            signer = keyid
-            break
-        if not signer:
-            raise NotFoundError(f"no key held for {origin} verifies its checkpoint")
+        life = self.ledger.history(origin).checkpoint_signer(row.size)
+        if life is None or life.keyid not in keys:
+            raise NotFoundError(f"no key held for {origin} signs its checkpoint")
+        signer = life.keyid
         made = _Origin(origin, row.size, note, keys, signer)
         self.origins[origin] = made
         return made
@@ -161,9 +155,10 @@ class _Builder:
         vkeys: list[str] = []
         for o in self.origins.values():
             for sig in parse_note(o.note).signatures:
-                if not sig.name.endswith(WITNESS_SUFFIX):
+                try:
+                    member = parse_witness(sig.name).name
+                except FormatError:
                     continue
-                member = sig.name[: -len(WITNESS_SUFFIX)]
                 for k in self.keys(member).values():
                     if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k.public) == sig.key_id:
                         chains.setdefault(member, k.chain)
