@@ -29,6 +29,7 @@ from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
 from exchange.demo.dataset import FEATURED, demo_records
 from exchange.demo.federation import demo_members, ensure_pki, write_configs
+from exchange.demo.trust import tell_trust_story
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
@@ -169,6 +170,29 @@ class DemoFederation:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.procs.clear()
+
+    def stop_one(self, name: str) -> None:
+        """Stop one node (SIGTERM, by PID) and wait for it."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        ch = self._channels.pop(name, None)
+        if ch is not None:
+            ch.close()
+
+    def start_one(self, name: str) -> None:
+        """Start one node again with its config and wait until it serves."""
+        logs = self.state / "logs"
+        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
+        )
+        self.wait_ready(name)
 
     # --------------------------------------------------------------- helpers
 
@@ -330,6 +354,8 @@ def run_demo(state: Path) -> int:
             f"({'within' if elapsed < 1 else 'NOT within'} a second; poll interval 5 s)"
         )
         print_check(fed, "anhui", zj["issuer"], zj["record_id"], "340000")
+
+        tell_trust_story(fed, ROOT, say, wait_for)
 
         say("\n-- auditors: a bundle verified offline against the trust anchors --")
         export_bundle(fed, state, zj["issuer"], zj["record_id"])
