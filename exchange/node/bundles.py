@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -169,19 +166,6 @@ class _Builder:
         return dict(sorted(chains.items())), vkeys
 
 
-@contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction, so every row and proof is from the same state."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
-
-
 def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:
     """Build the JSON bundle of record ``record_id`` of region ``issuer``.
 
@@ -197,7 +181,7 @@ def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:
         NotFoundError: if the record, or a checkpoint it needs, is not held here.
     """
     conn = ledger.store.read
-    with _snapshot(conn):
+    with queries.snapshot(conn):
         row = queries.record_row(conn, issuer, record_id)
         if row is None:
             raise NotFoundError(f"record {issuer}/{record_id} is not known here")
@@ -205,46 +189,9 @@ def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:
         origin = row["origin"]
         record = b.item(origin, row["idx"], "recognition")
         record_keyid = next(iter(b.origins[origin].signer_keyids))
-        related: list[dict[str, Any]] = []
-
-        def add(rows: list[dict], type_: str) -> None:
-            for r in rows:
-                related.append(b.item(r["origin"], r["idx"], type_))
-
-        add(
-            queries.rows(
-                conn,
-                "SELECT origin, idx FROM status_changes WHERE issuer = ? AND record_id = ?"
-                " ORDER BY origin, idx",
-                (issuer, record_id),
-            ),
-            "status_change",
-        )
-        cases = queries.rows(
-            conn,
-            "SELECT case_region, case_id, origin, idx FROM cases"
-            " WHERE protected_issuer = ? AND protected_record_id = ? ORDER BY origin, idx",
-            (issuer, record_id),
-        )
-        add(cases, "infringement_case")
-        for c in cases:
-            add(
-                queries.rows(
-                    conn,
-                    "SELECT origin, idx FROM case_actions WHERE case_region = ? AND case_id = ?"
-                    " ORDER BY origin, idx",
-                    (c["case_region"], c["case_id"]),
-                ),
-                "case_action",
-            )
-        add(
-            queries.rows(conn, "SELECT origin, idx FROM accessions ORDER BY origin, idx"),
-            "accession",
-        )
-        add(
-            queries.rows(conn, "SELECT origin, idx FROM withdrawals ORDER BY origin, idx"),
-            "withdrawal",
-        )
+        related = [
+            b.item(o, idx, type_) for o, idx, type_ in queries.bundle_refs(conn, issuer, record_id)
+        ]
 
         # Items of the record's own origin signed by the record's key need no chain of
         # their own; items of other origins carry their chain and their log's vkey.

@@ -697,10 +697,7 @@ class Ledger:
 
     def _merge_cosignatures(self, origin: str, cp: Checkpoint, note: Note) -> int:
         with self.store.write() as tx:
-            known = tx.conn.execute(
-                "SELECT 1 FROM checkpoints WHERE origin = ? AND size = ?", (origin, cp.size)
-            ).fetchone()
-            if known is None:
+            if not tx.has_checkpoint(origin, cp.size):
                 return 0
             added = self._store_cosignatures(tx, origin, cp, note)
         if added:

@@ -373,6 +373,15 @@ class Tx:
         )
         return [(i, e) for i, e in rows]
 
+    def has_checkpoint(self, origin: str, size: int) -> bool:
+        """Whether a checkpoint of ``origin`` at ``size`` was accepted here."""
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM checkpoints WHERE origin = ? AND size = ?", (origin, size)
+            ).fetchone()
+            is not None
+        )
+
     def save_keys(self, origin: str, rows: Sequence[dict[str, object]]) -> None:
         """Store an origin's key history (``KeyHistory.to_rows``), replacing what was kept."""
         for r in rows:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -228,3 +229,55 @@ def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, b
             params,
         ).fetchone()[0]
     return found, min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def bundle_refs(
+    conn: sqlite3.Connection, issuer: str, record_id: str
+) -> list[tuple[str, int, str]]:
+    """(origin, index, type) of every entry a record's bundle carries besides the record.
+
+    Its status changes, the cases about it and the actions on them, and every
+    accession and withdrawal held (so recognition elsewhere can be decided offline).
+    """
+    out: list[tuple[str, int, str]] = []
+
+    def add(sql: str, params: Sequence[object], type_: str) -> list[dict]:
+        found = rows(conn, sql, params)
+        out.extend((r["origin"], r["idx"], type_) for r in found)
+        return found
+
+    add(
+        "SELECT origin, idx FROM status_changes WHERE issuer = ? AND record_id = ?"
+        " ORDER BY origin, idx",
+        (issuer, record_id),
+        "status_change",
+    )
+    cases = add(
+        "SELECT case_region, case_id, origin, idx FROM cases"
+        " WHERE protected_issuer = ? AND protected_record_id = ? ORDER BY origin, idx",
+        (issuer, record_id),
+        "infringement_case",
+    )
+    for c in cases:
+        add(
+            "SELECT origin, idx FROM case_actions WHERE case_region = ? AND case_id = ?"
+            " ORDER BY origin, idx",
+            (c["case_region"], c["case_id"]),
+            "case_action",
+        )
+    add("SELECT origin, idx FROM accessions ORDER BY origin, idx", (), "accession")
+    add("SELECT origin, idx FROM withdrawals ORDER BY origin, idx", (), "withdrawal")
+    return out
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction, so every row and proof read inside is from the same state."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
