@@ -20,15 +20,17 @@ import click
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from exchange.core.errors import BrandexError
+from exchange.core.errors import BrandexError, FormatError, ValidationError
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
 __all__ = [
+    "EXIT_CODES",
     "Client",
     "client_options",
     "connect",
     "emit",
+    "exit_code",
     "handle_errors",
     "output_option",
     "to_dict",
@@ -36,8 +38,34 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Exit codes: 0 ok, 1 a negative answer or a failed check, 2 usage, 3 node/transport error.
+# Exit codes: 0 done, 1 refused, invalid or a negative answer, 2 usage or caught before
+# sending, 3 the node could not be reached (or failed inside).
 EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE = 1, 2, 3
+
+#: The one table from what went wrong to the exit code (first match wins).
+EXIT_CODES: list[tuple[type[BaseException] | grpc.StatusCode, int]] = [
+    (grpc.StatusCode.INVALID_ARGUMENT, EXIT_NEGATIVE),
+    (grpc.StatusCode.FAILED_PRECONDITION, EXIT_NEGATIVE),
+    (grpc.StatusCode.NOT_FOUND, EXIT_NEGATIVE),
+    (grpc.StatusCode.ALREADY_EXISTS, EXIT_NEGATIVE),
+    (grpc.StatusCode.PERMISSION_DENIED, EXIT_NEGATIVE),
+    (grpc.StatusCode.UNAUTHENTICATED, EXIT_NEGATIVE),
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, EXIT_REMOTE),
+    (ValidationError, EXIT_USAGE),
+    (FormatError, EXIT_USAGE),
+    (OSError, EXIT_USAGE),
+    (BrandexError, EXIT_NEGATIVE),
+]
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for a failure, from :data:`EXIT_CODES` (gRPC errors by status)."""
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code()  # type: ignore[attr-defined]
+        return next((n for k, n in EXIT_CODES if k == code), EXIT_REMOTE)
+    return next(
+        (n for k, n in EXIT_CODES if isinstance(k, type) and isinstance(exc, k)), EXIT_NEGATIVE
+    )
 
 
 @dataclass
@@ -127,13 +155,10 @@ def handle_errors(fn: F) -> F:
             if code == grpc.StatusCode.UNAVAILABLE:
                 details = f"node unreachable ({details})"
             click.echo(f"error: {code.name}: {details}", err=True)
-            sys.exit(EXIT_REMOTE)
-        except BrandexError as exc:
+            sys.exit(exit_code(exc))
+        except (BrandexError, OSError) as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_USAGE if type(exc).__name__ == "ValidationError" else EXIT_NEGATIVE)
-        except OSError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_USAGE)
+            sys.exit(exit_code(exc))
 
     return wrapper  # type: ignore[return-value]
 

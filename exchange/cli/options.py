@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 import grpc
 
-from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE
+from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE, exit_code
 from exchange.core import regions
 from exchange.core.errors import ValidationError
 from exchange.core.records import parse_date
@@ -103,21 +103,13 @@ def pick_node(node_addr: str | None, peer: str | None) -> str | None:
     return peer or node_addr
 
 
-_REFUSED = (
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.ALREADY_EXISTS,
-)
-
-
 @contextlib.contextmanager
 def refusals() -> Iterator[None]:
     """Show a refusal by the node (state machine, unknown record, not allowed) and exit 1."""
     try:
         yield
     except grpc.RpcError as exc:
-        if exc.code() in _REFUSED:  # type: ignore[attr-defined]
+        if exit_code(exc) == EXIT_NEGATIVE:
             click.echo(f"refused: {exc.details()}", err=True)  # type: ignore[attr-defined]
             sys.exit(EXIT_NEGATIVE)
         raise

@@ -150,9 +150,9 @@ def test_bundle_from_the_mirror_verifies_offline_and_tampering_fails(
     assert limit.returncode == 0 and json.loads(limit.stdout)["status"]["status"] == "suspended"
 
 
-def test_bundle_of_an_unknown_record_is_a_remote_error(fed: Federation, tmp_path: Path) -> None:
+def test_bundle_of_an_unknown_record_is_refused(fed: Federation, tmp_path: Path) -> None:
     out = tmp_path / "none.json"
     args = ["audit", "bundle", "no-such", "--issuer", "330000", "-o", str(out)]
     proc = brandex(*args, config=fed.configs["anhui"])
-    assert proc.returncode == 3 and "NOT_FOUND" in proc.stderr
+    assert proc.returncode == 1 and "NOT_FOUND" in proc.stderr
     assert not out.exists()
