@@ -92,7 +92,13 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
                 {
                     "peer": p.address,
                     "region": p.region,
-                    "reachable": "yes" if p.reachable else "no",
+                    "reachable": (
+                        f"backing off until {p.backoff_until} (served invalid data)"
+                        if p.backoff_until
+                        else "yes"
+                        if p.reachable
+                        else "no"
+                    ),
                     "lag": lag,
                     "last_sync": p.last_sync,
                     "last_error": p.last_error[:60],

@@ -39,6 +39,7 @@ from exchange.core.errors import (
     BrandexError,
     ConflictError,
     EquivocationError,
+    FormatError,
     NotFoundError,
     VerificationError,
 )
@@ -94,9 +95,11 @@ class Peer(Protocol):
 @dataclass(frozen=True)
 class SyncOutcome:
     origin: str
-    action: str  # "up-to-date", "appended", "cosigned", "lagging", "rejected", "equivocation"
+    action: str  # "up-to-date", "appended", "partial", "cosigned", "lagging", "rejected",
+    # "equivocation"
     added: int = 0
     detail: str = ""
+    invalid: bool = False  # the peer served data that does not verify
 
 
 class Ledger:
@@ -114,6 +117,7 @@ class Ledger:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         witness: bool = True,
         max_fetch: int = 2_000_000,
+        max_round_bytes: int = 256 << 20,
         pool: Executor | None = None,
         pool_depth: int = 4,
         origin_lock_wait: float = 2.0,
@@ -129,6 +133,7 @@ class Ledger:
         self.clock = clock
         self.witness = witness
         self.max_fetch = max_fetch
+        self.max_round_bytes = max_round_bytes
         self.pool = pool
         self.pool_depth = pool_depth
         self.origin_lock_wait = origin_lock_wait
@@ -458,7 +463,10 @@ class Ledger:
                 outcomes.append(self.sync_origin(peer, head))
             except BrandexError as exc:
                 log.warning("sync %s from %s rejected: %s", head.origin, peer.name, exc)
-                outcomes.append(SyncOutcome(head.origin, "rejected", detail=str(exc)))
+                invalid = isinstance(exc, VerificationError | FormatError)
+                outcomes.append(
+                    SyncOutcome(head.origin, "rejected", detail=str(exc), invalid=invalid)
+                )
         return outcomes
 
     def sync_origin(self, peer: Peer, head: OriginHead) -> SyncOutcome:
@@ -527,6 +535,7 @@ class Ledger:
         # only then does one small transaction make the staged entries the log.
         # Any failure drops them; a crash leaves them for the next sync to go on from.
         history = self.history(origin)
+        self._precheck(peer, head, history, local)
         try:
             with self.store.write() as tx:
                 # A claim idle for half the lock wait belongs to a stalled sync.
@@ -544,6 +553,7 @@ class Ledger:
                 # events again (certificates checked once more) and fetch the rest.
                 log.info("%s: resuming after %d staged entries", origin, staging.resumed)
                 history = self._replay_staged(origin, history, staging.next)
+            fetched = 0
             for start, envelopes, vb in self._verified_stream(
                 peer, origin, staging.next, claimed.size, history
             ):
@@ -551,6 +561,16 @@ class Ledger:
                 history = vb.history
                 with self.store.write() as tx:
                     tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
+                fetched += sum(map(len, envelopes))
+                if fetched >= self.max_round_bytes and staging.next < claimed.size:
+                    # Enough for one round: keep what is staged (verified) for the next.
+                    self.store.pause_staging(staging)
+                    return SyncOutcome(
+                        origin,
+                        "partial",
+                        detail=f"staged {staging.next - local_size} of "
+                        f"{claimed.size - local_size} entries ({fetched >> 20} MiB this round)",
+                    )
             if staging.next != claimed.size:
                 raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
             # The checkpoint must verify with the key that signs that size, and that
@@ -583,6 +603,44 @@ class Ledger:
             self.store.end_staging(staging)
         self._notify()
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
+
+    def _precheck(
+        self, peer: Peer, head: OriginHead, history: KeyHistory, local: OriginRow | None
+    ) -> None:
+        """Check what can be checked of a peer's checkpoint before fetching anything.
+
+        When the note carries a signature by the origin's current key, it must
+        verify, and the peer's RFC 9162 consistency proof (when it serves one)
+        must tie it to this node's tree: a checkpoint signed by nobody, or one
+        that does not extend what is held, costs no download. A note signed by
+        another key can only come after a rotation within the range; that is
+        checked once the range has been verified.
+        """
+        origin = head.origin
+        current = history.current()
+        if current is None:
+            return  # a new origin: its first entry carries the key
+        verifier = Ed25519NoteVerifier(origin, VerifyKey(current.public_key))
+        note = parse_note(head.checkpoint)
+        if not any(s.name == origin and s.key_id == verifier.key_id for s in note.signatures):
+            return
+        try:
+            cp, _ = open_checkpoint(head.checkpoint, verifier)
+        except VerificationError as exc:
+            raise VerificationError(
+                f"{peer.name}'s checkpoint of {origin} does not verify with the log's key "
+                f"(nothing fetched): {exc}"
+            ) from None
+        prove = getattr(peer, "consistency_proof", None)
+        if local is None or local.size == 0 or prove is None:
+            return
+        proof = prove(origin, local.size, cp.size)
+        try:
+            merkle.verify_consistency(local.size, cp.size, proof, local.root, cp.root_hash)
+        except BrandexError:
+            # A validly signed checkpoint that does not extend our tree: a fork, or a
+            # peer sending a bad proof. Fetching the whole log tells them apart.
+            raise _RootMismatch(cp) from None
 
     def _replay_staged(self, origin: str, history: KeyHistory, end: int) -> KeyHistory:
         """The key history after staged entries [history.size, end), from their key entries."""
@@ -733,12 +791,15 @@ class Ledger:
                 history = vb.history
                 tree.append(vb.leaf_hashes)
         except BrandexError as err:
-            return SyncOutcome(origin, "rejected", detail=f"entries do not verify: {err}")
+            return SyncOutcome(
+                origin, "rejected", detail=f"entries do not verify: {err}", invalid=True
+            )
         if tree.size != exc.cp.size or merkle.root_hash(tree.size, tree) != exc.cp.root_hash:
             return SyncOutcome(
                 origin,
                 "rejected",
                 detail=f"{peer.name} served entries that do not match the checkpoint",
+                invalid=True,
             )
         theirs_at_ours = merkle.root_hash(local.size, tree)
         if theirs_at_ours == local.root:

@@ -208,6 +208,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     last_sync=st.last_sync,
                     last_error=st.last_error,
                     sizes=st.sizes,
+                    backoff_until=st.backoff_text(),
                 )
             )
         for ev in store.evidence():

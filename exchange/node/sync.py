@@ -90,6 +90,14 @@ class GrpcPeer:
         finally:
             stream.cancel()
 
+    def consistency_proof(self, origin: str, size1: int, size2: int) -> list[bytes]:
+        """The peer's RFC 9162 consistency proof between two sizes of ``origin``."""
+        resp = self._log.GetConsistencyProof(
+            services_pb2.ConsistencyRequest(origin=origin, size1=size1, size2=size2),
+            timeout=self.timeout,
+        )
+        return list(resp.proof)
+
     def watch(self) -> Iterator[OriginHead]:
         for o in self._log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest()):
             yield OriginHead(o.origin, o.size, o.checkpoint)
@@ -105,6 +113,13 @@ class PeerState:
     last_sync: str = ""
     last_error: str = ""
     sizes: dict[str, int] = field(default_factory=dict)
+    strikes: int = 0  # rounds in a row in which the peer served invalid data
+    backoff_until: float = 0.0  # time.time() before which the peer is not synced from
+
+    def backoff_text(self) -> str:
+        if self.backoff_until <= time.time():
+            return ""
+        return datetime.fromtimestamp(self.backoff_until, UTC).isoformat(timespec="seconds")
 
 
 class SyncEngine:
@@ -158,6 +173,15 @@ class SyncEngine:
         state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
         rejected = [o for o in outcomes if o.action in ("rejected", "equivocation")]
         state.last_error = "; ".join(f"{o.origin}: {o.detail}" for o in rejected)
+        if any(o.invalid for o in outcomes):
+            # It served data that does not verify: leave it alone for a while
+            # (1 s, doubling, at most 8 poll intervals), and say so in node status.
+            state.strikes += 1
+            pause = min(2.0 ** (state.strikes - 1), 8 * max(self.interval, 1.0), 600.0)
+            state.backoff_until = time.time() + pause
+            log.warning("peer %s served invalid data; backing off %.0f s", peer.address, pause)
+        else:
+            state.strikes = 0
         for o in outcomes:
             if o.action == "appended":
                 log.info("synced %s from %s: +%d", o.origin, peer.address, o.added)
@@ -171,10 +195,18 @@ class SyncEngine:
         next_full = 0.0
         while not self._stop.is_set():
             try:
+                backoff = self.states[peer.address].backoff_until - time.time()
+                if backoff > 0:
+                    pushed.clear()
+                    wake.clear()
+                    self._stop.wait(backoff)
+                    continue
                 if time.monotonic() >= next_full:
                     pushed.clear()
-                    self.sync_once(peer)
-                    next_full = time.monotonic() + self.interval
+                    outcomes = self.sync_once(peer)
+                    # A round cut at its byte budget goes on at once.
+                    partial = any(o.action == "partial" for o in outcomes)
+                    next_full = time.monotonic() + (0.0 if partial else self.interval)
                 else:
                     while pushed:
                         _, head = pushed.popitem()

@@ -504,6 +504,12 @@ class Store:
         ).fetchone()
         return start if r[0] is None else r[0] + 1
 
+    def pause_staging(self, staging: Staging) -> None:
+        """Give up a staging's claim but keep its verified rows: the next sync resumes them."""
+        with self.write():
+            if self._stagings.get(staging.origin) is staging:
+                del self._stagings[staging.origin]
+
     def end_staging(self, staging: Staging) -> None:
         """Drop an unfinished staging's rows; free when it was committed."""
         if self._stagings.get(staging.origin) is staging:

@@ -182,3 +182,44 @@ def test_a_log_backdated_into_an_expired_certificate_is_refused(tmp_path: Path) 
     assert got.action == "rejected"
     assert "is not valid now" in got.detail
     assert mirror.store.origin(ZJ) is None
+
+
+# ------------------------------------------------ hostile peers: work before fetching
+
+
+def test_a_checkpoint_that_does_not_verify_costs_no_download(certs: Path, tmp_path: Path) -> None:
+    zj = make_ledger(certs, tmp_path / "zj.db", "zhejiang")
+    zj.issue(recognitions(0, 5))
+    ah = make_ledger(certs, tmp_path / "ah.db", "anhui")
+    assert outcome(ah.sync_from(LedgerPeer(zj))).action == "appended"
+    zj.issue(recognitions(5, 20))
+    envs = zj.store.envelopes(ZJ, 0, 26)
+    note = _checkpoint(envs, zj._key)
+    body, _, sig = note.rpartition(" ")
+    bad = body + " " + sig[:8] + ("A" if sig[8] != "A" else "B") + sig[9:]  # one char off
+    peer = FakePeer("liar", {ZJ: (envs, bad)})
+    got = outcome(ah.sync_from(peer))
+    assert got.action == "rejected" and got.invalid
+    assert "nothing fetched" in got.detail
+    assert peer.fetched == []  # not one entry was asked for
+
+
+def test_a_big_range_is_fetched_over_rounds_within_a_byte_budget(
+    certs: Path, tmp_path: Path
+) -> None:
+    zj = make_ledger(certs, tmp_path / "zj.db", "zhejiang")
+    zj.issue(recognitions(0, 60))
+    ah = make_ledger(certs, tmp_path / "ah.db", "anhui", max_round_bytes=8_000)
+    peer = LedgerPeer(zj)
+    rounds = []
+    while True:
+        got = outcome(ah.sync_from(peer))
+        rounds.append(got.action)
+        if got.action != "partial":
+            break
+        assert len(rounds) < 20
+    assert rounds[-1] == "appended" and len(rounds) > 2
+    assert head(ah) == head(zj)
+    # Each round went on from what the one before had staged: nothing fetched twice.
+    starts = [s for _, s, _ in peer.fetched]
+    assert starts == sorted(set(starts))
