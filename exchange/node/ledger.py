@@ -147,6 +147,9 @@ class Ledger:
         self.closing = threading.Event()
         self._version = 0
         self._sync_locks: dict[str, threading.Lock] = {}
+        #: Set when a peer holds a bigger signed checkpoint of the own log than this
+        #: node (a tail lost to a power cut or a restored backup): issuing waits.
+        self.lost_tail: str | None = None
         self._sync_locks_guard = threading.Lock()
 
     # ----------------------------------------------------------- notifications
@@ -285,6 +288,25 @@ class Ledger:
 
     # ---------------------------------------------------------------- issuing
 
+    def recover_own_log(self, peers: Iterable[Peer]) -> None:
+        """Before issuing anything: take back own entries a peer holds and this node lost.
+
+        A node whose disk died, or whose last commits a power cut took, finds its
+        own log bigger at a peer (signed by its own key); it syncs it back before
+        bootstrapping or issuing, instead of signing a different tree (a fork).
+        Unreachable peers are skipped: the sync rounds check again later.
+        """
+        for peer in peers:
+            try:
+                heads = [h for h in peer.list_origins() if h.origin == self.origin]
+            except Exception as exc:  # an unreachable peer is the usual case at start
+                log.debug("own-log check with %s skipped: %s", peer.name, exc)
+                continue
+            row = self.store.origin(self.origin)
+            if heads and heads[0].size > (row.size if row else 0):
+                outcome = self.sync_origin(peer, heads[0])
+                log.warning("own log from %s: %s %s", peer.name, outcome.action, outcome.detail)
+
     def bootstrap(self) -> None:
         """Start the own log with a KeyAnnouncement, so peers can learn the key.
 
@@ -392,7 +414,12 @@ class Ledger:
                 getattr(entry, name).CopyFrom(msg)
                 envelopes.append(sign_envelope(entry.SerializeToString(), self._key))
                 entries.append(entry)
-        with self.store.write() as tx:
+        if self.lost_tail is not None:
+            raise ConflictError(
+                f"{self.origin} is recovering its own entries: {self.lost_tail}; this node "
+                "issues again once it holds them (it would otherwise sign a fork)"
+            )
+        with self.store.write(durable=True) as tx:
             if check is not None:
                 check(tx, list(bodies))
             row = tx.ensure_origin(self.origin, self.region)
@@ -535,7 +562,12 @@ class Ledger:
         # only then does one small transaction make the staged entries the log.
         # Any failure drops them; a crash leaves them for the next sync to go on from.
         history = self.history(origin)
-        self._precheck(peer, head, history, local)
+        verified = self._precheck(peer, head, history, local)
+        if origin == self.origin and verified:
+            # Our own log, bigger at a peer: we lost a tail. Its signature was checked
+            # above when our key signed it; take the entries back before issuing again.
+            self.lost_tail = f"{peer.name} holds {claimed.size} entries, this node {local_size}"
+            log.error("own log %s: %s; recovering from it", origin, self.lost_tail)
         try:
             with self.store.write() as tx:
                 # A claim idle for half the lock wait belongs to a stalled sync.
@@ -601,12 +633,15 @@ class Ledger:
             return SyncOutcome(origin, "up-to-date", detail=f"raced with another sync: {exc}")
         finally:
             self.store.end_staging(staging)
+        if origin == self.origin:
+            self.lost_tail = None
+            log.warning("own log %s recovered up to %d entries", origin, claimed.size)
         self._notify()
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
 
     def _precheck(
         self, peer: Peer, head: OriginHead, history: KeyHistory, local: OriginRow | None
-    ) -> None:
+    ) -> bool:
         """Check what can be checked of a peer's checkpoint before fetching anything.
 
         When the note carries a signature by the origin's current key, it must
@@ -614,16 +649,17 @@ class Ledger:
         must tie it to this node's tree: a checkpoint signed by nobody, or one
         that does not extend what is held, costs no download. A note signed by
         another key can only come after a rotation within the range; that is
-        checked once the range has been verified.
+        checked once the range has been verified. Returns whether the note was
+        verified here.
         """
         origin = head.origin
         current = history.current()
         if current is None:
-            return  # a new origin: its first entry carries the key
+            return False  # a new origin: its first entry carries the key
         verifier = Ed25519NoteVerifier(origin, VerifyKey(current.public_key))
         note = parse_note(head.checkpoint)
         if not any(s.name == origin and s.key_id == verifier.key_id for s in note.signatures):
-            return
+            return False
         try:
             cp, _ = open_checkpoint(head.checkpoint, verifier)
         except VerificationError as exc:
@@ -633,7 +669,7 @@ class Ledger:
             ) from None
         prove = getattr(peer, "consistency_proof", None)
         if local is None or local.size == 0 or prove is None:
-            return
+            return True
         proof = prove(origin, local.size, cp.size)
         try:
             merkle.verify_consistency(local.size, cp.size, proof, local.root, cp.root_hash)
@@ -641,6 +677,7 @@ class Ledger:
             # A validly signed checkpoint that does not extend our tree: a fork, or a
             # peer sending a bad proof. Fetching the whole log tells them apart.
             raise _RootMismatch(cp) from None
+        return True
 
     def _replay_staged(self, origin: str, history: KeyHistory, end: int) -> KeyHistory:
         """The key history after staged entries [history.size, end), from their key entries."""

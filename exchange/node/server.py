@@ -148,6 +148,21 @@ def start_node(config: NodeConfig) -> Node:
         witness=config.witness,
     )
     _finish_rotation(config, ledger)
+    client_creds = channel_credentials(config.tls_cert, config.tls_key, anchors_pem)
+    peers = [
+        (
+            GrpcPeer(
+                p.address,
+                open_channel(p.address, client_creds, max_message_bytes=config.max_message_bytes),
+                timeout=config.sync_timeout,
+                batch_size=config.batch_size,
+            ),
+            p.region,
+        )
+        for p in config.peers
+    ]
+    # A lost disk or a lost tail: take the own log back from peers, never re-sign it.
+    ledger.recover_own_log(p for p, _ in peers)
     ledger.bootstrap()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     ctx = NodeContext(
@@ -189,19 +204,6 @@ def start_node(config: NodeConfig) -> Node:
             f"cannot listen on {config.listen}: the port is in use or not available"
         )
     server.start()
-    client_creds = channel_credentials(config.tls_cert, config.tls_key, anchors_pem)
-    peers = [
-        (
-            GrpcPeer(
-                p.address,
-                open_channel(p.address, client_creds, max_message_bytes=config.max_message_bytes),
-                timeout=config.sync_timeout,
-                batch_size=config.batch_size,
-            ),
-            p.region,
-        )
-        for p in config.peers
-    ]
     engine = SyncEngine(ledger, peers, interval=config.sync_interval, watch=config.watch)
     ctx.peer_states = lambda: list(engine.states.values())
     indexer = Indexer(ledger)
