@@ -19,7 +19,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -315,6 +315,84 @@ def _blank(cells: Sequence[str]) -> bool:
     return all(c == "" for c in cells)
 
 
+# ------------------------------------------------------------------------ limits
+
+_MB = 1024 * 1024
+#: Columns read from an XLSX row; cells further right are not read (the known
+#: columns are fewer than 30, and a sheet claiming 16,384 columns must not make
+#: every row 16,384 cells wide).
+MAX_COLUMNS = 256
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What :func:`read_sheet` accepts; each error names the ``brandex import`` flag raising it.
+
+    A yearly list is a few thousand rows; the defaults leave a wide margin and
+    keep a hostile file (a zip bomb, a 600 MB worksheet) from costing minutes
+    of CPU and gigabytes of memory.
+    """
+
+    max_file_mb: float = 20  # the file on disk
+    max_uncompressed_mb: float = 200  # XLSX: all members of the zip, as its directory declares
+    max_rows: int = 100_000  # rows after the header row, blank ones included
+    max_cell_chars: int = 2_000  # characters in one cell
+
+    def check_file(self, path: Path) -> None:
+        size = path.stat().st_size
+        if size > self.max_file_mb * _MB:
+            raise FormatError(
+                f"{path.name} is {size / _MB:.1f} MB; the limit is {self.max_file_mb:g} MB"
+                " (raise it with --max-file-mb)"
+            )
+
+    def check_zip(self, path: Path) -> None:
+        """Refuse an XLSX whose zip directory declares too much data, before parsing any of it.
+
+        The directory is what :mod:`zipfile` trusts: it never inflates a member
+        beyond the size the directory declares (the CRC check then fails), so a
+        member whose local header or deflate stream lies cannot exceed this total.
+        """
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
+        total = sum(i.file_size for i in infos)
+        if total > self.max_uncompressed_mb * _MB:
+            raise FormatError(
+                f"{path.name} unpacks to {total / _MB:.0f} MB; the limit is"
+                f" {self.max_uncompressed_mb:g} MB (raise it with --max-uncompressed-mb)"
+            )
+
+    def rows(self, path: Path, numbered: Iterable[tuple[int, list]]) -> Iterator[tuple[int, list]]:
+        """Pass rows through, stopping at the row limit and at the first oversized cell."""
+        header_row = 0
+        for n, cells in numbered:
+            if header_row and n - header_row > self.max_rows:
+                raise FormatError(
+                    f"{path.name} has more than {self.max_rows} rows after the header (blank"
+                    " rows count); raise the limit with --max-rows"
+                )
+            if not header_row:
+                if n > self.max_rows:
+                    raise FormatError(
+                        f"{path.name} has no header row in its first {self.max_rows} rows"
+                        " (raise the limit with --max-rows)"
+                    )
+                if not _blank(cells):
+                    header_row = n
+            for i, c in enumerate(cells):
+                if len(c) > self.max_cell_chars:
+                    raise FormatError(
+                        f"{path.name}: row {n}, column {i + 1}: a cell of {len(c)} characters;"
+                        f" the limit is {self.max_cell_chars} (raise it with --max-cell-chars)"
+                    )
+            yield n, cells
+
+
 def _split_rows(numbered: Iterable[tuple[int, list[str]]], path: Path, fmt: str, enc: str) -> Sheet:
     headers: list[str] | None = None
     header_row = 0
@@ -334,18 +412,31 @@ def _split_rows(numbered: Iterable[tuple[int, list[str]]], path: Path, fmt: str,
     return Sheet(path, fmt, enc, headers, header_row, rows)
 
 
-def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = None) -> Sheet:
+def read_sheet(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    limits: Limits = Limits(),
+) -> Sheet:
     """Read a ``.csv`` or ``.xlsx`` file into a :class:`Sheet`.
 
     CSV is decoded with ``encoding`` if given, else as UTF-8 (with or without a
     byte-order mark), else as GB18030. Empty rows are skipped; row numbers stay
-    those the spreadsheet shows (the header is usually row 1).
+    those the spreadsheet shows (the header is usually row 1). CSV cells that
+    :func:`write_sheet` quoted against formula injection are unquoted.
+
+    ``limits`` bounds the file size, an XLSX file's unpacked size (checked in the
+    zip directory before anything is parsed), the rows and the cell length.
 
     Raises:
-        FormatError: unknown extension, undecodable or unreadable file.
+        FormatError: unknown extension, undecodable or unreadable file, a limit exceeded.
     """
     path = Path(path)
     ext = path.suffix.lower()
+    if ext not in (".csv", ".xlsx", ".xlsm"):
+        raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
+    limits.check_file(path)
     if ext == ".csv":
         text, used = _decode(path.read_bytes(), encoding)
         first = text.split("\n", 1)[0]
@@ -354,42 +445,54 @@ def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = N
         try:
             numbered = [
                 (n, [unicodedata.normalize("NFC", unneutralise(c)).strip() for c in cells])
-                for n, cells in enumerate(reader, start=1)
+                for n, cells in limits.rows(path, enumerate(reader, start=1))
             ]
         except csv.Error as exc:
             raise FormatError(f"{path.name}: not a readable CSV file: {exc}") from None
         return _split_rows(numbered, path, "csv", used)
-    if ext in (".xlsx", ".xlsm"):
-        import openpyxl
+    import openpyxl
 
-        # A damaged file makes openpyxl (and zipfile, zlib, ElementTree under it)
-        # raise almost anything: BadZipFile, zlib.error, EOFError, ParseError,
-        # NotImplementedError, TypeError, ValueError... Only the library's reading
-        # is guarded this broadly; the cells are converted outside the guard.
+    limits.check_zip(path)
+    # A damaged file makes openpyxl (and zipfile, zlib, ElementTree under it)
+    # raise almost anything: BadZipFile, zlib.error, EOFError, ParseError,
+    # NotImplementedError, TypeError, ValueError... Only the library's reading
+    # is guarded this broadly; the cells are converted outside the guard.
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
+    try:
+        if sheet is not None:
+            if sheet not in wb.sheetnames:
+                raise FormatError(
+                    f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
+                )
+            ws = wb[sheet]
+        elif not wb.worksheets:
+            raise FormatError(f"{path.name} has no worksheet")
+        else:
+            ws = wb.worksheets[0]
+        numbered: list[tuple[int, list[str]]] = []
         try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            width = min(ws.max_column or MAX_COLUMNS, MAX_COLUMNS)
+            values = ws.iter_rows(values_only=True, max_col=width)
+            for n, cells in limits.rows(path, _xlsx_rows(values)):
+                numbered.append((n, cells))
+        except FormatError:
+            raise
         except Exception as exc:
             raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
-        try:
-            if sheet is not None:
-                if sheet not in wb.sheetnames:
-                    raise FormatError(
-                        f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
-                    )
-                ws = wb[sheet]
-            elif not wb.worksheets:
-                raise FormatError(f"{path.name} has no worksheet")
-            else:
-                ws = wb.worksheets[0]
-            try:
-                values = list(ws.iter_rows(values_only=True))
-            except Exception as exc:
-                raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
-        finally:
-            wb.close()
-        numbered = [(n, [_cell(v) for v in row]) for n, row in enumerate(values, start=1)]
-        return _split_rows(numbered, path, "xlsx", "")
-    raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
+    finally:
+        wb.close()
+    return _split_rows(numbered, path, "xlsx", "")
+
+
+def _xlsx_rows(values: Iterable[tuple]) -> Iterator[tuple[int, list[str]]]:
+    for n, row in enumerate(values, start=1):
+        if row.count(None) == len(row):  # fast path: sparse sheets yield many empty rows
+            yield n, []
+        else:
+            yield n, [_cell(v) for v in row[:MAX_COLUMNS]]
 
 
 # ------------------------------------------------------------------------ values

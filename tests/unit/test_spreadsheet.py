@@ -17,6 +17,7 @@ from exchange.demo.dataset import demo_records
 from exchange.spreadsheet import (
     COLUMNS,
     Defaults,
+    Limits,
     RowError,
     derive_record_id,
     normalise_date,
@@ -453,3 +454,42 @@ def test_xlsx_dates_and_numbers_are_text(tmp_path) -> None:
     assert read_sheet(tmp_path / "t.xlsx").rows == [
         (2, ["2026-01-05", "2026-01-05", "330106", "25"])
     ]
+
+
+# ------------------------------------------------------------------ limits
+
+
+def test_limits_name_themselves_and_their_flag(tmp_path) -> None:
+    rows = [as_row(r, "en") for r in source_records(5)]
+    csv_path = write_csv(tmp_path / "list.csv", rows, "utf-8")
+    xlsx_path = tmp_path / "list.xlsx"
+    write_sheet(xlsx_path, rows)
+    for path in (csv_path, xlsx_path):
+        assert len(read_sheet(path, limits=Limits(max_rows=6)).rows) == 6
+        with pytest.raises(FormatError, match=r"more than 5 rows after the header.*--max-rows"):
+            read_sheet(path, limits=Limits(max_rows=5))
+        with pytest.raises(
+            FormatError, match=r"the limit is 0.001 MB \(raise it with --max-file-mb"
+        ):
+            read_sheet(path, limits=Limits(max_file_mb=0.001))
+        with pytest.raises(
+            FormatError,
+            match=r"row 1, column \d+: a cell of \d+ characters; the limit is 5 \(raise it with "
+            r"--max-cell-chars",
+        ):
+            read_sheet(path, limits=Limits(max_cell_chars=5))
+    with pytest.raises(
+        FormatError, match=r"unpacks to 0 MB; the limit is 0.0001 MB.*--max-uncompressed-mb"
+    ):
+        read_sheet(xlsx_path, limits=Limits(max_uncompressed_mb=0.0001))
+
+
+def test_import_cli_has_the_limit_flags(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from exchange.cli.main import cli
+
+    path = write_csv(tmp_path / "list.csv", [as_row(r, "en") for r in source_records(3)], "utf-8")
+    res = CliRunner().invoke(cli, ["import", str(path), "--max-rows", "2"])
+    assert res.exit_code == 1, res.output
+    assert "more than 2 rows after the header" in res.output and "--max-rows" in res.output
