@@ -21,6 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,11 @@ def test_wheel_from_a_fresh_clone_installs_and_runs_anywhere(tmp_path: Path) -> 
     for module in ("entries_pb2.py", "services_pb2.py", "services_pb2_grpc.py"):
         assert f"exchange/_proto/brandex/v1/{module}" in names
     assert not any(n.startswith(("tools/", "proto/", "tests/")) for n in names)
+    # The generated code refuses an older grpcio than the grpcio-tools that made it.
+    (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = zipfile.ZipFile(wheel).read(meta).decode()
+    assert f"Requires-Dist: grpcio>={metadata.version('grpcio-tools')}" in requires
+    assert "License-Expression: Apache-2.0" in requires
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
