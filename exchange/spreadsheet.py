@@ -474,6 +474,8 @@ def read_sheet(
             ws = wb.worksheets[0]
         numbered: list[tuple[int, list[str]]] = []
         try:
+            # At most MAX_COLUMNS per row, also for a sheet without a <dimension>
+            # (openpyxl pads each row to that width; _xlsx_rows trims the padding).
             width = min(ws.max_column or MAX_COLUMNS, MAX_COLUMNS)
             values = ws.iter_rows(values_only=True, max_col=width)
             for n, cells in limits.rows(path, _xlsx_rows(values)):
@@ -489,10 +491,10 @@ def read_sheet(
 
 def _xlsx_rows(values: Iterable[tuple]) -> Iterator[tuple[int, list[str]]]:
     for n, row in enumerate(values, start=1):
-        if row.count(None) == len(row):  # fast path: sparse sheets yield many empty rows
-            yield n, []
-        else:
-            yield n, [_cell(v) for v in row[:MAX_COLUMNS]]
+        end = len(row)
+        while end and row[end - 1] is None:  # trailing empty cells: nothing to convert
+            end -= 1
+        yield n, [_cell(v) for v in row[:end]]
 
 
 # ------------------------------------------------------------------------ values
