@@ -19,7 +19,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -287,8 +287,110 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
         ) from None
 
 
+# ------------------------------------------------------------------------ formula injection
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google
+# Sheets when a CSV file is opened (OWASP "CSV injection"): =HYPERLINK(...) in a
+# brand name would become a live link or worse on an agency's desktop.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise(text: str) -> str:
+    """A CSV cell that no spreadsheet program evaluates: a quote before a formula trigger.
+
+    The quote is added to every cell that starts with any run of quotes and then
+    a trigger (= + - @, tab, CR), so :func:`unneutralise` can take exactly that one quote away
+    again and every value round-trips, including ones that start with a quote.
+    """
+    return "'" + text if _QUOTED.match(text) else text
+
+
+def unneutralise(text: str) -> str:
+    """Inverse of :func:`neutralise`: drop the one quote it added (``'=x`` -> ``=x``)."""
+    return text[1:] if text.startswith("'") and _QUOTED.match(text, 1) else text
+
+
 def _blank(cells: Sequence[str]) -> bool:
     return all(c == "" for c in cells)
+
+
+# ------------------------------------------------------------------------ limits
+
+_MB = 1024 * 1024
+#: Columns read from an XLSX row; cells further right are not read (the known
+#: columns are fewer than 30, and a sheet claiming 16,384 columns must not make
+#: every row 16,384 cells wide).
+MAX_COLUMNS = 256
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What :func:`read_sheet` accepts; each error names the ``brandex import`` flag raising it.
+
+    A yearly list is a few thousand rows; the defaults leave a wide margin and
+    keep a hostile file (a zip bomb, a 600 MB worksheet) from costing minutes
+    of CPU and gigabytes of memory.
+    """
+
+    max_file_mb: float = 20  # the file on disk
+    max_uncompressed_mb: float = 200  # XLSX: all members of the zip, as its directory declares
+    max_rows: int = 100_000  # rows after the header row, blank ones included
+    max_cell_chars: int = 2_000  # characters in one cell
+
+    def check_file(self, path: Path) -> None:
+        size = path.stat().st_size
+        if size > self.max_file_mb * _MB:
+            raise FormatError(
+                f"{path.name} is {size / _MB:.1f} MB; the limit is {self.max_file_mb:g} MB"
+                " (raise it with --max-file-mb)"
+            )
+
+    def check_zip(self, path: Path) -> None:
+        """Refuse an XLSX whose zip directory declares too much data, before parsing any of it.
+
+        The directory is what :mod:`zipfile` trusts: it never inflates a member
+        beyond the size the directory declares (the CRC check then fails), so a
+        member whose local header or deflate stream lies cannot exceed this total.
+        """
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
+        total = sum(i.file_size for i in infos)
+        if total > self.max_uncompressed_mb * _MB:
+            raise FormatError(
+                f"{path.name} unpacks to {total / _MB:.0f} MB; the limit is"
+                f" {self.max_uncompressed_mb:g} MB (raise it with --max-uncompressed-mb)"
+            )
+
+    def rows(self, path: Path, numbered: Iterable[tuple[int, list]]) -> Iterator[tuple[int, list]]:
+        """Pass rows through, stopping at the row limit and at the first oversized cell."""
+        header_row = 0
+        for n, cells in numbered:
+            if header_row and n - header_row > self.max_rows:
+                raise FormatError(
+                    f"{path.name} has more than {self.max_rows} rows after the header (blank"
+                    " rows count); raise the limit with --max-rows"
+                )
+            if not header_row:
+                if n > self.max_rows:
+                    raise FormatError(
+                        f"{path.name} has no header row in its first {self.max_rows} rows"
+                        " (raise the limit with --max-rows)"
+                    )
+                if not _blank(cells):
+                    header_row = n
+            for i, c in enumerate(cells):
+                if len(c) > self.max_cell_chars:
+                    raise FormatError(
+                        f"{path.name}: row {n}, column {i + 1}: a cell of {len(c)} characters;"
+                        f" the limit is {self.max_cell_chars} (raise it with --max-cell-chars)"
+                    )
+            yield n, cells
 
 
 def _split_rows(numbered: Iterable[tuple[int, list[str]]], path: Path, fmt: str, enc: str) -> Sheet:
@@ -310,18 +412,31 @@ def _split_rows(numbered: Iterable[tuple[int, list[str]]], path: Path, fmt: str,
     return Sheet(path, fmt, enc, headers, header_row, rows)
 
 
-def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = None) -> Sheet:
+def read_sheet(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    limits: Limits = Limits(),
+) -> Sheet:
     """Read a ``.csv`` or ``.xlsx`` file into a :class:`Sheet`.
 
     CSV is decoded with ``encoding`` if given, else as UTF-8 (with or without a
     byte-order mark), else as GB18030. Empty rows are skipped; row numbers stay
-    those the spreadsheet shows (the header is usually row 1).
+    those the spreadsheet shows (the header is usually row 1). CSV cells that
+    :func:`write_sheet` quoted against formula injection are unquoted.
+
+    ``limits`` bounds the file size, an XLSX file's unpacked size (checked in the
+    zip directory before anything is parsed), the rows and the cell length.
 
     Raises:
-        FormatError: unknown extension, undecodable or unreadable file.
+        FormatError: unknown extension, undecodable or unreadable file, a limit exceeded.
     """
     path = Path(path)
     ext = path.suffix.lower()
+    if ext not in (".csv", ".xlsx", ".xlsm"):
+        raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
+    limits.check_file(path)
     if ext == ".csv":
         text, used = _decode(path.read_bytes(), encoding)
         first = text.split("\n", 1)[0]
@@ -329,43 +444,57 @@ def read_sheet(path: Path, *, encoding: str | None = None, sheet: str | None = N
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         try:
             numbered = [
-                (n, [unicodedata.normalize("NFC", c).strip() for c in cells])
-                for n, cells in enumerate(reader, start=1)
+                (n, [unicodedata.normalize("NFC", unneutralise(c)).strip() for c in cells])
+                for n, cells in limits.rows(path, enumerate(reader, start=1))
             ]
         except csv.Error as exc:
             raise FormatError(f"{path.name}: not a readable CSV file: {exc}") from None
         return _split_rows(numbered, path, "csv", used)
-    if ext in (".xlsx", ".xlsm"):
-        import openpyxl
+    import openpyxl
 
-        # A damaged file makes openpyxl (and zipfile, zlib, ElementTree under it)
-        # raise almost anything: BadZipFile, zlib.error, EOFError, ParseError,
-        # NotImplementedError, TypeError, ValueError... Only the library's reading
-        # is guarded this broadly; the cells are converted outside the guard.
+    limits.check_zip(path)
+    # A damaged file makes openpyxl (and zipfile, zlib, ElementTree under it)
+    # raise almost anything: BadZipFile, zlib.error, EOFError, ParseError,
+    # NotImplementedError, TypeError, ValueError... Only the library's reading
+    # is guarded this broadly; the cells are converted outside the guard.
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
+    try:
+        if sheet is not None:
+            if sheet not in wb.sheetnames:
+                raise FormatError(
+                    f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
+                )
+            ws = wb[sheet]
+        elif not wb.worksheets:
+            raise FormatError(f"{path.name} has no worksheet")
+        else:
+            ws = wb.worksheets[0]
+        numbered: list[tuple[int, list[str]]] = []
         try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            # At most MAX_COLUMNS per row, also for a sheet without a <dimension>
+            # (openpyxl pads each row to that width; _xlsx_rows trims the padding).
+            width = min(ws.max_column or MAX_COLUMNS, MAX_COLUMNS)
+            values = ws.iter_rows(values_only=True, max_col=width)
+            for n, cells in limits.rows(path, _xlsx_rows(values)):
+                numbered.append((n, cells))
+        except FormatError:
+            raise
         except Exception as exc:
             raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
-        try:
-            if sheet is not None:
-                if sheet not in wb.sheetnames:
-                    raise FormatError(
-                        f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})"
-                    )
-                ws = wb[sheet]
-            elif not wb.worksheets:
-                raise FormatError(f"{path.name} has no worksheet")
-            else:
-                ws = wb.worksheets[0]
-            try:
-                values = list(ws.iter_rows(values_only=True))
-            except Exception as exc:
-                raise FormatError(f"{path.name}: not a readable XLSX file: {exc}") from None
-        finally:
-            wb.close()
-        numbered = [(n, [_cell(v) for v in row]) for n, row in enumerate(values, start=1)]
-        return _split_rows(numbered, path, "xlsx", "")
-    raise FormatError(f"{path.name}: give a .csv or .xlsx file (not {ext or 'no extension'})")
+    finally:
+        wb.close()
+    return _split_rows(numbered, path, "xlsx", "")
+
+
+def _xlsx_rows(values: Iterable[tuple]) -> Iterator[tuple[int, list[str]]]:
+    for n, row in enumerate(values, start=1):
+        end = len(row)
+        while end and row[end - 1] is None:  # trailing empty cells: nothing to convert
+            end -= 1
+        yield n, [_cell(v) for v in row[:end]]
 
 
 # ------------------------------------------------------------------------ values
@@ -742,7 +871,10 @@ def write_sheet(
     """Write rows (header -> text) as CSV or XLSX, by ``path``'s extension.
 
     XLSX cells are written as text, so codes keep their leading zeros and an
-    18-digit credit code is never turned into a number.
+    18-digit credit code is never turned into a number, and a value starting
+    with ``=`` is a text cell, never a formula (shown with Excel's quote prefix).
+    CSV cells that a spreadsheet program would read as a formula get a leading
+    quote (:func:`neutralise`), which :func:`read_sheet` removes again.
     """
     path = Path(path)
     names = list(headers) if headers is not None else (list(rows[0]) if rows else [])
@@ -750,20 +882,32 @@ def write_sheet(
     if ext == ".csv":
         with open(path, "w", encoding=encoding, newline="") as f:
             w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
-            w.writeheader()
+            w.writerow({h: neutralise(h) for h in names})
             for r in rows:
-                w.writerow({h: r.get(h, "") for h in names})
+                w.writerow({h: neutralise(str(r.get(h, ""))) for h in names})
     elif ext == ".xlsx":
         import openpyxl
 
         wb = openpyxl.Workbook(write_only=True)
         ws = wb.create_sheet("records")
-        ws.append(names)
+        ws.append([_text_cell(ws, h) for h in names])
         for r in rows:
-            ws.append([str(r.get(h, "")) for h in names])
+            ws.append([_text_cell(ws, str(r.get(h, ""))) for h in names])
         wb.save(path)
     else:
         raise FormatError(f"{path.name}: give a .csv or .xlsx file name (not {ext or 'none'})")
+
+
+def _text_cell(ws, text: str):
+    """An XLSX cell holding ``text`` as a string, even when it starts with ``=``."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=text)
+    # openpyxl makes any string starting with "=" a formula; force a string cell.
+    cell.data_type = "s"
+    if _QUOTED.match(text):
+        cell.quotePrefix = True  # Excel keeps it text when someone edits the cell
+    return cell
 
 
 def write_rejects(path: Path, plan: ImportPlan) -> int:
@@ -778,7 +922,7 @@ def write_rejects(path: Path, plan: ImportPlan) -> int:
         rows.append({"row": str(r.row), **r.cells, "error": "; ".join(str(e) for e in r.errors)})
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.DictWriter(f, fieldnames=names, extrasaction="ignore")
-        w.writeheader()
+        w.writerow({h: neutralise(h) for h in names})
         for r in rows:
-            w.writerow({h: r.get(h, "") for h in names})
+            w.writerow({h: neutralise(r.get(h, "")) for h in names})
     return len(rows)

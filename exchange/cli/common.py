@@ -134,6 +134,8 @@ def connect(
     if config_path is None:
         raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
     config = load_config(config_path)
+    config.require_files("anchors", *(() if cert else ("tls.operator_cert",)))
+    config.require_files(*(() if key else ("tls.operator_key",)))
     anchors_pem, _ = load_anchors(config.anchors)
     creds = channel_credentials(
         cert or config.operator_cert, key or config.operator_key, anchors_pem

@@ -15,6 +15,7 @@ from exchange.spreadsheet import (
     COLUMNS,
     Defaults,
     ImportPlan,
+    Limits,
     plan_import,
     read_sheet,
     record_row,
@@ -142,6 +143,34 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
     help="Where --skip-invalid writes rejected rows [default: FILE.rejects.csv].",
 )
 @click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Limits.max_file_mb,
+    show_default=True,
+    help="Refuse a larger file.",
+)
+@click.option(
+    "--max-uncompressed-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Limits.max_uncompressed_mb,
+    show_default=True,
+    help="Refuse an XLSX file that unpacks to more (checked before parsing).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=Limits.max_rows,
+    show_default=True,
+    help="Refuse a sheet with more rows after the header (blank rows count).",
+)
+@click.option(
+    "--max-cell-chars",
+    type=click.IntRange(min=1),
+    default=Limits.max_cell_chars,
+    show_default=True,
+    help="Refuse a cell with more characters.",
+)
+@click.option(
     "--chunk", type=click.IntRange(1, 10000), default=1000, show_default=True, hidden=True
 )
 @client_options
@@ -164,6 +193,10 @@ def import_cmd(
     sheet,
     skip_invalid,
     rejects,
+    max_file_mb,
+    max_uncompressed_mb,
+    max_rows,
+    max_cell_chars,
     chunk,
     config_path,
     node_addr,
@@ -182,6 +215,14 @@ def import_cmd(
     Example: brandex import --config nodes/zhejiang.toml 2026名牌产品.xlsx
     --kind PROVINCIAL_FAMOUS_BRAND_PRODUCT --announcement 浙市监质〔2026〕12号
     """
+    limits = Limits(
+        max_file_mb=max_file_mb,
+        max_uncompressed_mb=max_uncompressed_mb,
+        max_rows=max_rows,
+        max_cell_chars=max_cell_chars,
+    )
+    # The file is read (and a hostile one refused) before the node is contacted.
+    sheet_read = read_sheet(file, encoding=encoding, sheet=sheet, limits=limits)
     client = connect(config_path, node_addr, cert, key)
     defaults = Defaults(
         kind=(kind or "").upper(),
@@ -190,7 +231,7 @@ def import_cmd(
         recognised_on=recognised_on or "",
     )
     plan = plan_import(
-        read_sheet(file, encoding=encoding, sheet=sheet),
+        sheet_read,
         issuer=client.config.region,
         defaults=defaults,
     )

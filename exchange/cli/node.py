@@ -11,7 +11,7 @@ import click
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
 from exchange.core.errors import BrandexError
-from exchange.node.config import load_config
+from exchange.node.config import NODE_FILES, load_config
 
 __all__ = ["node_group"]
 
@@ -43,8 +43,13 @@ def run(config: Path, log_level: str) -> None:
         level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        run_node(load_config(config))
+        node_config = load_config(config)
+        node_config.require_files(*NODE_FILES)
+        run_node(node_config)
     except BrandexError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # unreadable key files and the like: one line, no traceback
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

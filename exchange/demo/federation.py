@@ -1,8 +1,10 @@
 """Laying out a federation on disk: PKI plus one TOML config per node.
 
-Used three ways: to write the committed demo configs in ``nodes/``, by
-``make demo`` / ``make up``, and by end-to-end tests with ports chosen at run
-time. One writer keeps the three identical in shape.
+Used three ways: by ``make demo`` / ``make up`` (configs in ``<state>/nodes/``,
+never in the committed ``nodes/``), for the committed example configs in
+``nodes/`` (``python -m exchange.demo configs``; a test keeps them current), and
+by end-to-end tests with ports chosen at run time. One writer keeps the three
+identical in shape.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
 from exchange.demo.dataset import FEATURED, demo_records
 from exchange.demo.federation import demo_members, ensure_pki, write_configs
+from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
@@ -71,27 +73,43 @@ def port_free(host: str, port: int) -> bool:
 class DemoFederation:
     """The seven demo nodes as child processes, stopped by PID."""
 
-    def __init__(self, state: Path, *, root: Path = ROOT) -> None:
+    def __init__(self, state: Path, *, root: Path = ROOT, lock: DemoLock | None = None) -> None:
         self.state = state
         self.root = root
+        self.lock = lock
         self.members = demo_members()
         self.configs: dict[str, Path] = {}
         self.procs: dict[str, subprocess.Popen] = {}
         self._channels: dict[str, grpc.Channel] = {}
 
+    @property
+    def config_dir(self) -> Path:
+        """Generated configs live with the state they point at, not in the committed nodes/."""
+        return self.state / "nodes"
+
+    def shown(self, path: Path) -> str:
+        return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
+
     def prepare(self) -> None:
         certs = self.root / "certs" / "yrd"
         ensure_pki(certs, self.members)
-        # The committed configs in nodes/ are regenerated so they always match.
         self.configs = write_configs(
             self.members,
-            config_dir=self.root / "nodes",
+            config_dir=self.config_dir,
             certs_dir=certs,
             db_dir=self.state,
             sync_interval=5.0,
         )
-        if self.state.resolve() != (self.root / "var" / "demo").resolve():
-            say(f"(configs point at {self.state}; nodes/ was rewritten for this state folder)")
+
+    def check_databases(self) -> None:
+        """Refuse if any process (a node started by hand, say) still has a database open."""
+        busy = [p.name for p in sorted(self.state.glob("*.db")) if database_in_use(p)]
+        if busy:
+            raise SystemExit(
+                f"error: database(s) in {self.state} are open in another process: "
+                + ", ".join(busy)
+                + "; nothing was changed (stop the node(s) using them, or give another --state)"
+            )
 
     def config(self, name: str) -> NodeConfig:
         return load_config(self.configs[name])
@@ -109,25 +127,24 @@ class DemoFederation:
                 + " (another demo running? stop it, or free the ports)"
             )
 
-    def start(self) -> None:
+    def _spawn(self, name: str) -> None:
+        """Start one node process (logging to <state>/logs/<name>.log)."""
         logs = self.state / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the nodes
+        )
+        if self.lock is not None:  # so a later demo sees them even if we are killed
+            self.lock.record_nodes({n: p.pid for n, p in self.procs.items()})
+
+    def start(self) -> None:
         for m in self.members:
-            out = open(logs / f"{m.name}.log", "ab")  # noqa: SIM115 - owned by the child
-            self.procs[m.name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "exchange.cli.main",
-                    "node",
-                    "run",
-                    str(self.configs[m.name]),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-                start_new_session=True,  # Ctrl-C reaches us; we stop the nodes
-            )
+            self._spawn(m.name)
         for m in self.members:
             self.wait_ready(m.name)
 
@@ -183,15 +200,7 @@ class DemoFederation:
 
     def start_one(self, name: str) -> None:
         """Start one node again with its config and wait until it serves."""
-        logs = self.state / "logs"
-        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-            start_new_session=True,
-        )
+        self._spawn(name)
         self.wait_ready(name)
 
     # --------------------------------------------------------------- helpers
@@ -273,18 +282,30 @@ def print_check(
     return r
 
 
+def _command(verb: str, state: Path) -> str:
+    return shlex.join(["python", "-m", "exchange.demo", verb, "--state", str(state)])
+
+
 def run_demo(state: Path) -> int:
-    if state.exists():
-        for p in state.glob("*.db*"):
-            p.unlink()
-        shutil.rmtree(state / "logs", ignore_errors=True)
-    state.mkdir(parents=True, exist_ok=True)
-    fed = DemoFederation(state)
+    with DemoLock(state, _command("run", state)) as lock:
+        return _run_demo(state, lock)
+
+
+def _run_demo(state: Path, lock: DemoLock) -> int:
+    fed = DemoFederation(state, lock=lock)
     t0 = time.monotonic()
     say("== brandex demo: the Yangtze River Delta federation, seven nodes on loopback ==")
-    fed.prepare()
+    # Everything that could refuse comes before anything is deleted or written.
+    fed.check_databases()
     fed.check_ports()
-    say(f"PKI: certs/yrd (anchor certs/yrd/anchor.pem); configs: nodes/*.toml; state: {state}")
+    for p in state.glob("*.db*"):
+        p.unlink()
+    shutil.rmtree(state / "logs", ignore_errors=True)
+    fed.prepare()
+    say(
+        f"PKI: certs/yrd (anchor certs/yrd/anchor.pem); configs:"
+        f" {fed.shown(fed.config_dir)}/*.toml; state: {state}"
+    )
     try:
         fed.start()
         say("nodes ready: " + ", ".join(f"{m.name} {m.region} :{m.port}" for m in fed.members))
@@ -403,7 +424,8 @@ def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str)
         "2",
     ]
     say(
-        f"  $ brandex audit bundle {record_id} --issuer {issuer} --config nodes/anhui.toml"
+        f"  $ brandex audit bundle {record_id} --issuer {issuer}"
+        f" --config {fed.shown(fed.configs['anhui'])}"
         f" -o {shown}"
     )
     done = _brandex(*export)
@@ -467,17 +489,23 @@ def write_artifacts(fed: DemoFederation, state: Path) -> None:
 
 
 def run_up(state: Path) -> int:
-    state.mkdir(parents=True, exist_ok=True)
-    fed = DemoFederation(state)
-    fed.prepare()
+    with DemoLock(state, _command("up", state)) as lock:
+        return _run_up(state, lock)
+
+
+def _run_up(state: Path, lock: DemoLock) -> int:
+    fed = DemoFederation(state, lock=lock)
+    fed.check_databases()
     fed.check_ports()
+    fed.prepare()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         fed.start()
         say("federation ready: " + ", ".join(f"{m.name}=127.0.0.1:{m.port}" for m in fed.members))
-        say("try: .venv/bin/brandex node status --config nodes/anhui.toml   (Ctrl-C stops)")
+        anhui = fed.shown(fed.configs["anhui"])
+        say(f"try: .venv/bin/brandex node status --config {anhui}   (Ctrl-C stops)")
         while not stop.is_set():
             for name, proc in fed.procs.items():
                 if proc.poll() is not None:
@@ -494,11 +522,29 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m exchange.demo")
-    parser.add_argument("command", choices=["run", "up"])
+    parser.add_argument("command", choices=["run", "up", "configs"])
     parser.add_argument("--state", type=Path, default=ROOT / "var" / "demo")
     args = parser.parse_args(argv)
     state = args.state if args.state.is_absolute() else Path.cwd() / args.state
+    if args.command == "configs":
+        write_example_configs()
+        return 0
     return run_demo(state) if args.command == "run" else run_up(state)
+
+
+def write_example_configs(root: Path = ROOT) -> dict[str, Path]:
+    """The committed examples in nodes/: the demo's configs for the default state var/demo.
+
+    They work with ``make up`` (same certificates, ports and databases), and
+    the docs use them; the demo itself writes and reads ``<state>/nodes/``.
+    """
+    return write_configs(
+        demo_members(),
+        config_dir=root / "nodes",
+        certs_dir=root / "certs" / "yrd",
+        db_dir=root / "var" / "demo",
+        sync_interval=5.0,
+    )
 
 
 if __name__ == "__main__":

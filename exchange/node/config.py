@@ -6,6 +6,7 @@ Relative paths in a config file are resolved against the file's own folder, so
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -15,7 +16,41 @@ from typing import Any
 from exchange.core.errors import ValidationError
 from exchange.core.regions import validate_region
 
-__all__ = ["NodeConfig", "PeerConfig", "load_config", "parse_address"]
+__all__ = ["NODE_FILES", "NodeConfig", "PeerConfig", "load_config", "parse_address"]
+
+#: Every key a config may hold, per table ("" is the top level; "peers" each [[peers]]).
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "": (
+        "name",
+        "region",
+        "federation",
+        "listen",
+        "database",
+        "anchors",
+        "tls",
+        "signing",
+        "sync",
+        "witness",
+        "peers",
+    ),
+    "tls": ("cert", "key", "operator_cert", "operator_key"),
+    "signing": ("key", "cert"),
+    "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers"),
+    "witness": ("enabled",),
+    "peers": ("address", "region"),
+}
+#: The files ``brandex node run`` reads.
+NODE_FILES = ("anchors", "tls.cert", "tls.key", "signing.key", "signing.cert")
+_FILE_ATTRS = {
+    "anchors": "anchors",
+    "tls.cert": "tls_cert",
+    "tls.key": "tls_key",
+    "tls.operator_cert": "operator_cert",
+    "tls.operator_key": "operator_key",
+    "signing.key": "signing_key",
+    "signing.cert": "signing_cert",
+    "database": "database",
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,24 @@ class NodeConfig:
     def origin(self) -> str:
         return f"{self.federation}/{self.region}"
 
+    def require_files(self, *keys: str) -> None:
+        """Raise one line naming the config key and the absolute path of the first missing file.
+
+        Relative paths are resolved against the config's folder, so a config
+        copied elsewhere points at files that may not be there.
+        """
+        for key in keys:
+            value = getattr(self, _FILE_ATTRS[key])
+            paths = value if isinstance(value, tuple) else (value,)
+            for i, path in enumerate(paths):
+                if not path.is_file():
+                    where = f"{key}[{i}]" if isinstance(value, tuple) else key
+                    raise ValidationError(
+                        where,
+                        f"no such file {path} (relative paths in {self.path} are resolved"
+                        " against its folder)",
+                    )
+
 
 def parse_address(value: str, what: str = "address") -> tuple[str, int]:
     """Split ``host:port``; a clear error rather than a gRPC one later."""
@@ -77,6 +130,20 @@ def _get(d: dict, key: str, kind: type, where: str, default: object = ...) -> ob
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValidationError(f"{where}{key}", f"must be {kind.__name__}", value)
     return value
+
+
+def _refuse_unknown(d: dict, table: str, where: str) -> None:
+    """An unknown key is an error naming it (and the nearest known key), never ignored."""
+    known = KNOWN_KEYS[table]
+    for key in d:
+        if key in known:
+            continue
+        near = [f"{where}{k}" for k in difflib.get_close_matches(str(key), known, n=1)]
+        if not near:  # a key put in the wrong table: intervall at the top, for sync.interval
+            elsewhere = {k: f"{t}.{k}" for t, keys in KNOWN_KEYS.items() if t for k in keys}
+            near = [elsewhere[k] for k in difflib.get_close_matches(str(key), elsewhere, n=1)]
+        hint = f"; did you mean '{near[0]}'?" if near else f" (known: {', '.join(known)})"
+        raise ValidationError(f"{where}{key}", f"unknown key{hint}")
 
 
 def _bounded(d: dict, key: str, kind: type, default: object, low: float, high: float) -> Any:
@@ -103,6 +170,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     except RecursionError:  # tomllib parses nested arrays recursively
         raise ValidationError("config", "is not valid TOML: nested too deeply", str(path)) from None
     base = path.resolve().parent
+    _refuse_unknown(raw, "", "")
 
     def p(value: object) -> Path:
         text = str(value)
@@ -126,6 +194,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         where = f"peers[{i}]."
         if not isinstance(peer, dict):
             raise ValidationError(f"peers[{i}]", "must be a table with address and region")
+        _refuse_unknown(peer, "peers", where)
         address = str(_get(peer, "address", str, where))
         parse_address(address, f"{where}address")
         peer_region = str(_get(peer, "region", str, where))
@@ -133,6 +202,8 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         peers.append(PeerConfig(address, peer_region))
     assert isinstance(tls, dict) and isinstance(signing, dict)
     assert isinstance(sync, dict) and isinstance(witness, dict)
+    for table, value in (("tls", tls), ("signing", signing), ("sync", sync), ("witness", witness)):
+        _refuse_unknown(value, table, f"{table}.")
     return NodeConfig(
         path=path.resolve(),
         name=str(_get(raw, "name", str, "")),

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.core.errors import ValidationError
-from exchange.node.config import NodeConfig, load_config, parse_address
+from exchange.node.config import KNOWN_KEYS, NodeConfig, load_config, parse_address
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "nodes").glob("*.toml"))]
@@ -168,3 +168,65 @@ def test_parse_address(value: str) -> None:
     except ValidationError:
         return
     assert host and 0 < port < 65536
+
+
+_BARE_KEY = st.text("abcdefghijklmnopqrstuvwxyz_-0123456789", min_size=1, max_size=20)
+# Where a stray key goes: (text before which it is inserted, the table's key prefix).
+_TABLES = {
+    "": ("[tls]", ""),
+    "tls": ("[signing]", "tls."),
+    "signing": (None, "signing."),
+    "sync": (None, "sync."),
+    "witness": (None, "witness."),
+    "peers": (None, "peers[0]."),
+}
+_OPENERS = {
+    "sync": "[sync]\n",
+    "witness": "[witness]\n",
+    "peers": '[[peers]]\naddress = "127.0.0.1:1"\nregion = "340000"\n',
+}
+
+
+@st.composite
+def stray_key(draw) -> tuple[str, str]:
+    """MINIMAL plus one key the table does not know: a random name or a one-character typo."""
+    table = draw(st.sampled_from(sorted(_TABLES)))
+    known = KNOWN_KEYS[table]
+    typo = draw(st.sampled_from(known))
+    i = draw(st.integers(0, len(typo)))
+    key = draw(
+        st.one_of(
+            _BARE_KEY,
+            st.just(typo[:i] + typo[i + 1 :]),  # a character dropped
+            st.just(typo[:i] + draw(st.sampled_from("aeilnrst_")) + typo[i:]),  # one added
+        ).filter(lambda k: k and k not in known)
+    )
+    before, prefix = _TABLES[table]
+    line = f"{key} = 1\n"
+    if before is not None:
+        text = MINIMAL.replace(before, line + before)
+    elif table == "signing":
+        text = MINIMAL + line
+    else:
+        text = MINIMAL + _OPENERS[table] + line
+    return text, f"{prefix}{key}"
+
+
+@fuzz(weight=0.25)
+@given(stray_key())
+def test_unknown_keys_name_themselves(case: tuple[str, str]) -> None:
+    count("config.load_config(unknown key)")
+    text, field = case
+    path = DIR / "stray.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_config(path)
+    except ValidationError as exc:
+        assert exc.field == field, (exc, field)
+        assert exc.rule.startswith("unknown key"), exc
+        if "did you mean" in exc.rule:
+            suggested = exc.rule.split("'")[1]
+            table, _, key = suggested.rpartition(".")
+            assert key in KNOWN_KEYS[table.split("[")[0]], suggested
+    else:
+        raise AssertionError(f"{field} was accepted")

