@@ -259,6 +259,7 @@ class _Item:
     tlog_proof: str
     chain_pem: list[str] | None
     vkey: str | None
+    context: bool = False  # carried for the rules only, not about the record
 
     @property
     def subject(self) -> str:
@@ -338,6 +339,7 @@ class _Parsed:
     log_chains: dict[str, list[str]]
     vkeys: list[str]
     key_entries: list[_Item] = field(default_factory=list)
+    context: list[_Item] = field(default_factory=list)
 
 
 def _parse(doc: object) -> _Parsed:
@@ -395,6 +397,21 @@ def _parse(doc: object) -> _Parsed:
         _need(it.type in _KEY_TYPES, f"{it.subject}: key_entries hold key entries only")
         fed, _ = _origin_parts(it.origin, "origin")
         _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
+    context_docs = doc.get("context", [])
+    _need(
+        isinstance(context_docs, list) and len(context_docs) <= _MAX_RELATED,
+        f"context must be a list of at most {_MAX_RELATED} entries",
+    )
+    context = [_item(d, f"context[{i}]", types=_RELATED_TYPES) for i, d in enumerate(context_docs)]
+    for it in context:
+        it.context = True
+        fed, _ = _origin_parts(it.origin, "origin")
+        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
+        _need(it.chain_pem is not None, f"{it.subject} needs its certificate_chain_pem")
+    seen_all = {(it.origin, it.index) for it in items}
+    for it in context:
+        _need((it.origin, it.index) not in seen_all, f"entry {it.subject} appears twice")
+        seen_all.add((it.origin, it.index))
     return _Parsed(
         origin=origin,
         federation=federation,
@@ -405,6 +422,7 @@ def _parse(doc: object) -> _Parsed:
         log_chains=chains("log_chains"),
         vkeys=vkeys,
         key_entries=key_entries,
+        context=context,
     )
 
 
@@ -618,6 +636,9 @@ class _Verifier:
         # origin -> its key history, from the key entries the bundle carries.
         self.histories: dict[str, KeyHistory] = {}
         self.cosigned_at: dict[str, list[datetime]] = {}
+        # (origin, index) -> (issued_at, signing key) and (body type, decoded entry)
+        self.signed_at: dict[tuple[str, int], tuple[datetime, bytes]] = {}
+        self.bodies: dict[tuple[str, int], tuple[str | None, Mapping[str, Any]]] = {}
 
     def _add_key(self, origin: str, key: bytes) -> None:
         keys = self.keys.setdefault(origin, [])
@@ -679,7 +700,13 @@ class _Verifier:
             )
         body_type, body = _body(entry)
         try:
-            _check_body(it, body_type, body, self.p, region)
+            if it.context:
+                if body_type != it.type:
+                    raise VerificationError(
+                        f"the signed entry is a {body_type}, the bundle says {it.type}"
+                    )
+            else:
+                _check_body(it, body_type, body, self.p, region)
         except BrandexError as exc:
             raise run.fail("payload-region", subject, str(exc)) from None
         run.ok("payload-region", subject, f"{body_type} entry of {it.origin}")
@@ -734,7 +761,10 @@ class _Verifier:
             subject,
             f"leaf {it.index} is in the tree of size {cp.size} (RFC 9162)",
         )
-        self._collect(it, body_type, body, region)
+        self.signed_at[(it.origin, it.index)] = (at, key)
+        self.bodies[(it.origin, it.index)] = (body_type, entry)
+        if not it.context:
+            self._collect(it, body_type, body, region)
 
     def load_key_histories(self) -> None:
         """Rebuild each origin's key history from the key entries the bundle carries.
@@ -788,6 +818,27 @@ class _Verifier:
                 f"{len(h.keys)} key(s) from {len(items)} key entries: "
                 + ", ".join(_key_text(k) for k in h.keys.values()),
             )
+
+    def time_order(self) -> None:
+        """Entries carried at neighbouring indices of a log keep its time (trust rule 6)."""
+        checked = 0
+        for (origin, idx), (at, key) in sorted(self.signed_at.items()):
+            before = self.signed_at.get((origin, idx - 1))
+            history = self.histories.get(origin)
+            if before is None or history is None:
+                continue
+            life = history.signer_at(idx)
+            if life is None or life.public_key != key:
+                continue  # already failed key-history
+            h = history.copy()
+            h.last_issued_at = before[0]
+            try:
+                h.check_time(life, idx, at, self.now)
+            except BrandexError as exc:
+                raise self.run.fail("signing-time", f"{origin}#{idx}", str(exc)) from None
+            checked += 1
+        if checked:
+            self.run.ok("signing-time", "bundle", f"{checked} neighbouring entries keep log time")
 
     def key_inclusion(self) -> None:
         """Every key entry carried is in its log (proven against the same checkpoint)."""
@@ -1093,9 +1144,10 @@ def _verify(
     v = _Verifier(run, p, anchors, min_cosignatures=k, now=now, decode_entry=decode_entry)
     v.load_side_chains()
     v.load_key_histories()
-    for it in p.items:
+    for it in [*p.items, *p.context]:
         v.entry(it)
     v.key_inclusion()
+    v.time_order()
     v.references()
     v.vkeys()
 
