@@ -37,6 +37,7 @@ from exchange.core.records import (
 )
 from exchange.core.status import apply_change
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
+from exchange.node import requests as checks
 from exchange.node.errors import PermissionDenied, Unauthenticated, grpc_code, translate_errors
 from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
@@ -130,11 +131,13 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
     @translate_errors
     def GetCheckpoint(self, request, context):
         self.member(context)
+        checks.get_checkpoint(request, self.node.ledger.federation)
         return _origin_state(self.node.ledger, request.origin)
 
     def GetEntries(self, request, context) -> Iterator[services_pb2.EntryBatch]:
         try:
             self.member(context)
+            checks.get_entries(request, self.node.ledger.federation)
             row = self.node.store.origin(request.origin)
             if row is None:
                 raise NotFoundError(f"origin {request.origin} is not held here")
@@ -222,6 +225,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
     @translate_errors
     def GetConsistencyProof(self, request, context):
         self.member(context)
+        checks.consistency(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
             raise NotFoundError(f"origin {request.origin} is not held here")
@@ -506,6 +510,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def Search(self, request, context):
         self.member(context)
+        checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
         found, total, capped = queries.search_records(conn, request)
@@ -518,6 +523,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def GetRecord(self, request, context):
         self.member(context)
+        checks.get_record(request)
         on = self._on(request.today)
         conn = self.node.store.read
         row = queries.record_row(conn, request.issuer, request.record_id)
@@ -539,9 +545,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def Check(self, request, context):
         self.member(context)
-        if not request.region:
-            raise ValidationError("region", "is required (the region where it is asked)")
-        regions.validate_region(request.region, "region")
+        checks.check(request)
         on = self._on(request.on)
         conn = self.node.store.read
         which = request.WhichOneof("subject")
@@ -588,6 +592,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def ListCases(self, request, context):
         self.member(context)
+        checks.list_cases(request)
         conn = self.node.store.read
         record = (
             (request.record.issuer, request.record.record_id)
@@ -699,6 +704,7 @@ class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
     @translate_errors
     def GetInclusionProof(self, request, context):
         self.member(context)
+        checks.inclusion(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
             raise NotFoundError(f"origin {request.origin} is not held here")
@@ -720,6 +726,7 @@ class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
     @translate_errors
     def GetBundle(self, request, context):
         self.member(context)
+        checks.bundle(request)
         from exchange.node.bundles import build_bundle
 
         return services_pb2.BundleResponse(

@@ -1,0 +1,129 @@
+"""Hardening of a node against its own members: bad requests, big answers, many streams.
+
+One real node process (Zhejiang), with Anhui's records mirrored into it, called
+with member and operator certificates. Every refusal must be a deliberate status
+code (INVALID_ARGUMENT, RESOURCE_EXHAUSTED), never INTERNAL, and must not cost
+other callers their service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from harness import Federation, wait_until
+
+from exchange import pki
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange.node.identity import channel_credentials, load_anchors, open_channel
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory, shared_certs: Path):
+    root = tmp_path_factory.mktemp("hardening")
+    fed = Federation.create(
+        root / "fed",
+        {"zhejiang": "330000", "anhui": "340000"},
+        {"zhejiang": ["anhui"]},
+        certs=shared_certs,
+        sync_interval=0.5,
+    )
+    fed.start_all()
+    fed.issue("zhejiang", 30)
+    fed.issue("anhui", 20)
+    wait_until(
+        lambda: fed.sizes("zhejiang").get("yrd/340000") == fed.sizes("anhui")["yrd/340000"],
+        what="zhejiang to mirror anhui",
+    )
+    yield fed
+    fed.stop_all()
+
+
+def member_channel(fed: Federation, name: str) -> grpc.Channel:
+    """A channel to Zhejiang presenting ``name``'s node (member) certificate."""
+    paths = pki.member_paths(fed.certs, name)
+    anchors_pem, _ = load_anchors([paths.anchor])
+    creds = channel_credentials(paths.node_cert, paths.node_key, anchors_pem)
+    return open_channel(fed.address("zhejiang"), creds)
+
+
+def code_of(call, *args, **kw) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call(*args, **kw)
+    return info.value.code(), info.value.details() or ""
+
+
+# ---------------------------------------------------------------- item 6
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"issuer": '"'},
+        {"issuer": '999999" OR "i340000'},
+        {"issuer": '330000" OR "i340000'},
+        {"region": '"'},
+        {"status": '"x" OR "svalid'},
+        {"kind": 99},
+        {"nice_class": 46},
+        {"nice_class": -1},
+        {"valid_on": "tomorrow"},
+        {"today": "2024-02-30"},
+        {"text": "宋" * 201},
+        {"text": "a\x00b"},
+        {"uscc": "9" * 65},
+        {"limit": 1001},
+    ],
+)
+def test_search_refuses_bad_fields_with_invalid_argument(fed, fields) -> None:
+    stub = fed.registry("zhejiang")
+    code, details = code_of(stub.Search, services_pb2.SearchRequest(**fields), timeout=30)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    field = next(iter(fields))
+    assert field in details
+
+
+def test_search_injected_issuer_returns_nothing_of_another_issuer(fed) -> None:
+    stub = fed.registry("zhejiang")
+    anhui = stub.Search(services_pb2.SearchRequest(issuer="340000", limit=100), timeout=30)
+    assert anhui.records and {v.issuer for v in anhui.records} == {"340000"}
+    for issuer in ('340000"', '330000" OR "i340000', "i340000"):
+        code, _ = code_of(stub.Search, services_pb2.SearchRequest(issuer=issuer), timeout=30)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("rpc", "request_"),
+    [
+        ("Check", services_pb2.CheckRequest(uscc="x", region='"')),
+        ("Check", services_pb2.CheckRequest(brand="x" * 201, region="330000")),
+        ("Check", services_pb2.CheckRequest(region="330000")),
+        ("GetRecord", services_pb2.GetRecordRequest(issuer="999999", record_id="r")),
+        ("GetRecord", services_pb2.GetRecordRequest(issuer="330000", record_id="")),
+        ("ListCases", services_pb2.ListCasesRequest(region="12")),
+    ],
+)
+def test_registry_rpcs_refuse_bad_fields(fed, rpc, request_) -> None:
+    code, details = code_of(getattr(fed.registry("zhejiang"), rpc), request_, timeout=30)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+
+
+@pytest.mark.parametrize("origin", ["", '"', "yrd/33000", "yrd/999999", "other/330000", "x" * 70])
+def test_log_rpcs_refuse_malformed_origins(fed, origin) -> None:
+    log = fed.log_stub("zhejiang")
+    audit = services_pb2_grpc.AuditServiceStub(fed.channel("zhejiang"))
+    calls = [
+        (log.GetCheckpoint, services_pb2.GetCheckpointRequest(origin=origin)),
+        (log.GetConsistencyProof, services_pb2.ConsistencyRequest(origin=origin, size1=1, size2=2)),
+        (audit.GetInclusionProof, services_pb2.InclusionRequest(origin=origin)),
+        (
+            lambda r, timeout: list(log.GetEntries(r, timeout=timeout)),
+            services_pb2.GetEntriesRequest(origin=origin, end=2),
+        ),
+    ]
+    for call, req in calls:
+        code, details = code_of(call, req, timeout=30)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
