@@ -44,12 +44,25 @@ MAX_ORIGIN = 64  # "yrd/330000"; a federation name is short
 MAX_SEARCH_LIMIT = 1000
 MAX_SEARCH_OFFSET = 100_000  # deeper pages cost a scan of everything before them
 MAX_LIST = 1000  # cases per ListCases answer
+MAX_LIST_OFFSET = 100_000
+MAX_ACTIONS = 1000  # actions shown per case
+MAX_ACCESSIONS = 10_000  # accession rows per ListAgreements answer
+MAX_STATUS_ORIGINS = 1000  # origins in one node status
+MAX_EVIDENCE = 100  # fork evidence in one node status (the most recent)
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a list answer stops (truncated) beyond this
+MAX_BATCH_BYTES = 1024 * 1024  # envelopes per EntryBatch, in bytes (at least one)
 MAX_ENTRIES_PER_CALL = 100_000  # GetEntries range; a sync asks again for the rest
 MAX_NICE = 45
 #: The status words a record row can have (exchange.store.projections).
 STATUS_WORDS = frozenset({"valid", "suspended", "revoked", "withdrawn"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for ``LIKE ? ESCAPE '\\'``: the user's ``%`` and ``_`` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _text(field: str, value: str, max_len: int = MAX_TEXT) -> None:
@@ -159,6 +172,10 @@ def list_cases(req: Any) -> None:
     _region("region", req.region)
     if req.HasField("record"):
         _record_ref("record", req.record)
+    if req.limit > MAX_LIST:
+        raise ValidationError("limit", f"must be at most {MAX_LIST}", req.limit)
+    if req.offset > MAX_LIST_OFFSET:
+        raise ValidationError("offset", f"must be at most {MAX_LIST_OFFSET}", req.offset)
 
 
 # ---------------------------------------------------------- Log/AuditService
@@ -172,6 +189,12 @@ def get_entries(req: Any, federation: str) -> None:
     valid_origin(req.origin, federation)
     if req.end and req.start > req.end:
         raise ValidationError("start", "must be <= end", (req.start, req.end))
+    if req.end and req.end - req.start > MAX_ENTRIES_PER_CALL:
+        raise ValidationError(
+            "end",
+            f"at most {MAX_ENTRIES_PER_CALL} entries per call; ask again for the rest",
+            (req.start, req.end),
+        )
 
 
 def consistency(req: Any, federation: str) -> None:
@@ -186,3 +209,40 @@ def inclusion(req: Any, federation: str) -> None:
 
 def bundle(req: Any) -> None:
     _record_ref("record", req.record)
+
+
+class EntryStream:
+    """``GetEntries`` over ``[start, end)`` in calls of at most ``MAX_ENTRIES_PER_CALL``.
+
+    Iterates the batches of every call in turn; ``cancel()`` ends the current call.
+    For clients (the audit) that read whole logs, which one call no longer serves.
+    """
+
+    def __init__(
+        self, stub: Any, origin: str, start: int, end: int, *, batch_size: int, timeout: float
+    ) -> None:
+        self._stub, self._origin = stub, origin
+        self._start, self._end = start, end
+        self._batch_size, self._timeout = batch_size, timeout
+        self._call: Any = None
+        self._cancelled = False
+
+    def __iter__(self) -> Any:
+        from exchange._proto.brandex.v1 import services_pb2
+
+        start = self._start
+        while start < self._end and not self._cancelled:
+            stop = min(self._end, start + MAX_ENTRIES_PER_CALL)
+            self._call = self._stub.GetEntries(
+                services_pb2.GetEntriesRequest(
+                    origin=self._origin, start=start, end=stop, batch_size=self._batch_size
+                ),
+                timeout=self._timeout,
+            )
+            yield from self._call
+            start = stop
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._call is not None:
+            self._call.cancel()

@@ -51,6 +51,7 @@ log = logging.getLogger("brandex.node")
 
 MAX_BATCH = 5000  # envelopes per streamed message, whatever the client asks
 MAX_ISSUE_BATCH = 10000
+MAX_BATCH_BYTES = checks.MAX_BATCH_BYTES
 
 
 @dataclass
@@ -118,6 +119,21 @@ def _origin_state(ledger: Ledger, origin: str, row: Any = None) -> services_pb2.
 # ------------------------------------------------------------------ LogService
 
 
+def _by_bytes(start: int, envs: list[bytes], limit: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Consecutive runs of ``envs`` of at most ``limit`` bytes (a bigger one alone)."""
+    part: list[bytes] = []
+    size = 0
+    for env in envs:
+        if part and size + len(env) > limit:
+            yield start, part
+            start += len(part)
+            part, size = [], 0
+        part.append(env)
+        size += len(env)
+    if part:
+        yield start, part
+
+
 class LogService(_Service, services_pb2_grpc.LogServiceServicer):
     @translate_errors
     def ListOrigins(self, request, context):
@@ -145,12 +161,17 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             end = min(request.end or row.size, row.size)
             if request.start > end:
                 raise ValidationError("start", f"must be <= {end}", request.start)
+            # An open-ended request gets at most one call's worth; the caller asks again.
+            end = min(end, request.start + checks.MAX_ENTRIES_PER_CALL)
             step = max(1, min(request.batch_size or 1000, MAX_BATCH))
             start = request.start
             while start < end and context.is_active():
                 stop = min(start + step, end)
                 envs = self.node.store.envelopes(request.origin, start, stop)
-                yield services_pb2.EntryBatch(origin=request.origin, start=start, envelopes=envs)
+                for first, part in _by_bytes(start, envs, MAX_BATCH_BYTES):
+                    yield services_pb2.EntryBatch(
+                        origin=request.origin, start=first, envelopes=part
+                    )
                 start = stop
         except BrandexError as exc:
             context.abort(grpc_code(exc), str(exc))
@@ -187,7 +208,10 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             origin=ledger.origin,
             started_at=self.node.started_at,
         )
-        for row in store.origins():
+        origins = store.origins()
+        if len(origins) > checks.MAX_STATUS_ORIGINS:
+            origins, out.truncated = origins[: checks.MAX_STATUS_ORIGINS], True
+        for row in origins:
             out.origins.append(
                 services_pb2.OriginStatus(
                     origin=row.origin,
@@ -209,7 +233,10 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     sizes=st.sizes,
                 )
             )
-        for ev in store.evidence():
+        evidence = store.evidence()
+        if len(evidence) > checks.MAX_EVIDENCE:  # the most recent
+            evidence, out.truncated = evidence[-checks.MAX_EVIDENCE :], True
+        for ev in evidence:
             out.evidence.append(
                 services_pb2.Evidence(
                     origin=ev["origin"],
@@ -539,7 +566,8 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                     provenance=_provenance(self.node, r["origin"], r["idx"]),
                 )
             )
-        out.cases.extend(_cases(self.node, conn, record=(request.issuer, request.record_id)))
+        cases, _ = _cases(self.node, conn, record=(request.issuer, request.record_id))
+        out.cases.extend(cases)
         return out
 
     @translate_errors
@@ -599,23 +627,30 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
             if request.HasField("record")
             else None
         )
-        return services_pb2.ListCasesResponse(
-            cases=_cases(
-                self.node,
-                conn,
-                record=record,
-                brand=request.brand,
-                region=request.region,
-                open_only=request.open_only,
-            )
+        cases, truncated = _cases(
+            self.node,
+            conn,
+            record=record,
+            brand=request.brand,
+            region=request.region,
+            open_only=request.open_only,
+            limit=request.limit or checks.MAX_LIST,
+            offset=request.offset,
         )
+        return services_pb2.ListCasesResponse(cases=cases, truncated=truncated)
 
     @translate_errors
     def ListAgreements(self, request, context):
         self.member(context)
         conn = self.node.store.read
         views: dict[str, services_pb2.AgreementView] = {}
-        for r in queries.rows(conn, "SELECT * FROM accessions ORDER BY effective_from, origin"):
+        accessions = queries.rows(
+            conn,
+            "SELECT * FROM accessions ORDER BY effective_from, origin LIMIT ?",
+            (checks.MAX_ACCESSIONS + 1,),
+        )
+        truncated = len(accessions) > checks.MAX_ACCESSIONS
+        for r in accessions[: checks.MAX_ACCESSIONS]:
             v = views.setdefault(
                 r["agreement_id"],
                 services_pb2.AgreementView(agreement_id=r["agreement_id"], title=r["title"]),
@@ -633,7 +668,11 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
             for k in json.loads(r["covered_kinds"]):
                 if k not in v.covered_kinds:
                     v.covered_kinds.append(k)
-        for r in queries.rows(conn, "SELECT * FROM withdrawals ORDER BY effective_on"):
+        for r in queries.rows(
+            conn,
+            "SELECT * FROM withdrawals ORDER BY effective_on LIMIT ?",
+            (checks.MAX_ACCESSIONS,),
+        ):
             if r["agreement_id"] in views:
                 views[r["agreement_id"]].withdrawals.append(
                     entries_pb2.Withdrawal(
@@ -643,7 +682,9 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                         reason_text=r["reason_text"],
                     )
                 )
-        return services_pb2.ListAgreementsResponse(agreements=list(views.values()))
+        return services_pb2.ListAgreementsResponse(
+            agreements=list(views.values()), truncated=truncated
+        )
 
 
 def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
@@ -653,15 +694,24 @@ def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
 
 
 def _cases(
-    node: NodeContext, conn, *, record=None, brand="", region="", open_only=False
-) -> list[services_pb2.CaseView]:
+    node: NodeContext,
+    conn,
+    *,
+    record=None,
+    brand="",
+    region="",
+    open_only=False,
+    limit: int = checks.MAX_LIST,
+    offset: int = 0,
+) -> tuple[list[services_pb2.CaseView], bool]:
+    """At most ``limit`` cases from ``offset`` and ``MAX_ANSWER_BYTES``; True: more match."""
     where, params = ["1 = 1"], []
     if record:
         where.append("c.protected_issuer = ? AND c.protected_record_id = ?")
         params += list(record)
     if brand:
-        where.append("r.brand_name LIKE ?")
-        params.append(f"%{brand}%")
+        where.append("r.brand_name LIKE ? ESCAPE '\\'")
+        params.append(checks.like_pattern(brand))
     if region:
         where.append("(c.handling_region = ? OR c.case_region = ?)")
         params += [region, region]
@@ -671,11 +721,13 @@ def _cases(
         conn,
         "SELECT c.*, coalesce(r.brand_name, '') AS brand_name FROM cases c LEFT JOIN records r ON"
         " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id",
-        params,
+        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id LIMIT ? OFFSET ?",
+        [*params, limit + 1, offset],
     )
-    out = []
-    for c in found:
+    truncated = len(found) > limit
+    out: list[services_pb2.CaseView] = []
+    size = 0
+    for c in found[:limit]:
         entry = entries_pb2.Entry.FromString(_payload(node, c["origin"], c["idx"]))
         view = services_pb2.CaseView(
             case_region=c["case_region"],
@@ -687,14 +739,17 @@ def _cases(
         for a in queries.rows(
             conn,
             "SELECT origin, idx FROM case_actions WHERE case_region = ?"
-            " AND case_id = ? ORDER BY date, origin, idx",
-            (c["case_region"], c["case_id"]),
+            " AND case_id = ? ORDER BY date, origin, idx LIMIT ?",
+            (c["case_region"], c["case_id"], checks.MAX_ACTIONS),
         ):
             view.actions.append(
                 entries_pb2.Entry.FromString(_payload(node, a["origin"], a["idx"])).case_action
             )
+        size += view.ByteSize()
+        if out and size > checks.MAX_ANSWER_BYTES:
+            return out, True
         out.append(view)
-    return out
+    return out, truncated
 
 
 # ---------------------------------------------------------------- AuditService

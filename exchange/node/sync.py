@@ -22,6 +22,7 @@ import grpc
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.core.errors import BrandexError, VerificationError
+from exchange.node import requests
 from exchange.node.ledger import Ledger, OriginHead, SyncOutcome
 
 __all__ = ["GrpcPeer", "PeerError", "PeerState", "SyncEngine"]
@@ -67,6 +68,13 @@ class GrpcPeer:
         return [OriginHead(o.origin, o.size, o.checkpoint) for o in resp.origins]
 
     def get_entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        # A node serves at most MAX_ENTRIES_PER_CALL per call: long ranges in pieces.
+        while start < end:
+            stop = min(end, start + requests.MAX_ENTRIES_PER_CALL)
+            yield from self._get_range(origin, start, stop)
+            start = stop
+
+    def _get_range(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
         # The deadline grows with the range, so big catch-ups are not cut short,
         # while a stalled stream still ends.
         deadline = self.timeout + (end - start) / 2000.0

@@ -15,7 +15,8 @@ import pytest
 from harness import Federation, wait_until
 
 from exchange import pki
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.node import requests
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
 pytestmark = pytest.mark.e2e
@@ -127,3 +128,91 @@ def test_log_rpcs_refuse_malformed_origins(fed, origin) -> None:
     for call, req in calls:
         code, details = code_of(call, req, timeout=30)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+
+
+# ---------------------------------------------------------------- item 4
+
+
+@pytest.fixture(scope="module")
+def cases(fed) -> list[str]:
+    """Five cases Zhejiang reports about its own first record; their case ids."""
+    reg = fed.registry("zhejiang")
+    rec = reg.Search(services_pb2.SearchRequest(issuer="330000", limit=1), timeout=30).records[0]
+    admin = fed.admin("zhejiang")
+    ids = [f"zj-2024-{i}" for i in range(5)]
+    for i, case_id in enumerate(ids):
+        admin.ReportCase(
+            entries_pb2.InfringementCase(
+                case_id=case_id,
+                protected_issuer="330000",
+                protected_record_id=rec.record.record_id,
+                reporting_region="330000",
+                handling_region="330000",
+                infringer_name="假冒作坊",
+                case_type=1,
+                goods_value_fen=100,
+                opened_on=f"2024-07-0{i + 1}",
+            ),
+            timeout=30,
+        )
+    return ids
+
+
+def test_search_offset_is_capped(fed) -> None:
+    stub = fed.registry("zhejiang")
+    deepest = services_pb2.SearchRequest(offset=requests.MAX_SEARCH_OFFSET)
+    assert stub.Search(deepest, timeout=30).records == []
+    code, details = code_of(
+        stub.Search, services_pb2.SearchRequest(offset=requests.MAX_SEARCH_OFFSET + 1), timeout=30
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "offset" in details
+
+
+def test_list_cases_pages_and_says_when_truncated(fed, cases) -> None:
+    stub = fed.registry("zhejiang")
+    everything = stub.ListCases(services_pb2.ListCasesRequest(), timeout=30)
+    assert [c.case.case_id for c in everything.cases] == cases and not everything.truncated
+    first = stub.ListCases(services_pb2.ListCasesRequest(limit=2), timeout=30)
+    assert [c.case.case_id for c in first.cases] == cases[:2] and first.truncated
+    last = stub.ListCases(services_pb2.ListCasesRequest(limit=2, offset=4), timeout=30)
+    assert [c.case.case_id for c in last.cases] == cases[4:] and not last.truncated
+    code, _ = code_of(
+        stub.ListCases, services_pb2.ListCasesRequest(limit=requests.MAX_LIST + 1), timeout=30
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_list_cases_brand_filter_escapes_like_wildcards(fed, cases) -> None:
+    stub = fed.registry("zhejiang")
+    brand = stub.ListCases(services_pb2.ListCasesRequest(), timeout=30).cases[0].brand_name
+    assert brand
+    part = brand[1:] if len(brand) > 1 else brand
+    assert len(stub.ListCases(services_pb2.ListCasesRequest(brand=part), timeout=30).cases) == 5
+    for wildcard in ("%", "_", "%%", brand[0] + "%", "_" * len(brand), "\\"):
+        resp = stub.ListCases(services_pb2.ListCasesRequest(brand=wildcard), timeout=30)
+        assert resp.cases == [], wildcard
+
+
+def test_list_agreements_and_status_are_bounded(fed) -> None:
+    reg = fed.registry("zhejiang")
+    assert not reg.ListAgreements(services_pb2.ListAgreementsRequest(), timeout=30).truncated
+    status = fed.status("zhejiang")
+    assert not status.truncated and len(status.origins) == 2
+
+
+def test_get_entries_batches_stay_under_a_mebibyte(fed) -> None:
+    fed.issue("zhejiang", 3000)  # about 1.7 MB of envelopes
+    log = fed.log_stub("zhejiang")
+    state = log.GetCheckpoint(services_pb2.GetCheckpointRequest(origin="yrd/330000"), timeout=30)
+    batches = list(
+        log.GetEntries(
+            services_pb2.GetEntriesRequest(origin=state.origin, end=state.size, batch_size=5000),
+            timeout=60,
+        )
+    )
+    assert sum(len(b.envelopes) for b in batches) == state.size
+    assert sum(len(e) for b in batches for e in b.envelopes) > requests.MAX_BATCH_BYTES
+    assert len(batches) > 1
+    for b in batches:
+        assert sum(map(len, b.envelopes)) <= requests.MAX_BATCH_BYTES
+
