@@ -53,6 +53,9 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a list answer stops (truncated) beyond thi
 MAX_BATCH_BYTES = 1024 * 1024  # envelopes per EntryBatch, in bytes (at least one)
 MAX_ENTRIES_PER_CALL = 100_000  # GetEntries range; a sync asks again for the rest
 MAX_NICE = 45
+#: Origins one watch stream tracks (either side): a federation has a few dozen members;
+#: the region table allows ~3,200 codes, so a hostile peer is capped well below that.
+MAX_WATCHED_ORIGINS = 512
 #: The status words a record row can have (exchange.store.projections).
 STATUS_WORDS = frozenset({"valid", "suspended", "revoked", "withdrawn"})
 
@@ -101,6 +104,15 @@ def _record_ref(field: str, ref: Any, *, issuer_required: bool = True) -> None:
     if not ref.record_id:
         raise ValidationError(f"{field}.record_id", "is required")
     _text(f"{field}.record_id", ref.record_id, MAX_ID)
+
+
+def acceptable_origin(origin: str, federation: str) -> bool:
+    """Whether ``valid_origin`` accepts it (for streams, which skip rather than fail)."""
+    try:
+        valid_origin(origin, federation)
+    except ValidationError:
+        return False
+    return True
 
 
 def valid_origin(origin: str, federation: str, field: str = "origin") -> str:

@@ -189,9 +189,15 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             if new_version == version:
                 continue
             version = new_version
-            for row in ledger.store.origins():
-                if not row.checkpoint:
-                    continue
+            rows = [
+                r
+                for r in ledger.store.origins()
+                if r.checkpoint and checks.acceptable_origin(r.origin, ledger.federation)
+            ][: checks.MAX_WATCHED_ORIGINS]
+            held = {r.origin for r in rows}
+            for gone in [o for o in sent if o not in held]:  # never more than it streams
+                del sent[gone]
+            for row in rows:
                 state = _origin_state(ledger, row.origin, row)
                 key = (state.size, state.checkpoint)
                 if sent.get(row.origin) != key:

@@ -213,6 +213,23 @@ class SyncEngine:
                 wake.wait(delay)
             wake.clear()
 
+    def _watched(self, peer: GrpcPeer, origin: str) -> bool:
+        """Track only origins of our federation, and at most MAX_WATCHED_ORIGINS per peer:
+        a peer must not grow our memory (or our status answers) with made-up origins."""
+        state = self.states[peer.address]
+        if origin in state.sizes:
+            return True
+        if not requests.acceptable_origin(origin, self.ledger.federation):
+            state.last_error = f"watch: ignored malformed origin {origin[:40]!r}"
+            return False
+        if len(state.sizes) >= requests.MAX_WATCHED_ORIGINS:
+            state.last_error = (
+                f"watch: ignored origin {origin}: already tracking "
+                f"{requests.MAX_WATCHED_ORIGINS} from this peer"
+            )
+            return False
+        return True
+
     def _watch_loop(self, peer: GrpcPeer) -> None:
         """Hold a WatchCheckpoints stream; a head bigger than ours wakes the puller."""
         failures = 0
@@ -222,6 +239,8 @@ class SyncEngine:
                 self._watch_calls[peer.address] = call
                 for o in call:
                     failures = 0
+                    if not self._watched(peer, o.origin):
+                        continue
                     self.states[peer.address].sizes[o.origin] = o.size
                     row = self.ledger.store.origin(o.origin)
                     # New entries, or new cosignatures on the checkpoint we hold: pull

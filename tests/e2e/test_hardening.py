@@ -13,9 +13,11 @@ from pathlib import Path
 import grpc
 import pytest
 from harness import Federation, wait_until
+from hostile import HostilePeer, ScriptedLog
 
 from exchange import pki
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core import regions
 from exchange.node import requests
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
@@ -215,4 +217,38 @@ def test_get_entries_batches_stay_under_a_mebibyte(fed) -> None:
     assert len(batches) > 1
     for b in batches:
         assert sum(map(len, b.envelopes)) <= requests.MAX_BATCH_BYTES
+
+
+# ---------------------------------------------------------------- item 3
+
+
+def test_watch_stream_ignores_malformed_origins_and_caps_the_rest(
+    federation_factory, shared_certs: Path
+) -> None:
+    """A peer streams junk origins and more valid-looking ones than any federation has."""
+    valid = sorted(regions._table())
+    assert len(valid) > requests.MAX_WATCHED_ORIGINS + 50
+    with HostilePeer(shared_certs, "shanghai") as evil:
+        fed = federation_factory({"zhejiang": "330000"}, {}, sync_interval=3600)
+        fed.add_peer("zhejiang", evil.address, "310000")
+        sentinel = f"yrd/{valid[0]}"  # streamed before every other valid origin
+        evil.serve(sentinel, ScriptedLog("junk", size=1))
+        junk = ["x" * 100_000, "other/330000", "yrd/999999", "yrd/33000", "yrd/3300001", "/330000"]
+        for origin in junk + [f"yrd/{c}" for c in valid[1 : requests.MAX_WATCHED_ORIGINS + 50]]:
+            evil.logs[origin] = ScriptedLog("junk", size=7)
+        fed.start_all()
+        wait_until(lambda: evil.count("WatchCheckpoints"), what="zhejiang to watch the peer")
+
+        def tracked() -> dict[str, int]:
+            peers = [p for p in fed.status("zhejiang").peers if p.address == evil.address]
+            return dict(peers[0].sizes) if peers else {}
+
+        wait_until(lambda: tracked().get(sentinel) == 1, what="the first push to be read")
+        evil.serve(sentinel, ScriptedLog("junk", size=2))  # streamed after everything else
+        wait_until(lambda: tracked().get(sentinel) == 2, what="the second push to be read")
+        sizes = tracked()
+        assert len(sizes) <= requests.MAX_WATCHED_ORIGINS
+        assert not set(junk) & set(sizes)
+        assert all(o.startswith("yrd/") and regions.is_region(o[4:]) for o in sizes)
+        assert fed.procs["zhejiang"].poll() is None
 
