@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -38,9 +38,10 @@ from exchange.core.records import (
 from exchange.core.status import apply_change
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node import requests as checks
-from exchange.node.errors import PermissionDenied, Unauthenticated, grpc_code, translate_errors
+from exchange.node.errors import PermissionDenied, Unauthenticated, abort, translate_errors
 from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
+from exchange.node.limits import StreamSlots
 from exchange.node.verify import validate_records
 from exchange.store import queries
 from exchange.store.database import Tx
@@ -64,6 +65,7 @@ class NodeContext:
     name: str = ""
     started_at: str = ""
     peer_states: Callable[[], list[Any]] = lambda: []
+    streams: StreamSlots = field(default_factory=StreamSlots)
 
     @property
     def store(self):
@@ -151,9 +153,11 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
         return _origin_state(self.node.ledger, request.origin)
 
     def GetEntries(self, request, context) -> Iterator[services_pb2.EntryBatch]:
+        release = None
         try:
             self.member(context)
             checks.get_entries(request, self.node.ledger.federation)
+            release = self.node.streams.open(context, "GetEntries")
             row = self.node.store.origin(request.origin)
             if row is None:
                 raise NotFoundError(f"origin {request.origin} is not held here")
@@ -174,13 +178,24 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     )
                 start = stop
         except BrandexError as exc:
-            context.abort(grpc_code(exc), str(exc))
+            abort(context, exc)
+        finally:
+            if release is not None:
+                release()
 
     def WatchCheckpoints(self, request, context):
         try:
             self.member(context)
+            release = self.node.streams.open(context, "WatchCheckpoints")
         except BrandexError as exc:
-            context.abort(grpc_code(exc), str(exc))
+            abort(context, exc)
+            return
+        try:
+            yield from self._watch(context)
+        finally:
+            release()
+
+    def _watch(self, context) -> Iterator[services_pb2.OriginState]:
         ledger = self.node.ledger
         sent: dict[str, tuple[int, str]] = {}
         version = -1

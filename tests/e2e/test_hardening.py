@@ -18,7 +18,7 @@ from hostile import HostilePeer, ScriptedLog
 from exchange import pki
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import regions
-from exchange.node import requests
+from exchange.node import limits, requests
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
 pytestmark = pytest.mark.e2e
@@ -252,3 +252,53 @@ def test_watch_stream_ignores_malformed_origins_and_caps_the_rest(
         assert all(o.startswith("yrd/") and regions.is_region(o[4:]) for o in sizes)
         assert fed.procs["zhejiang"].poll() is None
 
+
+# ---------------------------------------------------------------- item 1
+
+
+def test_one_member_cannot_take_the_workers_with_watch_streams(fed) -> None:
+    """A member holds its maximum of streams; one more is refused; others are served."""
+    ch = member_channel(fed, "anhui")
+    log = services_pb2_grpc.LogServiceStub(ch)
+    held = []
+    try:
+        for _ in range(limits.MAX_STREAMS_PER_CLIENT):
+            call = log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest(), timeout=600)
+            next(call)  # the first push: the server holds this stream now
+            held.append(call)
+        extra = log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest(), timeout=60)
+        code, details = code_of(next, extra)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, details
+        assert "open streams" in details
+        # Many more attempts at once: every one refused at once, none holds a worker.
+        for code, _ in [
+            code_of(next, log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest(), timeout=60))
+            for _ in range(40)
+        ]:
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # The operator writes and reads, and another member reads, meanwhile.
+        assert fed.issue("zhejiang", 1)
+        assert (
+            fed.log_stub("zhejiang")
+            .GetNodeStatus(services_pb2.NodeStatusRequest(), timeout=30)
+            .origins
+        )
+        other = services_pb2_grpc.RegistryServiceStub(member_channel(fed, "zhejiang"))
+        assert other.Search(services_pb2.SearchRequest(limit=1), timeout=30).records
+    finally:
+        for call in held:
+            call.cancel()
+
+    # Closed streams give their slots back.
+    def reopened() -> bool:
+        call = log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest(), timeout=60)
+        try:
+            next(call)
+            return True
+        except grpc.RpcError:
+            return False
+        finally:
+            call.cancel()
+
+    wait_until(reopened, what="a slot to be free again")
+    ch.close()
