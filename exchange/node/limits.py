@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -24,6 +25,7 @@ __all__ = [
     "RPC_WORKERS",
     "ResourceExhausted",
     "StreamSlots",
+    "TokenBuckets",
     "client_key",
 ]
 
@@ -87,3 +89,40 @@ class StreamSlots:
     def held(self) -> int:
         with self._lock:
             return sum(self._held.values())
+
+
+class TokenBuckets:
+    """A token bucket per client certificate: ``rate`` requests per second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str, what: str) -> None:
+        """Spend one token of ``key``'s bucket or raise ``ResourceExhausted`` with a hint."""
+        if self.rate <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > 10_000:  # full buckets carry no state: forget them
+                    self._prune(now)
+                return
+            self._buckets[key] = (tokens, now)
+        wait_ms = max(1, int((1.0 - tokens) / self.rate * 1000 + 0.999))
+        raise ResourceExhausted(
+            f"{what}: rate limit of {self.rate:g} requests/s (burst {self.burst:g}) per client "
+            f"certificate exceeded; retry after {wait_ms} ms",
+            retry_after_ms=wait_ms,
+        )
+
+    def _prune(self, now: float) -> None:
+        for k, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.rate >= self.burst:
+                del self._buckets[k]

@@ -30,7 +30,7 @@ from exchange.node.identity import (
 )
 from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger
-from exchange.node.limits import RPC_WORKERS
+from exchange.node.limits import RPC_WORKERS, TokenBuckets
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
 from exchange.pki import load_signing_key
@@ -100,6 +100,7 @@ def start_node(config: NodeConfig) -> Node:
         today=lambda: datetime.now(UTC).date(),
         name=config.name,
         started_at=started_at,
+        reads=TokenBuckets(config.read_rate, config.read_burst),
     )
     server = grpc.server(
         # Streams take at most half of these workers (exchange.node.limits.StreamSlots).

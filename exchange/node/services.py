@@ -41,7 +41,7 @@ from exchange.node import requests as checks
 from exchange.node.errors import PermissionDenied, Unauthenticated, abort, translate_errors
 from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
-from exchange.node.limits import StreamSlots
+from exchange.node.limits import StreamSlots, TokenBuckets, client_key
 from exchange.node.verify import validate_records
 from exchange.store import queries
 from exchange.store.database import Tx
@@ -66,6 +66,7 @@ class NodeContext:
     started_at: str = ""
     peer_states: Callable[[], list[Any]] = lambda: []
     streams: StreamSlots = field(default_factory=StreamSlots)
+    reads: TokenBuckets = field(default_factory=lambda: TokenBuckets(0, 1))  # 0: no limit
 
     @property
     def store(self):
@@ -87,6 +88,12 @@ class _Service:
             raise Unauthenticated(f"client certificate refused: {exc}") from None
         if not caller.region and not caller.operator:
             raise PermissionDenied("certificate names no member region or operator")
+        return caller
+
+    def reader(self, context: grpc.ServicerContext, what: str) -> Caller:
+        """A member making a registry/proof read: also spends one of its rate tokens."""
+        caller = self.member(context)
+        self.node.reads.take(client_key(context), what)
         return caller
 
     def operator(self, context: grpc.ServicerContext) -> Caller:
@@ -272,7 +279,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
 
     @translate_errors
     def GetConsistencyProof(self, request, context):
-        self.member(context)
+        self.reader(context, "GetConsistencyProof")
         checks.consistency(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
@@ -557,7 +564,7 @@ def record_view(node: NodeContext, row: dict, on: date, conn) -> services_pb2.Re
 class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def Search(self, request, context):
-        self.member(context)
+        self.reader(context, "Search")
         checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
@@ -570,7 +577,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def GetRecord(self, request, context):
-        self.member(context)
+        self.reader(context, "GetRecord")
         checks.get_record(request)
         on = self._on(request.today)
         conn = self.node.store.read
@@ -593,7 +600,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def Check(self, request, context):
-        self.member(context)
+        self.reader(context, "Check")
         checks.check(request)
         on = self._on(request.on)
         conn = self.node.store.read
@@ -640,7 +647,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def ListCases(self, request, context):
-        self.member(context)
+        self.reader(context, "ListCases")
         checks.list_cases(request)
         conn = self.node.store.read
         record = (
@@ -662,7 +669,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def ListAgreements(self, request, context):
-        self.member(context)
+        self.reader(context, "ListAgreements")
         conn = self.node.store.read
         views: dict[str, services_pb2.AgreementView] = {}
         accessions = queries.rows(
@@ -779,7 +786,7 @@ def _cases(
 class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
     @translate_errors
     def GetInclusionProof(self, request, context):
-        self.member(context)
+        self.reader(context, "GetInclusionProof")
         checks.inclusion(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
@@ -801,7 +808,7 @@ class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
 
     @translate_errors
     def GetBundle(self, request, context):
-        self.member(context)
+        self.reader(context, "GetBundle")
         checks.bundle(request)
         from exchange.node.bundles import build_bundle
 

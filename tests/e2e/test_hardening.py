@@ -302,3 +302,40 @@ def test_one_member_cannot_take_the_workers_with_watch_streams(fed) -> None:
 
     wait_until(reopened, what="a slot to be free again")
     ch.close()
+
+
+# ---------------------------------------------------------------- item 5
+
+
+def test_read_rate_limit_per_client_certificate(federation_factory) -> None:
+    fed = federation_factory({"zhejiang": "330000"}, {}, sync_interval=3600)
+    with open(fed.configs["zhejiang"], "a", encoding="utf-8") as f:
+        f.write("\n[limits]\nread_rate = 0.05\nread_burst = 5\n")  # one token per 20 s
+    fed.start_all()
+    fed.issue("zhejiang", 3)
+    flooder = services_pb2_grpc.RegistryServiceStub(member_channel(fed, "anhui"))
+    refused = None
+    for _ in range(50):
+        try:
+            flooder.Search(services_pb2.SearchRequest(limit=1), timeout=30)
+        except grpc.RpcError as exc:
+            refused = exc
+            break
+    assert refused is not None, "50 calls within the burst of 5"
+    assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.details()
+    assert "retry after" in refused.details()
+    hint = dict(refused.trailing_metadata() or ())
+    assert int(hint["retry-after-ms"]) > 0
+    # Proofs and record reads draw on the same bucket.
+    code, _ = code_of(
+        services_pb2_grpc.AuditServiceStub(member_channel(fed, "anhui")).GetInclusionProof,
+        services_pb2.InclusionRequest(origin="yrd/330000", index=0),
+        timeout=30,
+    )
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # Another certificate is served meanwhile, and the log RPCs peers sync with are not limited.
+    honest = fed.registry("zhejiang")
+    for _ in range(3):
+        assert honest.Search(services_pb2.SearchRequest(limit=1), timeout=30).records
+    anhui_log = services_pb2_grpc.LogServiceStub(member_channel(fed, "anhui"))
+    assert anhui_log.ListOrigins(services_pb2.ListOriginsRequest(), timeout=30).origins

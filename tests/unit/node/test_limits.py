@@ -53,3 +53,21 @@ def test_the_termination_callback_releases_the_slot() -> None:
     for fn in ctx.callbacks:  # what gRPC does when the RPC ends (cancelled or not)
         fn()
     slots.open(_Context(b"A"), "Watch")
+
+
+def test_token_bucket_refuses_beyond_the_burst_with_a_retry_hint() -> None:
+    from exchange.node.limits import TokenBuckets
+
+    now = [0.0]
+    buckets = TokenBuckets(rate=2.0, burst=3.0, clock=lambda: now[0])
+    for _ in range(3):
+        buckets.take("a", "Search")
+    with pytest.raises(ResourceExhausted, match="retry after 500 ms") as info:
+        buckets.take("a", "Search")
+    assert info.value.retry_after_ms == 500
+    buckets.take("b", "Search")  # another certificate has its own bucket
+    now[0] = 0.5  # one token back
+    buckets.take("a", "Search")
+    with pytest.raises(ResourceExhausted):
+        buckets.take("a", "Search")
+    TokenBuckets(rate=0, burst=1).take("a", "Search")  # rate 0: no limit
