@@ -45,6 +45,7 @@ from exchange.core.logcheck import (
 from exchange.core.note import parse_note
 from exchange.core.origin import parse_origin
 from exchange.node.identity import open_channel
+from exchange.node.requests import EntryStream
 
 __all__ = [
     "LogAuditRun",
@@ -331,11 +332,8 @@ class LogAuditRun:
         if size == 0:
             cp.end()
             return True
-        stream = node.log.GetEntries(
-            services_pb2.GetEntriesRequest(
-                origin=origin, start=0, end=size, batch_size=self.batch_size
-            ),
-            timeout=self.timeout,
+        stream = EntryStream(
+            node.log, origin, 0, size, batch_size=self.batch_size, timeout=self.timeout
         )
         try:
             for batch in stream:

@@ -31,12 +31,14 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "signing",
         "sync",
         "witness",
+        "limits",
         "peers",
     ),
     "tls": ("cert", "key", "operator_cert", "operator_key"),
     "signing": ("key", "cert"),
     "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers"),
     "witness": ("enabled",),
+    "limits": ("read_rate", "read_burst"),
     "peers": ("address", "region"),
 }
 #: The files ``brandex node run`` reads.
@@ -84,6 +86,8 @@ class NodeConfig:
     watch: bool = True
     witness: bool = True
     verify_workers: int = 2
+    read_rate: float = 200.0  # [limits] read RPCs per second per client certificate (0: off)
+    read_burst: float = 400.0  # [limits] ... of which this many at once
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -146,11 +150,13 @@ def _refuse_unknown(d: dict, table: str, where: str) -> None:
         raise ValidationError(f"{where}{key}", f"unknown key{hint}")
 
 
-def _bounded(d: dict, key: str, kind: type, default: object, low: float, high: float) -> Any:
+def _bounded(
+    d: dict, key: str, kind: type, default: object, low: float, high: float, where: str = "sync."
+) -> Any:
     """A number in [low, high]: nan, inf and negative intervals make no sense."""
-    value = _get(d, key, kind, "sync.", default)
+    value = _get(d, key, kind, where, default)
     if not low <= value <= high:  # type: ignore[operator]  # also false for nan
-        raise ValidationError(f"sync.{key}", f"must be between {low:g} and {high:g}", value)
+        raise ValidationError(f"{where}{key}", f"must be between {low:g} and {high:g}", value)
     return value
 
 
@@ -186,6 +192,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     signing = _get(raw, "signing", dict, "")
     sync = _get(raw, "sync", dict, "", {})
     witness = _get(raw, "witness", dict, "", {})
+    limits = _get(raw, "limits", dict, "", {})
     anchors = _get(raw, "anchors", list, "")
     if not anchors:
         raise ValidationError("anchors", "must name at least one trust anchor PEM file")
@@ -201,8 +208,9 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         validate_region(peer_region, f"{where}region")
         peers.append(PeerConfig(address, peer_region))
     assert isinstance(tls, dict) and isinstance(signing, dict)
-    assert isinstance(sync, dict) and isinstance(witness, dict)
-    for table, value in (("tls", tls), ("signing", signing), ("sync", sync), ("witness", witness)):
+    assert isinstance(sync, dict) and isinstance(witness, dict) and isinstance(limits, dict)
+    tables = {"tls": tls, "signing": signing, "sync": sync, "witness": witness, "limits": limits}
+    for table, value in tables.items():
         _refuse_unknown(value, table, f"{table}.")
     return NodeConfig(
         path=path.resolve(),
@@ -225,4 +233,6 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         watch=bool(_get(sync, "watch", bool, "sync.", True)),
         verify_workers=_bounded(sync, "verify_workers", int, 2, 0, 64),
         witness=bool(_get(witness, "enabled", bool, "witness.", True)),
+        read_rate=_bounded(limits, "read_rate", float, 200.0, 0.0, 1e6, "limits."),
+        read_burst=_bounded(limits, "read_burst", float, 400.0, 1.0, 1e6, "limits."),
     )

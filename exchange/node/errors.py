@@ -19,7 +19,14 @@ from exchange.core.errors import (
     VerificationError,
 )
 
-__all__ = ["PermissionDenied", "Unauthenticated", "grpc_code", "translate_errors"]
+__all__ = [
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "abort",
+    "grpc_code",
+    "translate_errors",
+]
 
 log = logging.getLogger("brandex.rpc")
 
@@ -32,9 +39,22 @@ class Unauthenticated(BrandexError):
     """The caller's certificate is missing or not acceptable."""
 
 
+class ResourceExhausted(BrandexError):
+    """The caller holds or asks for more than its share (streams, request rate).
+
+    ``retry_after_ms``, when known, reaches the client as trailing metadata
+    ``retry-after-ms`` (and is in the message).
+    """
+
+    def __init__(self, message: str, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+
 _CODES: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ValidationError, grpc.StatusCode.INVALID_ARGUMENT),
     (FormatError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -51,6 +71,14 @@ def grpc_code(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def abort(context: grpc.ServicerContext, exc: BrandexError) -> None:
+    """End the RPC with the error's code and message (and its retry hint, if any)."""
+    retry = getattr(exc, "retry_after_ms", None)
+    if retry is not None:
+        context.set_trailing_metadata((("retry-after-ms", str(retry)),))
+    context.abort(grpc_code(exc), str(exc))
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -62,7 +90,7 @@ def translate_errors(fn: F) -> F:
         try:
             return fn(self, request, context)
         except BrandexError as exc:
-            context.abort(grpc_code(exc), str(exc))
+            abort(context, exc)
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}")

@@ -32,6 +32,7 @@ from exchange.node.identity import (
 )
 from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger
+from exchange.node.limits import RPC_WORKERS, TokenBuckets
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
 from exchange.pki import load_signing_key
@@ -172,13 +173,28 @@ def start_node(config: NodeConfig) -> Node:
         name=config.name,
         started_at=started_at,
         rotate_key=lambda key, cert: _rotate(config, ledger, key, cert),
+        reads=TokenBuckets(config.read_rate, config.read_burst),
     )
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="rpc"),
+        # Streams take at most half of these workers (exchange.node.limits.StreamSlots).
+        futures.ThreadPoolExecutor(max_workers=RPC_WORKERS, thread_name_prefix="rpc"),
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # A peer that vanished without a FIN must not hold a stream slot for ever:
+            # ping idle connections, drop them when pings go unanswered.
+            ("grpc.keepalive_time_ms", 60_000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            # Clients ping every 30 s (exchange.node.identity.open_channel): allow it.
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.max_pings_without_data", 0),
+            # Connections are recycled (GOAWAY) after an hour; open calls get 5 minutes
+            # to finish, and watch streams reconnect at once.
+            ("grpc.max_connection_age_ms", 3_600_000),
+            ("grpc.max_connection_age_grace_ms", 300_000),
+            ("grpc.max_connection_idle_ms", 1_800_000),
         ],
         maximum_concurrent_rpcs=256,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,11 @@ from exchange.core.records import (
 )
 from exchange.core.status import apply_change
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
-from exchange.node.errors import PermissionDenied, Unauthenticated, grpc_code, translate_errors
+from exchange.node import requests as checks
+from exchange.node.errors import PermissionDenied, Unauthenticated, abort, translate_errors
 from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
+from exchange.node.limits import StreamSlots, TokenBuckets, client_key
 from exchange.node.verify import validate_records
 from exchange.store import queries
 from exchange.store.database import Tx
@@ -52,6 +54,7 @@ log = logging.getLogger("brandex.node")
 
 MAX_BATCH = 5000  # envelopes per streamed message, whatever the client asks
 MAX_ISSUE_BATCH = 10000
+MAX_BATCH_BYTES = checks.MAX_BATCH_BYTES
 
 
 @dataclass
@@ -66,6 +69,8 @@ class NodeContext:
     peer_states: Callable[[], list[Any]] = lambda: []
     #: Rotates the node's signing key to the key and certificate files given.
     rotate_key: Callable[[Path, Path], tuple[int, list[bytes]]] | None = None
+    streams: StreamSlots = field(default_factory=StreamSlots)
+    reads: TokenBuckets = field(default_factory=lambda: TokenBuckets(0, 1))  # 0: no limit
 
     @property
     def store(self):
@@ -87,6 +92,12 @@ class _Service:
             raise Unauthenticated(f"client certificate refused: {exc}") from None
         if not caller.region and not caller.operator:
             raise PermissionDenied("certificate names no member region or operator")
+        return caller
+
+    def reader(self, context: grpc.ServicerContext, what: str) -> Caller:
+        """A member making a registry/proof read: also spends one of its rate tokens."""
+        caller = self.member(context)
+        self.node.reads.take(client_key(context), what)
         return caller
 
     def operator(self, context: grpc.ServicerContext) -> Caller:
@@ -121,6 +132,21 @@ def _origin_state(ledger: Ledger, origin: str, row: Any = None) -> services_pb2.
 # ------------------------------------------------------------------ LogService
 
 
+def _by_bytes(start: int, envs: list[bytes], limit: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Consecutive runs of ``envs`` of at most ``limit`` bytes (a bigger one alone)."""
+    part: list[bytes] = []
+    size = 0
+    for env in envs:
+        if part and size + len(env) > limit:
+            yield start, part
+            start += len(part)
+            part, size = [], 0
+        part.append(env)
+        size += len(env)
+    if part:
+        yield start, part
+
+
 class LogService(_Service, services_pb2_grpc.LogServiceServicer):
     @translate_errors
     def ListOrigins(self, request, context):
@@ -134,11 +160,15 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
     @translate_errors
     def GetCheckpoint(self, request, context):
         self.member(context)
+        checks.get_checkpoint(request, self.node.ledger.federation)
         return _origin_state(self.node.ledger, request.origin)
 
     def GetEntries(self, request, context) -> Iterator[services_pb2.EntryBatch]:
+        release = None
         try:
             self.member(context)
+            checks.get_entries(request, self.node.ledger.federation)
+            release = self.node.streams.open(context, "GetEntries")
             row = self.node.store.origin(request.origin)
             if row is None:
                 raise NotFoundError(f"origin {request.origin} is not held here")
@@ -146,21 +176,37 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             end = min(request.end or row.size, row.size)
             if request.start > end:
                 raise ValidationError("start", f"must be <= {end}", request.start)
+            # An open-ended request gets at most one call's worth; the caller asks again.
+            end = min(end, request.start + checks.MAX_ENTRIES_PER_CALL)
             step = max(1, min(request.batch_size or 1000, MAX_BATCH))
             start = request.start
             while start < end and context.is_active():
                 stop = min(start + step, end)
                 envs = self.node.store.envelopes(request.origin, start, stop)
-                yield services_pb2.EntryBatch(origin=request.origin, start=start, envelopes=envs)
+                for first, part in _by_bytes(start, envs, MAX_BATCH_BYTES):
+                    yield services_pb2.EntryBatch(
+                        origin=request.origin, start=first, envelopes=part
+                    )
                 start = stop
         except BrandexError as exc:
-            context.abort(grpc_code(exc), str(exc))
+            abort(context, exc)
+        finally:
+            if release is not None:
+                release()
 
     def WatchCheckpoints(self, request, context):
         try:
             self.member(context)
+            release = self.node.streams.open(context, "WatchCheckpoints")
         except BrandexError as exc:
-            context.abort(grpc_code(exc), str(exc))
+            abort(context, exc)
+            return
+        try:
+            yield from self._watch(context)
+        finally:
+            release()
+
+    def _watch(self, context) -> Iterator[services_pb2.OriginState]:
         ledger = self.node.ledger
         sent: dict[str, tuple[int, str]] = {}
         version = -1
@@ -169,9 +215,15 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             if new_version == version:
                 continue
             version = new_version
-            for row in ledger.store.origins():
-                if not row.checkpoint:
-                    continue
+            rows = [
+                r
+                for r in ledger.store.origins()
+                if r.checkpoint and checks.acceptable_origin(r.origin, ledger.federation)
+            ][: checks.MAX_WATCHED_ORIGINS]
+            held = {r.origin for r in rows}
+            for gone in [o for o in sent if o not in held]:  # never more than it streams
+                del sent[gone]
+            for row in rows:
                 state = _origin_state(ledger, row.origin, row)
                 key = (state.size, state.checkpoint)
                 if sent.get(row.origin) != key:
@@ -188,7 +240,10 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             origin=ledger.origin,
             started_at=self.node.started_at,
         )
-        for row in store.origins():
+        origins = store.origins()
+        if len(origins) > checks.MAX_STATUS_ORIGINS:
+            origins, out.truncated = origins[: checks.MAX_STATUS_ORIGINS], True
+        for row in origins:
             out.origins.append(
                 services_pb2.OriginStatus(
                     origin=row.origin,
@@ -211,7 +266,10 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     backoff_until=st.backoff_text(),
                 )
             )
-        for ev in store.evidence():
+        evidence = store.evidence()
+        if len(evidence) > checks.MAX_EVIDENCE:  # the most recent
+            evidence, out.truncated = evidence[-checks.MAX_EVIDENCE :], True
+        for ev in evidence:
             out.evidence.append(
                 services_pb2.Evidence(
                     origin=ev["origin"],
@@ -226,7 +284,8 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
 
     @translate_errors
     def GetConsistencyProof(self, request, context):
-        self.member(context)
+        self.reader(context, "GetConsistencyProof")
+        checks.consistency(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
             raise NotFoundError(f"origin {request.origin} is not held here")
@@ -531,7 +590,8 @@ def record_view(node: NodeContext, row: dict, on: date, conn) -> services_pb2.Re
 class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
     @translate_errors
     def Search(self, request, context):
-        self.member(context)
+        self.reader(context, "Search")
+        checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
         found, total, capped = queries.search_records(conn, request)
@@ -543,7 +603,8 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def GetRecord(self, request, context):
-        self.member(context)
+        self.reader(context, "GetRecord")
+        checks.get_record(request)
         on = self._on(request.today)
         conn = self.node.store.read
         row = queries.record_row(conn, request.issuer, request.record_id)
@@ -559,15 +620,14 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                     provenance=_provenance(self.node, r["origin"], r["idx"]),
                 )
             )
-        out.cases.extend(_cases(self.node, conn, record=(request.issuer, request.record_id)))
+        cases, _ = _cases(self.node, conn, record=(request.issuer, request.record_id))
+        out.cases.extend(cases)
         return out
 
     @translate_errors
     def Check(self, request, context):
-        self.member(context)
-        if not request.region:
-            raise ValidationError("region", "is required (the region where it is asked)")
-        regions.validate_region(request.region, "region")
+        self.reader(context, "Check")
+        checks.check(request)
         on = self._on(request.on)
         conn = self.node.store.read
         which = request.WhichOneof("subject")
@@ -613,30 +673,38 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
 
     @translate_errors
     def ListCases(self, request, context):
-        self.member(context)
+        self.reader(context, "ListCases")
+        checks.list_cases(request)
         conn = self.node.store.read
         record = (
             (request.record.issuer, request.record.record_id)
             if request.HasField("record")
             else None
         )
-        return services_pb2.ListCasesResponse(
-            cases=_cases(
-                self.node,
-                conn,
-                record=record,
-                brand=request.brand,
-                region=request.region,
-                open_only=request.open_only,
-            )
+        cases, truncated = _cases(
+            self.node,
+            conn,
+            record=record,
+            brand=request.brand,
+            region=request.region,
+            open_only=request.open_only,
+            limit=request.limit or checks.MAX_LIST,
+            offset=request.offset,
         )
+        return services_pb2.ListCasesResponse(cases=cases, truncated=truncated)
 
     @translate_errors
     def ListAgreements(self, request, context):
-        self.member(context)
+        self.reader(context, "ListAgreements")
         conn = self.node.store.read
         views: dict[str, services_pb2.AgreementView] = {}
-        for r in queries.rows(conn, "SELECT * FROM accessions ORDER BY effective_from, origin"):
+        accessions = queries.rows(
+            conn,
+            "SELECT * FROM accessions ORDER BY effective_from, origin LIMIT ?",
+            (checks.MAX_ACCESSIONS + 1,),
+        )
+        truncated = len(accessions) > checks.MAX_ACCESSIONS
+        for r in accessions[: checks.MAX_ACCESSIONS]:
             v = views.setdefault(
                 r["agreement_id"],
                 services_pb2.AgreementView(agreement_id=r["agreement_id"], title=r["title"]),
@@ -654,7 +722,11 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
             for k in json.loads(r["covered_kinds"]):
                 if k not in v.covered_kinds:
                     v.covered_kinds.append(k)
-        for r in queries.rows(conn, "SELECT * FROM withdrawals ORDER BY effective_on"):
+        for r in queries.rows(
+            conn,
+            "SELECT * FROM withdrawals ORDER BY effective_on LIMIT ?",
+            (checks.MAX_ACCESSIONS,),
+        ):
             if r["agreement_id"] in views:
                 views[r["agreement_id"]].withdrawals.append(
                     entries_pb2.Withdrawal(
@@ -664,7 +736,9 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                         reason_text=r["reason_text"],
                     )
                 )
-        return services_pb2.ListAgreementsResponse(agreements=list(views.values()))
+        return services_pb2.ListAgreementsResponse(
+            agreements=list(views.values()), truncated=truncated
+        )
 
 
 def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
@@ -674,15 +748,24 @@ def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
 
 
 def _cases(
-    node: NodeContext, conn, *, record=None, brand="", region="", open_only=False
-) -> list[services_pb2.CaseView]:
+    node: NodeContext,
+    conn,
+    *,
+    record=None,
+    brand="",
+    region="",
+    open_only=False,
+    limit: int = checks.MAX_LIST,
+    offset: int = 0,
+) -> tuple[list[services_pb2.CaseView], bool]:
+    """At most ``limit`` cases from ``offset`` and ``MAX_ANSWER_BYTES``; True: more match."""
     where, params = ["1 = 1"], []
     if record:
         where.append("c.protected_issuer = ? AND c.protected_record_id = ?")
         params += list(record)
     if brand:
-        where.append("r.brand_name LIKE ?")
-        params.append(f"%{brand}%")
+        where.append("r.brand_name LIKE ? ESCAPE '\\'")
+        params.append(checks.like_pattern(brand))
     if region:
         where.append("(c.handling_region = ? OR c.case_region = ?)")
         params += [region, region]
@@ -692,11 +775,13 @@ def _cases(
         conn,
         "SELECT c.*, coalesce(r.brand_name, '') AS brand_name FROM cases c LEFT JOIN records r ON"
         " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id",
-        params,
+        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id LIMIT ? OFFSET ?",
+        [*params, limit + 1, offset],
     )
-    out = []
-    for c in found:
+    truncated = len(found) > limit
+    out: list[services_pb2.CaseView] = []
+    size = 0
+    for c in found[:limit]:
         entry = entries_pb2.Entry.FromString(_payload(node, c["origin"], c["idx"]))
         view = services_pb2.CaseView(
             case_region=c["case_region"],
@@ -708,14 +793,17 @@ def _cases(
         for a in queries.rows(
             conn,
             "SELECT origin, idx FROM case_actions WHERE case_region = ?"
-            " AND case_id = ? ORDER BY date, origin, idx",
-            (c["case_region"], c["case_id"]),
+            " AND case_id = ? ORDER BY date, origin, idx LIMIT ?",
+            (c["case_region"], c["case_id"], checks.MAX_ACTIONS),
         ):
             view.actions.append(
                 entries_pb2.Entry.FromString(_payload(node, a["origin"], a["idx"])).case_action
             )
+        size += view.ByteSize()
+        if out and size > checks.MAX_ANSWER_BYTES:
+            return out, True
         out.append(view)
-    return out
+    return out, truncated
 
 
 # ---------------------------------------------------------------- AuditService
@@ -724,7 +812,8 @@ def _cases(
 class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
     @translate_errors
     def GetInclusionProof(self, request, context):
-        self.member(context)
+        self.reader(context, "GetInclusionProof")
+        checks.inclusion(request, self.node.ledger.federation)
         row = self.node.store.origin(request.origin)
         if row is None:
             raise NotFoundError(f"origin {request.origin} is not held here")
@@ -745,7 +834,8 @@ class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
 
     @translate_errors
     def GetBundle(self, request, context):
-        self.member(context)
+        self.reader(context, "GetBundle")
+        checks.bundle(request)
         from exchange.node.bundles import build_bundle
 
         return services_pb2.BundleResponse(

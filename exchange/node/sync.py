@@ -22,6 +22,7 @@ import grpc
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.core.errors import BrandexError, VerificationError
+from exchange.node import requests
 from exchange.node.ledger import Ledger, OriginHead, SyncOutcome
 
 __all__ = ["GrpcPeer", "PeerError", "PeerState", "SyncEngine"]
@@ -67,6 +68,13 @@ class GrpcPeer:
         return [OriginHead(o.origin, o.size, o.checkpoint) for o in resp.origins]
 
     def get_entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        # A node serves at most MAX_ENTRIES_PER_CALL per call: long ranges in pieces.
+        while start < end:
+            stop = min(end, start + requests.MAX_ENTRIES_PER_CALL)
+            yield from self._get_range(origin, start, stop)
+            start = stop
+
+    def _get_range(self, origin: str, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
         # The deadline grows with the range, so big catch-ups are not cut short,
         # while a stalled stream still ends.
         deadline = self.timeout + (end - start) / 2000.0
@@ -237,6 +245,23 @@ class SyncEngine:
                 wake.wait(delay)
             wake.clear()
 
+    def _watched(self, peer: GrpcPeer, origin: str) -> bool:
+        """Track only origins of our federation, and at most MAX_WATCHED_ORIGINS per peer:
+        a peer must not grow our memory (or our status answers) with made-up origins."""
+        state = self.states[peer.address]
+        if origin in state.sizes:
+            return True
+        if not requests.acceptable_origin(origin, self.ledger.federation):
+            state.last_error = f"watch: ignored malformed origin {origin[:40]!r}"
+            return False
+        if len(state.sizes) >= requests.MAX_WATCHED_ORIGINS:
+            state.last_error = (
+                f"watch: ignored origin {origin}: already tracking "
+                f"{requests.MAX_WATCHED_ORIGINS} from this peer"
+            )
+            return False
+        return True
+
     def _watch_loop(self, peer: GrpcPeer) -> None:
         """Hold a WatchCheckpoints stream; a head bigger than ours wakes the puller."""
         failures = 0
@@ -246,6 +271,8 @@ class SyncEngine:
                 self._watch_calls[peer.address] = call
                 for o in call:
                     failures = 0
+                    if not self._watched(peer, o.origin):
+                        continue
                     self.states[peer.address].sizes[o.origin] = o.size
                     row = self.ledger.store.origin(o.origin)
                     # New entries, or new cosignatures on the checkpoint we hold: pull

@@ -25,7 +25,7 @@ from exchange.core.recognition import (
 )
 from exchange.core.records import Kind, ReasonCode, Status
 from exchange.core.status import RecordState, apply_change, state_of_record
-from exchange.store.search import COUNT_CAP, filter_tags, match_expression
+from exchange.store.search import COUNT_CAP, filter_tags, match_expression, phrase
 
 __all__ = [
     "accession_facts",
@@ -194,7 +194,7 @@ def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, b
         nice=f.nice_class,
     )
     if tags:
-        parts.append("tags : (" + " AND ".join(f'"{t}"' for t in tags) + ")")
+        parts.append("tags : (" + " AND ".join(map(phrase, tags)) + ")")
     where, params = [], []
     if common_status:
         where.append("r.status = ?")

@@ -32,6 +32,7 @@ __all__ = [
     "index_record",
     "index_values",
     "match_expression",
+    "phrase",
     "spaced",
     "unindex_record",
 ]
@@ -73,6 +74,15 @@ def create_search_index(conn: sqlite3.Connection) -> None:
         f"CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5({', '.join(_COLUMNS)},"
         " content='', tokenize='unicode61 remove_diacritics 2')"
     )
+
+
+def phrase(value: str) -> str:
+    """``value`` as one FTS5 string (a phrase): quoted, inner quotes doubled.
+
+    Every user value reaches a MATCH expression only through here, so no value
+    can close the string and add operators (``OR``, ``NOT``, column filters).
+    """
+    return '"' + str(value).replace('"', '""') + '"'
 
 
 def _norm(text: str) -> str:
@@ -171,13 +181,13 @@ def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | Non
     compact = text.replace(" ", "")
     if _CJK_ONLY.fullmatch(compact) and len(compact) >= 2:
         grams = " ".join(compact[i : i + 2] for i in range(len(compact) - 1))
-        return f'{{{" ".join(n + "2" for n in names)}}} : "{grams}"'
+        return f"{{{' '.join(n + '2' for n in names)}}} : {phrase(grams)}"
     tokens = re.findall(r"\w+", spaced(text))
     if not tokens:
         return None
-    phrase = '"' + " ".join(tokens) + '"'
+    quoted = phrase(" ".join(tokens))
     if not _CJK.fullmatch(tokens[-1]):
-        phrase += "*"  # a Latin word may be typed in part
+        quoted += "*"  # a Latin word may be typed in part
         if fields == _FIELDS:
             names.append("latin")
-    return f"{{{' '.join(names)}}} : {phrase}"
+    return f"{{{' '.join(names)}}} : {quoted}"

@@ -4,8 +4,11 @@ The node under test (Anhui) mirrors Zhejiang, which keeps issuing (so Anhui
 syncs all the time), and its own operator bulk-imports at the same time. Fifty
 client threads, each with its own mTLS channel and a member's certificate,
 search (Chinese substrings, USCC) and ask "is it recognised in region R?" until
-both background jobs are done. No call may fail; latencies are printed, not
-asserted (this machine is shared and has two cores).
+both background jobs are done. Meanwhile one more member (Luyi's operator
+certificate, which no honest client uses) floods Search, 100 calls in flight:
+Anhui's per-certificate rate limit (80/s) refuses much of it (RESOURCE_EXHAUSTED), and
+the honest clients' latencies are reported while it does. No honest call may
+fail; latencies are printed, not asserted (this machine is shared and has two cores).
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from exchange.node.identity import channel_credentials, load_anchors, open_chann
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLIENTS = 50
+FLOODERS = 2  # threads sharing one certificate, each with IN_FLIGHT calls outstanding
+IN_FLIGHT = 50
+# Per certificate on the node under test: well above what an honest certificate asks
+# here (50 clients share 12 certificates), well below what the flooder tries.
+LIMITS = "\n[limits]\nread_rate = 80.0\nread_burst = 200.0\n"
+FLOODER = "luyi"
 REGIONS = ["310000", "320000", "330000", "340000", "410000", "330300", "411628", "330100"]
 
 
@@ -47,6 +56,8 @@ def test_fifty_clients_while_syncing_and_importing(federation, fault_certs, faul
     fed = federation(
         {"zhejiang": "330000", "anhui": "340000"}, {"anhui": ["zhejiang"]}, sync_interval=1.0
     )
+    with open(fed.configs["anhui"], "a", encoding="utf-8") as f:
+        f.write(LIMITS)
     fed.start_all()
     # Something to find from the start: Zhejiang's records mirrored, Anhui's own.
     done0 = threading.Event()
@@ -66,7 +77,8 @@ def test_fifty_clients_while_syncing_and_importing(federation, fault_certs, faul
 
     _, anchors = load_anchors([fault_certs / "anchor.pem"])
     anchor_pem = (fault_certs / "anchor.pem").read_bytes()
-    members = list(pki.DEMO_MEMBERS)
+    members = [m for m in pki.DEMO_MEMBERS if m != FLOODER]
+    flood: dict[str, int] = {"ok": 0, "refused": 0, "other": 0}
     stop = threading.Event()
     lock = threading.Lock()
     latencies: dict[str, list[float]] = {"search": [], "search-uscc": [], "check": []}
@@ -110,7 +122,29 @@ def test_fifty_clients_while_syncing_and_importing(federation, fault_certs, faul
         finally:
             ch.close()
 
+    def flooder() -> None:
+        paths = pki.member_paths(fault_certs, FLOODER)
+        creds = channel_credentials(paths.operator_cert, paths.operator_key, anchor_pem)
+        ch = open_channel(fed.address("anhui"), creds)
+        reg = services_pb2_grpc.RegistryServiceStub(ch)
+        try:
+            req = services_pb2.SearchRequest(text=brands[0][:2], limit=20)
+            while not stop.is_set():
+                calls = [reg.Search.future(req, timeout=60) for _ in range(IN_FLIGHT)]
+                for call in calls:
+                    try:
+                        call.result()
+                        outcome = "ok"
+                    except grpc.RpcError as exc:
+                        refused = exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                        outcome = "refused" if refused else "other"
+                    with lock:
+                        flood[outcome] += 1
+        finally:
+            ch.close()
+
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CLIENTS)]
+    threads += [threading.Thread(target=flooder, daemon=True) for _ in range(FLOODERS)]
     for t in threads:
         t.start()
     zj_done, ah_done = threading.Event(), threading.Event()
@@ -147,6 +181,12 @@ def test_fifty_clients_while_syncing_and_importing(federation, fault_certs, faul
         f" {fed.origin('anhui')} {sizes_before[fed.origin('anhui')]}"
         f" -> {sizes_after[fed.origin('anhui')]} (imported)"
     )
+    lines.append(
+        f"flooder ({FLOODER}, {FLOODERS}x{IN_FLIGHT} calls in flight, one certificate):"
+        f" {sum(flood.values())} calls,"
+        f" {flood['ok']} served, {flood['refused']} refused (RESOURCE_EXHAUSTED),"
+        f" {flood['other']} other errors"
+    )
     print("\n[load]\n  " + "\n  ".join(lines))
     fed.stop_all()
     state = verify_database(fed.database("anhui"), anchors=anchors)
@@ -157,7 +197,8 @@ def test_fifty_clients_while_syncing_and_importing(federation, fault_certs, faul
         CLIENTS,
         0,
         f"{total} calls, {len(errors)} errors; p50 {statistics.median(all_lat) * 1e3:.0f} ms,"
-        f" p99 {_percentile(all_lat, 99) * 1e3:.0f} ms (search, check)",
+        f" p99 {_percentile(all_lat, 99) * 1e3:.0f} ms (search, check) for honest clients while"
+        f" one certificate flooded ({flood['ok']} served, {flood['refused']} refused)",
     )
     assert not errors, errors[:10]
     assert all(len(v) > 0 for v in latencies.values())

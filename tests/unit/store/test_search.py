@@ -169,3 +169,34 @@ def test_kind_and_uscc_filters(store) -> None:
     assert brands(store, uscc="U3") == {"西湖龙井"}
     assert brands(store, uscc="U3", text="龙井") == {"西湖龙井"}
     assert brands(store, uscc="U3", text="宋河") == set()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"issuer": '"'},
+        {"issuer": '999999" OR "i330000'},
+        {"issuer": '330000" OR "i330000'},
+        {"region": '"'},
+        {"status": '"x" OR "svalid'},
+        {"text": '" OR brand : "宋'},
+        {"text": 'NEAR("a" "b")'},
+        {"enterprise": '"*'},
+    ],
+)
+def test_filter_values_cannot_inject_fts5_syntax(store: Store, kw) -> None:
+    """Even with validation bypassed, a value is one quoted FTS5 string: never an operator."""
+    if "region" in kw:
+        with pytest.raises(Exception) as info:  # the store's own region check
+            queries.search_records(store.read, search_query(**kw))
+        assert "region" in str(info.value)
+        return
+    found, _, _ = queries.search_records(store.read, search_query(**kw))
+    assert found == []
+
+
+def test_phrase_doubles_quotes() -> None:
+    from exchange.store.search import phrase
+
+    assert phrase('a"b') == '"a""b"'
+    assert phrase('"') == '""""'
