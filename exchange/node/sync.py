@@ -98,12 +98,20 @@ class GrpcPeer:
         finally:
             stream.cancel()
 
-    def consistency_proof(self, origin: str, size1: int, size2: int) -> list[bytes]:
-        """The peer's RFC 9162 consistency proof between two sizes of ``origin``."""
-        resp = self._log.GetConsistencyProof(
-            services_pb2.ConsistencyRequest(origin=origin, size1=size1, size2=size2),
-            timeout=self.timeout,
-        )
+    def consistency_proof(self, origin: str, size1: int, size2: int) -> list[bytes] | None:
+        """The peer's RFC 9162 consistency proof between two sizes of ``origin``.
+
+        None when the peer does not give one (an old node, or it does not hold the
+        smaller size): the caller then learns consistency from the entries.
+        """
+        try:
+            resp = self._log.GetConsistencyProof(
+                services_pb2.ConsistencyRequest(origin=origin, size1=size1, size2=size2),
+                timeout=self.timeout,
+            )
+        except grpc.RpcError as exc:
+            log.debug("no consistency proof from %s: %s", self.name, exc)
+            return None
         return list(resp.proof)
 
     def watch(self) -> Iterator[OriginHead]:
