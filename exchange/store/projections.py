@@ -11,18 +11,31 @@ import json
 import sqlite3
 from typing import Any
 
+from exchange.core.records import Status
+from exchange.core.rules import CLOSING_ACTIONS, MemoryState
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
+from exchange.store.state import SqliteState
 
 __all__ = ["TERMINAL_STATUSES", "apply_entries", "apply_entry", "status_word"]
 
-# Status enum numbers (see proto Status) and the word a record's status takes.
-_STATUS_WORDS = {1: "suspended", 2: "valid", 3: "revoked", 4: "valid", 5: None, 6: "withdrawn"}
+# The word a record's status takes after a change (None: unchanged).
+_STATUS_WORDS: dict[Status, str | None] = {
+    Status.SUSPENDED: "suspended",
+    Status.REINSTATED: "valid",
+    Status.REVOKED: "revoked",
+    Status.RENEWED: "valid",
+    Status.CORRECTED: None,
+    Status.WITHDRAWN: "withdrawn",
+}
 TERMINAL_STATUSES = frozenset({"revoked", "withdrawn"})
 
 
 def status_word(status: int) -> str | None:
     """The record status a status change leads to (None: unchanged)."""
-    return _STATUS_WORDS.get(status)
+    try:
+        return _STATUS_WORDS.get(Status(status))
+    except ValueError:
+        return None
 
 
 def _record_columns(r: Any) -> dict[str, object]:
@@ -128,9 +141,9 @@ def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) 
     word = status_word(c.new_status)
     if word is not None:
         cols.update(status=word, status_since=c.effective_on)
-    if c.new_status == 4 and c.new_valid_until:  # RENEWED
+    if c.new_status == Status.RENEWED and c.new_valid_until:
         cols["valid_until"] = c.new_valid_until
-    if c.new_status == 5 and c.HasField("corrected"):  # CORRECTED
+    if c.new_status == Status.CORRECTED and c.HasField("corrected"):
         cols.update(_record_columns(c.corrected))
     if cols:
         _update_record(conn, rowid, cols)
@@ -157,21 +170,23 @@ def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
             c.description,
             # The handling region's log may reach this node first: a closing action
             # already indexed closes the case as it arrives.
-            0 if _closed(conn, entry.region, c.case_id) else 1,
+            0 if _closed(conn, entry.region, c.case_id, c.handling_region) else 1,
             origin,
             idx,
         ),
     )
 
 
-_CLOSING_ACTIONS = (6, 7)  # CLOSED, DISMISSED
+_CLOSING = tuple(int(a) for a in sorted(CLOSING_ACTIONS))
 
 
-def _closed(conn: sqlite3.Connection, case_region: str, case_id: str) -> bool:
+def _closed(conn: sqlite3.Connection, case_region: str, case_id: str, handling: str) -> bool:
+    """Whether a party to the case (its reporter or handler) already closed it here."""
     return (
         conn.execute(
-            "SELECT 1 FROM case_actions WHERE case_region = ? AND case_id = ? AND action IN (?, ?)",
-            (case_region, case_id, *_CLOSING_ACTIONS),
+            "SELECT 1 FROM case_actions WHERE case_region = ? AND case_id = ?"
+            f" AND action IN ({', '.join('?' * len(_CLOSING))}) AND acting_region IN (?, ?)",
+            (case_region, case_id, *_CLOSING, case_region, handling),
         ).fetchone()
         is not None
     )
@@ -195,7 +210,7 @@ def _case_action(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) ->
             a.fine_fen,
         ),
     )
-    if a.action in _CLOSING_ACTIONS:
+    if a.action in CLOSING_ACTIONS:
         conn.execute(
             "UPDATE cases SET open = 0 WHERE case_region = ? AND case_id = ?",
             (a.case_region, a.case_id),
@@ -276,37 +291,56 @@ def _new_records(
     index_many(conn, [(rowids[r["idx"]], r) for r in rows])
 
 
-def _flush(conn: sqlite3.Connection, origin: str, run: list[tuple[int, Any]]) -> None:
+def _flush(
+    conn: sqlite3.Connection,
+    origin: str,
+    run: list[tuple[int, Any]],
+    state: MemoryState,
+    base: SqliteState,
+) -> None:
+    """Check a run of recognitions against the rules, then insert the good ones in bulk."""
     if not run:
         return
-    issuer = run[0][1].region
-    ids = [e.recognition.record_id for _, e in run]
-    existing: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        existing.update(
-            r[0]
-            for r in conn.execute(
-                f"SELECT record_id FROM records WHERE issuer = ? AND record_id IN"
-                f" ({', '.join('?' * len(chunk))})",
-                [issuer, *chunk],
-            )
-        )
-    if existing or len(set(ids)) != len(ids):
-        for idx, entry in run:  # rare: re-issued ids take the careful path
-            _recognition(conn, origin, idx, entry)
-    else:
-        _new_records(conn, origin, run[0][0], run)
+    region = run[0][1].region
+    base.prefetch(
+        region,
+        (e.recognition.record_id for _, e in run),
+        (e.recognition.certificate_no for _, e in run),
+    )
+    good = [(idx, e) for idx, e in run if _checked(conn, origin, idx, e, state)]
+    if good:
+        _new_records(conn, origin, good[0][0], good)
     run.clear()
 
 
+def _checked(
+    conn: sqlite3.Connection, origin: str, idx: int, entry: Any, state: MemoryState
+) -> bool:
+    """Apply the domain rules to one entry; record its violations; True if it may be applied."""
+    violations = state.check_and_apply(entry.region, idx, entry)
+    if violations:
+        conn.executemany(
+            "INSERT INTO violations (origin, idx, rule, message) VALUES (?, ?, ?, ?)",
+            [(origin, idx, v.rule, v.message) for v in violations],
+        )
+    return not violations
+
+
 def apply_entries(conn: sqlite3.Connection, origin: str, start: int, entries: Any) -> None:
-    """Fold consecutive entries into the projections, batching runs of recognitions."""
+    """Fold consecutive entries into the projections, batching runs of recognitions.
+
+    Each entry is first checked by :func:`exchange.core.rules.check_entry` against
+    what the tables (and the entries before it) hold; one that breaks a rule is
+    written to ``violations`` instead, and changes nothing else.
+    """
+    base = SqliteState(conn)
+    state = MemoryState(base)
     run: list[tuple[int, Any]] = []
     for i, entry in enumerate(entries):
         if entry.WhichOneof("body") == "recognition":
             run.append((start + i, entry))
             continue
-        _flush(conn, origin, run)
-        apply_entry(conn, origin, start + i, entry)
-    _flush(conn, origin, run)
+        _flush(conn, origin, run, state, base)
+        if _checked(conn, origin, start + i, entry, state):
+            apply_entry(conn, origin, start + i, entry)
+    _flush(conn, origin, run, state, base)

@@ -186,6 +186,13 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk=("origin", "idx"),
         if_not_exists=True,
     )
+    # Authentic entries that break a domain rule (exchange.core.rules): kept in
+    # the log as evidence, never applied to the tables above.
+    t("violations").create(
+        {"id": int, "origin": str, "idx": int, "rule": str, "message": str},
+        pk="id",
+        if_not_exists=True,
+    )
     for table, cols, unique in [
         ("records", ["issuer", "certificate_no"], True),
         ("records", ["enterprise_uscc"], False),
@@ -194,6 +201,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
         ("status_changes", ["issuer", "record_id"], False),
         ("cases", ["protected_issuer", "protected_record_id"], False),
         ("case_actions", ["case_region", "case_id"], False),
+        ("violations", ["origin", "idx"], False),
     ]:
         t(table).create_index(cols, unique=unique, if_not_exists=True)
     create_search_index(db.conn)
