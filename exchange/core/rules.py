@@ -145,7 +145,9 @@ def body_of(entry: object) -> str | None:
     return None
 
 
-def check_entry(reader: StateReader, region: str, index: int, entry: object) -> list[Violation]:
+def check_entry(
+    reader: StateReader, region: str, index: int, entry: object, *, stateless: bool = True
+) -> list[Violation]:
     """Every rule ``entry``, at ``index`` of region ``region``'s log, breaks.
 
     Args:
@@ -153,6 +155,8 @@ def check_entry(reader: StateReader, region: str, index: int, entry: object) -> 
         region: the issuer: the region of the log the entry is in.
         index: its index in that log (for messages only).
         entry: a ``brandex.v1.Entry`` or an object with the same attributes.
+        stateless: run the body's validator too; ``False`` when the caller
+            already ran it (and refused or reported what it found).
 
     Returns:
         The violations; empty if the entry may change the registry.
@@ -161,7 +165,7 @@ def check_entry(reader: StateReader, region: str, index: int, entry: object) -> 
     if body is None:
         return [Violation("invalid-entry", f"entry {index} has no body")]
     msg = getattr(entry, body)
-    validator = ERRORS_BY_BODY.get(body)
+    validator = ERRORS_BY_BODY.get(body) if stateless else None
     if validator is not None:
         errors = validator(msg, issuer=region)
         if errors:
@@ -239,8 +243,8 @@ def _case_action(reader: StateReader, region: str, action: Any) -> list[Violatio
         return [
             Violation(
                 "case-not-party",
-                f"{acting} acts on case {case_region}/{case_id}, which {case_region} reported "
-                f"and {case.handling_region} handles: only they may act on it",
+                f"{acting} may not act on case {case_region}/{case_id}: only the handling "
+                f"region {case.handling_region} or the reporting region {case_region} may",
             )
         ]
     if not case.open:
