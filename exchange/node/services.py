@@ -186,6 +186,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             origin=ledger.origin,
             started_at=self.node.started_at,
         )
+        violations = store.violation_counts()
         for row in store.origins():
             out.origins.append(
                 services_pb2.OriginStatus(
@@ -195,6 +196,13 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     frozen_reason=row.frozen_reason,
                     indexed=row.indexed,
                     cosigners=[w for w, _, _ in store.cosignatures(row.origin, row.size)],
+                    violations=violations.get(row.origin, 0),
+                )
+            )
+        for v in store.violations(limit=10):
+            out.violations.append(
+                services_pb2.Violation(
+                    origin=v["origin"], index=v["idx"], rule=v["rule"], message=v["message"]
                 )
             )
         for st in self.node.peer_states():

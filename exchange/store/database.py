@@ -513,5 +513,19 @@ class Store:
     def evidence(self) -> list[dict[str, object]]:
         return list(self.db["evidence"].rows)
 
+    def violation_counts(self) -> dict[str, int]:
+        """origin -> how many domain-rule violations its entries broke here."""
+        rows = self.read.execute("SELECT origin, count(*) FROM violations GROUP BY origin")
+        return dict(rows.fetchall())
+
+    def violations(self, limit: int = 10, origin: str = "") -> list[dict[str, object]]:
+        """The latest violations recorded at ingest (of one origin, if given)."""
+        where, params = ("WHERE origin = ?", [origin]) if origin else ("", [])
+        rows = self.read.execute(
+            f"SELECT origin, idx, rule, message FROM violations {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [dict(zip(("origin", "idx", "rule", "message"), r, strict=True)) for r in rows]
+
     def close(self) -> None:
         self._writer.close()
