@@ -290,6 +290,9 @@ class MemoryState:
         self.base = base
         self.complete_regions = complete
         self.records: dict[tuple[str, str], RecordState] = {}
+        # Recognitions applied but not yet asked about: their state is built on
+        # first use, as most records of a big batch are never asked about again.
+        self._issued: dict[tuple[str, str], Any] = {}
         self.certificates: dict[tuple[str, str], str] = {}
         self.cases: dict[tuple[str, str], CaseState] = {}
         self.accessions: set[tuple[str, str]] = set()
@@ -297,7 +300,10 @@ class MemoryState:
     # reader
 
     def record(self, issuer: str, record_id: str) -> RecordState | None:
-        found = self.records.get((issuer, record_id))
+        key = (issuer, record_id)
+        found = self.records.get(key)
+        if found is None and key in self._issued:
+            found = self.records[key] = state_of_record(self._issued.pop(key), issuer=issuer)
         if found is None and self.base is not None:
             return self.base.record(issuer, record_id)
         return found
@@ -331,7 +337,8 @@ class MemoryState:
         body = body_of(entry)
         msg = getattr(entry, body) if body else None
         if body == "recognition":
-            self.records[(region, msg.record_id)] = state_of_record(msg, issuer=region)
+            self.records.pop((region, msg.record_id), None)
+            self._issued[(region, msg.record_id)] = msg
             self.certificates[(region, msg.certificate_no)] = msg.record_id
         elif body == "status_change":
             state = self.record(region, msg.record_id)
