@@ -58,6 +58,7 @@ __all__ = [
     "Violation",
     "body_of",
     "check_entry",
+    "stateless_violations",
 ]
 
 #: Every rule name and what breaking it means.
@@ -164,14 +165,31 @@ def check_entry(
     body = body_of(entry)
     if body is None:
         return [Violation("invalid-entry", f"entry {index} has no body")]
-    msg = getattr(entry, body)
-    validator = ERRORS_BY_BODY.get(body) if stateless else None
-    if validator is not None:
-        errors = validator(msg, issuer=region)
-        if errors:
-            return [Violation("invalid-entry", f"{body}: {e}", e) for e in errors]
+    if stateless:
+        found = stateless_violations(region, index, entry)
+        if found:
+            return found
     stateful = _STATEFUL.get(body)
-    return stateful(reader, region, msg) if stateful is not None else []
+    return stateful(reader, region, getattr(entry, body)) if stateful is not None else []
+
+
+def stateless_violations(region: str, index: int, entry: object) -> list[Violation]:
+    """The ``invalid-entry`` violations alone: what the entry's body validator finds.
+
+    The first step of :func:`check_entry`, on its own so a caller can run it
+    ahead, elsewhere (a worker process), and then call :func:`check_entry`
+    with ``stateless=False``.
+    """
+    body = body_of(entry)
+    if body is None:
+        return [Violation("invalid-entry", f"entry {index} has no body")]
+    validator = ERRORS_BY_BODY.get(body)
+    if validator is None:
+        return []
+    return [
+        Violation("invalid-entry", f"{body}: {e}", e)
+        for e in validator(getattr(entry, body), issuer=region)
+    ]
 
 
 # ------------------------------------------------------------------ stateful

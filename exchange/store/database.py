@@ -314,6 +314,23 @@ class Tx:
             [(origin, level, size >> level) for level in range(64)],
         )
 
+    def index_checked(
+        self, origin: str, start: int, envelopes: Sequence[bytes], stateless: Sequence[list]
+    ) -> int:
+        """Index ``envelopes`` (entries ``start...`` of ``origin``, read by
+        :meth:`Store.backlog`) with their stateless rule results found ahead.
+
+        Returns 0, doing nothing, if the origin's cursor is no longer at ``start``.
+        """
+        row = self.origin(origin)
+        if row is None or row.indexed != start or start + len(envelopes) > row.size:
+            return 0
+        entries = [entries_pb2.Entry.FromString(parse_envelope(raw).payload) for raw in envelopes]
+        apply_entries(self.conn, origin, start, entries, stateless)
+        end = start + len(envelopes)
+        self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
+        return len(envelopes)
+
     def index(self, origin: str, limit: int | None = None) -> int:
         """Fold up to ``limit`` stored but unindexed entries into the registry tables.
 
@@ -456,6 +473,35 @@ class Store:
         with self.write() as tx:
             r = tx.conn.execute(waiting).fetchone()
             return tx.index(r[0], limit) if r else 0
+
+    def backlog(
+        self, limit: int, origin: str = "", start: int = -1
+    ) -> tuple[str, int, list[bytes]] | None:
+        """Up to ``limit`` stored but unindexed envelopes, read without the write lock.
+
+        Of some origin's backlog from its cursor; or, with ``origin`` and
+        ``start``, of that origin from ``start`` (the chunk after one in hand).
+        """
+        if origin:
+            r = self.read.execute(
+                "SELECT origin, ?, size FROM origins WHERE origin = ? AND ? < size",
+                (start, origin, start),
+            ).fetchone()
+        else:
+            r = self.read.execute(
+                "SELECT origin, indexed, size FROM origins WHERE indexed < size LIMIT 1"
+            ).fetchone()
+        if r is None:
+            return None
+        name, first, size = r
+        return name, first, self.envelopes(name, first, min(size, first + limit))
+
+    def index_checked(
+        self, origin: str, start: int, envelopes: Sequence[bytes], stateless: Sequence[list]
+    ) -> int:
+        """:meth:`Tx.index_checked` in its own short transaction."""
+        with self.write() as tx:
+            return tx.index_checked(origin, start, envelopes, stateless)
 
     # ------------------------------------------------------------------ reads
 

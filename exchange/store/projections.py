@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from exchange.core.records import Status
-from exchange.core.rules import CLOSING_ACTIONS, MemoryState
+from exchange.core.rules import CLOSING_ACTIONS, MemoryState, StateReader, Violation, check_entry
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
 from exchange.store.state import SqliteState
 
@@ -291,33 +292,49 @@ def _new_records(
     index_many(conn, [(rowids[r["idx"]], r) for r in rows])
 
 
+#: The stateless violations found ahead for an entry index (None: not run ahead).
+Known = Callable[[int], "list[Violation] | None"]
+
+
 def _flush(
     conn: sqlite3.Connection,
     origin: str,
     run: list[tuple[int, Any]],
-    state: MemoryState,
     base: SqliteState,
+    known: Known,
 ) -> None:
-    """Check a run of recognitions against the rules, then insert the good ones in bulk."""
+    """Check a run of recognitions against the rules, then insert the good ones in bulk.
+
+    Whether an id or certificate number is taken is asked of the tables in a few
+    set-based queries; a memory state on top catches duplicates within the run.
+    """
     if not run:
         return
     region = run[0][1].region
-    base.prefetch(
-        region,
-        (e.recognition.record_id for _, e in run),
-        (e.recognition.certificate_no for _, e in run),
-    )
-    good = [(idx, e) for idx, e in run if _checked(conn, origin, idx, e, state)]
+    ids = [e.recognition.record_id for _, e in run]
+    certs = [e.recognition.certificate_no for _, e in run]
+    base.prefetch(region, ids, certs)
+    state = MemoryState(base)
+    good = []
+    for idx, entry in run:
+        if _checked(conn, origin, idx, entry, state, known):
+            state.apply(region, entry)
+            good.append((idx, entry))
     if good:
         _new_records(conn, origin, good[0][0], good)
+    base.forget(region, ids, certs)  # taken now: the tables answer again
     run.clear()
 
 
 def _checked(
-    conn: sqlite3.Connection, origin: str, idx: int, entry: Any, state: MemoryState
+    conn: sqlite3.Connection, origin: str, idx: int, entry: Any, state: StateReader, known: Known
 ) -> bool:
     """Apply the domain rules to one entry; record its violations; True if it may be applied."""
-    violations = state.check_and_apply(entry.region, idx, entry)
+    found = known(idx)
+    if found is None:
+        violations = check_entry(state, entry.region, idx, entry)
+    else:
+        violations = found or check_entry(state, entry.region, idx, entry, stateless=False)
     if violations:
         conn.executemany(
             "INSERT INTO violations (origin, idx, rule, message) VALUES (?, ?, ?, ?)",
@@ -326,21 +343,33 @@ def _checked(
     return not violations
 
 
-def apply_entries(conn: sqlite3.Connection, origin: str, start: int, entries: Any) -> None:
+def apply_entries(
+    conn: sqlite3.Connection,
+    origin: str,
+    start: int,
+    entries: Any,
+    stateless: Sequence[list[Violation]] | None = None,
+) -> None:
     """Fold consecutive entries into the projections, batching runs of recognitions.
 
     Each entry is first checked by :func:`exchange.core.rules.check_entry` against
-    what the tables (and the entries before it) hold; one that breaks a rule is
-    written to ``violations`` instead, and changes nothing else.
+    what the tables (updated entry by entry, a run of recognitions at a time)
+    hold; one that breaks a rule is written to ``violations`` instead, and
+    changes nothing else. ``stateless``, one list per entry, is what
+    :func:`exchange.core.rules.stateless_violations` found, when the caller ran
+    it ahead (in worker processes).
     """
+
+    def known(idx: int) -> list[Violation] | None:
+        return None if stateless is None else stateless[idx - start]
+
     base = SqliteState(conn)
-    state = MemoryState(base)
     run: list[tuple[int, Any]] = []
     for i, entry in enumerate(entries):
         if entry.WhichOneof("body") == "recognition":
             run.append((start + i, entry))
             continue
-        _flush(conn, origin, run, state, base)
-        if _checked(conn, origin, start + i, entry, state):
+        _flush(conn, origin, run, base, known)
+        if _checked(conn, origin, start + i, entry, base, known):
             apply_entry(conn, origin, start + i, entry)
-    _flush(conn, origin, run, state, base)
+    _flush(conn, origin, run, base, known)

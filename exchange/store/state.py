@@ -3,9 +3,9 @@
 Every lookup is one indexed query. A batch of recognitions can first ask
 :meth:`SqliteState.prefetch` which record ids and certificate numbers are
 free, in a few set-based queries, so checking a big sync does not cost two
-queries per record. Use it under a :class:`~exchange.core.rules.MemoryState`
-that folds in each entry the batch applies: the prefetched "free" answers are
-only true until then, and the memory state answers first.
+queries per record. Those answers hold until the batch is written: check the
+batch under a :class:`~exchange.core.rules.MemoryState` that folds in each
+entry (it answers first), then :meth:`SqliteState.forget` them.
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ class SqliteState:
                     )
                 }
                 free.update((issuer, v) for v in chunk if v not in taken)
+
+    def forget(self, issuer: str, record_ids: Iterable[str], certificates: Iterable[str]) -> None:
+        """Drop what :meth:`prefetch` learned of these (they may be taken now)."""
+        self._free_ids.difference_update((issuer, v) for v in record_ids)
+        self._free_certs.difference_update((issuer, v) for v in certificates)
 
     def record(self, issuer: str, record_id: str) -> RecordState | None:
         if (issuer, record_id) in self._free_ids:
