@@ -3,6 +3,10 @@
 Applied in the same transaction as the append that carries the entry, so a
 query never sees a record whose log entry is missing, or the reverse. The log
 is the truth: these tables can always be rebuilt from it.
+
+Every entry first passes the domain rules (:func:`exchange.core.rules.check_entry`,
+reading these tables through :class:`exchange.store.state.SqliteState`); an
+entry that breaks one is recorded in ``violations`` and changes nothing else.
 """
 
 from __future__ import annotations
