@@ -515,7 +515,10 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         conn = self.node.store.read
         row = queries.record_row(conn, request.issuer, request.record_id)
         if row is None:
-            raise NotFoundError(f"record {request.issuer}/{request.record_id} is not known here")
+            raise NotFoundError(
+                f"record {request.issuer}/{request.record_id} is not known here"
+                + _broken_rules(self.node, f"{request.issuer}/{request.record_id}")
+            )
         out = services_pb2.RecordHistory(view=record_view(self.node, row, on, conn))
         for r in queries.change_rows(conn, request.issuer, request.record_id):
             env = entries_pb2.Entry.FromString(_payload(self.node, r["origin"], r["idx"]))
@@ -549,7 +552,12 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         else:
             raise ValidationError("subject", "give a USCC, a brand name or a record")
         if not found:
-            raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}")
+            why = (
+                _broken_rules(self.node, f"{request.record.issuer}/{request.record.record_id}")
+                if which == "record"
+                else ""
+            )
+            raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}{why}")
         accs, wds = queries.accession_facts(conn), queries.withdrawal_facts(conn)
         out = services_pb2.CheckResponse()
         for row in found[:50]:
@@ -632,6 +640,16 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                     )
                 )
         return services_pb2.ListAgreementsResponse(agreements=list(views.values()))
+
+
+def _broken_rules(node: NodeContext, subject: str) -> str:
+    """Say which logged entries about ``subject`` broke a rule and were not applied."""
+    found = node.store.violations(limit=3, subject=subject)
+    return "".join(
+        f"; entry {v['origin']} #{v['idx']} about it broke rule {v['rule']} and was not"
+        f" applied ({v['message']})"
+        for v in found
+    )
 
 
 def _payload(node: NodeContext, origin: str, idx: int) -> bytes:

@@ -564,9 +564,16 @@ class Store:
         rows = self.read.execute("SELECT origin, count(*) FROM violations GROUP BY origin")
         return dict(rows.fetchall())
 
-    def violations(self, limit: int = 10, origin: str = "") -> list[dict[str, object]]:
-        """The latest violations recorded at ingest (of one origin, if given)."""
-        where, params = ("WHERE origin = ?", [origin]) if origin else ("", [])
+    def violations(
+        self, limit: int = 10, origin: str = "", subject: str = ""
+    ) -> list[dict[str, object]]:
+        """The latest violations recorded at ingest, of one origin or one subject
+        (``<region>/<record or case id>``) if given."""
+        where, params = "WHERE 1 = 1", []
+        for col, value in (("origin", origin), ("subject", subject)):
+            if value:
+                where += f" AND {col} = ?"
+                params.append(value)
         rows = self.read.execute(
             f"SELECT origin, idx, rule, message FROM violations {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],

@@ -340,11 +340,24 @@ def _checked(
     else:
         violations = found or check_entry(state, entry.region, idx, entry, stateless=False)
     if violations:
+        subject = _subject(entry)
         conn.executemany(
-            "INSERT INTO violations (origin, idx, rule, message) VALUES (?, ?, ?, ?)",
-            [(origin, idx, v.rule, v.message) for v in violations],
+            "INSERT INTO violations (origin, idx, rule, message, subject) VALUES (?, ?, ?, ?, ?)",
+            [(origin, idx, v.rule, v.message, subject) for v in violations],
         )
     return not violations
+
+
+def _subject(entry: Any) -> str:
+    """The record or case an entry is about, as ``<region>/<id>`` ("" for others)."""
+    body = entry.WhichOneof("body")
+    if body in ("recognition", "status_change"):
+        return f"{entry.region}/{getattr(entry, body).record_id}"
+    if body == "infringement_case":
+        return f"{entry.region}/{entry.infringement_case.case_id}"
+    if body == "case_action":
+        return f"{entry.case_action.case_region}/{entry.case_action.case_id}"
+    return ""
 
 
 def apply_entries(

@@ -109,6 +109,9 @@ def test_a_mirror_keeps_but_does_not_apply_entries_that_break_the_rules(
                 services_pb2.GetRecordRequest(issuer="340000", record_id="ah-forged-1"), timeout=10
             )
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "broke rule invalid-entry" in err.value.details()  # `show` says why
+        shown = brandex("show", "ah-forged-1", "--issuer", "340000", config=fed.configs["jiangsu"])
+        assert shown.returncode != 0 and "broke rule invalid-entry" in shown.stderr, shown
         found = registry.Search(services_pb2.SearchRequest(text="越界品牌"), timeout=10)
         assert not found.records
 
