@@ -31,12 +31,12 @@ _STEP = 500  # entries per worker task
 _Job = tuple[str, int, list[bytes], list[Future]]
 
 
-def stateless_in_worker(region: str, start: int, envelopes: list[bytes]) -> list[list[tuple]]:
-    """:func:`exchange.core.rules.stateless_violations` of stored envelopes, in a worker:
+def stateless_in_worker(region: str, start: int, payloads: list[bytes]) -> list[list[tuple]]:
+    """:func:`exchange.core.rules.stateless_violations` of entry payloads, in a worker:
     (rule, message) pairs per entry."""
     out = []
-    for i, raw in enumerate(envelopes):
-        entry = entries_pb2.Entry.FromString(parse_envelope(raw).payload)
+    for i, payload in enumerate(payloads):
+        entry = entries_pb2.Entry.FromString(payload)
         out.append([(v.rule, v.message) for v in stateless_violations(region, start + i, entry)])
     return out
 
@@ -76,26 +76,28 @@ class Indexer:
         region = origin.rpartition("/")[2]
         pool = self.ledger.pool
         assert pool is not None
+        payloads = [parse_envelope(raw).payload for raw in envs]
         futures = [
-            pool.submit(stateless_in_worker, region, start + i, envs[i : i + _STEP])
-            for i in range(0, len(envs), _STEP)
+            pool.submit(stateless_in_worker, region, start + i, payloads[i : i + _STEP])
+            for i in range(0, len(payloads), _STEP)
         ]
-        return origin, start, envs, futures
+        return origin, start, payloads, futures
 
     def _catch_up_ahead(self) -> int:
         store, done = self.ledger.store, 0
         job = self._ahead(store.backlog(self.chunk))
         while job is not None and not self.ledger.closing.is_set():
-            origin, start, envs, futures = job
-            if not envs:
+            origin, start, payloads, futures = job
+            if not payloads:
                 break
-            after = self._ahead(store.backlog(self.chunk, origin, start + len(envs)))
+            after = self._ahead(store.backlog(self.chunk, origin, start + len(payloads)))
+            entries = [entries_pb2.Entry.FromString(p) for p in payloads]
             stateless = [
                 [Violation(rule, message) for rule, message in found]
                 for fut in futures
                 for found in fut.result()
             ]
-            n = store.index_checked(origin, start, envs, stateless)
+            n = store.index_checked(origin, start, entries, stateless)
             if n == 0:  # the cursor moved meanwhile (an append indexed inline): read again
                 after = self._ahead(store.backlog(self.chunk))
             done += n

@@ -315,21 +315,20 @@ class Tx:
         )
 
     def index_checked(
-        self, origin: str, start: int, envelopes: Sequence[bytes], stateless: Sequence[list]
+        self, origin: str, start: int, entries: Sequence[object], stateless: Sequence[list]
     ) -> int:
-        """Index ``envelopes`` (entries ``start...`` of ``origin``, read by
-        :meth:`Store.backlog`) with their stateless rule results found ahead.
+        """Index parsed ``entries`` (``start...`` of ``origin``, as :meth:`Store.backlog`
+        read them) with their stateless rule results found ahead.
 
         Returns 0, doing nothing, if the origin's cursor is no longer at ``start``.
         """
         row = self.origin(origin)
-        if row is None or row.indexed != start or start + len(envelopes) > row.size:
+        if row is None or row.indexed != start or start + len(entries) > row.size:
             return 0
-        entries = [entries_pb2.Entry.FromString(parse_envelope(raw).payload) for raw in envelopes]
         apply_entries(self.conn, origin, start, entries, stateless)
-        end = start + len(envelopes)
+        end = start + len(entries)
         self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
-        return len(envelopes)
+        return len(entries)
 
     def index(self, origin: str, limit: int | None = None) -> int:
         """Fold up to ``limit`` stored but unindexed entries into the registry tables.
@@ -497,11 +496,11 @@ class Store:
         return name, first, self.envelopes(name, first, min(size, first + limit))
 
     def index_checked(
-        self, origin: str, start: int, envelopes: Sequence[bytes], stateless: Sequence[list]
+        self, origin: str, start: int, entries: Sequence[object], stateless: Sequence[list]
     ) -> int:
         """:meth:`Tx.index_checked` in its own short transaction."""
         with self.write() as tx:
-            return tx.index_checked(origin, start, envelopes, stateless)
+            return tx.index_checked(origin, start, entries, stateless)
 
     # ------------------------------------------------------------------ reads
 
