@@ -20,7 +20,7 @@ import click
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from exchange.core.errors import BrandexError, FormatError, ValidationError
+from exchange.core.errors import BrandexError, ValidationError
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
@@ -52,7 +52,6 @@ EXIT_CODES: list[tuple[type[BaseException] | grpc.StatusCode, int]] = [
     (grpc.StatusCode.UNAUTHENTICATED, EXIT_NEGATIVE),
     (grpc.StatusCode.RESOURCE_EXHAUSTED, EXIT_REMOTE),
     (ValidationError, EXIT_USAGE),
-    (FormatError, EXIT_USAGE),
     (OSError, EXIT_USAGE),
     (BrandexError, EXIT_NEGATIVE),
 ]

@@ -59,7 +59,7 @@ def run(config: Path, log_level: str) -> None:
 @output_option
 @handle_errors
 def status(config_path, node_addr, cert, key, fmt) -> None:
-    """Origins and sizes, cosigners, peers and their lag, equivocation evidence.
+    """Origins and sizes, cosigners, rule violations, peers and their lag, equivocation evidence.
 
     Example: brandex node status --config nodes/anhui.toml --node 127.0.0.1:7340
     """
@@ -76,6 +76,7 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
             "origin": o.origin,
             "size": o.size,
             "cosigners": len(o.cosigners),
+            "violations": o.violations,
             "state": (
                 "FROZEN: " + o.frozen_reason
                 if o.frozen
@@ -86,7 +87,12 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         }
         for o in st.origins
     ]
-    emit(rows, ["origin", "size", "cosigners", "state"], fmt)
+    emit(rows, ["origin", "size", "cosigners", "violations", "state"], fmt)
+    if st.violations:
+        click.echo("")
+        click.echo("latest rule violations (kept in the log, not applied to the registry):")
+        for v in st.violations:
+            click.echo(f"  {v.origin} #{v.index} {v.rule}: {v.message}")
     sizes = {o.origin: o.size for o in st.origins}
     if st.peers:
         click.echo("")

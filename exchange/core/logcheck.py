@@ -9,9 +9,11 @@ federation's trust anchors, never trusting what a node says about itself:
   origin's federation and region) -- :func:`check_envelopes`, which is a plain
   function over bytes so callers can run it in worker processes;
 * every entry's domain validity: the ``*_errors`` validators of
-  :mod:`exchange.core.records`, the status state machine of
-  :mod:`exchange.core.status`, references to records, cases and agreements that
-  exist, no duplicate record ids, certificate numbers or case ids per issuer;
+  :mod:`exchange.core.records` (in :func:`check_envelopes`), then the stateful
+  rules of :mod:`exchange.core.rules` (status state machine, references to
+  records, cases and agreements that exist, no duplicate record ids,
+  certificate numbers or case ids per issuer), the same rules an issuing node
+  and every mirror apply; :data:`RULE_ISSUES` maps rule names to issue kinds;
 * every checkpoint seen from every node: signed by a certified key of the
   origin, backed by the entries that node served, and consistent with every
   other checkpoint of that origin. Two validly signed checkpoints that cannot
@@ -39,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography import x509 as cx509
@@ -51,23 +54,15 @@ from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, Cosi
 from exchange.core.dsse import PAYLOAD_TYPE, pae, parse_envelope
 from exchange.core.errors import (
     BrandexError,
-    ConflictError,
     FormatError,
-    ValidationError,
     VerificationError,
 )
 from exchange.core.keys import KeyHistory, KeyLife, issued_at
 from exchange.core.note import Ed25519NoteVerifier, Note, compute_key_id, parse_note
 from exchange.core.origin import parse_origin
-from exchange.core.records import (
-    BODIES,
-    ERRORS_BY_BODY,
-    Kind,
-    Status,
-    parse_date,
-    parse_optional_date,
-)
-from exchange.core.status import RecordState, apply_change
+from exchange.core.records import BODIES, ERRORS_BY_BODY, Status
+from exchange.core.rules import CaseState, MemoryState, Violation, check_entry
+from exchange.core.status import RecordState
 
 __all__ = [
     "FORMAT",
@@ -400,19 +395,6 @@ def check_envelopes(
 
 
 @dataclass
-class _Record:
-    index: int
-    state: RecordState | None  # None when the record itself broke the rules
-
-
-@dataclass
-class _Case:
-    index: int
-    handling_region: str
-    open: bool = True
-
-
-@dataclass
 class History:
     """One sequence of leaves for an origin, with the state of checking it.
 
@@ -429,10 +411,8 @@ class History:
     settled: int = 0  # leaves whose verification result has been applied
     verified: int = 0  # of which verified
     kinds: Counter = field(default_factory=Counter)
-    records: dict[str, _Record] = field(default_factory=dict)
-    certificates: dict[str, str] = field(default_factory=dict)
-    cases: dict[str, _Case] = field(default_factory=dict)
-    agreements: set[str] = field(default_factory=set)
+    #: The domain state of this log's entries so far (see :mod:`exchange.core.rules`).
+    state: MemoryState = field(default_factory=MemoryState)
     sources: list[str] = field(default_factory=list)
     _tree: merkle.MemoryHashStore | None = None
 
@@ -645,7 +625,7 @@ class LogAudit:
         self._issues: list[Issue] = []
         self._unlisted: Counter = Counter()
         self._listed: Counter = Counter()
-        self._deferred: list[tuple[str, History, int, str, tuple[str, ...]]] = []
+        self._deferred: list[tuple[History, int, str, Any]] = []
         self.notes: list[str] = []
         self.sources: list[str] = []
         self._count = 0
@@ -754,167 +734,52 @@ class LogAudit:
         self.add_issue(Issue(kind, h.origin, message + where, index=idx))
 
     def _fact(self, h: History, fact: tuple[Any, ...]) -> None:
+        """Apply the domain rules (:func:`exchange.core.rules.check_entry`) to one entry.
+
+        The stateless rules were applied by :func:`check_envelopes` (an entry that
+        broke them is already reported and changes no state). References into
+        another log are checked in :meth:`_resolve_deferred`, once every log is read.
+        """
         body, idx, ok = fact[0], fact[1], fact[2]
         h.kinds[body] += 1
-        region = h.origin.rpartition("/")[2]
-        federation = h.origin.rpartition("/")[0]
-        if body == "recognition":
-            record_id, cert_no, recognised_on, valid_from, valid_until, kind = fact[3:]
-            if record_id in h.records:
-                self._issue(
-                    "duplicate",
-                    h,
-                    idx,
-                    f"record id {record_id!r} was already issued at index "
-                    f"{h.records[record_id].index}",
-                )
-                return
-            if cert_no in h.certificates:
-                self._issue(
-                    "duplicate",
-                    h,
-                    idx,
-                    f"certificate number {cert_no!r} of record {record_id!r} was already used "
-                    f"by record {h.certificates[cert_no]!r}",
-                )
-            else:
-                h.certificates[cert_no] = record_id
-            state = None
-            if ok:
-                try:
-                    on = parse_date(recognised_on, "recognised_on")
-                    state = RecordState(
-                        status="valid",
-                        recognised_on=on,
-                        valid_from=parse_date(valid_from, "valid_from"),
-                        valid_until=parse_optional_date(valid_until, "valid_until"),
-                        last_effective=on,
-                        record_id=record_id,
-                        certificate_no=cert_no,
-                        kind=Kind(kind),
-                        issuer=region,
-                    )
-                except (ValidationError, ValueError):  # pragma: no cover - ok means valid
-                    state = None
-            h.records[record_id] = _Record(idx, state)
-        elif body == "status_change":
-            record_id, payload = fact[3], fact[4]
-            rec = h.records.get(record_id)
-            if rec is None:
-                self._issue(
-                    "status",
-                    h,
-                    idx,
-                    f"status change for record {record_id!r}, which this log did not issue "
-                    "before it",
-                )
-                return
-            if not ok or rec.state is None:
-                return  # already reported as an invalid entry
-            change = self.decode(payload).status_change
-            try:
-                rec.state = apply_change(rec.state, change)
-            except (ConflictError, ValidationError) as exc:
-                self._issue(
-                    "status",
-                    h,
-                    idx,
-                    f"{_status_name(change)} of record {record_id!r} (issued at index "
-                    f"{rec.index}) is not allowed: {exc}",
-                )
-        elif body == "infringement_case":
-            case_id, prot_issuer, prot_record, handling = fact[3:]
-            if case_id in h.cases:
-                self._issue(
-                    "duplicate",
-                    h,
-                    idx,
-                    f"case id {case_id!r} was already used at index {h.cases[case_id].index}",
-                )
-                return
-            h.cases[case_id] = _Case(idx, handling)
-            if prot_issuer == region:
-                if prot_record not in h.records:
-                    self._issue(
-                        "reference",
-                        h,
-                        idx,
-                        f"case {case_id!r} protects record {prot_record!r}, which this log "
-                        "did not issue before it",
-                    )
-            elif ok:
-                self._deferred.append(
-                    ("record", h, idx, f"{federation}/{prot_issuer}", (prot_record, case_id))
-                )
-        elif body == "case_action":
-            case_region, case_id, acting, action = fact[3:]
-            if case_region == region:
-                case = h.cases.get(case_id)
-                if case is None:
-                    self._issue(
-                        "reference",
-                        h,
-                        idx,
-                        f"action on case {case_id!r}, which this log did not open before it",
-                    )
-                    return
-                if not case.open:
-                    self._issue("case", h, idx, f"action on case {case_id!r} after it was closed")
-                if action in (6, 7):  # CLOSED, DISMISSED
-                    case.open = False
-            elif ok:
-                self._deferred.append(
-                    ("case", h, idx, f"{federation}/{case_region}", (case_id, acting))
-                )
-        elif body == "accession":
-            h.agreements.add(fact[3])
-        elif body == "withdrawal" and fact[3] not in h.agreements:
-            self._issue(
-                "reference",
-                h,
-                idx,
-                f"withdrawal from agreement {fact[3]!r}, to which this log shows no "
-                "accession before it",
-            )
+        if not ok:
+            return
+        federation, region = split_origin(h.origin)
+        entry = _entry_of(body, region, fact, self.decode)
+        violations = check_entry(h.state, region, idx, entry, stateless=False)
+        for v in violations:
+            self._issue(RULE_ISSUES[v.rule], h, idx, _described(v, entry))
+        if violations:
+            return  # not applied: as on a mirror, it changes no state
+        h.state.apply(region, entry)
+        msg = getattr(entry, body, None)
+        if body == "infringement_case" and msg.protected_issuer != region:
+            self._deferred.append((h, idx, f"{federation}/{msg.protected_issuer}", entry))
+        elif body == "case_action" and msg.case_region != region:
+            self._deferred.append((h, idx, f"{federation}/{msg.case_region}", entry))
 
     def _resolve_deferred(self) -> None:
-        for what, h, idx, target, args in self._deferred:
-            histories = self._histories.get(target)
-            if not histories:
-                note = (
-                    f"{h.origin} entry {idx}: refers to {what} {args[0]!r} of {target}, "
+        """Check references into other logs against every history read of them.
+
+        Logs have no order between them, so only the rules about what exists and
+        who may act are checked here, not whether a case was still open.
+        """
+        for h, idx, target, entry in self._deferred:
+            if not self._histories.get(target):
+                what = "record" if body_of(entry) == "infringement_case" else "case"
+                ref = entry.infringement_case.protected_record_id if what == "record" else (
+                    entry.case_action.case_id
+                )  # fmt: skip
+                self.notes.append(
+                    f"{h.origin} entry {idx}: refers to {what} {ref!r} of {target}, "
                     "which this audit did not download; not checked"
                 )
-                self.notes.append(note)
                 continue
-            if what == "record":
-                record_id, case_id = args
-                if not any(record_id in t.records for t in histories):
-                    self._issue(
-                        "reference",
-                        h,
-                        idx,
-                        f"case {case_id!r} protects record {record_id!r} of {target}, "
-                        "which that log does not hold",
-                    )
-            else:
-                case_id, acting = args
-                case = next((t.cases[case_id] for t in histories if case_id in t.cases), None)
-                if case is None:
-                    self._issue(
-                        "reference",
-                        h,
-                        idx,
-                        f"action on case {case_id!r} of {target}, which that log does not hold",
-                    )
-                elif acting not in (case.handling_region, target.rpartition("/")[2]):
-                    self._issue(
-                        "case",
-                        h,
-                        idx,
-                        f"{acting} acts on case {case_id!r} of {target}, which "
-                        f"{case.handling_region} handles",
-                    )
+            federation, region = split_origin(h.origin)
+            reader = _Federation(self._histories, federation)
+            for v in check_entry(reader, region, idx, entry, stateless=False):
+                if v.rule in _CROSS_LOG_RULES:
+                    self._issue(RULE_ISSUES[v.rule], h, idx, v.message)
 
     # -------------------------------------------------------- checkpoints
 
@@ -1265,3 +1130,93 @@ def _status_name(change: object) -> str:
         return Status(int(getattr(change, "new_status", 0))).name
     except ValueError:
         return "status change"
+
+
+#: The audit issue kind each rule of :data:`exchange.core.rules.RULES` is reported as.
+RULE_ISSUES: dict[str, str] = {
+    "invalid-entry": "invalid-entry",
+    "duplicate-record": "duplicate",
+    "duplicate-certificate": "duplicate",
+    "duplicate-case": "duplicate",
+    "status-unknown-record": "status",
+    "status-transition": "status",
+    "case-unknown-record": "reference",
+    "case-unknown": "reference",
+    "withdrawal-without-accession": "reference",
+    "case-not-party": "case",
+    "case-closed": "case",
+}
+
+#: Rules about references into another log, checked once every log is read.
+_CROSS_LOG_RULES = frozenset({"case-unknown-record", "case-unknown", "case-not-party"})
+
+
+def _entry_of(body: str, region: str, fact: tuple[Any, ...], decode: Callable) -> Any:
+    """An Entry-like object for the rules, from the fields ``_facts`` kept."""
+    if body == "recognition":
+        record_id, cert_no, recognised_on, valid_from, valid_until, kind = fact[3:]
+        msg: Any = SimpleNamespace(
+            record_id=record_id,
+            certificate_no=cert_no,
+            recognised_on=recognised_on,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            kind=kind,
+        )
+    elif body == "status_change":
+        msg = decode(fact[4]).status_change
+    elif body == "infringement_case":
+        case_id, prot_issuer, prot_record, handling = fact[3:]
+        msg = SimpleNamespace(
+            case_id=case_id,
+            protected_issuer=prot_issuer,
+            protected_record_id=prot_record,
+            reporting_region=region,
+            handling_region=handling,
+        )
+    elif body == "case_action":
+        case_region, case_id, acting, action = fact[3:]
+        msg = SimpleNamespace(
+            case_region=case_region, case_id=case_id, acting_region=acting, action=action
+        )
+    elif body in ("accession", "withdrawal"):
+        msg = SimpleNamespace(agreement_id=fact[3])
+    else:
+        msg = SimpleNamespace()
+    return SimpleNamespace(region=region, **{body: msg})
+
+
+def _described(v: Violation, entry: Any) -> str:
+    if v.rule == "status-transition":
+        change = entry.status_change
+        return f"{_status_name(change)} of record {change.record_id!r} is not allowed: {v.message}"
+    return v.message
+
+
+class _Federation:
+    """A rules reader over the final state of every history read, for cross-log checks."""
+
+    def __init__(self, histories: Mapping[str, list[History]], federation: str) -> None:
+        self._histories = histories
+        self._federation = federation
+
+    def _states(self, region: str) -> list[MemoryState]:
+        return [h.state for h in self._histories.get(f"{self._federation}/{region}", [])]
+
+    def record(self, issuer: str, record_id: str) -> RecordState | None:
+        found = (st.record(issuer, record_id) for st in self._states(issuer))
+        return next((r for r in found if r is not None), None)
+
+    def certificate_holder(self, issuer: str, certificate_no: str) -> str | None:
+        found = (st.certificate_holder(issuer, certificate_no) for st in self._states(issuer))
+        return next((r for r in found if r is not None), None)
+
+    def case(self, case_region: str, case_id: str) -> CaseState | None:
+        found = (st.case(case_region, case_id) for st in self._states(case_region))
+        return next((c for c in found if c is not None), None)
+
+    def acceded(self, region: str, agreement_id: str) -> bool:
+        return any(st.acceded(region, agreement_id) for st in self._states(region))
+
+    def complete(self, region: str) -> bool:
+        return bool(self._states(region))

@@ -9,8 +9,10 @@ so every answer carries its reasons and the log entries they rest on.
 
 Inputs are plain frozen dataclasses built by the store from verified entries,
 which keeps this module free of protobuf and of any storage. Changes are
-replayed leniently here: they were checked by :mod:`exchange.core.status`
-before being signed and again before being stored.
+replayed leniently here (one that does not fit is skipped, not refused): a
+node's tables hold only changes that passed :func:`exchange.core.rules.check_entry`
+(the state machine of :mod:`exchange.core.status`), at the issuer before
+signing and at every mirror before they were applied.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Record kinds, enums and the validation rules every issuer applies before signing.
+"""Record kinds, enums and the stateless validation rules of each entry body.
 
 An entry, once signed, stays in an append-only log for ever, so the rules that
-keep nonsense out are applied here, before signing, and again by every peer
-that mirrors the log. They live in the pure core so the issuing node, the
-importer and an offline auditor apply exactly the same rules.
+keep nonsense out are applied before signing. These validators look at one
+message alone; :func:`exchange.core.rules.check_entry` runs them (``ERRORS_BY_BODY``)
+together with the rules that need the log's state, and it is what the issuing
+node applies before signing, every mirror before it applies a received entry
+to its registry, and ``brandex audit log`` while it replays a log. The
+importer and the CLI call the validators directly, to report problems early.
 
 Messages are read duck-typed by attribute name: the functions accept the
 generated protobuf messages (``exchange._proto.brandex.v1.entries_pb2``) and

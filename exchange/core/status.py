@@ -1,9 +1,12 @@
 """The lifecycle of one record: which status changes an issuer may sign, and when.
 
-A signed change can never be taken back, so the issuing node refuses a change
-that does not fit the record's history *before* signing it, and a mirroring
-peer refuses to project one that slipped through. Both replay the record's
-changes through :func:`apply_change`.
+A signed change can never be taken back, so :func:`apply_change` decides
+whether a change fits the record's current state. It is called by
+:func:`exchange.core.rules.check_entry`: the issuing node refuses a change that
+does not fit *before* signing it, and a mirror records one that slipped
+through as a violation instead of applying it to its registry. The current
+state comes from the store's tables (``exchange.store.state``) or from a
+:class:`~exchange.core.rules.MemoryState` that folded the earlier entries.
 
 States are ``valid``, ``suspended``, ``revoked`` and ``withdrawn``; the last
 two are terminal. "Expired" is not a state: it follows from ``valid_until``
@@ -106,10 +109,10 @@ def initial_state(rec: object, *, issuer: str) -> RecordState:
 
 
 def state_of_record(rec: object, *, issuer: str) -> RecordState:
-    """The state of an already-logged record, without re-validating it.
+    """The state of a record as first issued, without validating it.
 
-    A mirror replays another issuer's history: the issuer validated the record
-    when it signed it, and rules may have moved on since, so this never refuses.
+    For callers that checked the record already (:mod:`exchange.core.rules`)
+    or read it back from a log; it raises only if a date does not parse.
     """
     recognised_on = parse_date(rec.recognised_on, "recognised_on")  # type: ignore[attr-defined]
     return RecordState(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -37,7 +38,7 @@ from exchange.core.records import (
     validate_status_change,
     validate_withdrawal,
 )
-from exchange.core.status import apply_change
+from exchange.core.rules import MemoryState, Violation, check_entry
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node import requests as checks
 from exchange.node.errors import PermissionDenied, Unauthenticated, abort, translate_errors
@@ -47,6 +48,7 @@ from exchange.node.limits import StreamSlots, TokenBuckets, client_key
 from exchange.node.verify import validate_records
 from exchange.store import queries
 from exchange.store.database import Tx
+from exchange.store.state import SqliteState
 
 __all__ = ["NodeContext", "add_services"]
 
@@ -240,6 +242,8 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
             origin=ledger.origin,
             started_at=self.node.started_at,
         )
+        violations = store.violation_counts()
+        suspects = store.suspect_count()
         origins = store.origins()
         if len(origins) > checks.MAX_STATUS_ORIGINS:
             origins, out.truncated = origins[: checks.MAX_STATUS_ORIGINS], True
@@ -252,6 +256,14 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     frozen_reason=row.frozen_reason,
                     indexed=row.indexed,
                     cosigners=[w for w, _, _ in store.cosignatures(row.origin, row.size)],
+                    violations=violations.get(row.origin, 0),
+                    suspects=suspects.get(row.origin, 0),
+                )
+            )
+        for v in store.violations(limit=10):
+            out.violations.append(
+                services_pb2.Violation(
+                    origin=v["origin"], index=v["idx"], rule=v["rule"], message=v["message"]
                 )
             )
         for st in self.node.peer_states():
@@ -305,83 +317,71 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
 
 
 class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
+    """The operator's write RPCs: each entry passes :func:`exchange.core.rules.check_entry`
+    against this node's tables before it is signed, and again inside the write lock."""
+
     def _issue_one(self, field: str, msg: Any, check) -> services_pb2.IssueResponse:
         start, envs = self.node.ledger.issue([(field, msg)], check=check)
         return services_pb2.IssueResponse(
             origin=self.node.ledger.origin, index=start, envelope=envs[0]
         )
 
-    def _existing(self, tx: Tx, rec: entries_pb2.Recognition) -> dict | None:
-        found = queries.rows(
-            tx.conn,
-            "SELECT origin, idx, record_id, certificate_no FROM"
-            " records WHERE issuer = ? AND (certificate_no = ? OR record_id = ?)",
-            (self.node.region, rec.certificate_no, rec.record_id),
-        )
-        for row in found:
-            if row["certificate_no"] == rec.certificate_no and row["record_id"] == rec.record_id:
-                return row
-            raise ConflictError(
-                f"record {rec.record_id} / certificate {rec.certificate_no} clashes with record "
-                f"{row['record_id']} (certificate {row['certificate_no']}) already issued"
-            )
-        return None
+    def _violations(self, conn: Any, field: str, msg: Any) -> list[Violation]:
+        entry = SimpleNamespace(region=self.node.region, **{field: msg})
+        return check_entry(SqliteState(conn, complete=True), self.node.region, -1, entry)
+
+    def _state(self) -> SqliteState:
+        return SqliteState(self.node.store.read, complete=True)
+
+    def _checked(self, field: str, msg: Any) -> Callable[[Tx, list], None]:
+        """The in-lock check of one entry: refuse it if it breaks any rule."""
+
+        def check(tx: Tx, bodies: list) -> None:
+            _refuse(self._violations(tx.conn, field, msg))
+
+        return check
 
     @translate_errors
     def Issue(self, request, context):
         self.operator(context)
-        raise_errors(recognition_errors(request, issuer=self.node.region))
-        with self.node.store.write() as tx:
-            existing = self._existing(tx, request)
-        if existing is not None:
+        violations = self._violations(self.node.store.read, "recognition", request)
+        if _same_record(violations, self._state(), self.node.region, request):
+            existing = queries.record_row(self.node.store.read, self.node.region, request.record_id)
+            assert existing is not None
             return services_pb2.IssueResponse(
                 origin=existing["origin"],
                 index=existing["idx"],
                 duplicate=True,
                 envelope=self.node.store.envelope(existing["origin"], existing["idx"]),
             )
+        _refuse(violations, request)
 
         def check(tx: Tx, bodies: list) -> None:
-            if self._existing(tx, request) is not None:
+            if self._violations(tx.conn, "recognition", request):
                 raise ConflictError(f"record {request.record_id} was issued meanwhile")
 
         return self._issue_one("recognition", request, check)
 
     def _partition(self, conn: Any, records: list) -> tuple[list, int]:
-        """Split records into new ones and exact re-issues, in a few queries.
+        """Split (already validated) records into new ones and exact re-issues.
 
-        A record whose id or certificate number is taken by a *different* record is
-        a conflict: re-importing a file must add nothing, never overwrite.
+        A record whose id or certificate number is taken by a *different* record
+        breaks a duplicate rule: re-importing a file must add nothing, never
+        overwrite. The ids and numbers are looked up in a few set-based queries.
         """
-        known: dict[str, str] = {}  # certificate_no -> record_id, and the reverse
-        by_id: dict[str, str] = {}
-        certs = [r.certificate_no for r in records]
-        ids = [r.record_id for r in records]
-        for col, values in (("certificate_no", certs), ("record_id", ids)):
-            for i in range(0, len(values), 500):
-                chunk = values[i : i + 500]
-                for rid, cert in conn.execute(
-                    f"SELECT record_id, certificate_no FROM records WHERE issuer = ? AND"
-                    f" {col} IN ({', '.join('?' * len(chunk))})",
-                    [self.node.region, *chunk],
-                ):
-                    known[cert] = rid
-                    by_id[rid] = cert
+        region = self.node.region
+        base = SqliteState(conn, complete=True)
+        base.prefetch(region, (r.record_id for r in records), (r.certificate_no for r in records))
+        state = MemoryState(base)
         fresh, dup = [], 0
         for rec in records:
-            taken_by = known.get(rec.certificate_no)
-            cert_of_id = by_id.get(rec.record_id)
-            if taken_by == rec.record_id and cert_of_id == rec.certificate_no:
+            entry = SimpleNamespace(region=region, recognition=rec)
+            violations = check_entry(state, region, -1, entry, stateless=False)
+            if _same_record(violations, state, region, rec):
                 dup += 1
                 continue
-            if taken_by is not None or cert_of_id is not None:
-                raise ConflictError(
-                    f"record {rec.record_id} / certificate {rec.certificate_no} clashes with "
-                    f"record {taken_by or rec.record_id} (certificate "
-                    f"{cert_of_id or rec.certificate_no}) already issued"
-                )
-            known[rec.certificate_no] = rec.record_id
-            by_id[rec.record_id] = rec.certificate_no
+            _refuse(violations, rec)
+            state.apply(region, entry)
             fresh.append(rec)
         return fresh, dup
 
@@ -425,7 +425,10 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
 
         def check(tx: Tx, bodies: list) -> None:
             # Signed outside the lock; re-checked inside it against a concurrent import.
-            again, _ = self._partition(tx.conn, [rec for _, rec in bodies])
+            try:
+                again, _ = self._partition(tx.conn, [rec for _, rec in bodies])
+            except ConflictError:
+                again = []
             if len(again) != len(bodies):
                 raise ConflictError("some of these records were issued meanwhile; retry")
 
@@ -436,81 +439,73 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
     def ChangeStatus(self, request, context):
         self.operator(context)
         validate_status_change(request, issuer=self.node.region)
-
-        def check(tx: Tx, bodies: list) -> None:
-            state = queries.record_state(tx.conn, self.node.region, request.record_id)
-            if state is None:
-                raise NotFoundError(
-                    f"record {request.record_id} is not one of {self.node.region}'s records"
-                )
-            apply_change(state, request)
-
-        return self._issue_one("status_change", request, check)
+        return self._issue_one("status_change", request, self._checked("status_change", request))
 
     @translate_errors
     def ReportCase(self, request, context):
         self.operator(context)
         validate_case(request, issuer=self.node.region)
-
-        def check(tx: Tx, bodies: list) -> None:
-            if (
-                queries.record_row(tx.conn, request.protected_issuer, request.protected_record_id)
-                is None
-            ):
-                raise NotFoundError(
-                    f"protected record {request.protected_issuer}/{request.protected_record_id}"
-                    " is not known to this node"
-                )
-            if tx.conn.execute(
-                "SELECT 1 FROM cases WHERE case_region = ? AND case_id = ?",
-                (self.node.region, request.case_id),
-            ).fetchone():
-                raise ConflictError(f"case {request.case_id} already exists")
-
-        return self._issue_one("infringement_case", request, check)
+        return self._issue_one(
+            "infringement_case", request, self._checked("infringement_case", request)
+        )
 
     @translate_errors
     def ActOnCase(self, request, context):
         self.operator(context)
         validate_case_action(request, issuer=self.node.region)
-
-        def check(tx: Tx, bodies: list) -> None:
-            case = queries.rows(
-                tx.conn,
-                "SELECT * FROM cases WHERE case_region = ? AND case_id = ?",
-                (request.case_region, request.case_id),
-            )
-            if not case:
-                raise NotFoundError(f"case {request.case_region}/{request.case_id} is not known")
-            if self.node.region not in (case[0]["handling_region"], case[0]["case_region"]):
-                raise PermissionDenied(
-                    f"only the handling region {case[0]['handling_region']} or the reporting "
-                    f"region may act on case {request.case_id}"
-                )
-            if not case[0]["open"]:
-                raise ConflictError(f"case {request.case_id} is closed")
-
-        return self._issue_one("case_action", request, check)
+        return self._issue_one("case_action", request, self._checked("case_action", request))
 
     @translate_errors
     def Accede(self, request, context):
         self.operator(context)
         validate_accession(request, issuer=self.node.region)
-        return self._issue_one("accession", request, None)
+        return self._issue_one("accession", request, self._checked("accession", request))
 
     @translate_errors
     def Withdraw(self, request, context):
         self.operator(context)
         validate_withdrawal(request, issuer=self.node.region)
+        return self._issue_one("withdrawal", request, self._checked("withdrawal", request))
 
-        def check(tx: Tx, bodies: list) -> None:
-            if not tx.conn.execute(
-                "SELECT 1 FROM accessions WHERE region = ? AND agreement_id = ?",
-                (self.node.region, request.agreement_id),
-            ).fetchone():
-                raise ConflictError(f"{self.node.region} never acceded to {request.agreement_id}")
 
-        return self._issue_one("withdrawal", request, check)
+#: The error an issuing node refuses with, per rule (``invalid-entry`` raises the
+#: validators' own errors, ``status-transition`` the state machine's).
+_REFUSALS: dict[str, type[BrandexError]] = {
+    "duplicate-record": ConflictError,
+    "duplicate-certificate": ConflictError,
+    "duplicate-case": ConflictError,
+    "case-unknown-record": NotFoundError,
+    "status-unknown-record": NotFoundError,
+    "status-transition": ConflictError,
+    "case-unknown": NotFoundError,
+    "case-not-party": PermissionDenied,
+    "case-closed": ConflictError,
+    "withdrawal-without-accession": ConflictError,
+}
+
+
+def _refuse(violations: list[Violation], rec: Any = None) -> None:
+    """Raise the user-facing error for the first broken rule (nothing if none)."""
+    if not violations:
+        return
+    invalid = [v.error for v in violations if v.rule == "invalid-entry" and v.error]
+    if invalid:
+        raise_errors(invalid)  # type: ignore[arg-type]
+    first = violations[0]
+    if first.error is not None:
+        raise first.error
+    message = "; ".join(v.message for v in violations)
+    if rec is not None:  # a recognition: name both keys, as an importer reads them
+        message = f"record {rec.record_id} / certificate {rec.certificate_no}: {message}"
+    raise _REFUSALS.get(first.rule, ConflictError)(message)
+
+
+def _same_record(violations: list[Violation], reader: Any, region: str, rec: Any) -> bool:
+    """Whether the only broken rule is that this very record was issued already."""
+    if [v.rule for v in violations] != ["duplicate-record"]:
+        return False
+    existing = reader.record(region, rec.record_id)
+    return existing is not None and existing.certificate_no == rec.certificate_no
 
     @translate_errors
     def RotateKey(self, request, context):
@@ -609,7 +604,10 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         conn = self.node.store.read
         row = queries.record_row(conn, request.issuer, request.record_id)
         if row is None:
-            raise NotFoundError(f"record {request.issuer}/{request.record_id} is not known here")
+            raise NotFoundError(
+                f"record {request.issuer}/{request.record_id} is not known here"
+                + _broken_rules(self.node, f"{request.issuer}/{request.record_id}")
+            )
         out = services_pb2.RecordHistory(view=record_view(self.node, row, on, conn))
         for r in queries.change_rows(conn, request.issuer, request.record_id):
             env = entries_pb2.Entry.FromString(_payload(self.node, r["origin"], r["idx"]))
@@ -642,7 +640,12 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         else:
             raise ValidationError("subject", "give a USCC, a brand name or a record")
         if not found:
-            raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}")
+            why = (
+                _broken_rules(self.node, f"{request.record.issuer}/{request.record.record_id}")
+                if which == "record"
+                else ""
+            )
+            raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}{why}")
         accs, wds = queries.accession_facts(conn), queries.withdrawal_facts(conn)
         out = services_pb2.CheckResponse()
         for row in found[:50]:
@@ -739,6 +742,16 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         return services_pb2.ListAgreementsResponse(
             agreements=list(views.values()), truncated=truncated
         )
+
+
+def _broken_rules(node: NodeContext, subject: str) -> str:
+    """Say which logged entries about ``subject`` broke a rule and were not applied."""
+    found = node.store.violations(limit=3, subject=subject)
+    return "".join(
+        f"; entry {v['origin']} #{v['idx']} about it broke rule {v['rule']} and was not"
+        f" applied ({v['message']})"
+        for v in found
+    )
 
 
 def _payload(node: NodeContext, origin: str, idx: int) -> bytes:

@@ -22,7 +22,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
-from exchange.store.projections import apply_entries, forget_origin
+from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
 
 __all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
@@ -314,6 +314,23 @@ class Tx:
             [(origin, level, size >> level) for level in range(64)],
         )
 
+    def index_checked(
+        self, origin: str, start: int, entries: Sequence[object], stateless: Sequence[list]
+    ) -> int:
+        """Index parsed ``entries`` (``start...`` of ``origin``, as :meth:`Store.backlog`
+        read them) with their stateless rule results found ahead.
+
+        Returns 0, doing nothing, if the origin's cursor is no longer at ``start``.
+        """
+        row = self.origin(origin)
+        if row is None or row.indexed != start or start + len(entries) > row.size:
+            return 0
+        entries = set_aside_suspects(self.conn, origin, start, list(entries))
+        apply_entries(self.conn, origin, start, entries, stateless)
+        end = start + len(entries)
+        self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
+        return len(entries)
+
     def index(self, origin: str, limit: int | None = None) -> int:
         """Fold up to ``limit`` stored but unindexed entries into the registry tables.
 
@@ -329,12 +346,7 @@ class Tx:
             (origin, row.indexed, end),
         )
         entries = [entries_pb2.Entry.FromString(parse_envelope(raw).payload) for (raw,) in rows]
-        suspects = self.conn.execute(
-            "SELECT idx FROM suspects WHERE origin = ? AND idx >= ? AND idx < ?",
-            (origin, row.indexed, end),
-        ).fetchall()
-        for (idx,) in suspects:  # signed inside a key's compromise: never applied
-            entries[idx - row.indexed] = entries_pb2.Entry()
+        entries = set_aside_suspects(self.conn, origin, row.indexed, entries)
         apply_entries(self.conn, origin, row.indexed, entries)
         self.conn.execute("UPDATE origins SET indexed = ? WHERE origin = ?", (end, origin))
         return end - row.indexed
@@ -541,6 +553,35 @@ class Store:
             r = tx.conn.execute(waiting).fetchone()
             return tx.index(r[0], limit) if r else 0
 
+    def backlog(
+        self, limit: int, origin: str = "", start: int = -1
+    ) -> tuple[str, int, list[bytes]] | None:
+        """Up to ``limit`` stored but unindexed envelopes, read without the write lock.
+
+        Of some origin's backlog from its cursor; or, with ``origin`` and
+        ``start``, of that origin from ``start`` (the chunk after one in hand).
+        """
+        if origin:
+            r = self.read.execute(
+                "SELECT origin, ?, size FROM origins WHERE origin = ? AND ? < size",
+                (start, origin, start),
+            ).fetchone()
+        else:
+            r = self.read.execute(
+                "SELECT origin, indexed, size FROM origins WHERE indexed < size LIMIT 1"
+            ).fetchone()
+        if r is None:
+            return None
+        name, first, size = r
+        return name, first, self.envelopes(name, first, min(size, first + limit))
+
+    def index_checked(
+        self, origin: str, start: int, entries: Sequence[object], stateless: Sequence[list]
+    ) -> int:
+        """:meth:`Tx.index_checked` in its own short transaction."""
+        with self.write() as tx:
+            return tx.index_checked(origin, start, entries, stateless)
+
     # ------------------------------------------------------------------ reads
 
     def origins(self) -> list[OriginRow]:
@@ -642,6 +683,27 @@ class Store:
 
     def evidence(self) -> list[dict[str, object]]:
         return list(self.db["evidence"].rows)
+
+    def violation_counts(self) -> dict[str, int]:
+        """origin -> how many domain-rule violations its entries broke here."""
+        rows = self.read.execute("SELECT origin, count(*) FROM violations GROUP BY origin")
+        return dict(rows.fetchall())
+
+    def violations(
+        self, limit: int = 10, origin: str = "", subject: str = ""
+    ) -> list[dict[str, object]]:
+        """The latest violations recorded at ingest, of one origin or one subject
+        (``<region>/<record or case id>``) if given."""
+        where, params = "WHERE 1 = 1", []
+        for col, value in (("origin", origin), ("subject", subject)):
+            if value:
+                where += f" AND {col} = ?"
+                params.append(value)
+        rows = self.read.execute(
+            f"SELECT origin, idx, rule, message FROM violations {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [dict(zip(("origin", "idx", "rule", "message"), r, strict=True)) for r in rows]
 
     def close(self) -> None:
         self._writer.close()

@@ -3,15 +3,23 @@
 Applied in the same transaction as the append that carries the entry, so a
 query never sees a record whose log entry is missing, or the reverse. The log
 is the truth: these tables can always be rebuilt from it.
+
+Every entry first passes the domain rules (:func:`exchange.core.rules.check_entry`,
+reading these tables through :class:`exchange.store.state.SqliteState`); an
+entry that breaks one is recorded in ``violations`` and changes nothing else.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from exchange.core.records import Status
+from exchange.core.rules import CLOSING_ACTIONS, MemoryState, StateReader, Violation, check_entry
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
+from exchange.store.state import SqliteState
 
 __all__ = [
     "REGISTRY_TABLES",
@@ -19,6 +27,7 @@ __all__ = [
     "apply_entries",
     "apply_entry",
     "forget_origin",
+    "set_aside_suspects",
     "status_word",
 ]
 
@@ -32,14 +41,24 @@ REGISTRY_TABLES = (
     "withdrawals",
 )
 
-# Status enum numbers (see proto Status) and the word a record's status takes.
-_STATUS_WORDS = {1: "suspended", 2: "valid", 3: "revoked", 4: "valid", 5: None, 6: "withdrawn"}
+# The word a record's status takes after a change (None: unchanged).
+_STATUS_WORDS: dict[Status, str | None] = {
+    Status.SUSPENDED: "suspended",
+    Status.REINSTATED: "valid",
+    Status.REVOKED: "revoked",
+    Status.RENEWED: "valid",
+    Status.CORRECTED: None,
+    Status.WITHDRAWN: "withdrawn",
+}
 TERMINAL_STATUSES = frozenset({"revoked", "withdrawn"})
 
 
 def status_word(status: int) -> str | None:
     """The record status a status change leads to (None: unchanged)."""
-    return _STATUS_WORDS.get(status)
+    try:
+        return _STATUS_WORDS.get(Status(status))
+    except ValueError:
+        return None
 
 
 def _record_columns(r: Any) -> dict[str, object]:
@@ -145,9 +164,9 @@ def _status_change(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) 
     word = status_word(c.new_status)
     if word is not None:
         cols.update(status=word, status_since=c.effective_on)
-    if c.new_status == 4 and c.new_valid_until:  # RENEWED
+    if c.new_status == Status.RENEWED and c.new_valid_until:
         cols["valid_until"] = c.new_valid_until
-    if c.new_status == 5 and c.HasField("corrected"):  # CORRECTED
+    if c.new_status == Status.CORRECTED and c.HasField("corrected"):
         cols.update(_record_columns(c.corrected))
     if cols:
         _update_record(conn, rowid, cols)
@@ -174,21 +193,23 @@ def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
             c.description,
             # The handling region's log may reach this node first: a closing action
             # already indexed closes the case as it arrives.
-            0 if _closed(conn, entry.region, c.case_id) else 1,
+            0 if _closed(conn, entry.region, c.case_id, c.handling_region) else 1,
             origin,
             idx,
         ),
     )
 
 
-_CLOSING_ACTIONS = (6, 7)  # CLOSED, DISMISSED
+_CLOSING = tuple(int(a) for a in sorted(CLOSING_ACTIONS))
 
 
-def _closed(conn: sqlite3.Connection, case_region: str, case_id: str) -> bool:
+def _closed(conn: sqlite3.Connection, case_region: str, case_id: str, handling: str) -> bool:
+    """Whether a party to the case (its reporter or handler) already closed it here."""
     return (
         conn.execute(
-            "SELECT 1 FROM case_actions WHERE case_region = ? AND case_id = ? AND action IN (?, ?)",
-            (case_region, case_id, *_CLOSING_ACTIONS),
+            "SELECT 1 FROM case_actions WHERE case_region = ? AND case_id = ?"
+            f" AND action IN ({', '.join('?' * len(_CLOSING))}) AND acting_region IN (?, ?)",
+            (case_region, case_id, *_CLOSING, case_region, handling),
         ).fetchone()
         is not None
     )
@@ -212,7 +233,7 @@ def _case_action(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) ->
             a.fine_fen,
         ),
     )
-    if a.action in _CLOSING_ACTIONS:
+    if a.action in CLOSING_ACTIONS:
         conn.execute(
             "UPDATE cases SET open = 0 WHERE case_region = ? AND case_id = ?",
             (a.case_region, a.case_id),
@@ -294,40 +315,125 @@ def _new_records(
     index_many(conn, [(rowids[r["idx"]], r) for r in rows])
 
 
-def _flush(conn: sqlite3.Connection, origin: str, run: list[tuple[int, Any]]) -> None:
+#: The stateless violations found ahead for an entry index (None: not run ahead).
+Known = Callable[[int], "list[Violation] | None"]
+
+
+def _flush(
+    conn: sqlite3.Connection,
+    origin: str,
+    run: list[tuple[int, Any]],
+    base: SqliteState,
+    known: Known,
+) -> None:
+    """Check a run of recognitions against the rules, then insert the good ones in bulk.
+
+    Whether an id or certificate number is taken is asked of the tables in a few
+    set-based queries; a memory state on top catches duplicates within the run.
+    """
     if not run:
         return
-    issuer = run[0][1].region
+    region = run[0][1].region
     ids = [e.recognition.record_id for _, e in run]
-    existing: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        existing.update(
-            r[0]
-            for r in conn.execute(
-                f"SELECT record_id FROM records WHERE issuer = ? AND record_id IN"
-                f" ({', '.join('?' * len(chunk))})",
-                [issuer, *chunk],
-            )
-        )
-    if existing or len(set(ids)) != len(ids):
-        for idx, entry in run:  # rare: re-issued ids take the careful path
-            _recognition(conn, origin, idx, entry)
-    else:
-        _new_records(conn, origin, run[0][0], run)
+    certs = [e.recognition.certificate_no for _, e in run]
+    base.prefetch(region, ids, certs)
+    state = MemoryState(base)
+    good = []
+    for idx, entry in run:
+        if _checked(conn, origin, idx, entry, state, known):
+            state.apply(region, entry)
+            good.append((idx, entry))
+    if good:
+        _new_records(conn, origin, good[0][0], good)
+    base.forget(region, ids, certs)  # taken now: the tables answer again
     run.clear()
 
 
-def apply_entries(conn: sqlite3.Connection, origin: str, start: int, entries: Any) -> None:
-    """Fold consecutive entries into the projections, batching runs of recognitions."""
+def _checked(
+    conn: sqlite3.Connection, origin: str, idx: int, entry: Any, state: StateReader, known: Known
+) -> bool:
+    """Apply the domain rules to one entry; record its violations; True if it may be applied."""
+    found = known(idx)
+    if found is None:
+        violations = check_entry(state, entry.region, idx, entry)
+    else:
+        violations = found or check_entry(state, entry.region, idx, entry, stateless=False)
+    if violations:
+        subject = _subject(entry)
+        conn.executemany(
+            "INSERT INTO violations (origin, idx, rule, message, subject) VALUES (?, ?, ?, ?, ?)",
+            [(origin, idx, v.rule, v.message, subject) for v in violations],
+        )
+    return not violations
+
+
+def _subject(entry: Any) -> str:
+    """The record or case an entry is about, as ``<region>/<id>`` ("" for others)."""
+    body = entry.WhichOneof("body")
+    if body in ("recognition", "status_change"):
+        return f"{entry.region}/{getattr(entry, body).record_id}"
+    if body == "infringement_case":
+        return f"{entry.region}/{entry.infringement_case.case_id}"
+    if body == "case_action":
+        return f"{entry.case_action.case_region}/{entry.case_action.case_id}"
+    return ""
+
+
+def set_aside_suspects(
+    conn: sqlite3.Connection, origin: str, start: int, entries: list[Any]
+) -> list[Any]:
+    """Replace entries flagged as suspects (``suspects`` table) by empty ones.
+
+    Each is recorded as a violation of rule ``key-compromised`` naming the record
+    or case it is about, so ``show`` and ``check`` say why it is not applied.
+    """
+    rows = conn.execute(
+        "SELECT idx, reason FROM suspects WHERE origin = ? AND idx >= ? AND idx < ?",
+        (origin, start, start + len(entries)),
+    ).fetchall()
+    if not rows:
+        return entries
+    out = list(entries)
+    for idx, reason in rows:
+        entry = out[idx - start]
+        conn.execute(
+            "INSERT INTO violations (origin, idx, rule, message, subject) VALUES (?, ?, ?, ?, ?)",
+            (origin, idx, "key-compromised", reason, _subject(entry)),
+        )
+        out[idx - start] = type(entry)()
+    return out
+
+
+def apply_entries(
+    conn: sqlite3.Connection,
+    origin: str,
+    start: int,
+    entries: Any,
+    stateless: Sequence[list[Violation]] | None = None,
+) -> None:
+    """Fold consecutive entries into the projections, batching runs of recognitions.
+
+    Each entry is first checked by :func:`exchange.core.rules.check_entry` against
+    what the tables (updated entry by entry, a run of recognitions at a time)
+    hold; one that breaks a rule is written to ``violations`` instead, and
+    changes nothing else. ``stateless``, one list per entry, is what
+    :func:`exchange.core.rules.stateless_violations` found, when the caller ran
+    it ahead (in worker processes).
+    """
+
+    def known(idx: int) -> list[Violation] | None:
+        return None if stateless is None else stateless[idx - start]
+
+    base = SqliteState(conn)
     run: list[tuple[int, Any]] = []
     for i, entry in enumerate(entries):
         if entry.WhichOneof("body") == "recognition":
             run.append((start + i, entry))
             continue
-        _flush(conn, origin, run)
-        apply_entry(conn, origin, start + i, entry)
-    _flush(conn, origin, run)
+        _flush(conn, origin, run, base, known)
+        if _checked(conn, origin, start + i, entry, base, known):
+            apply_entry(conn, origin, start + i, entry)
+    _flush(conn, origin, run, base, known)
 
 
 def forget_origin(conn: sqlite3.Connection, origin: str) -> None:
@@ -340,5 +446,5 @@ def forget_origin(conn: sqlite3.Connection, origin: str) -> None:
         "SELECT rowid FROM records WHERE origin = ?", (origin,)
     ).fetchall():
         unindex_record(conn, rowid, _indexed(conn, rowid))
-    for table in REGISTRY_TABLES:
+    for table in (*REGISTRY_TABLES, "violations"):
         conn.execute(f"DELETE FROM {table} WHERE origin = ?", (origin,))

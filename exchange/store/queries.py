@@ -1,7 +1,7 @@
 """Read-side queries over the projections, returning core facts or plain rows.
 
-The registry RPCs and the admin rules both read through here, so "what does
-this node know about record X" has one answer.
+The registry RPCs read through here; the domain rules read the same tables
+through :mod:`exchange.store.state`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from types import SimpleNamespace
 from typing import Any
 
 from exchange.core import regions
@@ -24,7 +23,6 @@ from exchange.core.recognition import (
     WithdrawalFacts,
 )
 from exchange.core.records import Kind, ReasonCode, Status
-from exchange.core.status import RecordState, apply_change, state_of_record
 from exchange.store.search import COUNT_CAP, filter_tags, match_expression, phrase
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "find_records",
     "record_facts",
     "record_row",
-    "record_state",
     "rows",
     "search_records",
     "withdrawal_facts",
@@ -121,28 +118,6 @@ def withdrawal_facts(conn: sqlite3.Connection) -> list[WithdrawalFacts]:
         )
         for r in rows(conn, "SELECT * FROM withdrawals ORDER BY origin, idx")
     ]
-
-
-def record_state(conn: sqlite3.Connection, issuer: str, record_id: str) -> RecordState | None:
-    """Replay the record's changes through the state machine (for admin checks)."""
-    row = record_row(conn, issuer, record_id)
-    if row is None:
-        return None
-    state = state_of_record(SimpleNamespace(**row), issuer=issuer)
-    for r in change_rows(conn, issuer, record_id):
-        change = SimpleNamespace(
-            record_id=record_id,
-            new_status=r["status"],
-            effective_on=r["effective_on"],
-            new_valid_until=r["new_valid_until"],
-            reason=r["reason"],
-            corrected=None,
-        )
-        try:
-            state = apply_change(state, change)
-        except Exception:  # a mirror's history is the issuer's word; keep replaying
-            continue
-    return state
 
 
 def find_records(

@@ -202,6 +202,14 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk=("origin", "idx"),
         if_not_exists=True,
     )
+    # Authentic entries that break a domain rule (exchange.core.rules): kept in
+    # the log as evidence, never applied to the tables above. ``subject`` names
+    # the record or case concerned, "<region>/<id>" (empty for other entries).
+    t("violations").create(
+        {"id": int, "origin": str, "idx": int, "rule": str, "message": str, "subject": str},
+        pk="id",
+        if_not_exists=True,
+    )
     for table, cols, unique in [
         ("records", ["issuer", "certificate_no"], True),
         ("records", ["enterprise_uscc"], False),
@@ -210,6 +218,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
         ("status_changes", ["issuer", "record_id"], False),
         ("cases", ["protected_issuer", "protected_record_id"], False),
         ("case_actions", ["case_region", "case_id"], False),
+        ("violations", ["origin", "idx"], False),
+        ("violations", ["subject"], False),
     ]:
         t(table).create_index(cols, unique=unique, if_not_exists=True)
     create_search_index(db.conn)

@@ -36,7 +36,7 @@ class _Rpc(grpc.RpcError):
         (_Rpc(grpc.StatusCode.INTERNAL), 3),
         (_Rpc(grpc.StatusCode.RESOURCE_EXHAUSTED), 3),
         (ValidationError("decision_no", "is required"), 2),
-        (FormatError("bad bytes"), 2),
+        (FormatError("bad bytes"), 1),
         (FileNotFoundError("x.toml"), 2),
         (ConflictError("revoked"), 1),
         (NotFoundError("no record"), 1),

@@ -444,6 +444,37 @@ def test_references_to_missing_records_and_cases_are_found(certs, anchors) -> No
     )
 
 
+def test_an_entry_that_breaks_a_rule_does_not_change_the_audited_state(certs, anchors) -> None:
+    """As on a mirror: a refused action leaves the case open, a refused record unknown."""
+    zj, ah = clean_logs(certs)
+    case = counterfeit_case("zj-c1", "zj-1")
+    case.reporting_region = case.handling_region = "330000"
+    zj.add("infringement_case", case)
+
+    def act(log, region: str, action: int) -> int:
+        return log.add(
+            "case_action",
+            pb.CaseAction(
+                case_region="330000", case_id="zj-c1", acting_region=region, action=action,
+                date="2024-08-01",
+            ),
+        )  # fmt: skip
+
+    i = act(ah, "340000", 6)  # Anhui closes Zhejiang's case: not a party
+    act(zj, "330000", 2)  # so Zhejiang may still inspect it
+    j = zj.add("recognition", recognition("zj-1", "ZJMP-2024-0099"))  # duplicate id
+    k = zj.add(  # zj-1 is still the record first issued (valid again): it may be revoked
+        "status_change",
+        pb.StatusChange(record_id="zj-1", new_status=3, reason=1, effective_on="2024-10-01"),
+    )
+    result = standard(anchors, zj, ah)
+    assert sorted(kinds(result)) == sorted([("case", AH, i), ("duplicate", ZJ, j)])
+    assert k not in [x.index for x in result.issues]
+    assert (
+        "only the handling region 330000" in next(x for x in result.issues if x.index == i).message
+    )
+
+
 def test_a_reference_to_an_origin_not_audited_is_a_note(certs, anchors) -> None:
     _, ah = clean_logs(certs)
     result = audit_of(anchors, {(AH, "A"): ah.envelopes}, [(AH, "A", ah.checkpoint())])

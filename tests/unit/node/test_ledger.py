@@ -431,6 +431,23 @@ def test_a_big_sync_commits_the_log_and_leaves_the_index_to_the_indexer(
     assert victim.store.read.execute(count).fetchone()[0] == 40
 
 
+def test_the_indexer_runs_the_stateless_rules_in_the_pool_one_chunk_ahead(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    with CountingPool(2) as pool:
+        victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", inline_index_limit=5, pool=pool)
+        assert outcome(victim.sync_from(LedgerPeer(issuer))).added == 41
+        assert victim.store.origin(ZJ).indexed < 41
+        before = pool.submitted
+        assert Indexer(victim, chunk=7).catch_up() == 41
+        assert pool.submitted - before >= 41 // 7  # a rule task per chunk
+    row = victim.store.origin(ZJ)
+    assert row.indexed == row.size == 41
+    count = "SELECT count(*) FROM records WHERE issuer = '330000'"
+    assert victim.store.read.execute(count).fetchone()[0] == 40
+    assert victim.store.violations() == []
+
+
 class PacedPeer(LedgerPeer):
     """Serves batches with a pause before each, or stops at ``gate`` until it is set."""
 

@@ -31,6 +31,7 @@ def _log(n: int) -> tuple[list[bytes], list[pb.Entry]]:
     change = pb.Entry(federation="yrd", region="330000", issued_at="2026-01-02T00:00:00Z")
     change.status_change.record_id = "zj-3"
     change.status_change.new_status = pb.Status.Value("REVOKED")
+    change.status_change.reason = pb.ReasonCode.Value("SPOT_CHECK_FAILURE")  # required
     change.status_change.effective_on = "2026-01-02"
     entries.append(change)
     return [sign_envelope(e.SerializeToString(), KEY) for e in entries], entries
@@ -124,17 +125,24 @@ def test_a_case_closed_in_a_log_indexed_first_arrives_closed(tmp_path):
     """Zhejiang reports a case Anhui handles; a node may index Anhui's log first."""
     case = pb.Entry(federation="yrd", region="330000", issued_at="2026-01-01T00:00:00Z")
     case.infringement_case.CopyFrom(counterfeit_case("zj-case-1"))
+    case.infringement_case.reporting_region = "330000"
     case.infringement_case.handling_region = "340000"
+    rec = pb.Entry(federation="yrd", region="330000", issued_at="2026-01-01T00:00:00Z")
+    rec.recognition.CopyFrom(recognition("zj-1"))
     close = pb.Entry(federation="yrd", region="340000", issued_at="2026-01-03T00:00:00Z")
     close.case_action.case_region = "330000"
     close.case_action.case_id = "zj-case-1"
-    close.case_action.action = 6  # CLOSED
+    close.case_action.acting_region = "340000"
+    close.case_action.action = pb.CaseActionType.Value("CLOSED")
     close.case_action.date = "2026-01-03"
     store = Store(tmp_path / "cases.db")
     with store.write() as tx:
-        for origin, region, entry in (("yrd/340000", "340000", close), (ORIGIN, "330000", case)):
+        for origin, region, entries in (
+            ("yrd/340000", "340000", [close]),
+            (ORIGIN, "330000", [rec, case]),
+        ):
             tx.ensure_origin(origin, region)
-            tx.append(origin, 0, [b"x"], [entry])
+            tx.append(origin, 0, [b"x%d" % i for i in range(len(entries))], entries)
     (is_open,) = store.read.execute(
         "SELECT open FROM cases WHERE case_region = '330000' AND case_id = 'zj-case-1'"
     ).fetchone()

@@ -9,9 +9,13 @@ from hypothesis import strategies as st
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.store import Store, queries
 from exchange.store.search import match_expression, spaced
-from tests.builders import search_query
+from tests.builders import search_query, uscc
 
 NAMES = ["宋河粮液", "志元火腿肠", "李二小磨香油", "西湖龙井", "龙井茶叶", "杭瑞丝绸", "河南宋河"]
+
+
+def _uscc(i: int) -> str:
+    return uscc(f"91330106MA2B{i:05d}")
 
 
 def _entry(i: int, brand: str, product: str = "产品", region: str = "330106") -> entries_pb2.Entry:
@@ -22,7 +26,7 @@ def _entry(i: int, brand: str, product: str = "产品", region: str = "330106") 
         brand_name=brand,
         product=product,
         enterprise_name=f"{brand}有限公司",
-        enterprise_uscc=f"U{i}",
+        enterprise_uscc=_uscc(i),
         enterprise_region=region,
         certificate_no=f"c{i}",
         announcement_no="a",
@@ -166,9 +170,9 @@ def test_status_filter_follows_status_changes(store) -> None:
 def test_kind_and_uscc_filters(store) -> None:
     assert len(brands(store, kind=2)) == len(NAMES)
     assert brands(store, kind=1) == set()
-    assert brands(store, uscc="U3") == {"西湖龙井"}
-    assert brands(store, uscc="U3", text="龙井") == {"西湖龙井"}
-    assert brands(store, uscc="U3", text="宋河") == set()
+    assert brands(store, uscc=_uscc(3)) == {"西湖龙井"}
+    assert brands(store, uscc=_uscc(3), text="龙井") == {"西湖龙井"}
+    assert brands(store, uscc=_uscc(3), text="宋河") == set()
 
 
 @pytest.mark.parametrize(
