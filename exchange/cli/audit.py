@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from exchange._proto.brandex.v1 import entries_pb2
 from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, handle_errors
 from exchange.core.errors import BrandexError
 
@@ -173,6 +174,7 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
             region=in_region,
             now=now,
             decode_entry=decode_entry,
+            parse_entry=entries_pb2.Entry.FromString,
         )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

@@ -75,6 +75,7 @@ from exchange.core.records import (
     parse_date,
     parse_optional_date,
 )
+from exchange.core.rules import MemoryState, body_of, check_entry
 from exchange.core.tlogproof import parse_tlog_proof
 
 __all__ = [
@@ -105,6 +106,7 @@ CHECKS = (
     "vkeys",
     "status",
     "recognition",
+    "rules",
 )
 
 
@@ -639,6 +641,7 @@ class _Verifier:
         # (origin, index) -> (issued_at, signing key) and (body type, decoded entry)
         self.signed_at: dict[tuple[str, int], tuple[datetime, bytes]] = {}
         self.bodies: dict[tuple[str, int], tuple[str | None, Mapping[str, Any]]] = {}
+        self.leaves: dict[tuple[str, int], bytes] = {}
 
     def _add_key(self, origin: str, key: bytes) -> None:
         keys = self.keys.setdefault(origin, [])
@@ -762,6 +765,7 @@ class _Verifier:
             f"leaf {it.index} is in the tree of size {cp.size} (RFC 9162)",
         )
         self.signed_at[(it.origin, it.index)] = (at, key)
+        self.leaves[(it.origin, it.index)] = it.leaf
         self.bodies[(it.origin, it.index)] = (body_type, entry)
         if not it.context:
             self._collect(it, body_type, body, region)
@@ -818,6 +822,31 @@ class _Verifier:
                 f"{len(h.keys)} key(s) from {len(items)} key entries: "
                 + ", ".join(_key_text(k) for k in h.keys.values()),
             )
+
+    def rules(self, parse: Callable[[bytes], Any]) -> None:
+        """The domain rules (exchange.core.rules) over every entry carried, in log order.
+
+        Each log's entries are replayed into one in-memory state, as a mirror
+        and ``brandex audit log`` replay them: an entry that breaks a rule (a
+        region acting on a case it is no party to, a transition out of a
+        terminal status, a duplicate certificate number ...) fails the check.
+        What the bundle does not carry is unknown, not a violation.
+        """
+        state = MemoryState()
+        found: list[str] = []
+        for origin, idx in sorted(self.leaves):
+            region = parse_origin(origin).region
+            entry = parse(parse_envelope(self.leaves[(origin, idx)]).payload)
+            if body_of(entry) in _KEY_TYPES:
+                continue
+            broken = check_entry(state, region, idx, entry)
+            if broken:
+                found += [f"{origin}#{idx}: {v.rule}: {v.message}" for v in broken]
+                continue
+            state.apply(region, entry)
+        if found:
+            raise self.run.fail("rules", "bundle", "; ".join(found))
+        self.run.ok("rules", "bundle", f"{len(self.leaves)} entries keep the domain rules")
 
     def time_order(self) -> None:
         """Entries carried at neighbouring indices of a log keep its time (trust rule 6)."""
@@ -1075,6 +1104,7 @@ def verify_bundle(
     region: str | None,
     now: datetime,
     decode_entry: DecodeEntry,
+    parse_entry: Callable[[bytes], Any] | None = None,
 ) -> Report:
     """Verify a ``brandex.bundle/v1`` document offline.
 
@@ -1104,6 +1134,9 @@ def verify_bundle(
         now: the verifier's clock (timezone-aware), for certificate validity.
         decode_entry: turns verified payload bytes into the proto3 JSON
             mapping of ``brandex.v1.Entry`` (see the module docstring).
+        parse_entry: turns verified payload bytes into a ``brandex.v1.Entry``
+            (or an object with its attributes) for the domain rules (``rules``);
+            without it that check is not run.
 
     Returns:
         The report; ``report.valid`` tells the verdict, ``report.failure``
@@ -1120,7 +1153,7 @@ def verify_bundle(
     report = Report(on=on, region=region)
     run = _Run(report)
     with contextlib.suppress(_Stop):  # the failure is in the report
-        _verify(run, doc, anchors, min_cosignatures, on, region, now, decode_entry)
+        _verify(run, doc, anchors, min_cosignatures, on, region, now, decode_entry, parse_entry)
     return report
 
 
@@ -1133,6 +1166,7 @@ def _verify(
     region: str | None,
     now: datetime,
     decode_entry: DecodeEntry,
+    parse_entry: Callable[[bytes], Any] | None,
 ) -> None:
     try:
         p = _parse(doc)
@@ -1149,6 +1183,8 @@ def _verify(
     v.key_inclusion()
     v.time_order()
     v.references()
+    if parse_entry is not None:
+        v.rules(parse_entry)
     v.vkeys()
 
     try:

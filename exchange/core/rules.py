@@ -58,6 +58,7 @@ __all__ = [
     "Violation",
     "body_of",
     "check_entry",
+    "not_a_party",
     "stateless_violations",
 ]
 
@@ -256,18 +257,25 @@ def _case_action(reader: StateReader, region: str, action: Any) -> list[Violatio
         if case_region == region or reader.complete(case_region):
             return [Violation("case-unknown", f"case {case_region}/{case_id} is not known")]
         return []  # the case's log is not (all) here: unknown, not a violation
-    acting = action.acting_region
-    if acting not in (case_region, case.handling_region):
-        return [
-            Violation(
-                "case-not-party",
-                f"{acting} may not act on case {case_region}/{case_id}: only the handling "
-                f"region {case.handling_region} or the reporting region {case_region} may",
-            )
-        ]
+    party = not_a_party(case_region, case_id, case.handling_region, action.acting_region)
+    if party is not None:
+        return [party]
     if not case.open:
         return [Violation("case-closed", f"case {case_region}/{case_id} is closed")]
     return []
+
+
+def not_a_party(
+    case_region: str, case_id: str, handling_region: str, acting_region: str
+) -> Violation | None:
+    """Who may act on a case: its reporting or its handling region, no one else."""
+    if acting_region in (case_region, handling_region):
+        return None
+    return Violation(
+        "case-not-party",
+        f"{acting_region} may not act on case {case_region}/{case_id}: only the handling "
+        f"region {handling_region} or the reporting region {case_region} may",
+    )
 
 
 def _withdrawal(reader: StateReader, region: str, w: Any) -> list[Violation]:

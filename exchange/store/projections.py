@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from exchange.core.records import Status
-from exchange.core.rules import CLOSING_ACTIONS, MemoryState, StateReader, Violation, check_entry
+from exchange.core.rules import (
+    CLOSING_ACTIONS,
+    MemoryState,
+    StateReader,
+    Violation,
+    check_entry,
+    not_a_party,
+)
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
 from exchange.store.state import SqliteState
 
@@ -198,6 +205,20 @@ def _case(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
             idx,
         ),
     )
+    # Actions by other regions that arrived before the case (their log was synced
+    # first) were unknown then: now they are violations, and undone.
+    for a_origin, a_idx, acting in conn.execute(
+        "SELECT origin, idx, acting_region FROM case_actions WHERE case_region = ? AND case_id = ?",
+        (entry.region, c.case_id),
+    ).fetchall():
+        v = not_a_party(entry.region, c.case_id, c.handling_region, acting)
+        if v is not None:
+            conn.execute("DELETE FROM case_actions WHERE origin = ? AND idx = ?", (a_origin, a_idx))
+            conn.execute(
+                "INSERT INTO violations (origin, idx, rule, message, subject)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (a_origin, a_idx, v.rule, v.message, f"{entry.region}/{c.case_id}"),
+            )
 
 
 _CLOSING = tuple(int(a) for a in sorted(CLOSING_ACTIONS))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from builders import recognition as valid_recognition
 from nacl.signing import SigningKey
 
 from exchange import pki
@@ -34,20 +35,10 @@ KEY_BODIES = ("key_announcement", "key_revocation")
 
 
 def recognition(record_id: str, cert_no: str, region: str = "330106") -> pb.Recognition:
-    return pb.Recognition(
-        record_id=record_id,
-        kind=KIND,
-        sector=pb.INDUSTRIAL,
-        brand_name="西湖",
-        product="龙井茶",
-        enterprise_name="杭州西湖龙井茶业有限公司",
-        enterprise_uscc="91330106MA2B00001X",
-        enterprise_region=region,
-        certificate_no=cert_no,
-        recognised_on="2024-01-15",
-        valid_from="2024-01-15",
-        valid_until="2027-01-14",
-    )
+    """A valid Zhejiang record (tests/builders.py), for an enterprise in ``region``."""
+    rec = valid_recognition(record_id, cert_no)
+    rec.enterprise_region = region
+    return rec
 
 
 @dataclass

@@ -205,6 +205,7 @@ def verify(world: World, doc: dict, **kw) -> Report:
         "region": None,
         "now": datetime.now(UTC),  # the world is built when its first test runs
         "decode_entry": decode_entry,
+        "parse_entry": pb.Entry.FromString,
     }
     args.update(kw)
     return verify_bundle(doc, **args)
