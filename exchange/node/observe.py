@@ -317,7 +317,12 @@ def _code_of(context: grpc.ServicerContext, failed: bool) -> str:
     except Exception:
         code = None
     if code is None:
-        return "UNKNOWN" if failed else "OK"
+        if not failed:
+            return "OK"
+        try:  # a stream the client cancelled (or whose deadline passed) is closed under us
+            return "UNKNOWN" if context.is_active() else "CANCELLED"
+        except Exception:
+            return "UNKNOWN"
     return code.name if isinstance(code, grpc.StatusCode) else str(code)
 
 
@@ -601,3 +606,16 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
+
+    def _uncaught(args: threading.ExceptHookArgs) -> None:
+        """A thread's uncaught exception: one log record (one JSON line), not a raw traceback."""
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        logging.getLogger("brandex").error(
+            "uncaught exception in thread %s",
+            name,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+        )
+
+    threading.excepthook = _uncaught

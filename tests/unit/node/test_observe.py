@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sqlite3
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import grpc
 import pytest
 import yaml
 from cryptography import x509
@@ -22,7 +24,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from exchange.core.errors import ValidationError
 from exchange.node.config import load_config
 from exchange.node.ledger import SyncOutcome
-from exchange.node.observe import EXPORTED_METRICS, HealthMonitor, NodeMetrics, StateCollector
+from exchange.node.observe import (
+    EXPORTED_METRICS,
+    HealthMonitor,
+    NodeMetrics,
+    RpcInterceptor,
+    StateCollector,
+)
 from exchange.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -223,3 +231,58 @@ def test_metrics_table_in_the_config(tmp_path) -> None:
         with pytest.raises(ValidationError) as err:
             load_config(path)
         assert key in str(err.value)
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._code = None
+        self.active = True
+
+    def code(self):
+        return self._code
+
+    def auth_context(self):
+        return {}
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5000"
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+def test_the_interceptor_times_and_logs_each_rpc_by_code(caplog) -> None:
+    metrics = NodeMetrics()
+    interceptor = RpcInterceptor(metrics)
+
+    def wrap(handler, method: str):
+        return interceptor.intercept_service(lambda d: handler, SimpleNamespace(method=method))
+
+    def refuse(request, context):
+        context._code = grpc.StatusCode.INVALID_ARGUMENT
+        raise RuntimeError("aborted")
+
+    def stream(request, context):
+        yield from range(10)
+
+    ok = wrap(grpc.unary_unary_rpc_method_handler(lambda r, c: r + 1), "/brandex.v1.X/Ok")
+    bad = wrap(grpc.unary_unary_rpc_method_handler(refuse), "/brandex.v1.X/Bad")
+    streamed = wrap(grpc.unary_stream_rpc_method_handler(stream), "/brandex.v1.X/Watch")
+    with caplog.at_level(logging.INFO, logger="brandex.rpc"):
+        assert ok.unary_unary(1, _Context()) == 2
+        with pytest.raises(RuntimeError):
+            bad.unary_unary(1, _Context())
+        ctx = _Context()
+        it = streamed.unary_stream(1, ctx)
+        assert next(it) == 0
+        ctx.active = False  # the client went away
+        it.close()
+    s = _samples(metrics)
+    count = "brandex_rpc_duration_seconds_count"
+    assert s[(count, (("code", "OK"), ("method", "/brandex.v1.X/Ok")))] == 1
+    assert s[(count, (("code", "INVALID_ARGUMENT"), ("method", "/brandex.v1.X/Bad")))] == 1
+    assert s[(count, (("code", "CANCELLED"), ("method", "/brandex.v1.X/Watch")))] == 1
+    records = {r.rpc_method: r for r in caplog.records if hasattr(r, "rpc_method")}
+    assert records["/brandex.v1.X/Bad"].code == "INVALID_ARGUMENT"
+    assert records["/brandex.v1.X/Ok"].peer == "ipv4:127.0.0.1:5000"
+    assert records["/brandex.v1.X/Ok"].duration_ms >= 0
