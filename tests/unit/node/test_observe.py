@@ -198,6 +198,55 @@ def test_alert_rules_pass_promtool() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+PROMTOOL_CASES = """
+rule_files: [{alerts}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'brandex_frozen_origins{{instance="a"}}'
+        values: '0 0 1 1 1 1'
+      - series: 'brandex_certificate_expiry_seconds{{instance="a",cert="tls"}}'
+        values: '2000000 2000000 2000000 2000000 2000000 2000000'
+      - series: 'brandex_certificate_expiry_seconds{{instance="a",cert="signing"}}'
+        values: '9000000 9000000 9000000 9000000 9000000 9000000'
+      - series: 'brandex_witness_newest_cosignature_age_seconds{{instance="a",origin="yrd/330000"}}'
+        values: '3000 3600 4000 4100 4200 4300 4400 4500 4600 4700'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: BrandexOriginFrozen
+        exp_alerts:
+          - exp_labels: {{severity: critical, instance: a}}
+      - eval_time: 5m
+        alertname: BrandexCertificateExpiresSoon
+        exp_alerts:
+          - exp_labels: {{severity: warning, instance: a, cert: tls}}
+      - eval_time: 9m
+        alertname: BrandexNoCosignature
+        exp_alerts:
+          - exp_labels: {{severity: warning, instance: a, origin: yrd/330000}}
+"""
+
+
+def test_alert_rules_fire_under_promtool(tmp_path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not on PATH (it ships with Prometheus)")
+    # promtool compares annotations too: test the rules (expr, for, labels) without them.
+    doc = yaml.safe_load(ALERTS.read_text())
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(yaml.safe_dump(doc))
+    cases = tmp_path / "alerts_test.yml"
+    cases.write_text(PROMTOOL_CASES.format(alerts=rules))
+    proc = subprocess.run(
+        [promtool, "test", "rules", str(cases)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 BASE = """name = "x"
 region = "330000"
 federation = "yrd"
