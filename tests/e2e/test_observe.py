@@ -71,8 +71,15 @@ def test_metrics_move_as_the_node_works_and_logs_are_json(federation_factory) ->
         status, body = _get(urls[name] + "/healthz")
         assert status == 200 and json.loads(body) == {"status": "ok", "problems": []}
 
-    before = scrape(urls["anhui"])
-    assert value(before, "brandex_sync_rounds_total", peer=zj_addr) >= 1
+    # (The first round may have failed if zhejiang was not listening yet: wait for one.)
+    before = wait_until(
+        lambda: (
+            (s := scrape(urls["anhui"]))
+            and value(s, "brandex_sync_rounds_total", peer=zj_addr) >= 1
+            and s
+        ),
+        what="a completed sync round with zhejiang",
+    )
     assert value(before, "brandex_healthy") == 1 and value(before, "brandex_ready") == 1
     assert value(before, "brandex_frozen_origins") == 0
     assert value(before, "brandex_database_bytes") > 0
