@@ -131,6 +131,11 @@ def test_metrics_move_as_the_node_works_and_logs_are_json(federation_factory) ->
     assert doc["peer"].startswith("ipv") and "127.0.0.1" in doc["peer"]
     assert doc["duration_ms"] >= 0 and doc["logger"] == "brandex.rpc"
     assert "message" in doc and "time" in doc
+    # Through a whole run, start to SIGTERM, the log holds nothing but JSON lines.
+    assert fed.stop("zhejiang") == 0
+    lines = fed.log_text("zhejiang").splitlines()
+    docs = [json.loads(line) for line in lines]
+    assert any("stopped" in d["message"] for d in docs), lines[-5:]
 
 
 def test_a_frozen_origin_turns_health_not_serving(federation_factory) -> None:

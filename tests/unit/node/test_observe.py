@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -335,3 +338,42 @@ def test_the_interceptor_times_and_logs_each_rpc_by_code(caplog) -> None:
     assert records["/brandex.v1.X/Bad"].code == "INVALID_ARGUMENT"
     assert records["/brandex.v1.X/Ok"].peer == "ipv4:127.0.0.1:5000"
     assert records["/brandex.v1.X/Ok"].duration_ms >= 0
+
+
+LOG_SCRIPT = """
+import logging, sys, threading
+import exchange.cli  # sets GRPC_VERBOSITY before grpc loads
+from exchange.node.observe import configure_logging
+configure_logging("INFO", sys.argv[1])
+logging.getLogger("brandex.rpc").info("rpc %s", "/a.B/C", extra={"rpc_method": "/a.B/C"})
+logging.getLogger("brandex.x").debug("not shown")
+t = threading.Thread(target=lambda: 1 / 0, name="boom")
+t.start()
+t.join()
+import os
+print(os.environ["GRPC_VERBOSITY"])
+"""
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_log_formats(fmt: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
+    proc = subprocess.run(
+        [sys.executable, "-c", LOG_SCRIPT, fmt],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ERROR"
+    lines = proc.stderr.splitlines()
+    if fmt == "json":
+        docs = [json.loads(line) for line in lines]  # one JSON object per line, nothing else
+        assert len(docs) == 2
+        assert docs[0]["rpc_method"] == "/a.B/C" and docs[0]["message"] == "rpc /a.B/C"
+        assert docs[0]["level"] == "INFO" and docs[0]["logger"] == "brandex.rpc"
+        assert "ZeroDivisionError" in docs[1]["exc_info"] and "boom" in docs[1]["message"]
+    else:
+        assert " INFO brandex.rpc: rpc /a.B/C" in lines[0]
+        assert "not shown" not in proc.stderr and "ZeroDivisionError" in proc.stderr
