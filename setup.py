@@ -28,6 +28,7 @@ DEPENDENCIES = [
     "pynacl>=1.5",
     "click>=8.1",
     "prometheus-client>=0.20",
+    "python-json-logger>=3.1",
     "openpyxl>=3.1",
 ]
 

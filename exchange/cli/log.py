@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 
 import click
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, handle_errors
+from exchange.core import merkle
 from exchange.core.cosignature import CosignatureVerifier, witness_name
-from exchange.core.errors import VerificationError
+from exchange.core.errors import ValidationError, VerificationError
 from exchange.core.note import Ed25519NoteVerifier
 from exchange.node.identity import load_anchors
 from exchange.node.verify import verify_log
@@ -56,6 +59,48 @@ def proof(origin, index, config_path, node_addr, cert, key) -> None:
         services_pb2.InclusionRequest(origin=origin, index=index), timeout=30
     )
     click.echo(resp.tlog_proof, nl=False)
+
+
+def _root(value: str | None, flag: str) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(flag, "must be base64", value) from None
+    if len(raw) != 32:
+        raise ValidationError(flag, f"must be a 32-byte SHA-256 root, not {len(raw)} bytes")
+    return raw
+
+
+@log_group.command("consistency")
+@click.option("--origin", required=True, help="The log, e.g. yrd/330000.")
+@click.option("--old", "old", type=click.IntRange(min=1), required=True, help="Older tree size.")
+@click.option("--new", "new", type=click.IntRange(min=1), required=True, help="Newer tree size.")
+@click.option("--old-root", help="Base64 root hash at the old size (with --new-root: verify).")
+@click.option("--new-root", help="Base64 root hash at the new size (with --old-root: verify).")
+@client_options
+@handle_errors
+def consistency(origin, old, new, old_root, new_root, config_path, node_addr, cert, key) -> None:
+    """Print the RFC 9162 consistency proof between two sizes of a log, one base64 hash a line.
+
+    Given both roots (base64, e.g. from two checkpoints), the proof is also
+    verified: exit 0 when the old tree is a prefix of the new one, 1 when not.
+
+    Example: brandex log consistency --origin yrd/330000 --old 5 --new 9 --config nodes/anhui.toml
+    """
+    root1, root2 = _root(old_root, "--old-root"), _root(new_root, "--new-root")
+    if (root1 is None) != (root2 is None):
+        raise ValidationError("--old-root/--new-root", "give both roots to verify, or neither")
+    client = connect(config_path, node_addr, cert, key)
+    resp = client.stub(services_pb2_grpc.LogServiceStub).GetConsistencyProof(
+        services_pb2.ConsistencyRequest(origin=origin, size1=old, size2=new), timeout=30
+    )
+    for h in resp.proof:
+        click.echo(base64.b64encode(h).decode())
+    if root1 is not None and root2 is not None:
+        merkle.verify_consistency(old, new, list(resp.proof), root1, root2)
+        click.echo(f"verified: {origin} at {old} is a prefix of {origin} at {new}", err=True)
 
 
 def federation_keys(client) -> list[tuple[str, bytes]]:

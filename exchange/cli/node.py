@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -32,16 +31,25 @@ def node_group() -> None:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
-def run(config: Path, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "text"]),
+    help="json: one JSON object per line (for log collectors); text: for people.",
+)
+def run(config: Path, log_level: str, log_format: str) -> None:
     """Run the node described by CONFIG until SIGTERM or Ctrl-C.
 
-    Example: brandex node run nodes/zhejiang.toml
+    Logs go to stderr, one line per event: each RPC with its method, caller
+    certificate, peer address, duration and status code.
+
+    Example: brandex node run nodes/zhejiang.toml --log-format text
     """
+    from exchange.node.observe import configure_logging
     from exchange.node.server import run_node
 
-    logging.basicConfig(
-        level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, log_format)
     try:
         node_config = load_config(config)
         node_config.require_files(*NODE_FILES)

@@ -133,7 +133,17 @@ class DemoFederation:
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
+            # Text logs: the demo's logs are read by people (nodes default to JSON lines).
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli.main",
+                "node",
+                "run",
+                str(self.configs[name]),
+                "--log-format",
+                "text",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=self.root,

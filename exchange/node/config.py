@@ -32,6 +32,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "sync",
         "witness",
         "limits",
+        "metrics",
         "peers",
     ),
     "tls": ("cert", "key", "operator_cert", "operator_key"),
@@ -39,6 +40,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers"),
     "witness": ("enabled",),
     "limits": ("read_rate", "read_burst"),
+    "metrics": ("listen", "health_interval"),
     "peers": ("address", "region"),
 }
 #: The files ``brandex node run`` reads.
@@ -88,6 +90,8 @@ class NodeConfig:
     verify_workers: int = 2
     read_rate: float = 200.0  # [limits] read RPCs per second per client certificate (0: off)
     read_burst: float = 400.0  # [limits] ... of which this many at once
+    metrics_listen: str = ""  # [metrics] listen: host:port of /metrics, /healthz, /readyz ("": off)
+    health_interval: float = 5.0  # [metrics] health_interval: seconds between health checks
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -193,6 +197,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     sync = _get(raw, "sync", dict, "", {})
     witness = _get(raw, "witness", dict, "", {})
     limits = _get(raw, "limits", dict, "", {})
+    metrics = _get(raw, "metrics", dict, "", {})
     anchors = _get(raw, "anchors", list, "")
     if not anchors:
         raise ValidationError("anchors", "must name at least one trust anchor PEM file")
@@ -209,9 +214,14 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         peers.append(PeerConfig(address, peer_region))
     assert isinstance(tls, dict) and isinstance(signing, dict)
     assert isinstance(sync, dict) and isinstance(witness, dict) and isinstance(limits, dict)
+    assert isinstance(metrics, dict)
     tables = {"tls": tls, "signing": signing, "sync": sync, "witness": witness, "limits": limits}
+    tables["metrics"] = metrics
     for table, value in tables.items():
         _refuse_unknown(value, table, f"{table}.")
+    metrics_listen = str(_get(metrics, "listen", str, "metrics.", ""))
+    if metrics_listen:
+        parse_address(metrics_listen, "metrics.listen")
     return NodeConfig(
         path=path.resolve(),
         name=str(_get(raw, "name", str, "")),
@@ -235,4 +245,6 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         witness=bool(_get(witness, "enabled", bool, "witness.", True)),
         read_rate=_bounded(limits, "read_rate", float, 200.0, 0.0, 1e6, "limits."),
         read_burst=_bounded(limits, "read_burst", float, 400.0, 1.0, 1e6, "limits."),
+        metrics_listen=metrics_listen,
+        health_interval=_bounded(metrics, "health_interval", float, 5.0, 0.1, 3_600.0, "metrics."),
     )

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from exchange.core import x509
 from exchange.core.dsse import keyid_of
 from exchange.core.errors import BrandexError, ConflictError, NotFoundError
-from exchange.node.config import NodeConfig
+from exchange.node.config import NodeConfig, parse_address
 from exchange.node.identity import (
     CallerCache,
     channel_credentials,
@@ -33,6 +33,13 @@ from exchange.node.identity import (
 from exchange.node.indexer import Indexer
 from exchange.node.ledger import Ledger
 from exchange.node.limits import RPC_WORKERS, TokenBuckets
+from exchange.node.observe import (
+    HealthMonitor,
+    NodeMetrics,
+    ObserveServer,
+    RpcInterceptor,
+    StateCollector,
+)
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
 from exchange.pki import load_signing_key
@@ -58,8 +65,14 @@ class Node:
     ledger: Ledger
     indexer: Indexer
     started_at: str
+    health: HealthMonitor | None = None
+    observe: ObserveServer | None = None
 
     def stop(self, grace: float = 2.0) -> None:
+        if self.health is not None:
+            self.health.stop()
+        if self.observe is not None:
+            self.observe.stop()
         self.engine.stop()
         self.ledger.close()  # ends the watch streams peers hold on us
         self.server.stop(grace).wait()
@@ -166,6 +179,16 @@ def start_node(config: NodeConfig) -> Node:
     ledger.recover_own_log(p for p, _ in peers)
     ledger.bootstrap()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    metrics = NodeMetrics()
+    observe = None
+    if config.metrics_listen:  # [metrics] listen: bound before serving, so a clash stops here
+        try:
+            observe = ObserveServer(*parse_address(config.metrics_listen), metrics, None)
+        except OSError as exc:
+            store.close()
+            raise PortInUseError(
+                f"cannot serve metrics on {config.metrics_listen}: {exc}"
+            ) from None
     ctx = NodeContext(
         ledger=ledger,
         callers=CallerCache(anchors),
@@ -197,6 +220,7 @@ def start_node(config: NodeConfig) -> Node:
             ("grpc.max_connection_idle_ms", 1_800_000),
         ],
         maximum_concurrent_rpcs=256,
+        interceptors=[RpcInterceptor(metrics)],
     )
     names = add_services(server, ctx)
     health_servicer = health.HealthServicer()
@@ -215,6 +239,8 @@ def start_node(config: NodeConfig) -> Node:
     except RuntimeError:
         port = 0
     if port == 0:
+        if observe is not None:
+            observe.stop()
         store.close()
         raise PortInUseError(
             f"cannot listen on {config.listen}: the port is in use or not available"
@@ -222,13 +248,38 @@ def start_node(config: NodeConfig) -> Node:
     server.start()
     engine = SyncEngine(ledger, peers, interval=config.sync_interval, watch=config.watch)
     ctx.peer_states = lambda: list(engine.states.values())
+    engine.on_sync = metrics.on_sync
     indexer = Indexer(ledger)
-    node = Node(config, server, engine, ledger, indexer, started_at)
+
+    def set_health(ok: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for n in ("", *names):
+            health_servicer.set(n, status)
+
+    own_certs = {"tls": config.tls_cert, "signing": config.signing_cert}
+    monitor = HealthMonitor(
+        store,
+        own_certs,
+        interval=config.health_interval,
+        peers=lambda: [p.address for p, _ in peers],
+        attempted=metrics.attempted,
+        on_change=set_health,
+    )
+    metrics.registry.register(
+        StateCollector(config.database, ctx.peer_states, ctx.streams.held, own_certs, monitor)
+    )
+    node = Node(config, server, engine, ledger, indexer, started_at, monitor, observe)
+    monitor.check()  # SERVING (or not) from the first answer on
     indexer.start()
     engine.start()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    for n in names:
-        health_servicer.set(n, health_pb2.HealthCheckResponse.SERVING)
+    monitor.start()
+    if observe is not None:
+        observe.health = monitor
+        observe.start()
     return node
 
 

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -159,6 +159,9 @@ class SyncEngine:
         self._pushed: dict[str, dict[str, OriginHead]] = {p.address: {} for p, _ in peers}
         self._threads: list[threading.Thread] = []
         self._watch_calls: dict[str, object] = {}
+        #: Told of each full round's outcomes (None: the round failed) and each pushed
+        #: origin's (full=False): (peer address, outcomes, full). Metrics hook here.
+        self.on_sync: Callable[[str, list[SyncOutcome] | None, bool], None] = lambda *a: None
 
     def start(self) -> None:
         for peer, _ in self._peers:
@@ -185,6 +188,7 @@ class SyncEngine:
     def sync_once(self, peer: GrpcPeer) -> list[SyncOutcome]:
         state = self.states[peer.address]
         outcomes = self.ledger.sync_from(peer)
+        self.on_sync(peer.address, outcomes, True)
         state.reachable = True
         state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
         rejected = [o for o in outcomes if o.action in ("rejected", "equivocation")]
@@ -226,7 +230,7 @@ class SyncEngine:
                 else:
                     while pushed:
                         _, head = pushed.popitem()
-                        self.ledger.sync_origin(peer, head)
+                        self.on_sync(peer.address, [self.ledger.sync_origin(peer, head)], False)
                 failures = 0
             except grpc.RpcError as exc:
                 failures += 1
@@ -242,6 +246,7 @@ class SyncEngine:
                 failures += 1
                 log.exception("sync with %s failed", peer.address)
             if failures:
+                self.on_sync(peer.address, None, True)
                 # Back off (capped, with jitter) and retry everything then.
                 next_full = 0.0
                 delay = min(2.0**failures, 60.0, max(self.interval, 1.0)) * (
