@@ -9,6 +9,7 @@ from exchange.cli.common import (
     client_options,
     connect,
     emit,
+    emit_one,
     handle_errors,
     output_option,
     to_dict,
@@ -60,7 +61,7 @@ def _done(client, resp, what: str, fmt: str, extra: dict) -> None:
     if fmt == "table":
         click.echo(f"{what}: {extra.get('case', '')} (entry {resp.origin} #{resp.index})")
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)
 
 
 @case_group.command("report")

@@ -18,6 +18,7 @@ from unicodedata import east_asian_width
 
 import click
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 
 from exchange.core.errors import BrandexError, FormatError, ValidationError
@@ -30,6 +31,7 @@ __all__ = [
     "client_options",
     "connect",
     "emit",
+    "emit_one",
     "exit_code",
     "handle_errors",
     "output_option",
@@ -165,8 +167,46 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+}
+
+
+def _numbers(desc: Any, d: dict) -> None:
+    """Turn the strings protobuf's JSON mapping gives 64-bit integers back into numbers."""
+    for f in desc.fields:
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.type in _INT64:
+            d[f.name] = [int(x) for x in v] if isinstance(v, list) else int(v)
+        elif f.message_type is not None:
+            if f.message_type.GetOptions().map_entry:
+                vf = f.message_type.fields_by_name["value"]
+                if vf.type in _INT64:
+                    d[f.name] = {k: int(x) for k, x in v.items()}
+                elif vf.message_type is not None:
+                    for x in v.values():
+                        if isinstance(x, dict):
+                            _numbers(vf.message_type, x)
+                continue
+            for x in v if isinstance(v, list) else [v]:
+                if isinstance(x, dict):
+                    _numbers(f.message_type, x)
+
+
 def to_dict(msg: Any) -> dict:
-    return MessageToDict(msg, preserving_proto_field_name=True)
+    """A message as a jq user expects it: proto field names, every field present
+    (empty lists as ``[]``, zeros as ``0``), and 64-bit integers as JSON numbers."""
+    d = MessageToDict(
+        msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    _numbers(msg.DESCRIPTOR, d)
+    return d
 
 
 def _width(s: str) -> int:
@@ -187,10 +227,15 @@ def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str) -> None:
-    """Print rows as a table, JSON (a list of objects) or CSV."""
+def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str, *, one: bool = False) -> None:
+    """Print rows as a table, JSON or CSV.
+
+    JSON is a list of objects, or with ``one`` (a command that answers with one
+    thing: an import summary, a status change, a record) that one object.
+    """
     if fmt == "json":
-        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2))
+        doc: Any = dict(rows[0]) if one and len(rows) == 1 else list(rows)
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
@@ -200,6 +245,11 @@ def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str) -> None:
         click.echo(buf.getvalue(), nl=False)
     else:
         click.echo(table(rows, columns))
+
+
+def emit_one(row: dict, columns: Sequence[str], fmt: str) -> None:
+    """Print one answer: a JSON object (not a one-item list), or a one-row table/CSV."""
+    emit([row], columns, fmt, one=True)
 
 
 def env_flag(name: str) -> bool:

@@ -9,7 +9,7 @@ import click
 import grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
-from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit, handle_errors
+from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit_one, handle_errors
 from exchange.cli.options import DATE, REGION, enum_names
 from exchange.spreadsheet import (
     COLUMNS,
@@ -260,7 +260,7 @@ def import_cmd(
                 f"{len(plan.rows)} row(s); nothing imported (fix them, or give --skip-invalid)"
             )
         else:
-            emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+            emit_one({**summary, "errors": errors}, _SUMMARY, fmt)
         sys.exit(EXIT_NEGATIVE)
     if plan.invalid:
         _report_errors(plan)
@@ -272,7 +272,7 @@ def import_cmd(
     if fmt == "table":
         click.echo(_summary_line(summary))
     else:
-        emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+        emit_one({**summary, "errors": errors}, _SUMMARY, fmt)
 
 
 @click.command("export")

@@ -9,7 +9,15 @@ from pathlib import Path
 import click
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit,
+    emit_one,
+    handle_errors,
+    output_option,
+    to_dict,
+)
 from exchange.core.errors import BrandexError
 from exchange.node.config import NODE_FILES, load_config
 
@@ -68,7 +76,7 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         services_pb2.NodeStatusRequest(), timeout=30
     )
     if fmt == "json":
-        emit([to_dict(st)], [], "json")
+        emit_one(to_dict(st), [], "json")
         return
     click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
     rows = [

@@ -21,6 +21,7 @@ from exchange.cli.common import (
     client_options,
     connect,
     emit,
+    emit_one,
     handle_errors,
     output_option,
     table,
@@ -259,7 +260,7 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
         sys.exit(EXIT_NEGATIVE)
     v, r = h.view, h.view.record
     if fmt == "json":
-        emit([to_dict(h)], [], "json")
+        emit_one(to_dict(h), [], "json")
         return
     if fmt == "csv":
         row = {

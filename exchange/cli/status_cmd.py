@@ -8,7 +8,7 @@ from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_g
 from exchange.cli.common import (
     client_options,
     connect,
-    emit,
+    emit_one,
     handle_errors,
     output_option,
 )
@@ -174,7 +174,7 @@ def _make(verb: str) -> click.Command:
                 f" (entry {resp.origin} #{resp.index})"
             )
         else:
-            emit([row], _COLUMNS, fmt)
+            emit_one(row, _COLUMNS, fmt)
 
     command.__doc__ = (
         f"Sign that record RECORD_ID is {past} from --effective on.\n\n"

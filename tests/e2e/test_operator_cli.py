@@ -145,7 +145,7 @@ def test_a_member_cannot_issue_on_another_node(fed) -> None:
 def test_status_shows_origins_and_peers(fed) -> None:
     wait_until(lambda: len(fed.sizes("anhui")) == 3, what="anhui to hold 3 origins")
     out = brandex("node", "status", "--format", "json", config=fed.configs["anhui"]).stdout
-    st = json.loads(out)[0]
+    st = json.loads(out)
     assert st["origin"] == "yrd/340000"
     assert {o["origin"] for o in st["origins"]} == {"yrd/330000", "yrd/340000", "yrd/411628"}
     assert {p["region"] for p in st["peers"]} == {"330000", "411628"}

@@ -1,0 +1,49 @@
+"""What the CLI prints: JSON a jq user expects, tables that fit, quiet broken pipes."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from click.testing import CliRunner
+
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2
+from exchange.cli.common import emit, emit_one, to_dict
+
+
+def test_json_numbers_are_numbers() -> None:
+    case = entries_pb2.InfringementCase(case_id="c1", goods_value_fen=12800050)
+    assert to_dict(case)["goods_value_fen"] == 12800050
+    view = services_pb2.RecordView(
+        issuer="330000", provenance=services_pb2.Provenance(origin="yrd/330000", index=674)
+    )
+    d = to_dict(view)
+    assert d["provenance"]["index"] == 674 and d["provenance"]["checkpoint_size"] == 0
+    st = services_pb2.NodeStatus(
+        origins=[services_pb2.OriginStatus(origin="yrd/330000", size=7)],
+        peers=[services_pb2.PeerStatus(address="a:1", sizes={"yrd/330000": 5})],
+    )
+    d = to_dict(st)
+    assert d["origins"][0]["size"] == 7 and d["peers"][0]["sizes"] == {"yrd/330000": 5}
+
+
+def test_json_empty_lists_are_present() -> None:
+    d = to_dict(services_pb2.RecordView(issuer="330000"))
+    assert d["recognised_in"] == []
+    assert d["valid_until"] == ""
+
+
+def _out(fn) -> str:
+    @click.command()
+    def cmd() -> None:
+        fn()
+
+    return CliRunner().invoke(cmd, []).output
+
+
+def test_one_answer_is_one_object_and_many_are_a_list() -> None:
+    one = json.loads(_out(lambda: emit_one({"added": 3}, ["added"], "json")))
+    assert one == {"added": 3}
+    many = json.loads(_out(lambda: emit([{"a": 1}], ["a"], "json")))
+    assert many == [{"a": 1}]
+    assert _out(lambda: emit_one({"added": 3}, ["added"], "csv")).splitlines() == ["added", "3"]
