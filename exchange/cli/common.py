@@ -35,14 +35,16 @@ __all__ = [
     "exit_code",
     "handle_errors",
     "output_option",
+    "quiet_broken_pipe",
     "to_dict",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Exit codes: 0 done, 1 refused, invalid or a negative answer, 2 usage or caught before
-# sending, 3 the node could not be reached (or failed inside).
-EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE = 1, 2, 3
+# sending, 3 the node could not be reached (or failed inside); 141 (128 + SIGPIPE, what a
+# shell reports for ``yes | head -1``) when the reader of standard output went away.
+EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 
 #: The one table from what went wrong to the exit code (first match wins).
 EXIT_CODES: list[tuple[type[BaseException] | grpc.StatusCode, int]] = [
@@ -146,6 +148,21 @@ def connect(
     return Client(config, address, open_channel(address, creds))
 
 
+def quiet_broken_pipe() -> None:
+    """Exit quietly when whoever reads standard output (``| head -1``) has gone away.
+
+    The standard recipe (Python's signal docs): point stdout at /dev/null so the
+    interpreter's final flush does not fail again, then exit 141 as a process
+    killed by SIGPIPE would; nothing is printed.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
 def handle_errors(fn: F) -> F:
     """Map failures to one-line messages and exit codes (never a traceback)."""
 
@@ -153,6 +170,8 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            raise  # not the command's failure: the CLI group exits quietly (quiet_broken_pipe)
         except grpc.RpcError as exc:
             code = exc.code()  # type: ignore[attr-defined]
             details = exc.details()  # type: ignore[attr-defined]

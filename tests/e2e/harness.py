@@ -59,6 +59,33 @@ def brandex(
     return proc
 
 
+def brandex_into_closed_pipe(
+    *args: str, config: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Run the CLI with stdout a pipe nobody reads (``brandex ... | head -0``).
+
+    The read end is closed before the process starts, so its first write fails
+    with EPIPE whatever the timing.
+    """
+    env = dict(os.environ)
+    env.pop("BRANDEX_CONFIG", None)
+    if config is not None:
+        env["BRANDEX_CONFIG"] = str(config)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "exchange.cli.main", *args],
+            env=env,
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        os.close(w)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
     """Poll a condition (never a fixed sleep) until it holds or the deadline passes."""
     end = time.monotonic() + timeout

@@ -151,6 +151,12 @@ def test_status_shows_origins_and_peers(fed) -> None:
     assert {p["region"] for p in st["peers"]} == {"330000", "411628"}
     table = brandex("node", "status", config=fed.configs["anhui"]).stdout
     assert "yrd/330000" in table and "REACHABLE" in table
+    # `brandex node status | head -0`: the reader went away; no "Broken pipe" error.
+    for fmt in ("table", "json"):
+        gone = harness.brandex_into_closed_pipe(
+            "node", "status", "--format", fmt, config=fed.configs["anhui"]
+        )
+        assert (gone.returncode, gone.stderr) == (141, "")
 
 
 def test_reflection_lists_the_services(fed) -> None:

@@ -47,3 +47,27 @@ def test_one_answer_is_one_object_and_many_are_a_list() -> None:
     many = json.loads(_out(lambda: emit([{"a": 1}], ["a"], "json")))
     assert many == [{"a": 1}]
     assert _out(lambda: emit_one({"added": 3}, ["added"], "csv")).splitlines() == ["added", "3"]
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """``brandex certs show | head -0``: exit 141 (as SIGPIPE would), nothing on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    from exchange import pki
+
+    pki.init_federation(tmp_path / "fed", "yrd", {"zhejiang": "330000"})
+    r, w = os.pipe()
+    os.close(r)  # nobody will read: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "exchange.cli.main", "certs", "show", "--out", tmp_path / "fed"],
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(w)
+    assert (done.returncode, done.stderr) == (141, "")
