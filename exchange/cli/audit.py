@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, handle_errors
+from exchange.cli.common import (
+    EXIT_NEGATIVE,
+    client_options,
+    connect,
+    handle_errors,
+    output_option,
+)
 from exchange.core.errors import BrandexError
 
 __all__ = ["audit_group"]
@@ -129,14 +135,7 @@ def _load_anchors(paths: tuple[Path, ...]) -> list:
     callback=_region,
     help="Also decide whether the record is recognised in this region (GB/T 2260 code).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@output_option(choices=("table", "json"), help="Report format.")
 def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt) -> None:
     """Verify a bundle offline (no network): exit 0 if valid, 1 if not, 2 on usage errors.
 
@@ -219,14 +218,7 @@ def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write an HTML report an auditor can hand on.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary format on standard output.",
-)
+@output_option(choices=("table", "json"), help="Summary format on standard output.")
 @click.option(
     "--workers",
     type=click.IntRange(min=0),

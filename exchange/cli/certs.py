@@ -16,6 +16,7 @@ import click
 from cryptography import x509
 
 from exchange import pki
+from exchange.cli.common import emit, emit_one, output_option
 from exchange.core.errors import BrandexError
 from exchange.core.regions import region_label
 from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
@@ -157,13 +158,16 @@ def _expiry(cert: x509.Certificate) -> str:
 
 @certs_group.command("show")
 @click.option(
+    "--dir",
     "--out",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=_DEFAULT_OUT,
     show_default=True,
-    help="Federation directory made by 'certs init'.",
+    help="Federation directory made by 'certs init' (--out is the old name).",
 )
-def show_command(out: Path) -> None:
+@output_option
+def show_command(out: Path, fmt: str) -> None:
     """List the anchor and each member's region, cert expiries and chain status.
 
     The status column runs the same verification a node does, so a member
@@ -171,7 +175,7 @@ def show_command(out: Path) -> None:
 
     \b
     Example:
-      brandex certs show --out certs/yrd
+      brandex certs show --dir certs/yrd --format json
     """
     now = datetime.now(UTC)
     try:
@@ -187,10 +191,11 @@ def show_command(out: Path) -> None:
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    click.echo(
-        f"federation {doc['federation']}: anchor {describe(anchor)!r},"
-        f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
-    )
+    if fmt == "table":
+        click.echo(
+            f"federation {doc['federation']}: anchor {describe(anchor)!r},"
+            f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
+        )
     header = ("member", "region", "node", "operator", "signing", "status")
     rows: list[tuple[str, ...]] = [header]
     for name, entry in doc["members"].items():
@@ -211,6 +216,22 @@ def show_command(out: Path) -> None:
                 except BrandexError as exc:
                     status = f"{path.name}: {exc}"
         rows.append((name, region_label(entry["region"]), *expiries, status))
+    if fmt != "table":
+        members = [
+            {**dict(zip(header, row, strict=True)), "region": doc["members"][row[0]]["region"]}
+            for row in rows[1:]
+        ]
+        if fmt == "csv":
+            emit(members, header, "csv")
+            return
+        anchor_info = {
+            "subject": describe(anchor),
+            "expires": _expiry(anchor),
+            "jurisdictions": list(jurisdictions),
+        }
+        out_doc = {"federation": doc["federation"], "anchor": anchor_info, "members": members}
+        emit_one(out_doc, [], "json")
+        return
     widths = [max(_width(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         cells = [_pad(cell, width) for cell, width in zip(row, widths, strict=False)]

@@ -96,9 +96,12 @@ def client_options(fn: F) -> F:
         ),
         click.option(
             "--node",
+            "--peer",
             "node_addr",
             default=None,
-            help="Node address host:port [default: the config's listen address].",
+            metavar="HOST:PORT",
+            help="Node to ask, host:port (--peer is the same option: another member's node, "
+            "asked with the same certificate) [default: the config's listen address].",
         ),
         click.option(
             "--cert",
@@ -118,15 +121,35 @@ def client_options(fn: F) -> F:
     return fn
 
 
-def output_option(fn: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(fn)
+class FormatChoice(click.Choice):
+    """``table|json|csv``; ``text`` (the old name of the human form) is taken as ``table``."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and value.lower() == "text":
+            value = "table"
+        return super().convert(value, param, ctx)
+
+
+#: The --format choices of every command that prints data.
+FORMATS = ("table", "json", "csv")
+
+
+def output_option(
+    fn: F | None = None, *, choices: Sequence[str] = FORMATS, help: str = "Output format."
+) -> Any:
+    """``--format table|json|csv`` (``text`` accepted as ``table``), default ``table``."""
+
+    def deco(f: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=FormatChoice(list(choices)),
+            default="table",
+            show_default=True,
+            help=help + " ('text' is accepted for 'table'.)",
+        )(f)
+
+    return deco(fn) if fn is not None else deco
 
 
 def connect(

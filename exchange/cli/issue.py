@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, handle_errors
+from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
 
 __all__ = ["issue"]
 
@@ -33,15 +31,16 @@ _SECTORS = [k for k in entries_pb2.Sector.keys() if not k.endswith("UNSPECIFIED"
 @click.option("--valid-from", required=True, help="YYYY-MM-DD")
 @click.option("--valid-until", default="", help="YYYY-MM-DD (omit for kinds without expiry)")
 @client_options
+@output_option
 @handle_errors
-def issue(config_path, node_addr, cert, key, **fields) -> None:
+def issue(config_path, node_addr, cert, key, fmt, **fields) -> None:
     """Issue one recognition (operator certificate of the node's own region).
 
     Example: brandex issue --config nodes/zhejiang.toml --record-id zj-2026-0001
     --kind PROVINCIAL_FAMOUS_BRAND_PRODUCT --sector INDUSTRIAL --brand 西湖
     --product 龙井茶 --enterprise 杭州西湖茶业有限公司 --uscc 91330100MA2XXXXXXX
     --enterprise-region 330106 --certificate ZJMP-2026-0001 --announcement 浙质发〔2026〕1号
-    --recognised-on 2026-01-15 --valid-from 2026-01-15 --valid-until 2028-12-31
+    --recognised-on 2026-01-15 --valid-from 2026-01-15 --valid-until 2028-12-31 --format json
     """
     fields["kind"] = fields["kind"].upper()
     fields["sector"] = fields["sector"].upper()
@@ -49,6 +48,8 @@ def issue(config_path, node_addr, cert, key, **fields) -> None:
     client = connect(config_path, node_addr, cert, key)
     resp = client.stub(services_pb2_grpc.AdminServiceStub).Issue(rec, timeout=60)
     word = "already issued" if resp.duplicate else "issued"
-    click.echo(
-        json.dumps({"result": word, "origin": resp.origin, "index": resp.index}, ensure_ascii=False)
-    )
+    row = {"result": word, "origin": resp.origin, "index": resp.index}
+    if fmt == "table":
+        click.echo(f"{word}: {rec.record_id} (entry {resp.origin} #{resp.index})")
+    else:
+        emit_one(row, list(row), fmt)

@@ -28,24 +28,48 @@ __all__ = ["node_group"]
 def node_group() -> None:
     """Run a node and inspect running nodes.
 
-    Example: brandex node run nodes/zhejiang.toml
+    Example: brandex node run --config nodes/zhejiang.toml
     """
 
 
 @node_group.command("run")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "legacy_config",
+    metavar="[CONFIG]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--config",
+    "config",
+    envvar="BRANDEX_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's config (or $BRANDEX_CONFIG); a positional CONFIG still works, deprecated.",
+)
 @click.option(
     "--log-level",
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
-def run(config: Path, log_level: str) -> None:
-    """Run the node described by CONFIG until SIGTERM or Ctrl-C.
+def run(legacy_config: Path | None, config: Path | None, log_level: str) -> None:
+    """Run the node described by --config until SIGTERM or Ctrl-C.
 
-    Example: brandex node run nodes/zhejiang.toml
+    Example: brandex node run --config nodes/zhejiang.toml
     """
     from exchange.node.server import run_node
+
+    if legacy_config is not None:
+        if config is not None and config != legacy_config:
+            raise click.UsageError("give the config once: --config FILE")
+        click.echo(
+            f"note: 'brandex node run {legacy_config}' is deprecated;"
+            f" use 'brandex node run --config {legacy_config}'",
+            err=True,
+        )
+        config = legacy_config
+    if config is None:
+        raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
 
     logging.basicConfig(
         level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

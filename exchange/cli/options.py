@@ -22,7 +22,6 @@ __all__ = [
     "check_locally",
     "enum_names",
     "fen",
-    "peer_option",
     "refusals",
     "region_text",
     "yuan",
@@ -85,22 +84,6 @@ def fen(value: str | None, what: str) -> int:
 
 def yuan(amount_fen: int) -> str:
     return f"{amount_fen // 100}.{amount_fen % 100:02d}"
-
-
-def peer_option(fn: F) -> F:
-    """``--peer ADDR``: ask that member's node instead of the local one (same certificate)."""
-    return click.option(
-        "--peer",
-        default=None,
-        metavar="HOST:PORT",
-        help="Ask this member's node directly instead of the local node (same certificate).",
-    )(fn)
-
-
-def pick_node(node_addr: str | None, peer: str | None) -> str | None:
-    if node_addr and peer:
-        raise click.UsageError("give --node or --peer, not both")
-    return peer or node_addr
 
 
 @contextlib.contextmanager

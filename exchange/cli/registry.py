@@ -1,8 +1,8 @@
 """``brandex search`` / ``show`` / ``check``: what staff ask of the registry (member certificate).
 
 Each works against the local node (``--config``/``--node``) or, with
-``--peer ADDR``, directly against another member's node, so a peer's registry
-can be compared with the local replica.
+``--peer ADDR`` (another name of ``--node``), directly against another member's
+node, so a peer's registry can be compared with the local replica.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from exchange.cli.common import (
     table,
     to_dict,
 )
-from exchange.cli.options import DATE, REGION, enum_names, peer_option, pick_node, region_text
+from exchange.cli.options import DATE, REGION, enum_names, region_text
 from exchange.core import regions
 from exchange.core.records import Kind
 from exchange.spreadsheet import KIND_ZH
@@ -103,7 +103,6 @@ def _kind_short(kind: int) -> str:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--on", "today", type=DATE, default=None, help="Status as of [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
@@ -120,7 +119,6 @@ def search(
     limit,
     offset,
     today,
-    peer,
     config_path,
     node_addr,
     cert,
@@ -134,7 +132,7 @@ def search(
 
     Example: brandex search 宋河 --config nodes/anhui.toml --status valid --limit 10
     """
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    client = connect(config_path, node_addr, cert, key)
     req = services_pb2.SearchRequest(
         text=text,
         region=region or "",
@@ -234,11 +232,10 @@ def _change_text(c: entries_pb2.StatusChange) -> str:
 )
 @click.option("--history", is_flag=True, help="Each change's and case's provenance and actions.")
 @click.option("--on", "today", type=DATE, default=None, help="Date for status [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
-def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, key, fmt) -> None:
+def show(record_id, issuer, history, today, config_path, node_addr, cert, key, fmt) -> None:
     """One record: its fields, every status change and case, and its provenance.
 
     Provenance is the log entry the record was read from (origin and index),
@@ -246,7 +243,7 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
 
     Example: brandex show hn-2024-0001 --issuer 410000 --config nodes/luyi.toml --history
     """
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    client = connect(config_path, node_addr, cert, key)
     issuer = issuer or client.config.region
     try:
         h = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
@@ -346,12 +343,11 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
 @click.option("--brand", default=None, help="Ask about every record of this exact brand name.")
 @click.option("--in", "region", type=REGION, required=True, help="The region asked about.")
 @click.option("--on", type=DATE, default=None, help="The date asked about [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
 def check(
-    record_id, issuer, uscc, brand, region, on, peer, config_path, node_addr, cert, key, fmt
+    record_id, issuer, uscc, brand, region, on, config_path, node_addr, cert, key, fmt
 ) -> None:
     """Is a recognition recognised in region --in on date --on, and why?
 
@@ -366,7 +362,7 @@ def check(
     given = [x for x in (record_id, uscc, brand) if x]
     if len(given) != 1:
         raise click.UsageError("give exactly one of RECORD_ID, --uscc or --brand")
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    client = connect(config_path, node_addr, cert, key)
     on = on or date.today().isoformat()
     req = services_pb2.CheckRequest(region=region, on=on)
     if uscc:

@@ -157,7 +157,15 @@ class Federation:
     def start(self, name: str, wait: bool = True) -> subprocess.Popen:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli.main",
+                "node",
+                "run",
+                "--config",
+                str(self.configs[name]),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.root,

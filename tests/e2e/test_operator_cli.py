@@ -79,9 +79,9 @@ def _uscc() -> str:
 def test_issue_then_prove_it_from_a_relay(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = _uscc()
-    out = json.loads(brandex(*args, config=fed.configs["zhejiang"]).stdout)
+    out = json.loads(brandex(*args, "--format", "json", config=fed.configs["zhejiang"]).stdout)
     assert out == {"result": "issued", "origin": "yrd/330000", "index": 1}
-    again = json.loads(brandex(*args, config=fed.configs["zhejiang"]).stdout)
+    again = json.loads(brandex(*args, "--format", "json", config=fed.configs["zhejiang"]).stdout)
     assert again["result"] == "already issued" and again["index"] == 1
 
     # Luyi has no link to Zhejiang: the entry arrives through Anhui.
@@ -181,7 +181,7 @@ def test_reflection_lists_the_services(fed) -> None:
 def test_taken_port_is_a_clear_error(fed) -> None:
     cfg = load_config(fed.configs["zhejiang"])
     proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", "node", "run", str(cfg.path)],
+        [sys.executable, "-m", "exchange.cli.main", "node", "run", "--config", str(cfg.path)],
         capture_output=True,
         text=True,
         timeout=120,
