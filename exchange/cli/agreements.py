@@ -101,7 +101,7 @@ def accede(
         effective_until=effective_until or "",
         region=client.config.region,
     )
-    check_locally(accession_errors(acc, issuer=client.config.region))
+    check_locally(accession_errors(acc, issuer=client.config.region), {"covered_kinds": "--kinds"})
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).Accede(acc, timeout=60)
     row = {
@@ -141,7 +141,9 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
         effective_on=effective,
         reason_text=reason,
     )
-    check_locally(withdrawal_errors(w, issuer=client.config.region))
+    check_locally(
+        withdrawal_errors(w, issuer=client.config.region), {"effective_on": "--effective"}
+    )
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).Withdraw(w, timeout=60)
     row = {

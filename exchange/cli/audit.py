@@ -16,6 +16,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.options import ORIGIN
 from exchange.core.errors import BrandexError
 
 __all__ = ["audit_group"]
@@ -68,14 +69,9 @@ def bundle(record_id, issuer, output, config_path, node_addr, cert, key) -> None
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    from exchange.core.records import parse_date
+    from exchange.cli.options import DATE
 
-    try:
-        return parse_date(value, "--on")
-    except BrandexError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return None if value is None else date.fromisoformat(DATE.convert(value, param, ctx))
 
 
 def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -180,17 +176,6 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
     sys.exit(0 if report.valid else EXIT_NEGATIVE)
 
 
-def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from exchange.core.logcheck import split_origin
-
-    for v in value:
-        try:
-            split_origin(v)
-        except BrandexError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
-
-
 @audit_group.command("log")
 @click.option(
     "--config",
@@ -209,7 +194,7 @@ def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
     "--origin",
     "origins",
     multiple=True,
-    callback=_origin,
+    type=ORIGIN,
     help="Origin to audit, e.g. yrd/330000; repeat for several [default: all the nodes serve].",
 )
 @click.option(

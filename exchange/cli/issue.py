@@ -6,6 +6,8 @@ import click
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
+from exchange.cli.options import DATE, check_locally
+from exchange.core.records import recognition_errors
 
 __all__ = ["issue"]
 
@@ -27,9 +29,9 @@ _SECTORS = [k for k in entries_pb2.Sector.keys() if not k.endswith("UNSPECIFIED"
 @click.option("--enterprise-region", required=True, help="GB/T 2260 code of the enterprise.")
 @click.option("--certificate", "certificate_no", required=True, help="Certificate number.")
 @click.option("--announcement", "announcement_no", required=True)
-@click.option("--recognised-on", required=True, help="YYYY-MM-DD")
-@click.option("--valid-from", required=True, help="YYYY-MM-DD")
-@click.option("--valid-until", default="", help="YYYY-MM-DD (omit for kinds without expiry)")
+@click.option("--recognised-on", type=DATE, required=True, help="Date of the decision.")
+@click.option("--valid-from", type=DATE, required=True, help="Start of validity.")
+@click.option("--valid-until", type=DATE, default=None, help="Omit for kinds without expiry.")
 @client_options
 @output_option
 @handle_errors
@@ -44,8 +46,10 @@ def issue(config_path, node_addr, cert, key, fmt, **fields) -> None:
     """
     fields["kind"] = fields["kind"].upper()
     fields["sector"] = fields["sector"].upper()
+    fields["valid_until"] = fields["valid_until"] or ""
     rec = entries_pb2.Recognition(**fields)
     client = connect(config_path, node_addr, cert, key)
+    check_locally(recognition_errors(rec, issuer=client.config.region))
     resp = client.stub(services_pb2_grpc.AdminServiceStub).Issue(rec, timeout=60)
     word = "already issued" if resp.duplicate else "issued"
     row = {"result": word, "origin": resp.origin, "index": resp.index}

@@ -15,6 +15,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.options import ORIGIN
 from exchange.core.cosignature import CosignatureVerifier, witness_name
 from exchange.core.errors import VerificationError
 from exchange.core.note import Ed25519NoteVerifier
@@ -33,7 +34,7 @@ def log_group() -> None:
 
 
 @log_group.command("checkpoint")
-@click.argument("origin")
+@click.argument("origin", type=ORIGIN)
 @client_options
 @output_option(help="Output format (table: the signed note as it stands).")
 @handle_errors
@@ -54,7 +55,7 @@ def checkpoint(origin, config_path, node_addr, cert, key, fmt) -> None:
 
 
 @log_group.command("proof")
-@click.argument("origin")
+@click.argument("origin", type=ORIGIN)
 @click.argument("index", type=int)
 @client_options
 @output_option(help="Output format (table: the tlog-proof as it stands).")

@@ -61,6 +61,15 @@ _VERBS = {
     ),
 }
 
+#: Record fields set by options named otherwise (see check_locally).
+_FLAGS = {
+    "effective_on": "--effective",
+    "announcement_no": "--announcement",
+    "reason_text": "--text",
+    "new_valid_until": "--valid-until",
+    "corrected": "--set",
+}
+
 _SETTABLE = [
     f
     for f in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
@@ -156,7 +165,7 @@ def _make(verb: str) -> click.Command:
             corrected.CopyFrom(history.view.record)
             _apply_sets(corrected, sets)
             change.corrected.CopyFrom(corrected)
-        check_locally(status_change_errors(change, issuer=client.config.region))
+        check_locally(status_change_errors(change, issuer=client.config.region), _FLAGS)
         with refusals():
             resp = client.stub(services_pb2_grpc.AdminServiceStub).ChangeStatus(change, timeout=60)
         row = {

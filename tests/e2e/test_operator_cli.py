@@ -129,8 +129,8 @@ def test_bad_issue_names_the_field(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = "91330106MA2B000010"  # wrong check character
     proc = brandex(*args, config=fed.configs["zhejiang"], expect=None)
-    assert proc.returncode == 1  # refused by the node (cli/common.EXIT_CODES)
-    assert "INVALID_ARGUMENT" in proc.stderr and "enterprise_uscc" in proc.stderr
+    assert proc.returncode == 2  # caught before sending (cli/common.EXIT_CODES)
+    assert proc.stderr.startswith("error: --uscc: "), proc.stderr
 
 
 def test_a_member_cannot_issue_on_another_node(fed) -> None:
