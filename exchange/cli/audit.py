@@ -132,7 +132,8 @@ def _load_anchors(paths: tuple[Path, ...]) -> list:
     help="Also decide whether the record is recognised in this region (GB/T 2260 code).",
 )
 @output_option(choices=("table", "json"), help="Report format.")
-def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print the verdict line only (VALID/INVALID).")
+def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt, quiet) -> None:
     """Verify a bundle offline (no network): exit 0 if valid, 1 if not, 2 on usage errors.
 
     Checks the signer's certificate chain to an anchor and its region, the
@@ -141,6 +142,9 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
     record's status (with --in, its recognition there: a "no" is a failure)
     from the entries the bundle carries. A bundle proves that what it carries
     is in the log, not that nothing was left out (see docs/audit.md).
+
+    The verdict (VALID: ... or INVALID: why) is the first line; --quiet prints
+    only it.
 
     Example: brandex audit verify zj-2026-0001.bundle.json --anchors certs/yrd/anchor.pem
     --min-cosignatures 2 --on 2026-06-01 --in 340100
@@ -169,10 +173,17 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
             now=now,
             decode_entry=decode_entry,
         )
+    lines = report.to_text().splitlines()
+    verdict, details = lines[-1], lines[:-1]  # the report ends with its verdict
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        doc = report.to_dict()
+        if quiet:
+            doc = {"valid": report.valid, "verdict": verdict}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        click.echo(report.to_text())
+        click.echo(verdict)
+        if not quiet:
+            click.echo("\n".join(details))
     sys.exit(0 if report.valid else EXIT_NEGATIVE)
 
 

@@ -139,6 +139,7 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
         config=cfg,
     )
     assert (summary["added"], summary["duplicates"], summary["rejected"]) == (7, 0, 3)
+    assert len(summary["created"]) == 7 and all(c["index"] > 0 for c in summary["created"])
     assert [e["row"] for e in summary["errors"]] == [4, 7, 9]
     with open(rejects, encoding="utf-8-sig", newline="") as f:
         rej = list(csv.DictReader(f))
@@ -152,6 +153,9 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
     )
     assert summary["encoding"] == "gb18030"
     assert (summary["rows"], summary["added"], summary["duplicates"]) == (40, 33, 7)
+    # The ids added are listed (a batch with duplicates too: the 7 are not among them).
+    created = {c["record_id"] for c in summary["created"]}
+    assert len(created) == 33 and created <= {r["certificate_no"] for r in recs[:40]}
     assert size(fed, "zhejiang") == start + 40
 
     # Re-importing adds nothing; the one-line summary says so.

@@ -130,3 +130,14 @@ def test_node_run_takes_config_and_the_old_positional_form(tmp_path) -> None:
     old = CliRunner().invoke(cli, ["node", "run", str(missing)])
     assert old.exit_code == 2 and "deprecated" in old.output
     assert "--config" in CliRunner().invoke(cli, ["node", "run", "--help"]).output
+
+
+def test_audit_verify_prints_its_verdict_first(small_fed, tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[[[", encoding="utf-8")
+    args = ["audit", "verify", str(bad), "--anchors", str(small_fed / "anchor.pem")]
+    full = CliRunner().invoke(cli, args)
+    assert full.exit_code == 1 and full.output.startswith("INVALID: ")
+    assert len(full.output.splitlines()) > 1
+    quiet = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert quiet.exit_code == 1 and quiet.output.splitlines() == full.output.splitlines()[:1]
