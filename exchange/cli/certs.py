@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from unicodedata import east_asian_width
 
 import click
 from cryptography import x509
 
 from exchange import pki
-from exchange.cli.common import emit, emit_one, output_option
+from exchange.cli.common import emit, emit_one, output_option, table
 from exchange.core.errors import BrandexError
 from exchange.core.regions import region_label
 from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
@@ -143,15 +142,6 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
     click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
 
 
-def _width(text: str) -> int:
-    # Region names are Chinese: a wide character takes two terminal columns.
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
-
-
 def _expiry(cert: x509.Certificate) -> str:
     return cert.not_valid_after_utc.strftime("%Y-%m-%d")
 
@@ -232,7 +222,4 @@ def show_command(out: Path, fmt: str) -> None:
         out_doc = {"federation": doc["federation"], "anchor": anchor_info, "members": members}
         emit_one(out_doc, [], "json")
         return
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(header) - 1)]
-    for row in rows:
-        cells = [_pad(cell, width) for cell, width in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+    click.echo(table([dict(zip(header, row, strict=True)) for row in rows[1:]], header))

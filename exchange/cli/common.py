@@ -9,12 +9,13 @@ import functools
 import io
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from unicodedata import east_asian_width
+from unicodedata import combining, east_asian_width
 
 import click
 import grpc
@@ -251,22 +252,71 @@ def to_dict(msg: Any) -> dict:
     return d
 
 
+def _char_width(c: str) -> int:
+    if combining(c) or c in "\u200b\u200d\ufeff":
+        return 0
+    return 2 if east_asian_width(c) in "WF" else 1
+
+
 def _width(s: str) -> int:
-    return sum(2 if east_asian_width(c) in "WF" else 1 for c in s)
+    """Terminal columns ``s`` takes: two per wide (Chinese) character, none for combining marks."""
+    return sum(_char_width(c) for c in s)
 
 
-def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    """A plain table that lines up Chinese text (two columns per wide character)."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = [
-        "  ".join(c.upper() + " " * (w - _width(c)) for c, w in zip(columns, widths, strict=True))
-    ]
-    for row in cells:
-        lines.append(
-            "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
-        )
-    return "\n".join(lines)
+def _clip(s: str, width: int) -> str:
+    """``s`` cut to ``width`` terminal columns, ending in an ellipsis if it was cut."""
+    if _width(s) <= width:
+        return s
+    out, used = [], 0
+    for c in s:
+        w = _char_width(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
+
+
+def terminal_width() -> int | None:
+    """The width to keep tables within: the terminal's ($COLUMNS wins); None when piped."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns  # $COLUMNS first, then the terminal
+
+
+_MIN_COLUMN = 8
+_GAP = "  "
+
+
+def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = -1) -> str:
+    """A plain table that lines up Chinese text (two columns per wide character).
+
+    Rows are kept within ``max_width`` columns (default: the terminal's width;
+    None: no limit, as when the output is piped): the widest columns are
+    narrowed and their long cells end in an ellipsis. No line has trailing
+    spaces.
+    """
+    if max_width == -1:
+        max_width = terminal_width()
+    cells = [[str(r.get(c, "")).replace("\n", " ") for c in columns] for r in rows]
+    heads = [c.upper() for c in columns]
+    widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    if max_width:
+        budget = max_width - len(_GAP) * (len(widths) - 1)
+        while sum(widths) > budget:
+            i = max(range(len(widths)), key=lambda k: widths[k])
+            if widths[i] <= _MIN_COLUMN:
+                break
+            widths[i] -= 1
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for v, w in zip(values, widths, strict=True):
+            v = _clip(v, w)
+            parts.append(v + " " * (w - _width(v)))
+        return _GAP.join(parts).rstrip()
+
+    return "\n".join([line(heads), *(line(row) for row in cells)])
 
 
 def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str, *, one: bool = False) -> None:

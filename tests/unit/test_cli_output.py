@@ -71,3 +71,33 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
     finally:
         os.close(w)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_tables_fit_the_terminal_and_line_up_chinese() -> None:
+    from exchange.cli.common import _width, table
+
+    rows = [
+        {"issuer": "330000 浙江省", "brand": "西湖", "enterprise": "杭州西湖茶业有限公司" * 4},
+        {"issuer": "340000 安徽省", "brand": "宋河粮液", "enterprise": "x" * 90},
+    ]
+    text = table(rows, ["issuer", "brand", "enterprise"], max_width=60)
+    lines = text.splitlines()
+    assert all(_width(line) <= 60 for line in lines), text
+    assert all(line == line.rstrip() for line in lines)
+    assert lines[1].endswith("…") and lines[2].endswith("…")
+    # BRAND starts at the same terminal column on every line (wide characters count two).
+    starts = [_width(line[: line.index(v)]) for line, v in zip(lines, ["BRAND", "西湖", "宋河"])]
+    assert len(set(starts)) == 1, text
+
+
+def test_a_table_header_has_no_trailing_padding() -> None:
+    from exchange.cli.common import table
+
+    rows = [
+        {
+            "change": "SUSPENDED",
+            "entry": "yrd/330000 #5 (checkpoint size 9, cosigned by" + " w" * 80,
+        }
+    ]
+    text = table(rows, ["change", "entry"], max_width=None)
+    assert text.splitlines()[0] == "CHANGE     ENTRY"
