@@ -141,3 +141,35 @@ def test_audit_verify_prints_its_verdict_first(small_fed, tmp_path) -> None:
     assert len(full.output.splitlines()) > 1
     quiet = CliRunner().invoke(cli, [*args, "--quiet"])
     assert quiet.exit_code == 1 and quiet.output.splitlines() == full.output.splitlines()[:1]
+
+
+# ------------------------------------------------------------------ the help walk
+
+LEAVES = [(p, c) for p, c in COMMANDS if not isinstance(c, click.Group)]
+#: Commands that need no node (local files only): no --config.
+OFFLINE = {"certs init", "certs add", "certs show", "audit verify"}
+#: Commands that write a file or run a server rather than print data: no --format.
+NO_DATA = {"certs init", "certs add", "audit bundle", "export", "node run"}
+#: Reports with no tabular CSV form.
+REPORTS = {"audit verify", "audit log"}
+
+
+def _help(path) -> str:
+    result = CliRunner().invoke(cli, [*path, "--help"], prog_name="brandex", terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize(("path", "cmd"), LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
+def test_every_command_has_the_common_flags(path, cmd) -> None:
+    name = " ".join(path)
+    out = _help(path)
+    if name not in OFFLINE:
+        assert "--config" in out, f"brandex {name} has no --config"
+    if name not in NO_DATA:
+        choices = "[table|json]" if name in REPORTS else "[table|json|csv]"
+        assert f"--format {choices}" in out, f"brandex {name}: --format is not {choices}"
+        fmt = next(p for p in cmd.params if p.name == "fmt")
+        assert fmt.default == "table"
+    example = " ".join(out.split("Example:", 1)[1].split())
+    assert f"brandex {name}" in example, f"brandex {name}'s example runs another command"

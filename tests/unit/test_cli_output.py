@@ -86,7 +86,10 @@ def test_tables_fit_the_terminal_and_line_up_chinese() -> None:
     assert all(line == line.rstrip() for line in lines)
     assert lines[1].endswith("…") and lines[2].endswith("…")
     # BRAND starts at the same terminal column on every line (wide characters count two).
-    starts = [_width(line[: line.index(v)]) for line, v in zip(lines, ["BRAND", "西湖", "宋河"])]
+    starts = [
+        _width(line[: line.index(v)])
+        for line, v in zip(lines, ["BRAND", "西湖", "宋河"], strict=True)
+    ]
     assert len(set(starts)) == 1, text
 
 
