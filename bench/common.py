@@ -115,6 +115,7 @@ class Nodes:
                 "exchange.cli.main",
                 "node",
                 "run",
+                "--config",
                 str(self.configs[name]),
                 "--log-level",
                 "WARNING",

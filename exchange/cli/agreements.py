@@ -7,7 +7,15 @@ from datetime import date
 import click
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit,
+    emit_one,
+    handle_errors,
+    output_option,
+    to_dict,
+)
 from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
 from exchange.core.records import accession_errors, withdrawal_errors
 
@@ -93,7 +101,7 @@ def accede(
         effective_until=effective_until or "",
         region=client.config.region,
     )
-    check_locally(accession_errors(acc, issuer=client.config.region))
+    check_locally(accession_errors(acc, issuer=client.config.region), {"covered_kinds": "--kinds"})
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).Accede(acc, timeout=60)
     row = {
@@ -110,7 +118,7 @@ def accede(
             f"{effective_from} (entry {resp.origin} #{resp.index})"
         )
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)
 
 
 @agreement_group.command("withdraw")
@@ -133,7 +141,9 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
         effective_on=effective,
         reason_text=reason,
     )
-    check_locally(withdrawal_errors(w, issuer=client.config.region))
+    check_locally(
+        withdrawal_errors(w, issuer=client.config.region), {"effective_on": "--effective"}
+    )
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).Withdraw(w, timeout=60)
     row = {
@@ -150,7 +160,7 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
             f"{effective} (entry {resp.origin} #{resp.index})"
         )
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)
 
 
 def _in_force(acc: entries_pb2.Accession, withdrawn: list[str], today: str) -> bool:

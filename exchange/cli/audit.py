@@ -10,7 +10,14 @@ from pathlib import Path
 import click
 
 from exchange._proto.brandex.v1 import entries_pb2
-from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, handle_errors
+from exchange.cli.common import (
+    EXIT_NEGATIVE,
+    client_options,
+    connect,
+    handle_errors,
+    output_option,
+)
+from exchange.cli.options import ORIGIN
 from exchange.core.errors import BrandexError
 
 __all__ = ["audit_group"]
@@ -63,14 +70,9 @@ def bundle(record_id, issuer, output, config_path, node_addr, cert, key) -> None
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    from exchange.core.records import parse_date
+    from exchange.cli.options import DATE
 
-    try:
-        return parse_date(value, "--on")
-    except BrandexError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return None if value is None else date.fromisoformat(DATE.convert(value, param, ctx))
 
 
 def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -130,15 +132,9 @@ def _load_anchors(paths: tuple[Path, ...]) -> list:
     callback=_region,
     help="Also decide whether the record is recognised in this region (GB/T 2260 code).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt) -> None:
+@output_option(choices=("table", "json"), help="Report format.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the verdict line only (VALID/INVALID).")
+def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt, quiet) -> None:
     """Verify a bundle offline (no network): exit 0 if valid, 1 if not, 2 on usage errors.
 
     Checks the signer's certificate chain to an anchor and its region, the
@@ -147,6 +143,9 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
     record's status (with --in, its recognition there: a "no" is a failure)
     from the entries the bundle carries. A bundle proves that what it carries
     is in the log, not that nothing was left out (see docs/audit.md).
+
+    The verdict (VALID: ... or INVALID: why) is the first line; --quiet prints
+    only it.
 
     Example: brandex audit verify zj-2026-0001.bundle.json --anchors certs/yrd/anchor.pem
     --min-cosignatures 2 --on 2026-06-01 --in 340100
@@ -176,22 +175,18 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt)
             decode_entry=decode_entry,
             parse_entry=entries_pb2.Entry.FromString,
         )
+    lines = report.to_text().splitlines()
+    verdict, details = lines[-1], lines[:-1]  # the report ends with its verdict
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        doc = report.to_dict()
+        if quiet:
+            doc = {"valid": report.valid, "verdict": verdict}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        click.echo(report.to_text())
+        click.echo(verdict)
+        if not quiet:
+            click.echo("\n".join(details))
     sys.exit(0 if report.valid else EXIT_NEGATIVE)
-
-
-def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from exchange.core.logcheck import split_origin
-
-    for v in value:
-        try:
-            split_origin(v)
-        except BrandexError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
 
 
 @audit_group.command("log")
@@ -212,7 +207,7 @@ def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
     "--origin",
     "origins",
     multiple=True,
-    callback=_origin,
+    type=ORIGIN,
     help="Origin to audit, e.g. yrd/330000; repeat for several [default: all the nodes serve].",
 )
 @click.option(
@@ -221,14 +216,7 @@ def _origin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write an HTML report an auditor can hand on.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary format on standard output.",
-)
+@output_option(choices=("table", "json"), help="Summary format on standard output.")
 @click.option(
     "--workers",
     type=click.IntRange(min=0),

@@ -9,6 +9,7 @@ from exchange.cli.common import (
     client_options,
     connect,
     emit,
+    emit_one,
     handle_errors,
     output_option,
     to_dict,
@@ -60,7 +61,7 @@ def _done(client, resp, what: str, fmt: str, extra: dict) -> None:
     if fmt == "table":
         click.echo(f"{what}: {extra.get('case', '')} (entry {resp.origin} #{resp.index})")
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)
 
 
 @case_group.command("report")
@@ -125,7 +126,15 @@ def report(
         opened_on=opened_on,
         description=description,
     )
-    check_locally(case_errors(case, issuer=client.config.region))
+    check_locally(
+        case_errors(case, issuer=client.config.region),
+        {
+            "protected_issuer": "--issuer",
+            "protected_record_id": "--record",
+            "infringer_name": "--infringer",
+            "goods_value_fen": "--value-yuan",
+        },
+    )
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).ReportCase(case, timeout=60)
     _done(client, resp, "reported", fmt, {"case": f"{client.config.region}/{case_id}"})
@@ -180,7 +189,10 @@ def act(
         decision_no=decision_no,
         fine_fen=fen(fine_yuan, "--fine-yuan"),
     )
-    check_locally(case_action_errors(msg, issuer=client.config.region))
+    check_locally(
+        case_action_errors(msg, issuer=client.config.region),
+        {"date": "--date", "fine_fen": "--fine-yuan"},
+    )
     with refusals():
         resp = client.stub(services_pb2_grpc.AdminServiceStub).ActOnCase(msg, timeout=60)
     _done(client, resp, action.lower(), fmt, {"case": f"{msg.case_region}/{case_id}"})

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from unicodedata import east_asian_width
 
 import click
 from cryptography import x509
 
 from exchange import pki
+from exchange.cli.common import emit, emit_one, output_option, table
 from exchange.core.errors import BrandexError
 from exchange.core.regions import region_label
 from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
@@ -142,28 +142,22 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
     click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
 
 
-def _width(text: str) -> int:
-    # Region names are Chinese: a wide character takes two terminal columns.
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
-
-
 def _expiry(cert: x509.Certificate) -> str:
     return cert.not_valid_after_utc.strftime("%Y-%m-%d")
 
 
 @certs_group.command("show")
 @click.option(
+    "--dir",
     "--out",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=_DEFAULT_OUT,
     show_default=True,
-    help="Federation directory made by 'certs init'.",
+    help="Federation directory made by 'certs init' (--out is the old name).",
 )
-def show_command(out: Path) -> None:
+@output_option
+def show_command(out: Path, fmt: str) -> None:
     """List the anchor and each member's region, cert expiries and chain status.
 
     The status column runs the same verification a node does, so a member
@@ -171,7 +165,7 @@ def show_command(out: Path) -> None:
 
     \b
     Example:
-      brandex certs show --out certs/yrd
+      brandex certs show --dir certs/yrd --format json
     """
     now = datetime.now(UTC)
     try:
@@ -187,10 +181,11 @@ def show_command(out: Path) -> None:
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    click.echo(
-        f"federation {doc['federation']}: anchor {describe(anchor)!r},"
-        f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
-    )
+    if fmt == "table":
+        click.echo(
+            f"federation {doc['federation']}: anchor {describe(anchor)!r},"
+            f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
+        )
     header = ("member", "region", "node", "operator", "signing", "status")
     rows: list[tuple[str, ...]] = [header]
     for name, entry in doc["members"].items():
@@ -211,7 +206,20 @@ def show_command(out: Path) -> None:
                 except BrandexError as exc:
                     status = f"{path.name}: {exc}"
         rows.append((name, region_label(entry["region"]), *expiries, status))
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(header) - 1)]
-    for row in rows:
-        cells = [_pad(cell, width) for cell, width in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+    if fmt != "table":
+        members = [
+            {**dict(zip(header, row, strict=True)), "region": doc["members"][row[0]]["region"]}
+            for row in rows[1:]
+        ]
+        if fmt == "csv":
+            emit(members, header, "csv")
+            return
+        anchor_info = {
+            "subject": describe(anchor),
+            "expires": _expiry(anchor),
+            "jurisdictions": list(jurisdictions),
+        }
+        out_doc = {"federation": doc["federation"], "anchor": anchor_info, "members": members}
+        emit_one(out_doc, [], "json")
+        return
+    click.echo(table([dict(zip(header, row, strict=True)) for row in rows[1:]], header))

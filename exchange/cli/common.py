@@ -9,15 +9,17 @@ import functools
 import io
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from unicodedata import east_asian_width
+from unicodedata import combining, east_asian_width
 
 import click
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 
 from exchange.core.errors import BrandexError, ValidationError
@@ -30,17 +32,20 @@ __all__ = [
     "client_options",
     "connect",
     "emit",
+    "emit_one",
     "exit_code",
     "handle_errors",
     "output_option",
+    "quiet_broken_pipe",
     "to_dict",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Exit codes: 0 done, 1 refused, invalid or a negative answer, 2 usage or caught before
-# sending, 3 the node could not be reached (or failed inside).
-EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE = 1, 2, 3
+# sending, 3 the node could not be reached (or failed inside); 141 (128 + SIGPIPE, what a
+# shell reports for ``yes | head -1``) when the reader of standard output went away.
+EXIT_NEGATIVE, EXIT_USAGE, EXIT_REMOTE, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 
 #: The one table from what went wrong to the exit code (first match wins).
 EXIT_CODES: list[tuple[type[BaseException] | grpc.StatusCode, int]] = [
@@ -91,9 +96,12 @@ def client_options(fn: F) -> F:
         ),
         click.option(
             "--node",
+            "--peer",
             "node_addr",
             default=None,
-            help="Node address host:port [default: the config's listen address].",
+            metavar="HOST:PORT",
+            help="Node to ask, host:port (--peer is the same option: another member's node, "
+            "asked with the same certificate) [default: the config's listen address].",
         ),
         click.option(
             "--cert",
@@ -113,15 +121,35 @@ def client_options(fn: F) -> F:
     return fn
 
 
-def output_option(fn: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(fn)
+class FormatChoice(click.Choice):
+    """``table|json|csv``; ``text`` (the old name of the human form) is taken as ``table``."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and value.lower() == "text":
+            value = "table"
+        return super().convert(value, param, ctx)
+
+
+#: The --format choices of every command that prints data.
+FORMATS = ("table", "json", "csv")
+
+
+def output_option(
+    fn: F | None = None, *, choices: Sequence[str] = FORMATS, help: str = "Output format."
+) -> Any:
+    """``--format table|json|csv`` (``text`` accepted as ``table``), default ``table``."""
+
+    def deco(f: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=FormatChoice(list(choices)),
+            default="table",
+            show_default=True,
+            help=help + " ('text' is accepted for 'table'.)",
+        )(f)
+
+    return deco(fn) if fn is not None else deco
 
 
 def connect(
@@ -143,6 +171,21 @@ def connect(
     return Client(config, address, open_channel(address, creds))
 
 
+def quiet_broken_pipe() -> None:
+    """Exit quietly when whoever reads standard output (``| head -1``) has gone away.
+
+    The standard recipe (Python's signal docs): point stdout at /dev/null so the
+    interpreter's final flush does not fail again, then exit 141 as a process
+    killed by SIGPIPE would; nothing is printed.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
 def handle_errors(fn: F) -> F:
     """Map failures to one-line messages and exit codes (never a traceback)."""
 
@@ -150,6 +193,8 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            raise  # not the command's failure: the CLI group exits quietly (quiet_broken_pipe)
         except grpc.RpcError as exc:
             code = exc.code()  # type: ignore[attr-defined]
             details = exc.details()  # type: ignore[attr-defined]
@@ -164,32 +209,124 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+}
+
+
+def _numbers(desc: Any, d: dict) -> None:
+    """Turn the strings protobuf's JSON mapping gives 64-bit integers back into numbers."""
+    for f in desc.fields:
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.type in _INT64:
+            d[f.name] = [int(x) for x in v] if isinstance(v, list) else int(v)
+        elif f.message_type is not None:
+            if f.message_type.GetOptions().map_entry:
+                vf = f.message_type.fields_by_name["value"]
+                if vf.type in _INT64:
+                    d[f.name] = {k: int(x) for k, x in v.items()}
+                elif vf.message_type is not None:
+                    for x in v.values():
+                        if isinstance(x, dict):
+                            _numbers(vf.message_type, x)
+                continue
+            for x in v if isinstance(v, list) else [v]:
+                if isinstance(x, dict):
+                    _numbers(f.message_type, x)
+
+
 def to_dict(msg: Any) -> dict:
-    return MessageToDict(msg, preserving_proto_field_name=True)
+    """A message as a jq user expects it: proto field names, every field present
+    (empty lists as ``[]``, zeros as ``0``), and 64-bit integers as JSON numbers."""
+    d = MessageToDict(
+        msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    _numbers(msg.DESCRIPTOR, d)
+    return d
+
+
+def _char_width(c: str) -> int:
+    if combining(c) or c in "\u200b\u200d\ufeff":
+        return 0
+    return 2 if east_asian_width(c) in "WF" else 1
 
 
 def _width(s: str) -> int:
-    return sum(2 if east_asian_width(c) in "WF" else 1 for c in s)
+    """Terminal columns ``s`` takes: two per wide (Chinese) character, none for combining marks."""
+    return sum(_char_width(c) for c in s)
 
 
-def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    """A plain table that lines up Chinese text (two columns per wide character)."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = [
-        "  ".join(c.upper() + " " * (w - _width(c)) for c, w in zip(columns, widths, strict=True))
-    ]
-    for row in cells:
-        lines.append(
-            "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
-        )
-    return "\n".join(lines)
+def _clip(s: str, width: int) -> str:
+    """``s`` cut to ``width`` terminal columns, ending in an ellipsis if it was cut."""
+    if _width(s) <= width:
+        return s
+    out, used = [], 0
+    for c in s:
+        w = _char_width(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
 
 
-def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str) -> None:
-    """Print rows as a table, JSON (a list of objects) or CSV."""
+def terminal_width() -> int | None:
+    """The width to keep tables within: the terminal's ($COLUMNS wins); None when piped."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns  # $COLUMNS first, then the terminal
+
+
+_MIN_COLUMN = 8
+_GAP = "  "
+
+
+def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = -1) -> str:
+    """A plain table that lines up Chinese text (two columns per wide character).
+
+    Rows are kept within ``max_width`` columns (default: the terminal's width;
+    None: no limit, as when the output is piped): the widest columns are
+    narrowed and their long cells end in an ellipsis. No line has trailing
+    spaces.
+    """
+    if max_width == -1:
+        max_width = terminal_width()
+    cells = [[str(r.get(c, "")).replace("\n", " ") for c in columns] for r in rows]
+    heads = [c.upper() for c in columns]
+    widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    if max_width:
+        budget = max_width - len(_GAP) * (len(widths) - 1)
+        while sum(widths) > budget:
+            i = max(range(len(widths)), key=lambda k: widths[k])
+            if widths[i] <= _MIN_COLUMN:
+                break
+            widths[i] -= 1
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for v, w in zip(values, widths, strict=True):
+            v = _clip(v, w)
+            parts.append(v + " " * (w - _width(v)))
+        return _GAP.join(parts).rstrip()
+
+    return "\n".join([line(heads), *(line(row) for row in cells)])
+
+
+def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str, *, one: bool = False) -> None:
+    """Print rows as a table, JSON or CSV.
+
+    JSON is a list of objects, or with ``one`` (a command that answers with one
+    thing: an import summary, a status change, a record) that one object.
+    """
     if fmt == "json":
-        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2))
+        doc: Any = dict(rows[0]) if one and len(rows) == 1 else list(rows)
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
@@ -199,6 +336,11 @@ def emit(rows: Sequence[dict], columns: Sequence[str], fmt: str) -> None:
         click.echo(buf.getvalue(), nl=False)
     else:
         click.echo(table(rows, columns))
+
+
+def emit_one(row: dict, columns: Sequence[str], fmt: str) -> None:
+    """Print one answer: a JSON object (not a one-item list), or a one-row table/CSV."""
+    emit([row], columns, fmt, one=True)
 
 
 def env_flag(name: str) -> bool:

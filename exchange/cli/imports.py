@@ -9,7 +9,7 @@ import click
 import grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
-from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit, handle_errors
+from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit_one, handle_errors
 from exchange.cli.options import DATE, REGION, enum_names
 from exchange.spreadsheet import (
     COLUMNS,
@@ -46,11 +46,42 @@ def _report_errors(plan: ImportPlan) -> None:
         click.echo(e, err=True)
 
 
-def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int]:
-    """IssueBatch in chunks; returns (added, already present)."""
+def _created(client, part: list, resp) -> list[dict]:
+    """The records of one batch the node added now: ``{"record_id", "index"}`` each.
+
+    The node answers with the index of the first entry it appended and how many;
+    with no duplicates in the batch those are the batch's records in order.
+    Otherwise each record's issuing entry is looked up: it was added now if its
+    index lies in the range the batch appended.
+    """
+    first, n = resp.first_index, resp.added
+    if n == 0:
+        return []
+    if resp.duplicates == 0 and n == len(part):
+        return [{"record_id": r.record.record_id, "index": first + i} for i, r in enumerate(part)]
+    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
+    out = []
+    for r in part:
+        try:
+            h = stub.GetRecord(
+                services_pb2.GetRecordRequest(
+                    issuer=client.config.region, record_id=r.record.record_id
+                ),
+                timeout=60,
+            )
+        except grpc.RpcError:
+            continue
+        if first <= h.view.provenance.index < first + n:
+            out.append({"record_id": r.record.record_id, "index": h.view.provenance.index})
+    return out
+
+
+def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int, list[dict]]:
+    """IssueBatch in chunks; returns (added, already present, the records added)."""
     stub = client.stub(services_pb2_grpc.AdminServiceStub)
     rows = plan.valid
     added = dups = 0
+    created: list[dict] = []
     bar = (
         click.progressbar(length=len(rows), label="importing", file=sys.stderr)
         if show_progress
@@ -91,12 +122,13 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
                 raise
             added += resp.added
             dups += resp.duplicates
+            created += _created(client, part, resp)
             if bar is not None:
                 bar.update(len(part))
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    return added, dups
+    return added, dups, created
 
 
 @click.command("import")
@@ -260,19 +292,23 @@ def import_cmd(
                 f"{len(plan.rows)} row(s); nothing imported (fix them, or give --skip-invalid)"
             )
         else:
-            emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+            emit_one({**summary, "created": [], "errors": errors}, _SUMMARY, fmt)
         sys.exit(EXIT_NEGATIVE)
     if plan.invalid:
         _report_errors(plan)
         target = rejects or file.with_name(file.name + ".rejects.csv")
         write_rejects(target, plan)
         summary["rejects"] = str(target)
-    added, dups = _send(client, plan, chunk, sys.stdout.isatty() and fmt == "table")
+    added, dups, created = _send(client, plan, chunk, sys.stdout.isatty() and fmt == "table")
     summary.update(added=added, duplicates=dups)
     if fmt == "table":
         click.echo(_summary_line(summary))
+        if created:
+            ids = [c["record_id"] for c in created]
+            more = f" and {len(ids) - 10} more (--format json lists all)" if len(ids) > 10 else ""
+            click.echo(f"added: {', '.join(ids[:10])}{more}")
     else:
-        emit([{**summary, "errors": errors}], _SUMMARY, fmt)
+        emit_one({**summary, "created": created, "errors": errors}, _SUMMARY, fmt)
 
 
 @click.command("export")

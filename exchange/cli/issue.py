@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, handle_errors
+from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
+from exchange.cli.options import DATE, check_locally
+from exchange.core.records import recognition_errors
 
 __all__ = ["issue"]
 
@@ -29,26 +29,31 @@ _SECTORS = [k for k in entries_pb2.Sector.keys() if not k.endswith("UNSPECIFIED"
 @click.option("--enterprise-region", required=True, help="GB/T 2260 code of the enterprise.")
 @click.option("--certificate", "certificate_no", required=True, help="Certificate number.")
 @click.option("--announcement", "announcement_no", required=True)
-@click.option("--recognised-on", required=True, help="YYYY-MM-DD")
-@click.option("--valid-from", required=True, help="YYYY-MM-DD")
-@click.option("--valid-until", default="", help="YYYY-MM-DD (omit for kinds without expiry)")
+@click.option("--recognised-on", type=DATE, required=True, help="Date of the decision.")
+@click.option("--valid-from", type=DATE, required=True, help="Start of validity.")
+@click.option("--valid-until", type=DATE, default=None, help="Omit for kinds without expiry.")
 @client_options
+@output_option
 @handle_errors
-def issue(config_path, node_addr, cert, key, **fields) -> None:
+def issue(config_path, node_addr, cert, key, fmt, **fields) -> None:
     """Issue one recognition (operator certificate of the node's own region).
 
     Example: brandex issue --config nodes/zhejiang.toml --record-id zj-2026-0001
     --kind PROVINCIAL_FAMOUS_BRAND_PRODUCT --sector INDUSTRIAL --brand 西湖
     --product 龙井茶 --enterprise 杭州西湖茶业有限公司 --uscc 91330100MA2XXXXXXX
     --enterprise-region 330106 --certificate ZJMP-2026-0001 --announcement 浙质发〔2026〕1号
-    --recognised-on 2026-01-15 --valid-from 2026-01-15 --valid-until 2028-12-31
+    --recognised-on 2026-01-15 --valid-from 2026-01-15 --valid-until 2028-12-31 --format json
     """
     fields["kind"] = fields["kind"].upper()
     fields["sector"] = fields["sector"].upper()
+    fields["valid_until"] = fields["valid_until"] or ""
     rec = entries_pb2.Recognition(**fields)
     client = connect(config_path, node_addr, cert, key)
+    check_locally(recognition_errors(rec, issuer=client.config.region))
     resp = client.stub(services_pb2_grpc.AdminServiceStub).Issue(rec, timeout=60)
     word = "already issued" if resp.duplicate else "issued"
-    click.echo(
-        json.dumps({"result": word, "origin": resp.origin, "index": resp.index}, ensure_ascii=False)
-    )
+    row = {"result": word, "origin": resp.origin, "index": resp.index}
+    if fmt == "table":
+        click.echo(f"{word}: {rec.record_id} (entry {resp.origin} #{resp.index})")
+    else:
+        emit_one(row, list(row), fmt)

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, emit, handle_errors, output_option
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit_one,
+    handle_errors,
+    output_option,
+)
 from exchange.cli.options import refusals
 from exchange.core.keys import parse_time
 from exchange.pki import certify_signing_key
@@ -80,7 +86,7 @@ def rotate(anchor_dir, new_key, new_cert, member, config_path, node_addr, cert, 
             "old one; everything after is signed by the new key"
         )
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)
 
 
 @keys_group.command("revoke")
@@ -123,4 +129,4 @@ def revoke(keyid, compromised_since, reason, config_path, node_addr, cert, key, 
             f"(entry #{resp.index})"
         )
     else:
-        emit([row], list(row), fmt)
+        emit_one(row, list(row), fmt)

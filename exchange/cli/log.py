@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 import click
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, handle_errors
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit,
+    emit_one,
+    handle_errors,
+    output_option,
+)
+from exchange.cli.options import ORIGIN
 from exchange.core import merkle
 from exchange.core.cosignature import CosignatureVerifier, witness_name
 from exchange.core.errors import ValidationError, VerificationError
@@ -29,10 +37,11 @@ def log_group() -> None:
 
 
 @log_group.command("checkpoint")
-@click.argument("origin")
+@click.argument("origin", type=ORIGIN)
 @client_options
+@output_option(help="Output format (table: the signed note as it stands).")
 @handle_errors
-def checkpoint(origin, config_path, node_addr, cert, key) -> None:
+def checkpoint(origin, config_path, node_addr, cert, key, fmt) -> None:
     """Print ORIGIN's latest signed checkpoint note, cosignatures included.
 
     Example: brandex log checkpoint yrd/330000 --config nodes/anhui.toml
@@ -41,15 +50,20 @@ def checkpoint(origin, config_path, node_addr, cert, key) -> None:
     st = client.stub(services_pb2_grpc.LogServiceStub).GetCheckpoint(
         services_pb2.GetCheckpointRequest(origin=origin), timeout=30
     )
-    click.echo(st.checkpoint, nl=False)
+    if fmt == "table":
+        click.echo(st.checkpoint, nl=False)
+        return
+    row = {"origin": st.origin, "size": st.size, "checkpoint": st.checkpoint}
+    emit_one(row, list(row), fmt)
 
 
 @log_group.command("proof")
-@click.argument("origin")
+@click.argument("origin", type=ORIGIN)
 @click.argument("index", type=int)
 @client_options
+@output_option(help="Output format (table: the tlog-proof as it stands).")
 @handle_errors
-def proof(origin, index, config_path, node_addr, cert, key) -> None:
+def proof(origin, index, config_path, node_addr, cert, key, fmt) -> None:
     """Print a C2SP tlog-proof that entry INDEX is in ORIGIN's log.
 
     Example: brandex log proof yrd/330000 5 --config nodes/anhui.toml
@@ -58,7 +72,11 @@ def proof(origin, index, config_path, node_addr, cert, key) -> None:
     resp = client.stub(services_pb2_grpc.AuditServiceStub).GetInclusionProof(
         services_pb2.InclusionRequest(origin=origin, index=index), timeout=30
     )
-    click.echo(resp.tlog_proof, nl=False)
+    if fmt == "table":
+        click.echo(resp.tlog_proof, nl=False)
+        return
+    row = {"origin": origin, "index": resp.index, "tlog_proof": resp.tlog_proof}
+    emit_one(row, list(row), fmt)
 
 
 def _root(value: str | None, flag: str) -> bytes | None:
@@ -131,8 +149,9 @@ def federation_keys(client) -> list[tuple[str, bytes]]:
 
 @log_group.command("vkeys")
 @client_options
+@output_option(help="Output format (table: one verifier key a line, log key then witness key).")
 @handle_errors
-def vkeys(config_path, node_addr, cert, key) -> None:
+def vkeys(config_path, node_addr, cert, key, fmt) -> None:
     """Print the federation's C2SP verifier keys: each log key, then each witness key.
 
     Each log is read and verified whole (key announcements against the trust
@@ -144,6 +163,19 @@ def vkeys(config_path, node_addr, cert, key) -> None:
     from nacl.signing import VerifyKey
 
     client = connect(config_path, node_addr, cert, key)
-    for origin, public in federation_keys(client):
-        click.echo(Ed25519NoteVerifier(origin, VerifyKey(public)).vkey_string())
-        click.echo(CosignatureVerifier(witness_name(origin), VerifyKey(public)).vkey_string())
+    rows = [
+        {
+            "origin": origin,
+            "log_vkey": Ed25519NoteVerifier(origin, VerifyKey(public)).vkey_string(),
+            "witness_vkey": CosignatureVerifier(
+                witness_name(origin), VerifyKey(public)
+            ).vkey_string(),
+        }
+        for origin, public in federation_keys(client)
+    ]
+    if fmt != "table":
+        emit(rows, ["origin", "log_vkey", "witness_vkey"], fmt)
+        return
+    for row in rows:
+        click.echo(row["log_vkey"])
+        click.echo(row["witness_vkey"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from exchange.cli.agreements import agreement_group
 from exchange.cli.audit import audit_group
 from exchange.cli.cases import case_group
 from exchange.cli.certs import certs_group
+from exchange.cli.common import quiet_broken_pipe
 from exchange.cli.imports import export_cmd, import_cmd
 from exchange.cli.issue import issue
 from exchange.cli.keys import keys_group
@@ -19,7 +22,20 @@ from exchange.cli.status_cmd import status_group
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Brandex(click.Group):
+    """The top group: a closed pipe (``brandex search x | head -1``) ends every command quietly."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # fails here, not at exit, if the reader is gone
+        except BrokenPipeError:
+            quiet_broken_pipe()
+
+
+@click.group(cls=_Brandex, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="brandex")
 def cli() -> None:
     """brandex: a federated, verifiable registry of famous-brand recognitions.

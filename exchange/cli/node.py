@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-from exchange.cli.common import client_options, connect, emit, handle_errors, output_option, to_dict
+from exchange.cli.common import (
+    client_options,
+    connect,
+    emit,
+    emit_one,
+    handle_errors,
+    output_option,
+    to_dict,
+)
 from exchange.core.errors import BrandexError
 from exchange.node.config import NODE_FILES, load_config
 
@@ -19,12 +27,24 @@ __all__ = ["node_group"]
 def node_group() -> None:
     """Run a node and inspect running nodes.
 
-    Example: brandex node run nodes/zhejiang.toml
+    Example: brandex node run --config nodes/zhejiang.toml
     """
 
 
 @node_group.command("run")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "legacy_config",
+    metavar="[CONFIG]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--config",
+    "config",
+    envvar="BRANDEX_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's config (or $BRANDEX_CONFIG); a positional CONFIG still works, deprecated.",
+)
 @click.option(
     "--log-level",
     default="INFO",
@@ -38,16 +58,28 @@ def node_group() -> None:
     type=click.Choice(["json", "text"]),
     help="json: one JSON object per line (for log collectors); text: for people.",
 )
-def run(config: Path, log_level: str, log_format: str) -> None:
-    """Run the node described by CONFIG until SIGTERM or Ctrl-C.
+def run(legacy_config: Path | None, config: Path | None, log_level: str, log_format: str) -> None:
+    """Run the node described by --config until SIGTERM or Ctrl-C.
 
     Logs go to stderr, one line per event: each RPC with its method, caller
     certificate, peer address, duration and status code.
 
-    Example: brandex node run nodes/zhejiang.toml --log-format text
+    Example: brandex node run --config nodes/zhejiang.toml --log-format text
     """
     from exchange.node.observe import configure_logging
     from exchange.node.server import run_node
+
+    if legacy_config is not None:
+        if config is not None and config != legacy_config:
+            raise click.UsageError("give the config once: --config FILE")
+        click.echo(
+            f"note: 'brandex node run {legacy_config}' is deprecated;"
+            f" use 'brandex node run --config {legacy_config}'",
+            err=True,
+        )
+        config = legacy_config
+    if config is None:
+        raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
 
     configure_logging(log_level, log_format)
     try:
@@ -76,7 +108,7 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         services_pb2.NodeStatusRequest(), timeout=30
     )
     if fmt == "json":
-        emit([to_dict(st)], [], "json")
+        emit_one(to_dict(st), [], "json")
         return
     click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
     rows = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
@@ -13,16 +14,16 @@ import grpc
 
 from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE, exit_code
 from exchange.core import regions
-from exchange.core.errors import ValidationError
+from exchange.core.errors import BrandexError, ValidationError
 from exchange.core.records import parse_date
 
 __all__ = [
     "DATE",
+    "ORIGIN",
     "REGION",
     "check_locally",
     "enum_names",
     "fen",
-    "peer_option",
     "refusals",
     "region_text",
     "yuan",
@@ -32,14 +33,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Date(click.ParamType):
+    """A calendar date in any form the importer reads, passed on as ``YYYY-MM-DD``.
+
+    2026-01-15, 2026/1/15, 2026.01.15, 2026年1月15日 and 20260115 are one date;
+    anything else (or a day the calendar lacks) is a usage error before sending.
+    """
+
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        from exchange.spreadsheet import normalise_date
+
+        text = normalise_date(str(value))
         try:
-            parse_date(value, param.name if param else "date")
+            parse_date(text, param.name if param else "date")
         except ValidationError as exc:
-            self.fail(exc.rule + f" (got {value!r})", param, ctx)
-        return value
+            self.fail(
+                exc.rule + f" (got {value!r}); e.g. 2026-01-15, 2026/1/15 or 2026年1月15日",
+                param,
+                ctx,
+            )
+        return text
 
 
 class _Region(click.ParamType):
@@ -53,8 +67,23 @@ class _Region(click.ParamType):
         return value
 
 
-#: A strict calendar date, checked before anything is sent.
+class _Origin(click.ParamType):
+    name = "ORIGIN"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        from exchange.core.origin import parse_origin
+
+        try:
+            parse_origin(value)
+        except BrandexError as exc:
+            self.fail(f"{exc}; e.g. yrd/330000", param, ctx)
+        return value
+
+
+#: A calendar date (every form the importer reads), checked before anything is sent.
 DATE = _Date()
+#: A log origin, ``yrd/330000``.
+ORIGIN = _Origin()
 #: A GB/T 2260 region code, checked against the packaged table.
 REGION = _Region()
 
@@ -87,22 +116,6 @@ def yuan(amount_fen: int) -> str:
     return f"{amount_fen // 100}.{amount_fen % 100:02d}"
 
 
-def peer_option(fn: F) -> F:
-    """``--peer ADDR``: ask that member's node instead of the local one (same certificate)."""
-    return click.option(
-        "--peer",
-        default=None,
-        metavar="HOST:PORT",
-        help="Ask this member's node directly instead of the local node (same certificate).",
-    )(fn)
-
-
-def pick_node(node_addr: str | None, peer: str | None) -> str | None:
-    if node_addr and peer:
-        raise click.UsageError("give --node or --peer, not both")
-    return peer or node_addr
-
-
 @contextlib.contextmanager
 def refusals() -> Iterator[None]:
     """Show a refusal by the node (state machine, unknown record, not allowed) and exit 1."""
@@ -115,9 +128,47 @@ def refusals() -> Iterator[None]:
         raise
 
 
-def check_locally(problems: list[ValidationError]) -> None:
-    """Print every rule a message breaks (the node would refuse it) and exit 2."""
+def _flags_of_command() -> dict[str, str]:
+    """Option and argument names of the running command: ``decision_no`` -> ``--decision-no``."""
+    ctx = click.get_current_context(silent=True)
+    names: dict[str, str] = {}
+    if ctx is None:
+        return names
+    for p in ctx.command.params:
+        if not p.name:
+            continue
+        if isinstance(p, click.Option):
+            longs = [o for o in p.opts if o.startswith("--")]
+            if longs:
+                names[p.name] = longs[0]
+        elif isinstance(p, click.Argument):
+            names[p.name] = p.human_readable_name
+    return names
+
+
+def flag_message(problem: ValidationError, flags: dict[str, str]) -> str:
+    """``decision_no: is required`` as the user typed it: ``--decision-no is required``."""
+    field = problem.field
+    base = re.split(r"[.\[]", field, maxsplit=1)[0]
+    flag = flags.get(field) or flags.get(base)
+    if not flag:
+        return str(problem)
+    if field != base:  # corrected.product -> --set product
+        flag = f"{flag} {field[len(base) :].lstrip('.')}"
+    shown = "" if problem.value is None else f" (got {problem.value!r})"
+    sep = " " if problem.rule.startswith(("is ", "must ", "may ")) else ": "
+    return f"{flag}{sep}{problem.rule}{shown}"
+
+
+def check_locally(problems: list[ValidationError], flags: dict[str, str] | None = None) -> None:
+    """Print every rule a message breaks (the node would refuse it) and exit 2.
+
+    Each problem names the flag that sets the field (the command's own option
+    names, plus ``flags`` for fields named otherwise, e.g. effective_on ->
+    --effective), not the record's field name.
+    """
     if problems:
+        names = {**_flags_of_command(), **(flags or {})}
         for p in problems:
-            click.echo(f"error: {p}", err=True)
+            click.echo(f"error: {flag_message(p, names)}", err=True)
         sys.exit(EXIT_USAGE)

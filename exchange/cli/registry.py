@@ -1,8 +1,8 @@
 """``brandex search`` / ``show`` / ``check``: what staff ask of the registry (member certificate).
 
 Each works against the local node (``--config``/``--node``) or, with
-``--peer ADDR``, directly against another member's node, so a peer's registry
-can be compared with the local replica.
+``--peer ADDR`` (another name of ``--node``), directly against another member's
+node, so a peer's registry can be compared with the local replica.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from exchange.cli.common import (
     client_options,
     connect,
     emit,
+    emit_one,
     handle_errors,
     output_option,
     table,
     to_dict,
 )
-from exchange.cli.options import DATE, REGION, enum_names, peer_option, pick_node, region_text
+from exchange.cli.options import DATE, REGION, enum_names, region_text
 from exchange.core import regions
 from exchange.core.records import Kind
 from exchange.spreadsheet import KIND_ZH
@@ -102,7 +103,6 @@ def _kind_short(kind: int) -> str:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--on", "today", type=DATE, default=None, help="Status as of [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
@@ -119,7 +119,6 @@ def search(
     limit,
     offset,
     today,
-    peer,
     config_path,
     node_addr,
     cert,
@@ -133,7 +132,7 @@ def search(
 
     Example: brandex search 宋河 --config nodes/anhui.toml --status valid --limit 10
     """
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    client = connect(config_path, node_addr, cert, key)
     req = services_pb2.SearchRequest(
         text=text,
         region=region or "",
@@ -211,6 +210,57 @@ def search(
 # -------------------------------------------------------------------------- show
 
 
+def issuers_holding(client, record_id: str, today: str = "") -> list:
+    """Every issuer holding RECORD_ID (record ids are issuer-scoped): [(region, GetRecord)].
+
+    The node's origins name the issuers; each is asked with GetRecord, the
+    caller's own region first.
+    """
+    from exchange.core.errors import BrandexError
+    from exchange.core.origin import parse_origin
+
+    origins = client.stub(services_pb2_grpc.LogServiceStub).ListOrigins(
+        services_pb2.ListOriginsRequest(), timeout=30
+    )
+    regions = set()
+    for o in origins.origins:
+        try:
+            regions.add(parse_origin(o.origin).region)
+        except BrandexError:
+            continue
+    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
+    hits = []
+    for region in sorted(regions, key=lambda r: (r != client.config.region, r)):
+        try:
+            h = stub.GetRecord(
+                services_pb2.GetRecordRequest(issuer=region, record_id=record_id, today=today),
+                timeout=60,
+            )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                raise
+            continue
+        hits.append((region, h))
+    return hits
+
+
+def _one_issuer(client, record_id: str, today: str = "") -> tuple[str, object]:
+    """The one issuer holding RECORD_ID, or exit 1 saying none or which ones do."""
+    hits = issuers_holding(client, record_id, today)
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        click.echo(f"not found: no issuer holds record {record_id} at {client.address}", err=True)
+    else:
+        names = ", ".join(region_text(r) for r, _ in hits)
+        click.echo(
+            f"ambiguous: record id {record_id} is held by {len(hits)} issuers ({names});"
+            f" give --issuer, e.g. --issuer {hits[0][0]}",
+            err=True,
+        )
+    sys.exit(EXIT_NEGATIVE)
+
+
 def _provenance_text(p: services_pb2.Provenance) -> str:
     cos = f", cosigned by {', '.join(p.cosigners)}" if p.cosigners else ", no cosignatures yet"
     return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos})"
@@ -229,15 +279,17 @@ def _change_text(c: entries_pb2.StatusChange) -> str:
 @click.command("show")
 @click.argument("record_id")
 @click.option(
-    "--issuer", type=REGION, default=None, help="Issuer [default: the node config's region]."
+    "--issuer",
+    type=REGION,
+    default=None,
+    help="Issuer [default: whichever issuer holds RECORD_ID; if several do, they are listed].",
 )
 @click.option("--history", is_flag=True, help="Each change's and case's provenance and actions.")
 @click.option("--on", "today", type=DATE, default=None, help="Date for status [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
-def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, key, fmt) -> None:
+def show(record_id, issuer, history, today, config_path, node_addr, cert, key, fmt) -> None:
     """One record: its fields, every status change and case, and its provenance.
 
     Provenance is the log entry the record was read from (origin and index),
@@ -245,11 +297,18 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
 
     Example: brandex show hn-2024-0001 --issuer 410000 --config nodes/luyi.toml --history
     """
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
-    issuer = issuer or client.config.region
+    client = connect(config_path, node_addr, cert, key)
+    if issuer is None:
+        issuer, h = _one_issuer(client, record_id, today or "")
+    else:
+        h = _get_record(client, issuer, record_id, today or "")
+    _show(h, history, fmt)
+
+
+def _get_record(client, issuer: str, record_id: str, today: str):
     try:
-        h = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
-            services_pb2.GetRecordRequest(issuer=issuer, record_id=record_id, today=today or ""),
+        return client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
+            services_pb2.GetRecordRequest(issuer=issuer, record_id=record_id, today=today),
             timeout=60,
         )
     except grpc.RpcError as exc:
@@ -257,9 +316,12 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
             raise
         click.echo(f"not found: {exc.details()}", err=True)  # type: ignore[attr-defined]
         sys.exit(EXIT_NEGATIVE)
+
+
+def _show(h, history: bool, fmt: str) -> None:
     v, r = h.view, h.view.record
     if fmt == "json":
-        emit([to_dict(h)], [], "json")
+        emit_one(to_dict(h), [], "json")
         return
     if fmt == "csv":
         row = {
@@ -340,17 +402,21 @@ def show(record_id, issuer, history, today, peer, config_path, node_addr, cert, 
 
 @click.command("check")
 @click.argument("record_id", required=False, default=None)
-@click.option("--issuer", type=REGION, default=None, help="Issuer of RECORD_ID [default: own].")
+@click.option(
+    "--issuer",
+    type=REGION,
+    default=None,
+    help="Issuer of RECORD_ID [default: whichever issuer holds it].",
+)
 @click.option("--uscc", default=None, help="Ask about every record of this enterprise.")
 @click.option("--brand", default=None, help="Ask about every record of this exact brand name.")
 @click.option("--in", "region", type=REGION, required=True, help="The region asked about.")
 @click.option("--on", type=DATE, default=None, help="The date asked about [default: today].")
-@peer_option
 @client_options
 @output_option
 @handle_errors
 def check(
-    record_id, issuer, uscc, brand, region, on, peer, config_path, node_addr, cert, key, fmt
+    record_id, issuer, uscc, brand, region, on, config_path, node_addr, cert, key, fmt
 ) -> None:
     """Is a recognition recognised in region --in on date --on, and why?
 
@@ -365,7 +431,7 @@ def check(
     given = [x for x in (record_id, uscc, brand) if x]
     if len(given) != 1:
         raise click.UsageError("give exactly one of RECORD_ID, --uscc or --brand")
-    client = connect(config_path, pick_node(node_addr, peer), cert, key)
+    client = connect(config_path, node_addr, cert, key)
     on = on or date.today().isoformat()
     req = services_pb2.CheckRequest(region=region, on=on)
     if uscc:
@@ -373,9 +439,9 @@ def check(
     elif brand:
         req.brand = brand
     else:
-        req.record.CopyFrom(
-            services_pb2.RecordRef(issuer=issuer or client.config.region, record_id=record_id)
-        )
+        if issuer is None:
+            issuer, _ = _one_issuer(client, record_id)
+        req.record.CopyFrom(services_pb2.RecordRef(issuer=issuer, record_id=record_id))
     try:
         resp = client.stub(services_pb2_grpc.RegistryServiceStub).Check(req, timeout=60)
     except grpc.RpcError as exc:

@@ -8,7 +8,7 @@ from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_g
 from exchange.cli.common import (
     client_options,
     connect,
-    emit,
+    emit_one,
     handle_errors,
     output_option,
 )
@@ -59,6 +59,15 @@ _VERBS = {
         "zj-2025-0001 --reason DEREGISTRATION --effective 2026-09-01"
         " --announcement 浙市监质〔2026〕90号",
     ),
+}
+
+#: Record fields set by options named otherwise (see check_locally).
+_FLAGS = {
+    "effective_on": "--effective",
+    "announcement_no": "--announcement",
+    "reason_text": "--text",
+    "new_valid_until": "--valid-until",
+    "corrected": "--set",
 }
 
 _SETTABLE = [
@@ -156,7 +165,7 @@ def _make(verb: str) -> click.Command:
             corrected.CopyFrom(history.view.record)
             _apply_sets(corrected, sets)
             change.corrected.CopyFrom(corrected)
-        check_locally(status_change_errors(change, issuer=client.config.region))
+        check_locally(status_change_errors(change, issuer=client.config.region), _FLAGS)
         with refusals():
             resp = client.stub(services_pb2_grpc.AdminServiceStub).ChangeStatus(change, timeout=60)
         row = {
@@ -174,7 +183,7 @@ def _make(verb: str) -> click.Command:
                 f" (entry {resp.origin} #{resp.index})"
             )
         else:
-            emit([row], _COLUMNS, fmt)
+            emit_one(row, _COLUMNS, fmt)
 
     command.__doc__ = (
         f"Sign that record RECORD_ID is {past} from --effective on.\n\n"

@@ -140,6 +140,7 @@ class DemoFederation:
                 "exchange.cli.main",
                 "node",
                 "run",
+                "--config",
                 str(self.configs[name]),
                 "--log-format",
                 "text",

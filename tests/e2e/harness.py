@@ -59,6 +59,33 @@ def brandex(
     return proc
 
 
+def brandex_into_closed_pipe(
+    *args: str, config: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Run the CLI with stdout a pipe nobody reads (``brandex ... | head -0``).
+
+    The read end is closed before the process starts, so its first write fails
+    with EPIPE whatever the timing.
+    """
+    env = dict(os.environ)
+    env.pop("BRANDEX_CONFIG", None)
+    if config is not None:
+        env["BRANDEX_CONFIG"] = str(config)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "exchange.cli.main", *args],
+            env=env,
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        os.close(w)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
     """Poll a condition (never a fixed sleep) until it holds or the deadline passes."""
     end = time.monotonic() + timeout
@@ -130,7 +157,15 @@ class Federation:
     def start(self, name: str, wait: bool = True) -> subprocess.Popen:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli.main", "node", "run", str(self.configs[name])],
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli.main",
+                "node",
+                "run",
+                "--config",
+                str(self.configs[name]),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.root,

@@ -137,8 +137,9 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
         "--rejects",
         str(rejects),
         config=cfg,
-    )[0]
+    )
     assert (summary["added"], summary["duplicates"], summary["rejected"]) == (7, 0, 3)
+    assert len(summary["created"]) == 7 and all(c["index"] > 0 for c in summary["created"])
     assert [e["row"] for e in summary["errors"]] == [4, 7, 9]
     with open(rejects, encoding="utf-8-sig", newline="") as f:
         rej = list(csv.DictReader(f))
@@ -149,9 +150,12 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
     good = write_csv(tmp_path / "2026名单.csv", zh_rows(recs[:40]), "gb18030")
     summary = as_json(
         "import", str(good), "--kind", KIND, "--announcement", ANNOUNCEMENT, config=cfg
-    )[0]
+    )
     assert summary["encoding"] == "gb18030"
     assert (summary["rows"], summary["added"], summary["duplicates"]) == (40, 33, 7)
+    # The ids added are listed (a batch with duplicates too: the 7 are not among them).
+    created = {c["record_id"] for c in summary["created"]}
+    assert len(created) == 33 and created <= {r["certificate_no"] for r in recs[:40]}
     assert size(fed, "zhejiang") == start + 40
 
     # Re-importing adds nothing; the one-line summary says so.
@@ -165,13 +169,13 @@ def test_import_validate_reimport_export(federation_factory, tmp_path) -> None:
     en = [recognition(r) for r in recs[40:45]]
     path = tmp_path / "en.csv"
     write_sheet(path, en, encoding="utf-8-sig")
-    summary = as_json("import", str(path), config=cfg)[0]
+    summary = as_json("import", str(path), config=cfg)
     assert (summary["encoding"], summary["added"]) == ("utf-8-sig", 5)
 
     # Export (XLSX and CSV) and re-import: the same format, nothing new.
     for name in ("export.xlsx", "export.csv"):
         brandex("export", str(tmp_path / name), config=cfg)
-        summary = as_json("import", str(tmp_path / name), config=cfg)[0]
+        summary = as_json("import", str(tmp_path / name), config=cfg)
         assert (summary["rows"], summary["added"], summary["duplicates"]) == (45, 0, 45)
     assert size(fed, "zhejiang") == start + 45
 
@@ -228,7 +232,7 @@ def test_every_state_machine_refusal(federation_factory, tmp_path) -> None:
     a, b, c = (r["certificate_no"] for r in recs[:3])
 
     def ok(*args: str) -> dict:
-        return as_json("status", *args, "--announcement", "浙市监〔2026〕1号", config=cfg)[0]
+        return as_json("status", *args, "--announcement", "浙市监〔2026〕1号", config=cfg)
 
     def refused(*args: str, why: str) -> None:
         before = size(fed, "zhejiang")
@@ -303,7 +307,7 @@ def test_every_state_machine_refusal(federation_factory, tmp_path) -> None:
     # What the node did accept: renew an expired (not revoked) record, then correct it.
     ok("renew", a, "--valid-until", "2028-01-13", "--effective", "2025-01-10")
     ok("correct", a, "--set", "product=高档皮革服装", "--effective", "2025-02-01")
-    shown = as_json("show", a, "--history", config=cfg)[0]
+    shown = as_json("show", a, "--history", config=cfg)
     assert shown["view"]["record"]["product"] == "高档皮革服装"
     assert shown["view"]["valid_until"] == "2028-01-13"
     assert [e["change"]["new_status"] for e in shown["events"]] == [
@@ -342,7 +346,7 @@ def test_case_flows_across_three_nodes_and_peer_queries(federation_factory, tmp_
     cfg = fed.configs
     sh = [r for r in demo_records()["shanghai"] if r["kind"] == KIND][-3:]
     write_sheet(tmp_path / "sh.xlsx", [recognition(r) for r in sh])
-    assert as_json("import", str(tmp_path / "sh.xlsx"), config=cfg["shanghai"])[0]["added"] == 3
+    assert as_json("import", str(tmp_path / "sh.xlsx"), config=cfg["shanghai"])["added"] == 3
     target = sh[0]["record_id"]
     sh_size = size(fed, "shanghai")
     wait_until(lambda: size(fed, "zhejiang", "shanghai") == sh_size, what="zhejiang syncs shanghai")
@@ -370,7 +374,7 @@ def test_case_flows_across_three_nodes_and_peer_queries(federation_factory, tmp_
         "--description",
         "在合肥市场发现假冒产品",
         config=cfg["zhejiang"],
-    )[0]
+    )
     assert rep["result"] == "reported" and rep["origin"] == "yrd/330000"
     # Reporting the same case id twice, or about an unknown record, is refused.
     again = brandex(
@@ -435,8 +439,8 @@ def test_case_flows_across_three_nodes_and_peer_queries(federation_factory, tmp_
         cases = as_json("case", "list", "--brand", sh[0]["brand_name"], config=cfg[name])
         assert len(cases) == 1
         assert [a["action"] for a in cases[0]["actions"]] == ["INSPECTION", "SEIZURE", "PENALTY"]
-        assert cases[0]["actions"][2]["fine_fen"] == "5000000"
-        assert cases[0]["case"]["goods_value_fen"] == "12800050"
+        assert cases[0]["actions"][2]["fine_fen"] == 5000000
+        assert cases[0]["case"]["goods_value_fen"] == 12800050
         rows = as_csv("case", "list", "--open", "--region", "340000", config=cfg[name])
         assert rows[0]["case"] == "330000/zj-case-2026-001" and "PENALTY" in rows[0]["actions"]
         assert rows[0]["brand"] == sh[0]["brand_name"]
@@ -456,7 +460,7 @@ def test_case_flows_across_three_nodes_and_peer_queries(federation_factory, tmp_
     assert as_json("case", "list", "--open", config=cfg["anhui"]) == []
 
     # show: the record with its case and provenance, as Zhejiang holds it.
-    shown = as_json("show", target, "--issuer", "310000", config=cfg["zhejiang"])[0]
+    shown = as_json("show", target, "--issuer", "310000", config=cfg["zhejiang"])
     assert shown["view"]["provenance"]["origin"] == "yrd/310000"
     assert shown["cases"][0]["case"]["case_id"] == "zj-case-2026-001"
     text = brandex("show", target, "--issuer", "310000", "--history", config=cfg["zhejiang"])
@@ -473,7 +477,7 @@ def test_case_flows_across_three_nodes_and_peer_queries(federation_factory, tmp_
 
     assert records(remote) == records(local) and len(records(local)) == 1
     shown = as_json("show", target, "--issuer", "310000", "--peer", peer, config=cfg["zhejiang"])
-    assert shown[0]["view"]["record"]["record_id"] == target
+    assert shown["view"]["record"]["record_id"] == target
     ans = as_json(
         "check",
         target,

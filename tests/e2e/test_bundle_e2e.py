@@ -111,7 +111,9 @@ def test_bundle_from_the_mirror_verifies_offline_and_tampering_fails(
 
     ok = verify(out, "--min-cosignatures", "1")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.rstrip().splitlines()[-1].startswith("VALID")
+    assert ok.stdout.splitlines()[0].startswith("VALID")
+    quiet = verify(out, "--min-cosignatures", "1", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == ok.stdout.splitlines()[:1]
 
     report = verify(out, "--on", "2026-06-01", "--in", "340100", "--format", "json")
     assert report.returncode == 0, report.stdout + report.stderr

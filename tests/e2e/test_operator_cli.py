@@ -79,9 +79,9 @@ def _uscc() -> str:
 def test_issue_then_prove_it_from_a_relay(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = _uscc()
-    out = json.loads(brandex(*args, config=fed.configs["zhejiang"]).stdout)
+    out = json.loads(brandex(*args, "--format", "json", config=fed.configs["zhejiang"]).stdout)
     assert out == {"result": "issued", "origin": "yrd/330000", "index": 1}
-    again = json.loads(brandex(*args, config=fed.configs["zhejiang"]).stdout)
+    again = json.loads(brandex(*args, "--format", "json", config=fed.configs["zhejiang"]).stdout)
     assert again["result"] == "already issued" and again["index"] == 1
 
     # Luyi has no link to Zhejiang: the entry arrives through Anhui.
@@ -129,8 +129,8 @@ def test_bad_issue_names_the_field(fed) -> None:
     args = list(ISSUE_ARGS)
     args[args.index("--uscc") + 1] = "91330106MA2B000010"  # wrong check character
     proc = brandex(*args, config=fed.configs["zhejiang"], expect=None)
-    assert proc.returncode == 1  # refused by the node (cli/common.EXIT_CODES)
-    assert "INVALID_ARGUMENT" in proc.stderr and "enterprise_uscc" in proc.stderr
+    assert proc.returncode == 2  # caught before sending (cli/common.EXIT_CODES)
+    assert proc.stderr.startswith("error: --uscc: "), proc.stderr
 
 
 def test_a_member_cannot_issue_on_another_node(fed) -> None:
@@ -145,12 +145,18 @@ def test_a_member_cannot_issue_on_another_node(fed) -> None:
 def test_status_shows_origins_and_peers(fed) -> None:
     wait_until(lambda: len(fed.sizes("anhui")) == 3, what="anhui to hold 3 origins")
     out = brandex("node", "status", "--format", "json", config=fed.configs["anhui"]).stdout
-    st = json.loads(out)[0]
+    st = json.loads(out)
     assert st["origin"] == "yrd/340000"
     assert {o["origin"] for o in st["origins"]} == {"yrd/330000", "yrd/340000", "yrd/411628"}
     assert {p["region"] for p in st["peers"]} == {"330000", "411628"}
     table = brandex("node", "status", config=fed.configs["anhui"]).stdout
     assert "yrd/330000" in table and "REACHABLE" in table
+    # `brandex node status | head -0`: the reader went away; no "Broken pipe" error.
+    for fmt in ("table", "json"):
+        gone = harness.brandex_into_closed_pipe(
+            "node", "status", "--format", fmt, config=fed.configs["anhui"]
+        )
+        assert (gone.returncode, gone.stderr) == (141, "")
 
 
 def test_reflection_lists_the_services(fed) -> None:
@@ -175,7 +181,7 @@ def test_reflection_lists_the_services(fed) -> None:
 def test_taken_port_is_a_clear_error(fed) -> None:
     cfg = load_config(fed.configs["zhejiang"])
     proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", "node", "run", str(cfg.path)],
+        [sys.executable, "-m", "exchange.cli.main", "node", "run", "--config", str(cfg.path)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -779,7 +779,7 @@ def test_cli_verify_not_recognised_is_exit_1(world: World, bundle_file: Path) ->
     "args",
     [
         ["--on", "2024-13-01"],
-        ["--on", "20240101"],
+        ["--on", "2024年2月30日"],  # 20240101 is a date now (the importer's forms)
         ["--in", "999999"],
         ["--min-cosignatures", "-1"],
         ["--format", "xml"],

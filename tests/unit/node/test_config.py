@@ -104,7 +104,7 @@ def test_a_config_copied_elsewhere_names_the_missing_file(tmp_path: Path) -> Non
         cfg.require_files("anchors", "tls.cert")
     assert err.value.field == "anchors[0]"
     proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", "node", "run", str(copy)],
+        [sys.executable, "-m", "exchange.cli.main", "node", "run", "--config", str(copy)],
         capture_output=True,
         text=True,
         timeout=60,
