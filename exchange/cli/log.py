@@ -92,14 +92,17 @@ def _root(value: str | None, flag: str) -> bytes | None:
 
 
 @log_group.command("consistency")
-@click.option("--origin", required=True, help="The log, e.g. yrd/330000.")
+@click.option("--origin", type=ORIGIN, required=True, help="The log, e.g. yrd/330000.")
 @click.option("--old", "old", type=click.IntRange(min=1), required=True, help="Older tree size.")
 @click.option("--new", "new", type=click.IntRange(min=1), required=True, help="Newer tree size.")
 @click.option("--old-root", help="Base64 root hash at the old size (with --new-root: verify).")
 @click.option("--new-root", help="Base64 root hash at the new size (with --old-root: verify).")
 @client_options
+@output_option
 @handle_errors
-def consistency(origin, old, new, old_root, new_root, config_path, node_addr, cert, key) -> None:
+def consistency(
+    origin, old, new, old_root, new_root, config_path, node_addr, cert, key, fmt
+) -> None:
     """Print the RFC 9162 consistency proof between two sizes of a log, one base64 hash a line.
 
     Given both roots (base64, e.g. from two checkpoints), the proof is also
@@ -114,11 +117,21 @@ def consistency(origin, old, new, old_root, new_root, config_path, node_addr, ce
     resp = client.stub(services_pb2_grpc.LogServiceStub).GetConsistencyProof(
         services_pb2.ConsistencyRequest(origin=origin, size1=old, size2=new), timeout=30
     )
-    for h in resp.proof:
-        click.echo(base64.b64encode(h).decode())
+    proof = [base64.b64encode(h).decode() for h in resp.proof]
+    verified = None
     if root1 is not None and root2 is not None:
         merkle.verify_consistency(old, new, list(resp.proof), root1, root2)
-        click.echo(f"verified: {origin} at {old} is a prefix of {origin} at {new}", err=True)
+        verified = True
+    if fmt == "table":
+        for line in proof:
+            click.echo(line)
+        if verified:
+            click.echo(f"verified: {origin} at {old} is a prefix of {origin} at {new}", err=True)
+    elif fmt == "json":
+        row = {"origin": origin, "old": old, "new": new, "proof": proof, "verified": verified}
+        emit_one(row, list(row), fmt)
+    else:
+        emit([{"hash": h} for h in proof], ["hash"], fmt)
 
 
 def federation_keys(client) -> list[tuple[str, bytes]]:
