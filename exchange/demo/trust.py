@@ -7,6 +7,7 @@ auditor would check.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import tempfile
@@ -109,10 +110,10 @@ def tell_trust_story(fed: Any, root: Path, say: Say, wait_for: Callable[..., Any
     say("\n-- keys that live and die: Zhejiang rotates its signing key --")
     old_zj = _current_keyid(fed, "zhejiang")
     cfg = str(fed.configs["zhejiang"])
-    done = _cli(root, "keys", "rotate", "--config", cfg, "--anchor-dir", str(certs))
+    done = _cli(root, "keys", "rotate", "--config", cfg, "--anchor-dir", "certs/yrd")
     if done.returncode != 0:
         raise SystemExit(f"error: rotation failed: {done.stderr}")
-    say(f"  $ brandex keys rotate --config {fed.configs['zhejiang'].name} --anchor-dir certs/yrd")
+    say(f"  $ brandex keys rotate --config {fed.shown(Path(cfg))} --anchor-dir certs/yrd")
     say(f"    {done.stdout.strip()}")
     fed.admin("zhejiang").IssueBatch(
         services_pb2.IssueBatchRequest(records=_fresh_records(fed, "zhejiang", 2, "k")),
@@ -151,7 +152,13 @@ def tell_trust_story(fed: Any, root: Path, say: Say, wait_for: Callable[..., Any
             signing_chain_pem=[],
             anchors=anchors,
         )
-        got = mirror.sync_from(_Offer(zj_origin, forged, _signed_note(zj_origin, forged, old_key)))
+        quiet = logging.getLogger("brandex.ledger")
+        level, _ = quiet.level, quiet.setLevel(logging.CRITICAL)  # the refusal is told below
+        try:
+            offer = _Offer(zj_origin, forged, _signed_note(zj_origin, forged, old_key))
+            got = mirror.sync_from(offer)
+        finally:
+            quiet.setLevel(level)
         mirror.store.close()
     outcome = got[0]
     say(f"  a mirror's sync (the code every node runs): {outcome.action}")
@@ -169,7 +176,7 @@ def tell_trust_story(fed: Any, root: Path, say: Say, wait_for: Callable[..., Any
     old_wz = _current_keyid(fed, "wenzhou")
     cfg = str(fed.configs["wenzhou"])
     for args in (
-        ("keys", "rotate", "--config", cfg, "--anchor-dir", str(certs)),
+        ("keys", "rotate", "--config", cfg, "--anchor-dir", "certs/yrd"),
         (
             "keys",
             "revoke",
@@ -185,7 +192,8 @@ def tell_trust_story(fed: Any, root: Path, say: Say, wait_for: Callable[..., Any
         done = _cli(root, *args)
         if done.returncode != 0:
             raise SystemExit(f"error: {' '.join(args[:2])} failed: {done.stderr}")
-        say(f"  $ brandex {' '.join(a for a in args if a != cfg)}")
+        shown = fed.shown(Path(cfg)) if hasattr(fed, "shown") else cfg
+        say(f"  $ brandex {' '.join(shown if a == cfg else a for a in args)}")
         say(f"    {done.stdout.strip()}")
     size = fed.sizes()["wenzhou"][wz_origin]
     wait_for(_everyone(fed, wz_origin, size), 60, "every node to hold the revocation")
@@ -228,7 +236,14 @@ def tell_case_story(fed: Any, root: Path, say: Say, wait_for: Callable[..., Any]
         goods_value_fen=880000,
         opened_on=datetime.now(UTC).date().isoformat(),
     )
-    fed.admin("zhejiang").ReportCase(case, timeout=30)
+    reported = fed.admin("zhejiang").ReportCase(case, timeout=30)
+    wait_for(
+        _everyone(fed, zj_origin, reported.index + 1), 60, "every node to hold Zhejiang's case"
+    )
+    say(
+        f"  Zhejiang reports case {case.case_id} and handles it "
+        f"({zj_origin} entry #{reported.index})"
+    )
     close = entries_pb2.CaseAction(
         case_region="330000",
         case_id=case.case_id,

@@ -32,7 +32,7 @@ from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import FormatError, NotFoundError
 from exchange.core.note import Ed25519NoteVerifier, compute_key_id, parse_note
-from exchange.core.origin import parse_witness
+from exchange.core.origin import parse_witness, witness_name
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node.ledger import Ledger
 from exchange.store import queries
@@ -147,23 +147,35 @@ class _Builder:
         return Ed25519NoteVerifier(origin, VerifyKey(key)).vkey_string()
 
     def witnesses(self) -> tuple[dict[str, list[str]], list[str]]:
-        """Chains and vkeys of every witness whose cosignature appears on a checkpoint used."""
-        chains: dict[str, list[str]] = {}
-        vkeys: list[str] = []
+        """Chain and vkey of each witness whose cosignature appears on a checkpoint used.
+
+        One key per member (the format carries one chain each): the newest key
+        that cosigned and is not revoked. Cosignatures by its other keys (before
+        a rotation) are then not counted by a verifier, and a revoked key's never.
+        """
+        chosen: dict[str, tuple[int, bytes, list[str]]] = {}
         for o in self.origins.values():
             for sig in parse_note(o.note).signatures:
                 try:
                     member = parse_witness(sig.name).name
                 except FormatError:
                     continue
-                for k in self.keys(member).values():
-                    if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k.public) == sig.key_id:
-                        chains.setdefault(member, k.chain)
-                        vk = CosignatureVerifier(sig.name, VerifyKey(k.public)).vkey_string()
-                        if vk not in vkeys:
-                            vkeys.append(vk)
-                        break
-        return dict(sorted(chains.items())), vkeys
+                history = self.ledger.history(member)
+                for keyid, k in self.keys(member).items():
+                    life = history.keys.get(keyid)
+                    if life is None or life.revoked_at is not None:
+                        continue
+                    if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k.public) != sig.key_id:
+                        continue
+                    if member not in chosen or chosen[member][0] < life.index:
+                        chosen[member] = (life.index, k.public, k.chain)
+                    break
+        chains = {m: c for m, (_, _, c) in sorted(chosen.items())}
+        vkeys = [
+            CosignatureVerifier(witness_name(m), VerifyKey(pub)).vkey_string()
+            for m, (_, pub, _) in sorted(chosen.items())
+        ]
+        return chains, vkeys
 
 
 def build_bundle(ledger: Ledger, issuer: str, record_id: str) -> str:

@@ -467,6 +467,27 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
         validate_withdrawal(request, issuer=self.node.region)
         return self._issue_one("withdrawal", request, self._checked("withdrawal", request))
 
+    @translate_errors
+    def RotateKey(self, request, context):
+        self.operator(context)
+        if self.node.rotate_key is None:
+            raise ConflictError("this node cannot rotate its key (no key files configured)")
+        start, envs = self.node.rotate_key(Path(request.key_path), Path(request.certificate_path))
+        return services_pb2.IssueResponse(
+            origin=self.node.ledger.origin, index=start, envelope=envs[0]
+        )
+
+    @translate_errors
+    def RevokeKey(self, request, context):
+        self.operator(context)
+        history = self.node.ledger.history(self.node.ledger.origin)
+        keyid = resolve_keyid(history, request.keyid)
+        parse_time(request.compromised_since, "compromised_since")
+        start, envs = self.node.ledger.revoke(keyid, request.compromised_since, request.reason_text)
+        return services_pb2.IssueResponse(
+            origin=self.node.ledger.origin, index=start, envelope=envs[0]
+        )
+
 
 #: The error an issuing node refuses with, per rule (``invalid-entry`` raises the
 #: validators' own errors, ``status-transition`` the state machine's).
@@ -506,27 +527,6 @@ def _same_record(violations: list[Violation], reader: Any, region: str, rec: Any
         return False
     existing = reader.record(region, rec.record_id)
     return existing is not None and existing.certificate_no == rec.certificate_no
-
-    @translate_errors
-    def RotateKey(self, request, context):
-        self.operator(context)
-        if self.node.rotate_key is None:
-            raise ConflictError("this node cannot rotate its key (no key files configured)")
-        start, envs = self.node.rotate_key(Path(request.key_path), Path(request.certificate_path))
-        return services_pb2.IssueResponse(
-            origin=self.node.ledger.origin, index=start, envelope=envs[0]
-        )
-
-    @translate_errors
-    def RevokeKey(self, request, context):
-        self.operator(context)
-        history = self.node.ledger.history(self.node.ledger.origin)
-        keyid = resolve_keyid(history, request.keyid)
-        parse_time(request.compromised_since, "compromised_since")
-        start, envs = self.node.ledger.revoke(keyid, request.compromised_since, request.reason_text)
-        return services_pb2.IssueResponse(
-            origin=self.node.ledger.origin, index=start, envelope=envs[0]
-        )
 
 
 # ------------------------------------------------------------- RegistryService
