@@ -63,6 +63,7 @@ __all__ = [
     "load_signing_key",
     "member_paths",
     "read_federation",
+    "revoke_certificate",
 ]
 
 DEMO_MEMBERS: dict[str, str] = {
@@ -625,6 +626,55 @@ def certify_signing_key(
     _write(key_path, _key_pem(key), 0o600)
     _write(cert_path, _cert_pem(cert), 0o644)
     return key_path, cert_path
+
+
+#: The revocation list's name in the federation directory (nodes name it in ``[tls] crl``).
+CRL_FILE = "revoked.crl"
+
+
+def revoke_certificate(
+    out: Path, cert_pem: bytes, reason: str = "", now: datetime | None = None
+) -> tuple[Path, int]:
+    """Add a certificate to the anchor's revocation list ``out/revoked.crl`` (PEM).
+
+    Signed with the anchor key, valid for a year (the anchor re-issues it
+    before then); the serials already listed stay. Returns (path, serial).
+
+    Raises:
+        NotFoundError: no anchor in ``out``.
+        FormatError: ``cert_pem`` is not a certificate the anchor issued.
+    """
+    out = Path(out)
+    moment = _now(now)
+    issuer = _load_issuer(out)
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise FormatError(f"not a PEM certificate: {exc}") from None
+    if cert.issuer != issuer.cert.subject:
+        raise FormatError(f"{cert.subject.rfc4514_string()} was not issued by this anchor")
+    path = out / CRL_FILE
+    revoked: list[x509.RevokedCertificate] = []
+    if path.exists():
+        revoked = list(x509.load_pem_x509_crl(path.read_bytes()))
+    if cert.serial_number not in {r.serial_number for r in revoked}:
+        revoked.append(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(moment)
+            .build()
+        )
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(moment - _BACKDATE)
+        .next_update(moment + timedelta(days=365))
+    )
+    for r in revoked:
+        builder = builder.add_revoked_certificate(r)
+    crl = builder.sign(issuer.key, hashes.SHA256())
+    _write(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    return path, cert.serial_number
 
 
 def load_signing_key(path: Path) -> nacl.signing.SigningKey:

@@ -142,6 +142,34 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
     click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
 
 
+@certs_group.command("revoke")
+@click.argument("certificate", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--dir",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_OUT,
+    show_default=True,
+    help="Federation directory holding the anchor key.",
+)
+def revoke_command(certificate: Path, out: Path) -> None:
+    """Revoke a member's TLS or operator certificate: add it to the anchor's list.
+
+    Writes DIR/revoked.crl, signed by the anchor. Nodes that name it in
+    ``[tls] crl`` read it again when it changes and refuse that certificate
+    from their next call on; its open streams are closed.
+
+    \b
+    Example:
+      brandex certs revoke certs/yrd/anhui/node.pem --dir certs/yrd
+    """
+    try:
+        path, serial = pki.revoke_certificate(out, certificate.read_bytes())
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked: certificate {serial:x} ({certificate}); list written to {path}")
+
+
 def _expiry(cert: x509.Certificate) -> str:
     return cert.not_valid_after_utc.strftime("%Y-%m-%d")
 

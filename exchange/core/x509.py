@@ -40,6 +40,7 @@ __all__ = [
     "cert_operator_region",
     "cert_region",
     "describe",
+    "load_crl",
     "load_pem_chain",
     "raw_ed25519_public",
     "region_within",
@@ -444,3 +445,31 @@ def verify_signing_certificate(
             f"signing certificate {describe(cert)!r} is for region {named}, not {region}"
         )
     return raw
+
+
+def load_crl(data: bytes, anchors: Sequence[x509.Certificate], at: datetime) -> frozenset[int]:
+    """The serial numbers a certificate revocation list (PEM) revokes.
+
+    The list must be signed by one of ``anchors`` (the issuer named in it) and
+    not be past its next update at ``at``: a list nobody trusted signed, or a
+    stale one, is refused rather than read.
+
+    Raises:
+        FormatError: not a PEM CRL.
+        VerificationError: not signed by an anchor, or out of date.
+    """
+    _require_aware(at)
+    try:
+        crl = x509.load_pem_x509_crl(data)
+    except ValueError as exc:
+        raise FormatError(f"not a PEM certificate revocation list: {exc}") from None
+    issuers = [a for a in anchors if a.subject == crl.issuer]
+    if not any(crl.is_signature_valid(a.public_key()) for a in issuers):
+        raise VerificationError(
+            f"revocation list issued by {crl.issuer.rfc4514_string()!r} is not signed by a "
+            "trusted anchor"
+        )
+    nxt = crl.next_update_utc
+    if nxt is not None and at > nxt:
+        raise VerificationError(f"revocation list expired on {nxt.isoformat()}")
+    return frozenset(r.serial_number for r in crl)

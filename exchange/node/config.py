@@ -35,7 +35,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "metrics",
         "peers",
     ),
-    "tls": ("cert", "key", "operator_cert", "operator_key"),
+    "tls": ("cert", "key", "operator_cert", "operator_key", "crl"),
     "signing": ("key", "cert"),
     "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers"),
     "witness": ("enabled",),
@@ -92,6 +92,7 @@ class NodeConfig:
     read_burst: float = 400.0  # [limits] ... of which this many at once
     metrics_listen: str = ""  # [metrics] listen: host:port of /metrics, /healthz, /readyz ("": off)
     health_interval: float = 5.0  # [metrics] health_interval: seconds between health checks
+    crl: Path | None = None  # [tls] crl: the anchor's certificate revocation list (PEM)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -233,6 +234,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         tls_key=p(_get(tls, "key", str, "tls.")),
         operator_cert=p(_get(tls, "operator_cert", str, "tls.")),
         operator_key=p(_get(tls, "operator_key", str, "tls.")),
+        crl=p(tls["crl"]) if isinstance(tls, dict) and "crl" in tls else None,
         signing_key=p(_get(signing, "key", str, "signing.")),
         signing_cert=p(_get(signing, "cert", str, "signing.")),
         anchors=tuple(p(a) for a in anchors),

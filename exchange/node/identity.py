@@ -8,6 +8,7 @@ reads, and only the node's own operator (``urn:brandex:operator:R``) writes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from cryptography import x509 as cx509
 
 from exchange.core import x509
 from exchange.core.errors import VerificationError
+
+log = logging.getLogger("brandex.identity")
 
 __all__ = [
     "Caller",
@@ -90,12 +93,40 @@ class Caller:
 
 
 class CallerCache:
-    """Verifies each distinct client certificate once (chain, expiry, jurisdiction)."""
+    """Verifies each distinct client certificate once (chain, expiry, jurisdiction),
+    and every call against the anchor's revocation list when one is configured.
 
-    def __init__(self, anchors: Sequence[cx509.Certificate]) -> None:
+    The list (``[tls] crl``) is read again whenever its file changes, so a
+    certificate revoked by the anchor is refused from the next call on, and
+    open streams, which check their caller again as they go, are closed.
+    """
+
+    def __init__(self, anchors: Sequence[cx509.Certificate], crl_path: Path | None = None) -> None:
         self._anchors = list(anchors)
-        self._cache: dict[bytes, tuple[Caller, datetime]] = {}
+        self._cache: dict[bytes, tuple[Caller, datetime, int, datetime]] = {}
         self._lock = threading.Lock()
+        self._crl_path = crl_path
+        self._crl_stamp: tuple[float, int] | None = None
+        self._revoked: frozenset[int] = frozenset()
+
+    def revoked(self) -> frozenset[int]:
+        """Serials the anchor's revocation list revokes (re-read when the file changes)."""
+        if self._crl_path is None:
+            return frozenset()
+        try:
+            st = self._crl_path.stat()
+        except OSError as exc:
+            raise VerificationError(f"revocation list {self._crl_path} unreadable: {exc}") from None
+        stamp = (st.st_mtime, st.st_size)
+        with self._lock:
+            if stamp == self._crl_stamp:
+                return self._revoked
+        serials = x509.load_crl(self._crl_path.read_bytes(), self._anchors, datetime.now(UTC))
+        with self._lock:
+            self._crl_stamp, self._revoked = stamp, serials
+        if serials:
+            log.info("revocation list %s: %d serial(s) revoked", self._crl_path, len(serials))
+        return serials
 
     def caller(self, context: grpc.ServicerContext) -> Caller:
         """Raise VerificationError when the peer presented no acceptable certificate."""
@@ -106,15 +137,29 @@ class CallerCache:
         now = datetime.now(UTC)
         with self._lock:
             hit = self._cache.get(pem)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        cert = cx509.load_pem_x509_certificate(pem)
-        x509.verify_chain(cert, [], self._anchors, at=now)
-        caller = Caller(
-            x509.cert_region(cert), x509.cert_operator_region(cert), cert.subject.rfc4514_string()
-        )
-        with self._lock:
-            if len(self._cache) > 1024:
-                self._cache.clear()
-            self._cache[pem] = (caller, min(cert.not_valid_after_utc, now + _TTL))
+        if hit is None or hit[1] <= now:
+            cert = cx509.load_pem_x509_certificate(pem)
+            x509.verify_chain(cert, [], self._anchors, at=now)
+            caller = Caller(
+                x509.cert_region(cert),
+                x509.cert_operator_region(cert),
+                cert.subject.rfc4514_string(),
+            )
+            hit = (
+                caller,
+                min(cert.not_valid_after_utc, now + _TTL),
+                cert.serial_number,
+                cert.not_valid_after_utc,
+            )
+            with self._lock:
+                if len(self._cache) > 1024:
+                    self._cache.clear()
+                self._cache[pem] = hit
+        caller, _, serial, not_after = hit
+        if now > not_after:
+            raise VerificationError(f"certificate of {caller.subject} expired on {not_after}")
+        if serial in self.revoked():
+            raise VerificationError(
+                f"certificate {serial:x} of {caller.subject} is revoked by the anchor's list"
+            )
         return caller

@@ -191,7 +191,7 @@ def start_node(config: NodeConfig) -> Node:
             ) from None
     ctx = NodeContext(
         ledger=ledger,
-        callers=CallerCache(anchors),
+        callers=CallerCache(anchors, config.crl),
         today=lambda: datetime.now(UTC).date(),
         name=config.name,
         started_at=started_at,

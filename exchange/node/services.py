@@ -214,6 +214,11 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
         version = -1
         while context.is_active() and not ledger.closing.is_set():
             new_version = ledger.wait_for_change(version, timeout=1.0)
+            try:  # a certificate revoked or expired since the stream opened ends it
+                self.member(context)
+            except BrandexError as exc:
+                abort(context, exc)
+                return
             if new_version == version:
                 continue
             version = new_version
