@@ -40,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from exchange.core import x509
+from exchange.store import queries
 
 __all__ = [
     "EXPORTED_METRICS",
@@ -170,13 +171,11 @@ class StateCollector:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
-    def _query(self, sql: str) -> list[tuple]:
+    def _gauges(self) -> tuple[list, dict[str, int], dict[str, int]]:
         with self._lock:
             if self._conn is None:
-                self._conn = sqlite3.connect(
-                    f"file:{self.database}?mode=ro", uri=True, timeout=30, check_same_thread=False
-                )
-            return list(self._conn.execute(sql))
+                self._conn = queries.open_read_only(self.database)
+            return queries.origin_gauges(self._conn)
 
     def describe(self) -> list:
         return []
@@ -207,14 +206,7 @@ class StateCollector:
         sizes: dict[str, int] = {}
         n_frozen = backlog = 0
         try:
-            rows = self._query("SELECT origin, size, frozen, indexed FROM origins")
-            held = dict(
-                self._query(
-                    "SELECT c.origin, count(*) FROM cosignatures c JOIN origins o"
-                    " ON o.origin = c.origin AND o.size = c.size GROUP BY c.origin"
-                )
-            )
-            newest = dict(self._query("SELECT origin, max(timestamp) FROM cosignatures GROUP BY 1"))
+            rows, held, newest = self._gauges()
         except sqlite3.Error as exc:
             log.warning("metrics: cannot read the database: %s", exc)
             rows, held, newest = [], {}, {}
@@ -448,14 +440,7 @@ class HealthMonitor:
     def _probe_write(self) -> str | None:
         try:
             with self.store.write() as tx:
-                tx.conn.execute(
-                    "CREATE TABLE IF NOT EXISTS health_probe"
-                    " (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)"
-                )
-                tx.conn.execute(
-                    "INSERT OR REPLACE INTO health_probe VALUES (1, ?)",
-                    (self.clock().isoformat(timespec="seconds"),),
-                )
+                tx.probe(self.clock().isoformat(timespec="seconds"))
         except Exception as exc:
             return f"database cannot be written: {exc}"
         return None

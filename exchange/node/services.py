@@ -706,11 +706,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         self.reader(context, "ListAgreements")
         conn = self.node.store.read
         views: dict[str, services_pb2.AgreementView] = {}
-        accessions = queries.rows(
-            conn,
-            "SELECT * FROM accessions ORDER BY effective_from, origin LIMIT ?",
-            (checks.MAX_ACCESSIONS + 1,),
-        )
+        accessions = queries.accession_rows(conn, checks.MAX_ACCESSIONS + 1)
         truncated = len(accessions) > checks.MAX_ACCESSIONS
         for r in accessions[: checks.MAX_ACCESSIONS]:
             v = views.setdefault(
@@ -730,11 +726,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
             for k in json.loads(r["covered_kinds"]):
                 if k not in v.covered_kinds:
                     v.covered_kinds.append(k)
-        for r in queries.rows(
-            conn,
-            "SELECT * FROM withdrawals ORDER BY effective_on LIMIT ?",
-            (checks.MAX_ACCESSIONS,),
-        ):
+        for r in queries.withdrawal_rows(conn, checks.MAX_ACCESSIONS):
             if r["agreement_id"] in views:
                 views[r["agreement_id"]].withdrawals.append(
                     entries_pb2.Withdrawal(
@@ -777,24 +769,14 @@ def _cases(
     offset: int = 0,
 ) -> tuple[list[services_pb2.CaseView], bool]:
     """At most ``limit`` cases from ``offset`` and ``MAX_ANSWER_BYTES``; True: more match."""
-    where, params = ["1 = 1"], []
-    if record:
-        where.append("c.protected_issuer = ? AND c.protected_record_id = ?")
-        params += list(record)
-    if brand:
-        where.append("r.brand_name LIKE ? ESCAPE '\\'")
-        params.append(checks.like_pattern(brand))
-    if region:
-        where.append("(c.handling_region = ? OR c.case_region = ?)")
-        params += [region, region]
-    if open_only:
-        where.append("c.open = 1")
-    found = queries.rows(
+    found = queries.case_rows(
         conn,
-        "SELECT c.*, coalesce(r.brand_name, '') AS brand_name FROM cases c LEFT JOIN records r ON"
-        " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id LIMIT ? OFFSET ?",
-        [*params, limit + 1, offset],
+        record=record,
+        brand_like=checks.like_pattern(brand) if brand else "",
+        region=region,
+        open_only=open_only,
+        limit=limit + 1,
+        offset=offset,
     )
     truncated = len(found) > limit
     out: list[services_pb2.CaseView] = []
@@ -808,12 +790,7 @@ def _cases(
             open=bool(c["open"]),
             brand_name=c["brand_name"],
         )
-        for a in queries.rows(
-            conn,
-            "SELECT origin, idx FROM case_actions WHERE case_region = ?"
-            " AND case_id = ? ORDER BY date, origin, idx LIMIT ?",
-            (c["case_region"], c["case_id"], checks.MAX_ACTIONS),
-        ):
+        for a in queries.case_action_refs(conn, c["case_region"], c["case_id"], checks.MAX_ACTIONS):
             view.actions.append(
                 entries_pb2.Entry.FromString(_payload(node, a["origin"], a["idx"])).case_action
             )

@@ -385,6 +385,14 @@ class Tx:
         )
         return [(i, e) for i, e in rows]
 
+    def probe(self, at: str) -> None:
+        """A tiny write (one row, replaced each time): proves the database takes writes."""
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS health_probe"
+            " (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)"
+        )
+        self.conn.execute("INSERT OR REPLACE INTO health_probe VALUES (1, ?)", (at,))
+
     def has_checkpoint(self, origin: str, size: int) -> bool:
         """Whether a checkpoint of ``origin`` at ``size`` was accepted here."""
         return (

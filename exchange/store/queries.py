@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from exchange.core import regions
@@ -256,3 +257,83 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("COMMIT")
+
+
+def accession_rows(conn: sqlite3.Connection, limit: int) -> list[dict]:
+    """Up to ``limit`` accessions, oldest in force first."""
+    return rows(conn, "SELECT * FROM accessions ORDER BY effective_from, origin LIMIT ?", (limit,))
+
+
+def withdrawal_rows(conn: sqlite3.Connection, limit: int) -> list[dict]:
+    """Up to ``limit`` withdrawals, oldest first."""
+    return rows(conn, "SELECT * FROM withdrawals ORDER BY effective_on LIMIT ?", (limit,))
+
+
+def case_rows(
+    conn: sqlite3.Connection,
+    *,
+    record: Sequence[str] | None = None,
+    brand_like: str = "",
+    region: str = "",
+    open_only: bool = False,
+    limit: int,
+    offset: int = 0,
+) -> list[dict]:
+    """Cases matching the filters, each with its protected record's brand.
+
+    ``brand_like`` is a LIKE pattern whose wildcards the caller escaped with ``\\``.
+    """
+    where, params = ["1 = 1"], []
+    if record:
+        where.append("c.protected_issuer = ? AND c.protected_record_id = ?")
+        params += list(record)
+    if brand_like:
+        where.append("r.brand_name LIKE ? ESCAPE '\\'")
+        params.append(brand_like)
+    if region:
+        where.append("(c.handling_region = ? OR c.case_region = ?)")
+        params += [region, region]
+    if open_only:
+        where.append("c.open = 1")
+    return rows(
+        conn,
+        "SELECT c.*, coalesce(r.brand_name, '') AS brand_name FROM cases c LEFT JOIN records r ON"
+        " r.issuer = c.protected_issuer AND r.record_id = c.protected_record_id"
+        f" WHERE {' AND '.join(where)} ORDER BY c.opened_on, c.case_id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+
+
+def case_action_refs(
+    conn: sqlite3.Connection, case_region: str, case_id: str, limit: int
+) -> list[dict]:
+    """(origin, idx) of up to ``limit`` actions on one case, in date order."""
+    return rows(
+        conn,
+        "SELECT origin, idx FROM case_actions WHERE case_region = ?"
+        " AND case_id = ? ORDER BY date, origin, idx LIMIT ?",
+        (case_region, case_id, limit),
+    )
+
+
+def open_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to a node's database (for scrapes beside the node)."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+
+
+def origin_gauges(
+    conn: sqlite3.Connection,
+) -> tuple[list[tuple[str, int, int, int]], dict[str, int], dict[str, int]]:
+    """What metrics show per origin: (origin, size, frozen, indexed) rows, cosignatures
+    held at the head, and the newest cosignature's timestamp."""
+    heads = [tuple(r) for r in conn.execute("SELECT origin, size, frozen, indexed FROM origins")]
+    held = dict(
+        conn.execute(
+            "SELECT c.origin, count(*) FROM cosignatures c JOIN origins o"
+            " ON o.origin = c.origin AND o.size = c.size GROUP BY c.origin"
+        ).fetchall()
+    )
+    newest = dict(
+        conn.execute("SELECT origin, max(timestamp) FROM cosignatures GROUP BY 1").fetchall()
+    )
+    return heads, held, newest  # type: ignore[return-value]
