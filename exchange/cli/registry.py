@@ -263,7 +263,13 @@ def _one_issuer(client, record_id: str, today: str = "") -> tuple[str, object]:
 
 def _provenance_text(p: services_pb2.Provenance) -> str:
     cos = f", cosigned by {', '.join(p.cosigners)}" if p.cosigners else ", no cosignatures yet"
-    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos})"
+    when = ""
+    if p.issued_at:
+        when = f"; issued {p.issued_at} by key {p.signing_key[:16]}…"
+    if p.witnessed_at:
+        n = p.witnesses
+        when += f"; logged no later than {p.witnessed_at} by {n} witness{'es' if n != 1 else ''}"
+    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos}{when})"
 
 
 def _change_text(c: entries_pb2.StatusChange) -> str:

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +20,7 @@ import grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import merkle, regions
+from exchange.core.dsse import parse_envelope
 from exchange.core.errors import (
     BrandexError,
     ConflictError,
@@ -537,11 +538,25 @@ def _same_record(violations: list[Violation], reader: Any, region: str, rec: Any
 # ------------------------------------------------------------- RegistryService
 
 
-def _provenance(node: NodeContext, origin: str, idx: int) -> services_pb2.Provenance:
+def _provenance(
+    node: NodeContext, origin: str, idx: int, *, evidence: bool = True
+) -> services_pb2.Provenance:
+    """Where an entry is and who cosigned its log; with ``evidence``, also the time
+    evidence for this entry (its signer and claimed time, the earliest witness)."""
     row = node.store.origin(origin)
     size = row.size if row else 0
     cos = [w for w, _, _ in node.store.cosignatures(origin, size)] if row else []
-    return services_pb2.Provenance(origin=origin, index=idx, checkpoint_size=size, cosigners=cos)
+    out = services_pb2.Provenance(origin=origin, index=idx, checkpoint_size=size, cosigners=cos)
+    if not evidence:
+        return out
+    first, out.witnesses = node.store.witnessed(origin, idx)
+    if first is not None:
+        out.witnessed_at = datetime.fromtimestamp(first, UTC).isoformat(timespec="seconds")
+    if row is not None and idx < size:
+        env = parse_envelope(node.store.envelope(origin, idx))
+        out.issued_at = entries_pb2.Entry.FromString(env.payload).issued_at
+        out.signing_key = env.signatures[0][0] if env.signatures else ""
+    return out
 
 
 def _recognition_msg(row: dict) -> entries_pb2.Recognition:
@@ -565,7 +580,7 @@ def record_views(
         changes = queries.change_facts(conn, row["issuer"], row["record_id"])
         st = status_on(facts, changes, on)
         if row["origin"] not in heads:
-            heads[row["origin"]] = _provenance(node, row["origin"], 0)
+            heads[row["origin"]] = _provenance(node, row["origin"], 0, evidence=False)
         prov = services_pb2.Provenance()
         prov.CopyFrom(heads[row["origin"]])
         prov.index = row["idx"]
@@ -614,6 +629,7 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
                 + _broken_rules(self.node, f"{request.issuer}/{request.record_id}")
             )
         out = services_pb2.RecordHistory(view=record_view(self.node, row, on, conn))
+        out.view.provenance.CopyFrom(_provenance(self.node, row["origin"], row["idx"]))
         for r in queries.change_rows(conn, request.issuer, request.record_id):
             env = entries_pb2.Entry.FromString(_payload(self.node, r["origin"], r["idx"]))
             out.events.append(
@@ -752,8 +768,6 @@ def _broken_rules(node: NodeContext, subject: str) -> str:
 
 
 def _payload(node: NodeContext, origin: str, idx: int) -> bytes:
-    from exchange.core.dsse import parse_envelope
-
     return parse_envelope(node.store.envelope(origin, idx)).payload
 
 

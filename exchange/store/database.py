@@ -676,6 +676,15 @@ class Store:
         )
         return [(i, t) for i, t in rows]
 
+    def witnessed(self, origin: str, idx: int) -> tuple[int | None, int]:
+        """(earliest cosignature timestamp, distinct witnesses) over checkpoints covering idx."""
+        r = self.read.execute(
+            "SELECT min(timestamp), count(DISTINCT witness) FROM cosignatures"
+            " WHERE origin = ? AND size > ?",
+            (origin, idx),
+        ).fetchone()
+        return (r[0], r[1]) if r else (None, 0)
+
     def suspects(self, origin: str | None = None) -> list[dict[str, object]]:
         sql = "SELECT origin, idx, keyid, reason FROM suspects"
         args: tuple = ()
