@@ -41,9 +41,9 @@ from nacl.signing import VerifyKey
 from exchange.core import merkle, regions, x509
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import (
-    SIG_TYPE_COSIGNATURE,
     WITNESS_SUFFIX,
     CosignatureVerifier,
+    cosigner_key,
     parse_cosignature_vkey,
 )
 from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
@@ -51,7 +51,6 @@ from exchange.core.errors import BrandexError, FormatError, VerificationError
 from exchange.core.keys import KeyHistory, certify_announcement, issued_at
 from exchange.core.note import (
     Ed25519NoteVerifier,
-    compute_key_id,
     parse_note,
     parse_vkey,
 )
@@ -988,16 +987,12 @@ class _Verifier:
             if fed != self.p.federation:
                 skipped.append(f"{sig.name}: another federation")
                 continue
-            keys = [
-                k
-                for k in self.keys.get(member, [])
-                if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k) == sig.key_id
-            ]
-            if not keys:
+            found = cosigner_key(sig, lambda m: self.keys.get(m, []))
+            if found is None:
                 why = self.witness_problems.get(member, "no certified key in the bundle")
                 skipped.append(f"{sig.name}: {why}")
                 continue
-            ts = CosignatureVerifier(sig.name, VerifyKey(keys[0])).timestamp_of(note.text, sig.sig)
+            ts = CosignatureVerifier(sig.name, VerifyKey(found[1])).timestamp_of(note.text, sig.sig)
             if ts is not None:
                 self.cosigned_at.setdefault(origin, []).append(datetime.fromtimestamp(ts, UTC))
             if ts is None:

@@ -18,6 +18,8 @@ the module stays pure.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import nacl.exceptions
 import nacl.signing
 
@@ -28,9 +30,10 @@ from exchange.core.note import (
     ED25519_SIGNATURE_SIZE,
     KeyIdentity,
     NoteSignature,
+    compute_key_id,
     decode_vkey,
 )
-from exchange.core.origin import WITNESS_SUFFIX, witness_name
+from exchange.core.origin import WITNESS_SUFFIX, Origin, parse_witness, witness_name
 
 __all__ = [
     "COSIGNATURE_HEADER",
@@ -42,13 +45,11 @@ __all__ = [
     "CosignatureVerifier",
     "cosign",
     "cosignature_message",
+    "cosigner_key",
     "parse_cosignature_vkey",
     "verify_cosignature",
     "witness_name",
 ]
-
-#: A member's witness (cosigner) name is its log origin plus this suffix.
-
 
 #: Signature type byte of timestamped Ed25519 cosignatures.
 SIG_TYPE_COSIGNATURE = 0x04
@@ -248,3 +249,28 @@ def parse_cosignature_vkey(vkey: str) -> CosignatureVerifier:
     """
     name, public_key = decode_vkey(vkey, SIG_TYPE_COSIGNATURE, ED25519_PUBLIC_KEY_SIZE)
     return CosignatureVerifier(name, nacl.signing.VerifyKey(public_key))
+
+
+def cosigner_key(
+    sig: NoteSignature, keys_of: Callable[[str], Iterable[bytes]]
+) -> tuple[Origin, bytes] | None:
+    """Which member's key made a witness cosignature line, matched by name and key id.
+
+    Args:
+        sig: one signature line of a checkpoint note.
+        keys_of: member origin name -> the raw Ed25519 keys that count for it
+            (each driver decides which: certified, not revoked ...).
+
+    Returns:
+        (the witness's origin, its key), or None when the line is no member
+        witness's or no key given matches its key id. The signature itself is
+        not checked here: verify it with :class:`CosignatureVerifier`.
+    """
+    try:
+        member = parse_witness(sig.name)
+    except FormatError:
+        return None
+    for pub in keys_of(member.name):
+        if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, pub) == sig.key_id:
+            return member, pub
+    return None

@@ -50,7 +50,7 @@ from nacl.signing import VerifyKey
 
 from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
-from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, WITNESS_SUFFIX, CosignatureVerifier
+from exchange.core.cosignature import CosignatureVerifier, cosigner_key
 from exchange.core.dsse import PAYLOAD_TYPE, pae, parse_envelope
 from exchange.core.errors import (
     BrandexError,
@@ -58,10 +58,10 @@ from exchange.core.errors import (
     VerificationError,
 )
 from exchange.core.keys import KeyHistory, KeyLife, issued_at
-from exchange.core.note import Ed25519NoteVerifier, Note, compute_key_id, parse_note
-from exchange.core.origin import parse_origin
-from exchange.core.records import BODIES, ERRORS_BY_BODY, Status
-from exchange.core.rules import CaseState, MemoryState, Violation, check_entry
+from exchange.core.note import Ed25519NoteVerifier, Note, parse_note
+from exchange.core.origin import parse_origin, parse_witness
+from exchange.core.records import ERRORS_BY_BODY, Status
+from exchange.core.rules import CaseState, MemoryState, Violation, body_of, check_entry
 from exchange.core.status import RecordState
 
 __all__ = [
@@ -123,17 +123,6 @@ def split_origin(origin: str) -> tuple[str, str]:
 def _trusted_keys(history: KeyHistory) -> dict[str, bytes]:
     """The keys of a history whose signatures (cosignatures included) count: not revoked."""
     return {k: life.public_key for k, life in history.keys.items() if life.revoked_at is None}
-
-
-def body_of(entry: object) -> str | None:
-    """The name of the Entry's ``body`` oneof field (protobuf or plain object)."""
-    which = getattr(entry, "WhichOneof", None)
-    if callable(which):
-        return which("body")
-    for name in BODIES:
-        if getattr(entry, name, None) is not None:
-            return name
-    return None
 
 
 # ------------------------------------------------------------------- issues
@@ -902,15 +891,14 @@ class LogAudit:
         for sig in seen.note.signatures:
             if sig.name == seen.origin:
                 continue
-            member = sig.name[: -len(WITNESS_SUFFIX)] if sig.name.endswith(WITNESS_SUFFIX) else ""
-            keys = all_keys.get(member, {}) if member else {}
-            match = [
-                pub
-                for pub in keys.values()
-                if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, pub) == sig.key_id
-            ]
+            found = cosigner_key(sig, lambda m: all_keys.get(m, {}).values())
             size = seen.checkpoint.size
-            if not match:
+            if found is None:
+                try:
+                    member = parse_witness(sig.name).name
+                except FormatError:
+                    member = ""
+                keys = all_keys.get(member, {}) if member else {}
                 why = (
                     f"key id {sig.key_id.hex()} is not a key certified for {member}"
                     if keys
@@ -926,7 +914,7 @@ class LogAudit:
                 )
                 continue
             try:
-                ts = CosignatureVerifier(sig.name, VerifyKey(match[0])).verify_cosignature(
+                ts = CosignatureVerifier(sig.name, VerifyKey(found[1])).verify_cosignature(
                     seen.note.text, sig
                 )
             except VerificationError as exc:

@@ -28,11 +28,11 @@ from nacl.signing import VerifyKey
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
 from exchange.core.bundle import FORMAT
-from exchange.core.cosignature import SIG_TYPE_COSIGNATURE, CosignatureVerifier
-from exchange.core.dsse import parse_envelope
+from exchange.core.cosignature import CosignatureVerifier, cosigner_key
+from exchange.core.dsse import keyid_of, parse_envelope
 from exchange.core.errors import FormatError, NotFoundError
-from exchange.core.note import Ed25519NoteVerifier, compute_key_id, parse_note
-from exchange.core.origin import parse_witness, witness_name
+from exchange.core.note import Ed25519NoteVerifier, parse_note
+from exchange.core.origin import witness_name
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node.ledger import Ledger
 from exchange.store import queries
@@ -146,6 +146,14 @@ class _Builder:
         key = o.keys[o.checkpoint_keyid].public
         return Ed25519NoteVerifier(origin, VerifyKey(key)).vkey_string()
 
+    def _witness_keys(self, member: str) -> list[bytes]:
+        """A member's keys whose cosignatures count: every key it announced, but revoked ones."""
+        return [
+            life.public_key
+            for life in self.ledger.history(member).keys.values()
+            if life.revoked_at is None
+        ]
+
     def witnesses(self) -> tuple[dict[str, list[str]], list[str]]:
         """Chain and vkey of each witness whose cosignature appears on a checkpoint used.
 
@@ -156,20 +164,13 @@ class _Builder:
         chosen: dict[str, tuple[int, bytes, list[str]]] = {}
         for o in self.origins.values():
             for sig in parse_note(o.note).signatures:
-                try:
-                    member = parse_witness(sig.name).name
-                except FormatError:
+                found = cosigner_key(sig, self._witness_keys)
+                if found is None:
                     continue
-                history = self.ledger.history(member)
-                for keyid, k in self.keys(member).items():
-                    life = history.keys.get(keyid)
-                    if life is None or life.revoked_at is not None:
-                        continue
-                    if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, k.public) != sig.key_id:
-                        continue
-                    if member not in chosen or chosen[member][0] < life.index:
-                        chosen[member] = (life.index, k.public, k.chain)
-                    break
+                member, public = found[0].name, found[1]
+                life = self.ledger.history(member).keys[keyid_of(public)]
+                if member not in chosen or chosen[member][0] < life.index:
+                    chosen[member] = (life.index, public, self.keys(member)[life.keyid].chain)
         chains = {m: c for m, (_, _, c) in sorted(chosen.items())}
         vkeys = [
             CosignatureVerifier(witness_name(m), VerifyKey(pub)).vkey_string()

@@ -33,6 +33,7 @@ from exchange.core.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
     cosign,
+    cosigner_key,
 )
 from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope
 from exchange.core.errors import (
@@ -48,6 +49,7 @@ from exchange.core.note import (
     Ed25519NoteSigner,
     Ed25519NoteVerifier,
     Note,
+    NoteSignature,
     add_signature,
     format_note,
     parse_note,
@@ -191,17 +193,35 @@ class Ledger:
             last_issued_at=parse_time(last) if last else None,
         )
 
-    def witness_verifiers(self) -> dict[str, list[CosignatureVerifier]]:
+    def witness_keys(self) -> dict[str, list[bytes]]:
         """Cosigner keys of every member whose log (and so key) this node holds.
 
         A revoked key's cosignatures do not count: whoever stole it could make them.
         """
-        out: dict[str, list[CosignatureVerifier]] = {}
+        out: dict[str, list[bytes]] = {}
         for r in self.store.key_rows():
-            if r["revoked_at"] is not None:
+            if r["revoked_at"] is None:
+                out.setdefault(r["origin"], []).append(bytes(r["public_key"]))
+        return out
+
+    def _cosignatures(self, note: Note) -> list[tuple[NoteSignature, int]]:
+        """Each witness cosignature on ``note`` by a known member's key that verifies, with
+        its timestamp (this node's own excepted)."""
+        keys = self.witness_keys()
+        out = []
+        for sig in note.signatures:
+            if sig.name == witness_name(self.origin):
                 continue
-            name = witness_name(r["origin"])
-            out.setdefault(name, []).append(CosignatureVerifier(name, VerifyKey(r["public_key"])))
+            found = cosigner_key(sig, lambda member: keys.get(member, []))
+            if found is None:
+                continue
+            try:
+                ts = CosignatureVerifier(sig.name, VerifyKey(found[1])).verify_cosignature(
+                    note.text, sig
+                )
+            except VerificationError:
+                continue
+            out.append((sig, ts))
         return out
 
     def _open(
@@ -219,16 +239,7 @@ class Ledger:
 
     def _witnessed(self, note: Note) -> list[datetime]:
         """Times of verified cosignatures of known witnesses on ``note`` (time evidence)."""
-        verifiers = self.witness_verifiers()
-        times = []
-        for sig in note.signatures:
-            for v in verifiers.get(sig.name, []):
-                try:
-                    times.append(datetime.fromtimestamp(v.verify_cosignature(note.text, sig), UTC))
-                except VerificationError:
-                    continue
-                break
-        return times
+        return [datetime.fromtimestamp(ts, UTC) for _, ts in self._cosignatures(note)]
 
     def _flag_suspects(self, tx, origin: str, history: KeyHistory) -> int:
         """Flag entries signed inside a revoked key's compromise; re-fold the registry.
@@ -775,17 +786,8 @@ class Ledger:
     def _store_cosignatures(self, tx, origin: str, cp: Checkpoint, note: Note) -> int:
         """Keep the valid cosignatures of known members, and add our own."""
         added = 0
-        verifiers = self.witness_verifiers()
-        for sig in note.signatures:
-            if sig.name == witness_name(self.origin):
-                continue
-            for v in verifiers.get(sig.name, []):
-                try:
-                    ts = v.verify_cosignature(note.text, sig)
-                except VerificationError:
-                    continue
-                added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
-                break
+        for sig, ts in self._cosignatures(note):
+            added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
         if self.witness and origin != self.origin:
             ts = int(self.clock().timestamp())
             mine = cosign(note.text, self.cosigner, ts)
