@@ -85,6 +85,12 @@ class Caller:
     region: str | None  # member node of this region
     operator: str | None  # operator of this region
     subject: str
+    serial: str = ""  # the certificate's serial number, hex
+
+    @property
+    def actor(self) -> tuple[str, str]:
+        """(subject, serial): what an entry this caller causes records of it."""
+        return self.subject, self.serial
 
     def __str__(self) -> str:
         if self.operator:
@@ -144,6 +150,7 @@ class CallerCache:
                 x509.cert_region(cert),
                 x509.cert_operator_region(cert),
                 cert.subject.rfc4514_string(),
+                f"{cert.serial_number:x}",
             )
             hit = (
                 caller,

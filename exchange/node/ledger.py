@@ -347,7 +347,12 @@ class Ledger:
         """The id of the key this node signs with now."""
         return keyid_of(bytes(self._key.verify_key))
 
-    def rotate(self, new_key: SigningKey, new_chain_pem: Sequence[str]) -> tuple[int, list[bytes]]:
+    def rotate(
+        self,
+        new_key: SigningKey,
+        new_chain_pem: Sequence[str],
+        actor: tuple[str, str] | None = None,
+    ) -> tuple[int, list[bytes]]:
         """Announce ``new_key`` in the own log, signed by the current key, and switch to it.
 
         The rotation entry is the last the old key signs; the checkpoint that
@@ -359,14 +364,22 @@ class Ledger:
             effective_from=self.clock().date().isoformat(),
             replaces_keyid=self.keyid,
         )
-        return self.issue([("key_announcement", ka)], next_key=(new_key, list(new_chain_pem)))
+        return self.issue(
+            [("key_announcement", ka)], next_key=(new_key, list(new_chain_pem)), actor=actor
+        )
 
-    def revoke(self, keyid: str, compromised_since: str, reason: str) -> tuple[int, list[bytes]]:
+    def revoke(
+        self,
+        keyid: str,
+        compromised_since: str,
+        reason: str,
+        actor: tuple[str, str] | None = None,
+    ) -> tuple[int, list[bytes]]:
         """Publish a KeyRevocation of one of the own log's earlier keys (signed by the current)."""
         kr = entries_pb2.KeyRevocation(
             keyid=keyid, compromised_since=compromised_since, reason_text=reason
         )
-        return self.issue([("key_revocation", kr)])
+        return self.issue([("key_revocation", kr)], actor=actor)
 
     def _use_key(self, key: SigningKey, chain: list[str]) -> None:
         self._key = key
@@ -380,6 +393,7 @@ class Ledger:
         *,
         check: Callable[[object, list[tuple[str, object]]], None] | None = None,
         next_key: tuple[SigningKey, list[str]] | None = None,
+        actor: tuple[str, str] | None = None,
     ) -> tuple[int, list[bytes]]:
         """Sign, append and checkpoint entries of the own origin, atomically.
 
@@ -392,6 +406,8 @@ class Ledger:
                 domain rules against the current state; may raise to abort.
             next_key: a rotation's new key and chain: the checkpoint (and every
                 later entry) is signed with it.
+            actor: (subject, serial) of the operator certificate whose call this
+                is, recorded in every entry (``Entry.actor``).
 
         Returns:
             (index of the first entry, envelopes).
@@ -410,6 +426,7 @@ class Ledger:
                     self.region,
                     at,
                     [(name, msg.SerializeToString()) for name, msg in bodies[i : i + _SIGN_CHUNK]],
+                    actor,
                 )
                 for i in range(0, len(bodies), _SIGN_CHUNK)
             ]
@@ -422,6 +439,8 @@ class Ledger:
                 entry = entries_pb2.Entry(
                     federation=self.federation, region=self.region, issued_at=at
                 )
+                if actor is not None:
+                    entry.actor.subject, entry.actor.serial = actor
                 getattr(entry, name).CopyFrom(msg)
                 envelopes.append(sign_envelope(entry.SerializeToString(), self._key))
                 entries.append(entry)

@@ -92,7 +92,11 @@ def _install_key(config: NodeConfig, key_path: Path, cert_path: Path, old_keyid:
 
 
 def _rotate(
-    config: NodeConfig, ledger: Ledger, key_path: Path, cert_path: Path
+    config: NodeConfig,
+    ledger: Ledger,
+    key_path: Path,
+    cert_path: Path,
+    actor: tuple[str, str] | None = None,
 ) -> tuple[int, list[bytes]]:
     """Rotate the node's signing key to the files given (see Ledger.rotate)."""
     if key_path.resolve() == config.signing_key.resolve():
@@ -103,7 +107,7 @@ def _rotate(
     except OSError as exc:
         raise NotFoundError(f"cannot read the new key or certificate: {exc}") from None
     old = ledger.keyid
-    result = ledger.rotate(new_key, [pem])
+    result = ledger.rotate(new_key, [pem], actor)
     _install_key(config, key_path, cert_path, old)
     log.info("signing key rotated from %s to %s", old[:16], ledger.keyid[:16])
     return result
@@ -195,7 +199,7 @@ def start_node(config: NodeConfig) -> Node:
         today=lambda: datetime.now(UTC).date(),
         name=config.name,
         started_at=started_at,
-        rotate_key=lambda key, cert: _rotate(config, ledger, key, cert),
+        rotate_key=lambda key, cert, actor: _rotate(config, ledger, key, cert, actor),
         reads=TokenBuckets(config.read_rate, config.read_burst),
     )
     server = grpc.server(

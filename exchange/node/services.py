@@ -71,7 +71,7 @@ class NodeContext:
     started_at: str = ""
     peer_states: Callable[[], list[Any]] = lambda: []
     #: Rotates the node's signing key to the key and certificate files given.
-    rotate_key: Callable[[Path, Path], tuple[int, list[bytes]]] | None = None
+    rotate_key: Callable[[Path, Path, tuple[str, str]], tuple[int, list[bytes]]] | None = None
     streams: StreamSlots = field(default_factory=StreamSlots)
     reads: TokenBuckets = field(default_factory=lambda: TokenBuckets(0, 1))  # 0: no limit
 
@@ -326,11 +326,15 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
     """The operator's write RPCs: each entry passes :func:`exchange.core.rules.check_entry`
     against this node's tables before it is signed, and again inside the write lock."""
 
-    def _issue_one(self, field: str, msg: Any, check) -> services_pb2.IssueResponse:
-        start, envs = self.node.ledger.issue([(field, msg)], check=check)
+    def _issue_one(self, field: str, msg: Any, check, caller: Caller) -> services_pb2.IssueResponse:
+        start, envs = self.node.ledger.issue([(field, msg)], check=check, actor=caller.actor)
         return services_pb2.IssueResponse(
             origin=self.node.ledger.origin, index=start, envelope=envs[0]
         )
+
+    def _issue_checked(self, field: str, msg: Any, caller: Caller) -> services_pb2.IssueResponse:
+        """Issue one entry that the domain rules allow (checked again inside the lock)."""
+        return self._issue_one(field, msg, self._checked(field, msg), caller)
 
     def _violations(self, conn: Any, field: str, msg: Any) -> list[Violation]:
         entry = SimpleNamespace(region=self.node.region, **{field: msg})
@@ -349,7 +353,7 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
 
     @translate_errors
     def Issue(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         violations = self._violations(self.node.store.read, "recognition", request)
         if _same_record(violations, self._state(), self.node.region, request):
             existing = queries.record_row(self.node.store.read, self.node.region, request.record_id)
@@ -366,7 +370,7 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
             if self._violations(tx.conn, "recognition", request):
                 raise ConflictError(f"record {request.record_id} was issued meanwhile")
 
-        return self._issue_one("recognition", request, check)
+        return self._issue_one("recognition", request, check, caller)
 
     def _partition(self, conn: Any, records: list) -> tuple[list, int]:
         """Split (already validated) records into new ones and exact re-issues.
@@ -419,7 +423,7 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
 
     @translate_errors
     def IssueBatch(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         if len(request.records) > MAX_ISSUE_BATCH:
             raise ValidationError(
                 "records", f"at most {MAX_ISSUE_BATCH} per call", len(request.records)
@@ -438,58 +442,62 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
             if len(again) != len(bodies):
                 raise ConflictError("some of these records were issued meanwhile; retry")
 
-        start, envs = self.node.ledger.issue([("recognition", r) for r in fresh], check=check)
+        start, envs = self.node.ledger.issue(
+            [("recognition", r) for r in fresh], check=check, actor=caller.actor
+        )
         return services_pb2.IssueBatchResponse(first_index=start, added=len(envs), duplicates=dup)
 
     @translate_errors
     def ChangeStatus(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         validate_status_change(request, issuer=self.node.region)
-        return self._issue_one("status_change", request, self._checked("status_change", request))
+        return self._issue_checked("status_change", request, caller)
 
     @translate_errors
     def ReportCase(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         validate_case(request, issuer=self.node.region)
-        return self._issue_one(
-            "infringement_case", request, self._checked("infringement_case", request)
-        )
+        return self._issue_checked("infringement_case", request, caller)
 
     @translate_errors
     def ActOnCase(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         validate_case_action(request, issuer=self.node.region)
-        return self._issue_one("case_action", request, self._checked("case_action", request))
+        return self._issue_checked("case_action", request, caller)
 
     @translate_errors
     def Accede(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         validate_accession(request, issuer=self.node.region)
-        return self._issue_one("accession", request, self._checked("accession", request))
+        return self._issue_checked("accession", request, caller)
 
     @translate_errors
     def Withdraw(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         validate_withdrawal(request, issuer=self.node.region)
-        return self._issue_one("withdrawal", request, self._checked("withdrawal", request))
+        return self._issue_checked("withdrawal", request, caller)
 
     @translate_errors
     def RotateKey(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         if self.node.rotate_key is None:
             raise ConflictError("this node cannot rotate its key (no key files configured)")
-        start, envs = self.node.rotate_key(Path(request.key_path), Path(request.certificate_path))
+        start, envs = self.node.rotate_key(
+            Path(request.key_path), Path(request.certificate_path), caller.actor
+        )
         return services_pb2.IssueResponse(
             origin=self.node.ledger.origin, index=start, envelope=envs[0]
         )
 
     @translate_errors
     def RevokeKey(self, request, context):
-        self.operator(context)
+        caller = self.operator(context)
         history = self.node.ledger.history(self.node.ledger.origin)
         keyid = resolve_keyid(history, request.keyid)
         parse_time(request.compromised_since, "compromised_since")
-        start, envs = self.node.ledger.revoke(keyid, request.compromised_since, request.reason_text)
+        start, envs = self.node.ledger.revoke(
+            keyid, request.compromised_since, request.reason_text, actor=caller.actor
+        )
         return services_pb2.IssueResponse(
             origin=self.node.ledger.origin, index=start, envelope=envs[0]
         )

@@ -165,7 +165,12 @@ def verify_batch_in_worker(
 
 
 def sign_entries(
-    seed: bytes, federation: str, region: str, issued_at: str, bodies: list[tuple[str, bytes]]
+    seed: bytes,
+    federation: str,
+    region: str,
+    issued_at: str,
+    bodies: list[tuple[str, bytes]],
+    actor: tuple[str, str] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """Build and sign entries in a worker: (payload, envelope) pairs, in order.
 
@@ -176,6 +181,8 @@ def sign_entries(
     out = []
     for name, body in bodies:
         entry = entries_pb2.Entry(federation=federation, region=region, issued_at=issued_at)
+        if actor is not None:
+            entry.actor.subject, entry.actor.serial = actor
         getattr(entry, name).ParseFromString(body)
         payload = entry.SerializeToString()
         out.append((payload, sign_envelope(payload, key)))
