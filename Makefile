@@ -29,7 +29,7 @@ $(PROTO_STAMP): $(PROTO_SRC) tools/gen_proto.py $(VENV_STAMP)
 proto: $(PROTO_STAMP)
 
 test: dev
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -m "not slow" --durations=15 tests
 
 test-all: dev
 	$(PY) -m pytest -q tests

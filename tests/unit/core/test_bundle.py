@@ -573,7 +573,7 @@ def test_signed_in_the_future_or_outside_the_certificate(world: World) -> None:
     doc = world.bundle()
     doc["payload"]["issued_at"] = "2099-01-01T00:00:00+00:00"
     name, _, detail = failed(verify(world, doc, decode_entry=later))
-    assert name == "signing-time" and "outside the certificate's validity" in detail
+    assert name == "signing-time" and "outside the validity of key" in detail
 
 
 def test_case_action_without_its_case(world: World) -> None:
