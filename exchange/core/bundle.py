@@ -750,10 +750,17 @@ class _Verifier:
             )
         except BrandexError as exc:
             raise run.fail("inclusion-proof", subject, str(exc)) from None
+        witnessed = sorted(self.cosigned_at.get(it.origin, []))
+        when = (
+            f"; logged no later than {witnessed[0].isoformat()} by {len(witnessed)} witness"
+            + ("es" if len(witnessed) != 1 else "")
+            if witnessed
+            else ""
+        )
         run.ok(
             "inclusion-proof",
             subject,
-            f"leaf {it.index} is in the tree of size {cp.size} (RFC 9162)",
+            f"leaf {it.index} is in the tree of size {cp.size} (RFC 9162){when}",
         )
         self.signed_at[(it.origin, it.index)] = (at, key)
         self.leaves[(it.origin, it.index)] = it.leaf

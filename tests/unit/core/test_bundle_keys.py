@@ -125,3 +125,11 @@ def test_a_record_signed_inside_a_compromise_is_suspect_in_its_bundle(fed) -> No
         build_bundle(ledgers["jiangsu"], "330000", "zj-1")
     assert [s["idx"] for s in ledgers["jiangsu"].store.suspects("yrd/330000")] == [0, 1, 2]
     assert keyid_of(bytes(zj._key.verify_key)) != old
+
+
+def test_the_report_says_when_witnesses_logged_the_record(fed) -> None:
+    anchors, ledgers, _, _ = fed
+    report = verify(anchors, json.loads(build_bundle(ledgers["anhui"], "330000", "zj-1")))
+    assert report.valid
+    line = next(c.detail for c in report.checks if c.name == "inclusion-proof")
+    assert "logged no later than" in line and "witness" in line
