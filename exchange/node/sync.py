@@ -195,9 +195,9 @@ class SyncEngine:
         state.last_error = "; ".join(f"{o.origin}: {o.detail}" for o in rejected)
         if any(o.invalid for o in outcomes):
             # It served data that does not verify: leave it alone for a while
-            # (1 s, doubling, at most 8 poll intervals), and say so in node status.
+            # (1 s, doubling, at most 2 poll intervals), and say so in node status.
             state.strikes += 1
-            pause = min(2.0 ** (state.strikes - 1), 8 * max(self.interval, 1.0), 600.0)
+            pause = min(2.0 ** (state.strikes - 1), 2 * max(self.interval, 0.5), 600.0)
             state.backoff_until = time.time() + pause
             log.warning("peer %s served invalid data; backing off %.0f s", peer.address, pause)
         else:
@@ -220,6 +220,7 @@ class SyncEngine:
                     pushed.clear()
                     wake.clear()
                     self._stop.wait(backoff)
+                    next_full = 0.0  # what was pushed meanwhile was dropped: a full round
                     continue
                 if time.monotonic() >= next_full:
                     pushed.clear()
