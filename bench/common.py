@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from nacl.signing import SigningKey
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.demo.dataset import demo_records
-from exchange.demo.federation import Member, ensure_pki, write_configs
+from exchange.demo.federation import Member, ensure_pki, node_command, write_configs
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
@@ -109,17 +108,7 @@ class Nodes:
     def start(self, name: str, wait: bool = True) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exchange.cli.main",
-                "node",
-                "run",
-                "--config",
-                str(self.configs[name]),
-                "--log-level",
-                "WARNING",
-            ],
+            node_command(self.configs[name], "--log-level", "WARNING"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

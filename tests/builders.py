@@ -7,7 +7,15 @@ from types import SimpleNamespace
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.uscc import check_char
 
-__all__ = ["counterfeit_case", "recognition", "search_query", "uscc"]
+__all__ = [
+    "LocalPeer",
+    "counterfeit_case",
+    "member_ledgers",
+    "recognition",
+    "search_query",
+    "sync_all",
+    "uscc",
+]
 
 
 def uscc(first17: str) -> str:
@@ -66,3 +74,55 @@ def search_query(**kw: object) -> SimpleNamespace:
     )
     base.update(kw)
     return SimpleNamespace(**base)
+
+
+class LocalPeer:
+    """Another ledger, seen through the ledger's Peer protocol (no sockets)."""
+
+    def __init__(self, name: str, ledger) -> None:
+        self.name, self.ledger = name, ledger
+
+    def list_origins(self):
+        from exchange.node.ledger import OriginHead
+
+        return [
+            OriginHead(o.origin, o.size, self.ledger.checkpoint_with_cosignatures(o.origin))
+            for o in self.ledger.store.origins()
+            if o.checkpoint
+        ]
+
+    def get_entries(self, origin: str, start: int, end: int):
+        yield start, self.ledger.store.envelopes(origin, start, end)
+
+
+def sync_all(ledgers: dict, rounds: int = 2) -> None:
+    """Every ledger syncs from every other: the first round moves entries and
+    cosigns, the second spreads the cosignatures."""
+    for _ in range(rounds):
+        for a, la in ledgers.items():
+            for b, lb in ledgers.items():
+                if a != b:
+                    la.sync_from(LocalPeer(b, lb))
+
+
+def member_ledgers(certs, root, members: dict[str, str]) -> dict:
+    """A bootstrapped ledger per member of the PKI in ``certs``, each in ``root``/<name>.db."""
+    from exchange import pki
+    from exchange.core import x509
+    from exchange.node.ledger import Ledger
+    from exchange.store import Store
+
+    anchors = x509.load_pem_chain((certs / "anchor.pem").read_bytes())
+    out = {}
+    for name, region in members.items():
+        paths = pki.member_paths(certs, name)
+        out[name] = Ledger(
+            Store(root / f"{name}.db"),
+            federation="yrd",
+            region=region,
+            signing_key=pki.load_signing_key(paths.signing_key),
+            signing_chain_pem=[paths.signing_cert.read_text()],
+            anchors=anchors,
+        )
+        out[name].bootstrap()
+    return out

@@ -10,6 +10,8 @@ identical in shape.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +22,11 @@ __all__ = [
     "DEMO_PORTS",
     "DEMO_TOPOLOGY",
     "Member",
+    "brandex_command",
     "demo_members",
+    "node_command",
     "render_config",
+    "run_brandex",
     "write_configs",
 ]
 
@@ -160,3 +165,20 @@ def ensure_pki(certs_dir: Path, members: Sequence[Member], federation: str = "yr
                 pki.add_member(certs_dir, m.name, m.region)
         return
     pki.init_federation(certs_dir, federation, {m.name: m.region for m in members})
+
+
+def brandex_command(*args: str) -> list[str]:
+    """The ``brandex`` command line run with this interpreter (no installed script needed)."""
+    return [sys.executable, "-m", "exchange.cli.main", *args]
+
+
+def node_command(config: Path, *extra: str) -> list[str]:
+    """The command that runs one node from its config (``brandex node run --config``)."""
+    return brandex_command("node", "run", "--config", str(config), *extra)
+
+
+def run_brandex(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``brandex`` in ``root`` as a user would, capturing its output."""
+    return subprocess.run(
+        brandex_command(*args), cwd=root, capture_output=True, text=True, timeout=300
+    )

@@ -29,7 +29,13 @@ from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_g
 from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
 from exchange.demo.dataset import FEATURED, demo_records
-from exchange.demo.federation import demo_members, ensure_pki, write_configs
+from exchange.demo.federation import (
+    demo_members,
+    ensure_pki,
+    node_command,
+    run_brandex,
+    write_configs,
+)
 from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
 from exchange.node.config import NodeConfig, load_config
@@ -134,17 +140,7 @@ class DemoFederation:
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen(
             # Text logs: the demo's logs are read by people (nodes default to JSON lines).
-            [
-                sys.executable,
-                "-m",
-                "exchange.cli.main",
-                "node",
-                "run",
-                "--config",
-                str(self.configs[name]),
-                "--log-format",
-                "text",
-            ],
+            node_command(self.configs[name], "--log-format", "text"),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=self.root,
@@ -401,13 +397,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
 
 
 def _brandex(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_brandex(ROOT, *args)
 
 
 def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str) -> None:

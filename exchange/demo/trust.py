@@ -8,8 +8,6 @@ auditor would check.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +22,7 @@ from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, sign_checkpoint
 from exchange.core.dsse import keyid_of, sign_envelope
 from exchange.core.note import Ed25519NoteSigner, format_note
+from exchange.demo.federation import run_brandex
 from exchange.node.identity import load_anchors
 from exchange.node.ledger import Ledger, OriginHead
 from exchange.pki import load_signing_key
@@ -34,14 +33,7 @@ __all__ = ["tell_trust_story"]
 Say = Callable[[str], None]
 
 
-def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+_cli = run_brandex  # the CLI as an operator runs it
 
 
 def _current_keyid(fed: Any, name: str) -> str:

@@ -31,6 +31,7 @@ from exchange.core.bundle import FORMAT
 from exchange.core.cosignature import CosignatureVerifier, cosigner_key
 from exchange.core.dsse import keyid_of, parse_envelope
 from exchange.core.errors import FormatError, NotFoundError
+from exchange.core.keys import KeyHistory
 from exchange.core.note import Ed25519NoteVerifier, parse_note
 from exchange.core.origin import witness_name
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
@@ -82,6 +83,7 @@ class _Builder:
         self.ledger = ledger
         self.store = ledger.store
         self.anchor_ders = {a.public_bytes(Encoding.DER) for a in ledger.anchors}
+        self._histories: dict[str, KeyHistory] = {}
         self.origins: dict[str, _Origin] = {}
 
     # ------------------------------------------------------------- keys
@@ -110,7 +112,7 @@ class _Builder:
             raise NotFoundError(f"origin {origin} has no checkpoint here")
         note = self.ledger.checkpoint_with_cosignatures(origin, row.size)
         keys = self.keys(origin)
-        life = self.ledger.history(origin).checkpoint_signer(row.size)
+        life = self._history(origin).checkpoint_signer(row.size)
         if life is None or life.keyid not in keys:
             raise NotFoundError(f"no key held for {origin} signs its checkpoint")
         signer = life.keyid
@@ -146,11 +148,17 @@ class _Builder:
         key = o.keys[o.checkpoint_keyid].public
         return Ed25519NoteVerifier(origin, VerifyKey(key)).vkey_string()
 
+    def _history(self, member: str) -> KeyHistory:
+        """A member's key history, read once per bundle."""
+        if member not in self._histories:
+            self._histories[member] = self.ledger.history(member)
+        return self._histories[member]
+
     def _witness_keys(self, member: str) -> list[bytes]:
         """A member's keys whose cosignatures count: every key it announced, but revoked ones."""
         return [
             life.public_key
-            for life in self.ledger.history(member).keys.values()
+            for life in self._history(member).keys.values()
             if life.revoked_at is None
         ]
 
@@ -168,7 +176,7 @@ class _Builder:
                 if found is None:
                     continue
                 member, public = found[0].name, found[1]
-                life = self.ledger.history(member).keys[keyid_of(public)]
+                life = self._history(member).keys[keyid_of(public)]
                 if member not in chosen or chosen[member][0] < life.index:
                     chosen[member] = (life.index, public, self.keys(member)[life.keyid].chain)
         chains = {m: c for m, (_, _, c) in sorted(chosen.items())}

@@ -20,7 +20,7 @@ from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_g
 from exchange.core.checkpoint import parse_checkpoint_body
 from exchange.core.note import parse_note
 from exchange.demo.dataset import demo_records
-from exchange.demo.federation import Member, ensure_pki, write_configs
+from exchange.demo.federation import Member, ensure_pki, node_command, write_configs
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
@@ -157,15 +157,7 @@ class Federation:
     def start(self, name: str, wait: bool = True) -> subprocess.Popen:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exchange.cli.main",
-                "node",
-                "run",
-                "--config",
-                str(self.configs[name]),
-            ],
+            node_command(self.configs[name]),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.root,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import builders
-from builders import counterfeit_case
+from builders import counterfeit_case, sync_all
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -600,27 +600,7 @@ class World:
         )
 
     def _sync(self) -> None:
-        from exchange.node.ledger import OriginHead
-
-        class LocalPeer:
-            def __init__(self, name: str, ledger) -> None:
-                self.name, self.ledger = name, ledger
-
-            def list_origins(self):
-                return [
-                    OriginHead(o.origin, o.size, self.ledger.checkpoint_with_cosignatures(o.origin))
-                    for o in self.ledger.store.origins()
-                    if o.checkpoint
-                ]
-
-            def get_entries(self, origin, start, end):
-                yield start, self.ledger.store.envelopes(origin, start, end)
-
-        for _ in range(2):  # the first round moves entries and cosigns, the second spreads
-            for a, la in self.ledgers.items():
-                for b, lb in self.ledgers.items():
-                    if a != b:
-                        la.sync_from(LocalPeer(b, lb))
+        sync_all(self.ledgers)
 
     def envelopes(self, name: str) -> list[bytes]:
         """Every envelope of member ``name``'s own log, in order."""

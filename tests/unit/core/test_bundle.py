@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from builders import counterfeit_case, recognition
+from builders import counterfeit_case, member_ledgers, recognition, sync_all
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl.signing import SigningKey
@@ -35,29 +35,11 @@ from exchange.core.note import (
     sign_note,
 )
 from exchange.node.bundles import build_bundle, decode_entry
-from exchange.node.ledger import Ledger, OriginHead
-from exchange.store import Store
+from exchange.node.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[3]
 MEMBERS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000"}
 KIND = pb.RecognitionKind.Value("PROVINCIAL_FAMOUS_BRAND_PRODUCT")
-
-
-class LocalPeer:
-    """Another ledger, seen through the ledger's Peer protocol (no sockets)."""
-
-    def __init__(self, name: str, ledger: Ledger) -> None:
-        self.name, self.ledger = name, ledger
-
-    def list_origins(self) -> list[OriginHead]:
-        return [
-            OriginHead(o.origin, o.size, self.ledger.checkpoint_with_cosignatures(o.origin))
-            for o in self.ledger.store.origins()
-            if o.checkpoint
-        ]
-
-    def get_entries(self, origin: str, start: int, end: int):
-        yield start, self.ledger.store.envelopes(origin, start, end)
 
 
 @dataclass
@@ -84,18 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     certs = root / "certs"
     pki.init_federation(certs, "yrd", MEMBERS)
     anchors = x509.load_pem_chain((certs / "anchor.pem").read_bytes())
-    ledgers: dict[str, Ledger] = {}
-    for name, region in MEMBERS.items():
-        paths = pki.member_paths(certs, name)
-        ledgers[name] = Ledger(
-            Store(root / f"{name}.db"),
-            federation="yrd",
-            region=region,
-            signing_key=pki.load_signing_key(paths.signing_key),
-            signing_chain_pem=[paths.signing_cert.read_text()],
-            anchors=anchors,
-        )
-        ledgers[name].bootstrap()
+    ledgers = member_ledgers(certs, root, MEMBERS)
 
     zj, ah = ledgers["zhejiang"], ledgers["anhui"]
     zj.issue(
@@ -184,12 +155,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             ),
         ]
     )
-    # Two rounds: the first moves entries and cosigns, the second spreads cosignatures.
-    for _ in range(2):
-        for a, la in ledgers.items():
-            for b, lb in ledgers.items():
-                if a != b:
-                    la.sync_from(LocalPeer(b, lb))
+    sync_all(ledgers)
 
     rogue = root / "rogue"
     pki.init_federation(rogue, "yrd", MEMBERS)

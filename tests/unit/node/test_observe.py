@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from test_config import BASE
 
 from exchange.core.errors import ValidationError
 from exchange.node.config import load_config
@@ -248,23 +249,6 @@ def test_alert_rules_fire_under_promtool(tmp_path) -> None:
         [promtool, "test", "rules", str(cases)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-BASE = """name = "x"
-region = "330000"
-federation = "yrd"
-listen = "127.0.0.1:7330"
-database = "x.db"
-anchors = ["a.pem"]
-[tls]
-cert = "a"
-key = "a"
-operator_cert = "a"
-operator_key = "a"
-[signing]
-key = "a"
-cert = "a"
-"""
 
 
 def test_metrics_table_in_the_config(tmp_path) -> None:
