@@ -22,9 +22,9 @@ from nacl.signing import SigningKey
 
 from exchange import pki
 from exchange._proto.brandex.v1 import entries_pb2 as pb
-from exchange.core import merkle
+from exchange.core import merkle, x509
 from exchange.core.checkpoint import Checkpoint, sign_checkpoint
-from exchange.core.dsse import keyid_of, sign_envelope
+from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope
 from exchange.core.note import Ed25519NoteSigner, format_note
 from exchange.core.tlogproof import TlogProof, format_tlog_proof
 from exchange.node.bundles import decode_entry
@@ -131,9 +131,6 @@ def build_cases(certs: Path, old_key: tuple[SigningKey, str], tmp: Path) -> list
 
     def expired_certificate():
         key, chain = old_key
-        then = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
-        from exchange.core import x509
-
         leaf = x509.load_pem_chain(chain.encode())[0]
         then = leaf.not_valid_before_utc + timedelta(days=1)  # inside the dead certificate
         zj = Log(ZJ, key, chain, then)
@@ -245,13 +242,11 @@ def build_cases(certs: Path, old_key: tuple[SigningKey, str], tmp: Path) -> list
 # ------------------------------------------------------------------ bundles
 
 
-def _item(log: Log, idx: int, note: str, type_: str, anchor_ders: set[bytes]) -> dict:
+def _item(log: Log, idx: int, note: str, type_: str) -> dict:
     raw = log.envelopes[idx]
     tree = merkle.MemoryHashStore()
     tree.append([merkle.leaf_hash(e) for e in log.envelopes])
     proof = merkle.inclusion_proof(idx, len(log.envelopes), tree)
-    from exchange.core.dsse import parse_envelope
-
     return {
         "type": type_,
         "origin": log.origin,
@@ -265,11 +260,10 @@ def _item(log: Log, idx: int, note: str, type_: str, anchor_ders: set[bytes]) ->
 
 def bundle_of(case: Case) -> dict:
     """A ``brandex.bundle/v1`` carrying every entry of the case's logs."""
-    from exchange.core.dsse import parse_envelope
 
     origin, idx = case.record
     log, note = case.logs[origin]
-    record = _item(log, idx, note, "recognition", set())
+    record = _item(log, idx, note, "recognition")
     record_id = record["payload"]["recognition"]["record_id"]
     related, context, key_entries, vkeys = [], [], [], []
     for o, (lg, nt) in case.logs.items():
@@ -277,7 +271,7 @@ def bundle_of(case: Case) -> dict:
             body = pb.Entry.FromString(parse_envelope(raw).payload).WhichOneof("body")
             if (o, i) == case.record:
                 continue
-            item = _item(lg, i, nt, body, set())
+            item = _item(lg, i, nt, body)
             if body in KEY_BODIES:
                 item.pop("certificate_chain_pem")
                 key_entries.append(item)
