@@ -30,6 +30,7 @@ DEPENDENCIES = [
     "prometheus-client>=0.20",
     "python-json-logger>=3.1",
     "openpyxl>=3.1",
+    "rfc8785>=0.1.4",
 ]
 
 

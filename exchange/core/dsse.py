@@ -89,10 +89,20 @@ def sign_envelope(
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")
 
 
-def parse_envelope(raw: bytes) -> Envelope:
-    """Parse envelope bytes strictly; raises FormatError with the reason."""
-    if len(raw) > MAX_ENVELOPE_BYTES:
-        raise FormatError(f"envelope is {len(raw)} bytes; the limit is {MAX_ENVELOPE_BYTES}")
+def parse_envelope(
+    raw: bytes,
+    *,
+    max_bytes: int = MAX_ENVELOPE_BYTES,
+    signatures: tuple[int, int] = (1, _MAX_SIGNATURES),
+) -> Envelope:
+    """Parse envelope bytes strictly; raises FormatError with the reason.
+
+    ``max_bytes`` and ``signatures`` (the least and most signatures) default to
+    what a log entry allows; a federation document, signed by many members and
+    passed around unsigned as a proposal, asks for other bounds.
+    """
+    if len(raw) > max_bytes:
+        raise FormatError(f"envelope is {len(raw)} bytes; the limit is {max_bytes}")
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -105,8 +115,9 @@ def parse_envelope(raw: bytes) -> Envelope:
     if not isinstance(ptype, str) or not ptype.isascii():
         raise FormatError("envelope payloadType must be an ASCII string")
     sigs = doc["signatures"]
-    if not isinstance(sigs, list) or not 1 <= len(sigs) <= _MAX_SIGNATURES:
-        raise FormatError(f"envelope must carry 1 to {_MAX_SIGNATURES} signatures")
+    least, most = signatures
+    if not isinstance(sigs, list) or not least <= len(sigs) <= most:
+        raise FormatError(f"envelope must carry {least} to {most} signatures")
     parsed: list[tuple[str, bytes]] = []
     for s in sigs:
         if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
