@@ -160,6 +160,9 @@ class KeyHistory:
     size: int = 0
     last_issued_at: datetime | None = None
     version: int = 0
+    #: When the origin's region left the federation (its federation document says):
+    #: entries issued from then on are refused; those before stay valid.
+    left_at: datetime | None = None
 
     # ------------------------------------------------------------ queries
 
@@ -252,6 +255,11 @@ class KeyHistory:
                 f"issued at {at.isoformat()}, outside the validity of {life.describe()}'s "
                 f"certificate ({life.not_before.isoformat()} .. {life.not_after.isoformat()})"
             )
+        if self.left_at is not None and at >= self.left_at:
+            raise VerificationError(
+                f"issued at {at.isoformat()}, after region {self.origin.region} left the "
+                f"federation ({self.left_at.isoformat()}): its keys sign nothing from then on"
+            )
         if at > now + CLOCK_SKEW:
             raise VerificationError(
                 f"issued at {at.isoformat()}, more than {CLOCK_SKEW} after this clock "
@@ -341,6 +349,19 @@ class KeyHistory:
         life.compromised_since = parse_time(kr.compromised_since, "compromised_since")
         life.revoked_at = index
         self.version += 1
+
+    def federation_revoke(self, keyid: str, since: datetime) -> bool:
+        """Mark a key compromised since ``since`` because the federation document says so
+        (a member lost its key and the others revoked it by threshold). Like a
+        KeyRevocation entry, entries it signed from then on become suspects; unlike
+        one, it does not end the key's turn in the log (the log did not say so).
+        Returns whether anything changed."""
+        life = self.keys.get(keyid)
+        if life is None or (life.compromised_since is not None and life.compromised_since <= since):
+            return False
+        life.compromised_since = since
+        self.version += 1
+        return True
 
     # ------------------------------------------------------ persistence
 

@@ -754,6 +754,7 @@ BODIES = (
     "withdrawal",
     "key_announcement",
     "key_revocation",
+    "federation_update",
 )
 
 #: The errors function for each ``Entry.body`` oneof field that carries a rule

@@ -34,6 +34,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "limits",
         "metrics",
         "peers",
+        "federation_document",
     ),
     "tls": ("cert", "key", "operator_cert", "operator_key", "crl"),
     "signing": ("key", "cert"),
@@ -93,6 +94,9 @@ class NodeConfig:
     metrics_listen: str = ""  # [metrics] listen: host:port of /metrics, /healthz, /readyz ("": off)
     health_interval: float = 5.0  # [metrics] health_interval: seconds between health checks
     crl: Path | None = None  # [tls] crl: the anchor's certificate revocation list (PEM)
+    #: The bootstrap (pinned) federation document; with it, peers come from the document
+    #: and [[peers]] only overrides a member's address. None: peers from [[peers]] alone.
+    federation_document: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -235,6 +239,9 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         operator_cert=p(_get(tls, "operator_cert", str, "tls.")),
         operator_key=p(_get(tls, "operator_key", str, "tls.")),
         crl=p(tls["crl"]) if isinstance(tls, dict) and "crl" in tls else None,
+        federation_document=(
+            p(_get(raw, "federation_document", str, "")) if "federation_document" in raw else None
+        ),
         signing_key=p(_get(signing, "key", str, "signing.")),
         signing_cert=p(_get(signing, "cert", str, "signing.")),
         anchors=tuple(p(a) for a in anchors),

@@ -8,18 +8,24 @@ reads, and only the node's own operator (``urn:brandex:operator:R``) writes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import serialization
 
 from exchange.core import x509
 from exchange.core.errors import VerificationError
+
+if TYPE_CHECKING:
+    from exchange.node.governance import Governance
 
 log = logging.getLogger("brandex.identity")
 
@@ -107,9 +113,17 @@ class CallerCache:
     open streams, which check their caller again as they go, are closed.
     """
 
-    def __init__(self, anchors: Sequence[cx509.Certificate], crl_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        anchors: Sequence[cx509.Certificate],
+        crl_path: Path | None = None,
+        governance: Governance | None = None,
+    ) -> None:
         self._anchors = list(anchors)
-        self._cache: dict[bytes, tuple[Caller, datetime, int, datetime]] = {}
+        #: With a federation document: only its members' listed certificates, and not
+        #: its revoked serials, get in (checked on every call: a new version applies at once).
+        self.governance = governance
+        self._cache: dict[bytes, tuple[Caller, datetime, int, datetime, str]] = {}
         self._lock = threading.Lock()
         self._crl_path = crl_path
         self._crl_stamp: tuple[float, int] | None = None
@@ -157,16 +171,29 @@ class CallerCache:
                 min(cert.not_valid_after_utc, now + _TTL),
                 cert.serial_number,
                 cert.not_valid_after_utc,
+                hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
             )
             with self._lock:
                 if len(self._cache) > 1024:
                     self._cache.clear()
                 self._cache[pem] = hit
-        caller, _, serial, not_after = hit
+        caller, _, serial, not_after, fingerprint = hit
         if now > not_after:
             raise VerificationError(f"certificate of {caller.subject} expired on {not_after}")
         if serial in self.revoked():
             raise VerificationError(
                 f"certificate {serial:x} of {caller.subject} is revoked by the anchor's list"
             )
+        if self.governance is not None:
+            if serial in self.governance.revoked_serials():
+                raise VerificationError(
+                    f"certificate {serial:x} of {caller.subject} is revoked by federation "
+                    f"document version {self.governance.latest.version}"
+                )
+            role, region = (
+                ("operator", caller.operator) if caller.operator else ("node", caller.region)
+            )
+            why = self.governance.admits(region, fingerprint, role)
+            if why is not None:
+                raise VerificationError(why)
         return caller

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from nacl.signing import SigningKey, VerifyKey
@@ -54,7 +54,7 @@ from exchange.core.note import (
     format_note,
     parse_note,
 )
-from exchange.core.origin import parse_origin, witness_name
+from exchange.core.origin import origin_name, parse_origin, witness_name
 from exchange.node.verify import (
     VerifiedBatch,
     sign_entries,
@@ -63,6 +63,10 @@ from exchange.node.verify import (
 )
 from exchange.store import Store
 from exchange.store.database import OriginRow
+
+if TYPE_CHECKING:
+    from exchange.core.federation import FederationDoc
+    from exchange.node.governance import Governance
 
 __all__ = ["Ledger", "OriginHead", "Peer", "SyncOutcome"]
 
@@ -153,6 +157,9 @@ class Ledger:
         #: node (a tail lost to a power cut or a restored backup): issuing waits.
         self.lost_tail: str | None = None
         self._sync_locks_guard = threading.Lock()
+        #: The federation document chain, when the node runs with one (node.governance):
+        #: a departed member's later entries are refused, revoked keys flag suspects.
+        self.governance: Governance | None = None
 
     # ----------------------------------------------------------- notifications
 
@@ -186,12 +193,43 @@ class Ledger:
         row = self.store.origin(origin)
         size = row.size if row else 0
         last = self.store.issued_at(origin, size - 1) if size else None
-        return KeyHistory.from_rows(
-            parse_origin(origin),
+        parsed = parse_origin(origin)
+        history = KeyHistory.from_rows(
+            parsed,
             self.store.key_rows(origin),
             size=size,
             last_issued_at=parse_time(last) if last else None,
         )
+        if self.governance is not None:
+            doc = self.governance.latest
+            history.left_at = self.governance.left_at(parsed.region)
+            for revoked in doc.revoked_keys:
+                if revoked.region == parsed.region:
+                    history.federation_revoke(revoked.keyid, revoked.since)
+        return history
+
+    def apply_federation(self, doc: FederationDoc) -> None:
+        """Take in what a new federation document says about keys: each signing key it
+        revokes is compromised from the time it gives, so what that key signed since is
+        flagged (kept, not applied), exactly as for a KeyRevocation entry."""
+        for revoked in doc.revoked_keys:
+            origin = origin_name(self.federation, revoked.region)
+            with self._lock_for(origin):
+                history = self.history(origin)  # the document's revocations applied
+                life = history.keys.get(revoked.keyid)
+                if life is None:
+                    continue  # not known yet: applied when its announcement is mirrored
+                with self.store.write() as tx:
+                    tx.save_keys(origin, history.to_rows())
+                    self._flag_suspects(tx, origin, history)
+                log.warning(
+                    "%s: key %s… revoked by federation document version %d (since %s)",
+                    origin,
+                    revoked.keyid[:16],
+                    doc.version,
+                    revoked.since.isoformat(),
+                )
+        self._notify()
 
     def witness_keys(self) -> dict[str, list[bytes]]:
         """Cosigner keys of every member whose log (and so key) this node holds.
@@ -651,7 +689,8 @@ class Ledger:
                     raise _RootMismatch(cp)
                 tx.commit_staged(staging, root, index=index)
                 tx.save_keys(origin, history.to_rows())
-                if any(k.revoked_at is not None and k.revoked_at >= local_size
+                if any((k.revoked_at is not None and k.revoked_at >= local_size)
+                       or (k.compromised_since is not None and k.revoked_at is None)
                        for k in history.keys.values()):  # fmt: skip
                     self._flag_suspects(tx, origin, history)
                 issuer_only = Note(note.text, [s for s in note.signatures if s.name == origin])

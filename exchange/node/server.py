@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,9 @@ from grpc_reflection.v1alpha import reflection
 from exchange.core import x509
 from exchange.core.dsse import keyid_of
 from exchange.core.errors import BrandexError, ConflictError, NotFoundError
+from exchange.core.federation import FederationDoc
 from exchange.node.config import NodeConfig, parse_address
+from exchange.node.governance import Governance
 from exchange.node.identity import (
     CallerCache,
     channel_credentials,
@@ -140,6 +143,65 @@ def _finish_rotation(config: NodeConfig, ledger: Ledger) -> None:
             return
 
 
+def _peer_addresses(config: NodeConfig, governance: Governance | None) -> list[tuple[str, str]]:
+    """(address, region) of every peer: the federation document's members (their first
+    address) with a ``[[peers]]`` entry of the same region overriding it; without a
+    document, ``[[peers]]`` alone."""
+    overrides = {p.region: p.address for p in config.peers}
+    if governance is None:
+        return [(p.address, p.region) for p in config.peers]
+    out = []
+    for m in governance.latest.members:
+        if m.region == config.region:
+            continue
+        address = overrides.pop(m.region, m.addresses[0] if m.addresses else "")
+        if address:
+            out.append((address, m.region))
+    out.extend((a, r) for r, a in overrides.items())
+    return out
+
+
+def _follow_federation(
+    config: NodeConfig,
+    governance: Governance,
+    engine: SyncEngine,
+    ledger: Ledger,
+    make_peer: Callable[[str], GrpcPeer],
+) -> None:
+    """Make each accepted federation version take effect, and fetch new versions."""
+
+    def pull(peer: GrpcPeer) -> None:
+        try:
+            docs = peer.federation_documents(governance.latest.version + 1)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                raise
+            return  # a peer without a document: nothing to learn from it
+        if docs:
+            governance.offer(docs, peer.address)
+
+    def on_version(peer: GrpcPeer, version: int) -> None:
+        if version > governance.latest.version:
+            try:
+                pull(peer)
+            except grpc.RpcError as exc:
+                log.debug("federation documents from %s: %s", peer.address, exc)
+
+    def apply(doc: FederationDoc) -> None:
+        ledger.apply_federation(doc)
+        wanted = dict(_peer_addresses(config, governance))
+        for peer in engine.peers:
+            if peer.address not in wanted:
+                log.info("no longer peering with %s (not in version %d)", peer.address, doc.version)
+                engine.remove_peer(peer.address)
+        for address, region in wanted.items():
+            engine.add_peer(make_peer(address), region)
+
+    engine.before_round = pull
+    engine.on_federation_version = on_version
+    governance.listeners.append(apply)
+
+
 def start_node(config: NodeConfig) -> Node:
     """Start serving and syncing; returns once the port is bound and the log bootstrapped."""
     anchors_pem, anchors = load_anchors(config.anchors)
@@ -167,18 +229,20 @@ def start_node(config: NodeConfig) -> Node:
     )
     _finish_rotation(config, ledger)
     client_creds = channel_credentials(config.tls_cert, config.tls_key, anchors_pem)
-    peers = [
-        (
-            GrpcPeer(
-                p.address,
-                open_channel(p.address, client_creds, max_message_bytes=config.max_message_bytes),
-                timeout=config.sync_timeout,
-                batch_size=config.batch_size,
-            ),
-            p.region,
+    governance = None
+    if config.federation_document is not None:
+        governance = Governance(store, config.federation_document.read_bytes(), config.federation)
+        ledger.governance = governance
+
+    def make_peer(address: str) -> GrpcPeer:
+        return GrpcPeer(
+            address,
+            open_channel(address, client_creds, max_message_bytes=config.max_message_bytes),
+            timeout=config.sync_timeout,
+            batch_size=config.batch_size,
         )
-        for p in config.peers
-    ]
+
+    peers = [(make_peer(a), r) for a, r in _peer_addresses(config, governance)]
     # A lost disk or a lost tail: take the own log back from peers, never re-sign it.
     ledger.recover_own_log(p for p, _ in peers)
     ledger.bootstrap()
@@ -195,7 +259,7 @@ def start_node(config: NodeConfig) -> Node:
             ) from None
     ctx = NodeContext(
         ledger=ledger,
-        callers=CallerCache(anchors, config.crl),
+        callers=CallerCache(anchors, config.crl, governance),
         today=lambda: datetime.now(UTC).date(),
         name=config.name,
         started_at=started_at,
@@ -253,6 +317,8 @@ def start_node(config: NodeConfig) -> Node:
     engine = SyncEngine(ledger, peers, interval=config.sync_interval, watch=config.watch)
     ctx.peer_states = lambda: list(engine.states.values())
     engine.on_sync = metrics.on_sync
+    if governance is not None:
+        _follow_federation(config, governance, engine, ledger, make_peer)
     indexer = Indexer(ledger)
 
     def set_health(ok: bool) -> None:
@@ -269,7 +335,7 @@ def start_node(config: NodeConfig) -> Node:
         store,
         own_certs,
         interval=config.health_interval,
-        peers=lambda: [p.address for p, _ in peers],
+        peers=lambda: [p.address for p in engine.peers],
         attempted=metrics.attempted,
         on_change=set_health,
     )

@@ -127,8 +127,13 @@ def _origin_state(ledger: Ledger, origin: str, row: Any = None) -> services_pb2.
     if row is None:
         raise NotFoundError(f"origin {origin} is not held here")
     note = ledger.checkpoint_with_cosignatures(origin, row=row) if row.checkpoint else ""
+    gov = ledger.governance
     return services_pb2.OriginState(
-        origin=origin, size=row.size, checkpoint=note, equivocating=row.frozen
+        origin=origin,
+        size=row.size,
+        checkpoint=note,
+        equivocating=row.frozen,
+        federation_version=gov.latest.version if gov is not None else 0,
     )
 
 
@@ -284,6 +289,12 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                     backoff_until=st.backoff_text(),
                 )
             )
+        gov = ledger.governance
+        if gov is not None:
+            out.federation_version = gov.latest.version
+            out.federation_warning = gov.warning() or ""
+            for ev in gov.evidence()[: checks.MAX_EVIDENCE]:
+                out.governance_evidence.append(services_pb2.GovernanceEvidence(**ev))
         evidence = store.evidence()
         if len(evidence) > checks.MAX_EVIDENCE:  # the most recent
             evidence, out.truncated = evidence[-checks.MAX_EVIDENCE :], True
@@ -299,6 +310,15 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
                 )
             )
         return out
+
+    @translate_errors
+    def GetFederation(self, request, context):
+        self.member(context)
+        gov = self.node.ledger.governance
+        if gov is None:
+            raise NotFoundError("this node runs without a federation document")
+        docs = gov.documents_from(request.from_version)[:_MAX_FEDERATION_DOCS]
+        return services_pb2.FederationDocuments(documents=docs, latest=gov.latest.version)
 
     @translate_errors
     def GetConsistencyProof(self, request, context):
@@ -490,6 +510,24 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
         )
 
     @translate_errors
+    def PublishFederation(self, request, context):
+        """Accept the next federation document, then log it in the own log (its history
+        is auditable there); a refused document is kept as evidence and the error says why."""
+        caller = self.operator(context)
+        gov = self.node.ledger.governance
+        if gov is None:
+            raise ConflictError(
+                "this node runs without a federation document (set federation_document)"
+            )
+        doc = gov.publish(bytes(request.document))
+        update = entries_pb2.FederationUpdate(document=doc.raw, version=doc.version)
+        start, _ = self.node.ledger.issue([("federation_update", update)], actor=caller.actor)
+        row = self.node.store.origin(self.node.ledger.origin)
+        return services_pb2.PublishFederationResponse(
+            version=doc.version, index=start, checkpoint=row.checkpoint if row else ""
+        )
+
+    @translate_errors
     def RevokeKey(self, request, context):
         caller = self.operator(context)
         history = self.node.ledger.history(self.node.ledger.origin)
@@ -501,6 +539,10 @@ class AdminService(_Service, services_pb2_grpc.AdminServiceServicer):
         return services_pb2.IssueResponse(
             origin=self.node.ledger.origin, index=start, envelope=envs[0]
         )
+
+
+#: Federation document versions one GetFederation answer carries at most.
+_MAX_FEDERATION_DOCS = 64
 
 
 #: The error an issuing node refuses with, per rule (``invalid-entry`` raises the

@@ -63,6 +63,13 @@ class GrpcPeer:
         self.batch_size = batch_size
         self.max_batches = max_batches
 
+    def federation_documents(self, from_version: int) -> list[bytes]:
+        """The federation document versions the peer holds from ``from_version`` on."""
+        resp = self._log.GetFederation(
+            services_pb2.GetFederationRequest(from_version=from_version), timeout=self.timeout
+        )
+        return list(resp.documents)
+
     def list_origins(self) -> list[OriginHead]:
         resp = self._log.ListOrigins(services_pb2.ListOriginsRequest(), timeout=self.timeout)
         return [OriginHead(o.origin, o.size, o.checkpoint) for o in resp.origins]
@@ -153,32 +160,74 @@ class SyncEngine:
         self.interval = interval
         self.watch_enabled = watch
         self._stop = threading.Event()
-        self._peers = peers
-        self.states = {p.address: PeerState(p.address, region) for p, region in peers}
-        self._wake = {p.address: threading.Event() for p, _ in peers}
-        self._pushed: dict[str, dict[str, OriginHead]] = {p.address: {} for p, _ in peers}
+        self._started = False
+        self._peers: dict[str, GrpcPeer] = {}
+        self.states: dict[str, PeerState] = {}
+        self._wake: dict[str, threading.Event] = {}
+        self._stops: dict[str, threading.Event] = {}
+        self._pushed: dict[str, dict[str, OriginHead]] = {}
         self._threads: list[threading.Thread] = []
         self._watch_calls: dict[str, object] = {}
         #: Told of each full round's outcomes (None: the round failed) and each pushed
         #: origin's (full=False): (peer address, outcomes, full). Metrics hook here.
         self.on_sync: Callable[[str, list[SyncOutcome] | None, bool], None] = lambda *a: None
+        #: Run before each full round with a peer (the federation document poll hooks here).
+        self.before_round: Callable[[GrpcPeer], None] = lambda peer: None
+        #: Told the federation document version each watched head carries.
+        self.on_federation_version: Callable[[GrpcPeer, int], None] = lambda peer, v: None
+        for peer, region in peers:
+            self.add_peer(peer, region)
+
+    @property
+    def peers(self) -> list[GrpcPeer]:
+        return list(self._peers.values())
+
+    def add_peer(self, peer: GrpcPeer, region: str) -> None:
+        """Sync with one more peer (at once if the engine runs); a known address is kept."""
+        if peer.address in self._peers:
+            return
+        self._peers[peer.address] = peer
+        self.states[peer.address] = PeerState(peer.address, region)
+        self._wake[peer.address] = threading.Event()
+        self._stops[peer.address] = threading.Event()
+        self._pushed[peer.address] = {}
+        if self._started:
+            self._start_peer(peer)
+
+    def remove_peer(self, address: str) -> None:
+        """Stop syncing with a peer (a member that left the federation)."""
+        if self._peers.pop(address, None) is None:
+            return
+        self._stops[address].set()
+        self._wake[address].set()
+        call = self._watch_calls.pop(address, None)
+        if call is not None:
+            with contextlib.suppress(Exception):
+                call.cancel()  # type: ignore[attr-defined]
+        self.states.pop(address, None)
+
+    def _start_peer(self, peer: GrpcPeer) -> None:
+        t = threading.Thread(
+            target=self._pull_loop, args=(peer,), daemon=True, name=f"sync-{peer.address}"
+        )
+        t.start()
+        self._threads.append(t)
+        if self.watch_enabled:
+            w = threading.Thread(
+                target=self._watch_loop, args=(peer,), daemon=True, name=f"watch-{peer.address}"
+            )
+            w.start()
+            self._threads.append(w)
 
     def start(self) -> None:
-        for peer, _ in self._peers:
-            t = threading.Thread(
-                target=self._pull_loop, args=(peer,), daemon=True, name=f"sync-{peer.address}"
-            )
-            t.start()
-            self._threads.append(t)
-            if self.watch_enabled:
-                w = threading.Thread(
-                    target=self._watch_loop, args=(peer,), daemon=True, name=f"watch-{peer.address}"
-                )
-                w.start()
-                self._threads.append(w)
+        self._started = True
+        for peer in list(self._peers.values()):
+            self._start_peer(peer)
 
     def stop(self) -> None:
         self._stop.set()
+        for e in self._stops.values():
+            e.set()
         for e in self._wake.values():
             e.set()
         for call in list(self._watch_calls.values()):
@@ -187,6 +236,7 @@ class SyncEngine:
 
     def sync_once(self, peer: GrpcPeer) -> list[SyncOutcome]:
         state = self.states[peer.address]
+        self.before_round(peer)
         outcomes = self.ledger.sync_from(peer)
         self.on_sync(peer.address, outcomes, True)
         state.reachable = True
@@ -212,14 +262,15 @@ class SyncEngine:
         failures = 0
         wake = self._wake[peer.address]
         pushed = self._pushed[peer.address]
+        stop = self._stops[peer.address]
         next_full = 0.0
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 backoff = self.states[peer.address].backoff_until - time.time()
                 if backoff > 0:
                     pushed.clear()
                     wake.clear()
-                    self._stop.wait(backoff)
+                    stop.wait(backoff)
                     next_full = 0.0  # what was pushed meanwhile was dropped: a full round
                     continue
                 if time.monotonic() >= next_full:
@@ -233,6 +284,8 @@ class SyncEngine:
                         _, head = pushed.popitem()
                         self.on_sync(peer.address, [self.ledger.sync_origin(peer, head)], False)
                 failures = 0
+            except KeyError:  # removed from the federation meanwhile
+                break
             except grpc.RpcError as exc:
                 failures += 1
                 st = self.states[peer.address]
@@ -279,12 +332,15 @@ class SyncEngine:
     def _watch_loop(self, peer: GrpcPeer) -> None:
         """Hold a WatchCheckpoints stream; a head bigger than ours wakes the puller."""
         failures = 0
-        while not self._stop.is_set():
+        stop = self._stops[peer.address]
+        while not stop.is_set():
             try:
                 call = peer._log.WatchCheckpoints(services_pb2.WatchCheckpointsRequest())
                 self._watch_calls[peer.address] = call
                 for o in call:
                     failures = 0
+                    if o.federation_version:
+                        self.on_federation_version(peer, o.federation_version)
                     if not self._watched(peer, o.origin):
                         continue
                     self.states[peer.address].sizes[o.origin] = o.size
@@ -303,11 +359,13 @@ class SyncEngine:
                             o.origin, o.size, o.checkpoint
                         )
                         self._wake[peer.address].set()
-                    if self._stop.is_set():
+                    if stop.is_set():
                         break
             except grpc.RpcError:
                 failures += 1
+            except KeyError:  # removed from the federation meanwhile
+                break
             except Exception:
                 failures += 1
                 log.exception("watch on %s failed", peer.address)
-            self._stop.wait(min(0.2 * 2 ** min(failures, 6), 10.0))
+            stop.wait(min(0.2 * 2 ** min(failures, 6), 10.0))

@@ -289,7 +289,8 @@ def _withdrawal(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> 
 
 
 def _ignore(conn: sqlite3.Connection, origin: str, idx: int, entry: Any) -> None:
-    """Key announcements are handled by the caller (they feed the key table)."""
+    """Key entries feed the key table and federation updates the governance chain
+    (both handled by the caller); neither changes the registry."""
 
 
 _APPLY = {
@@ -301,6 +302,7 @@ _APPLY = {
     "withdrawal": _withdrawal,
     "key_announcement": _ignore,
     "key_revocation": _ignore,
+    "federation_update": _ignore,
 }
 
 

@@ -94,6 +94,26 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk=("origin", "idx"),
         if_not_exists=True,
     )
+    # The federation document chain this node accepted (core.federation), pinned
+    # version first, and the documents it refused, kept as evidence.
+    t("federation_docs").create(
+        {"version": int, "digest": str, "document": bytes, "source": str, "accepted_at": str},
+        pk="version",
+        if_not_exists=True,
+    )
+    t("governance_evidence").create(
+        {
+            "kind": str,
+            "version": int,
+            "digest": str,
+            "document": bytes,
+            "detail": str,
+            "source": str,
+            "recorded_at": str,
+        },
+        pk=("kind", "digest"),
+        if_not_exists=True,
+    )
     # ------------------------------------------------------------ projections
     t("records").create(
         {
