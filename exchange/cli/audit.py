@@ -19,6 +19,7 @@ from exchange.cli.common import (
 )
 from exchange.cli.options import ORIGIN
 from exchange.core.errors import BrandexError
+from exchange.core.federation import verify_genesis
 
 __all__ = ["audit_group"]
 
@@ -116,9 +117,17 @@ def _load_anchors(paths: tuple[Path, ...]) -> list:
 @click.option(
     "--min-cosignatures",
     type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Valid cosignatures from other members each checkpoint needs.",
+    default=None,
+    help="Valid cosignatures from other members each checkpoint needs "
+    "[default: the --federation document's witness policy, else 1].",
+)
+@click.option(
+    "--federation",
+    "federation_doc",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A federation document you trust (its members' signatures are checked): its "
+    "witness policy sets the default --min-cosignatures.",
 )
 @click.option(
     "--on",
@@ -134,7 +143,9 @@ def _load_anchors(paths: tuple[Path, ...]) -> list:
 )
 @output_option(choices=("table", "json"), help="Report format.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the verdict line only (VALID/INVALID).")
-def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt, quiet) -> None:
+def verify(
+    bundle_file, anchor_paths, min_cosignatures, federation_doc, on_date, in_region, fmt, quiet
+) -> None:
     """Verify a bundle offline (no network): exit 0 if valid, 1 if not, 2 on usage errors.
 
     Checks the signer's certificate chain to an anchor and its region, the
@@ -154,6 +165,14 @@ def verify(bundle_file, anchor_paths, min_cosignatures, on_date, in_region, fmt,
     from exchange.node.bundles import decode_entry
 
     anchors = _load_anchors(anchor_paths)
+    if min_cosignatures is None:
+        min_cosignatures = 1
+        if federation_doc is not None:
+            try:
+                policy = verify_genesis(federation_doc.read_bytes()).policy
+            except BrandexError as exc:
+                raise click.BadParameter(str(exc), param_hint="--federation") from None
+            min_cosignatures = policy.required
     now = datetime.now(UTC)
     on = on_date or now.date()
     try:

@@ -11,6 +11,7 @@ from exchange.cli.audit import audit_group
 from exchange.cli.cases import case_group
 from exchange.cli.certs import certs_group
 from exchange.cli.common import quiet_broken_pipe
+from exchange.cli.federation import federation_group
 from exchange.cli.imports import export_cmd, import_cmd
 from exchange.cli.issue import issue
 from exchange.cli.keys import keys_group
@@ -48,7 +49,7 @@ for command in (certs_group, node_group, log_group, issue, audit_group):
     cli.add_command(command)
 for command in (import_cmd, export_cmd, status_group, case_group, agreement_group):
     cli.add_command(command)
-for command in (search, show, check, keys_group):
+for command in (search, show, check, keys_group, federation_group):
     cli.add_command(command)
 
 

@@ -269,7 +269,8 @@ def _provenance_text(p: services_pb2.Provenance) -> str:
     if p.witnessed_at:
         n = p.witnesses
         when += f"; logged no later than {p.witnessed_at} by {n} witness{'es' if n != 1 else ''}"
-    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos}{when})"
+    policy = f"; {p.confirmation}" if p.confirmation else ""
+    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos}{policy}{when})"
 
 
 def _change_text(c: entries_pb2.StatusChange) -> str:

@@ -597,6 +597,10 @@ def _provenance(
     size = row.size if row else 0
     cos = [w for w, _, _ in node.store.cosignatures(origin, size)] if row else []
     out = services_pb2.Provenance(origin=origin, index=idx, checkpoint_size=size, cosigners=cos)
+    gov = node.ledger.governance
+    if gov is not None:
+        policy = gov.latest.policy
+        out.confirmation, out.confirmed = policy.describe(cos), policy.holds(cos)
     if not evidence:
         return out
     first, out.witnesses = node.store.witnessed(origin, idx)
