@@ -107,10 +107,22 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
     st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
         services_pb2.NodeStatusRequest(), timeout=30
     )
+    expired = "expired" in st.federation_warning
     if fmt == "json":
         emit_one(to_dict(st), [], "json")
+        if expired:
+            sys.exit(1)
         return
     click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
+    if st.federation_version:
+        click.echo(f"federation document version {st.federation_version}")
+    if st.federation_warning:
+        click.echo(f"!!! {st.federation_warning}")
+    for ev in st.governance_evidence:
+        click.echo(
+            f"!!! refused federation document version {ev.version} from {ev.source} "
+            f"({ev.kind}, {ev.recorded_at}): {ev.detail}"
+        )
     rows = [
         {
             "origin": o.origin,
@@ -161,4 +173,6 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         click.echo(f"!!! EQUIVOCATION EVIDENCE: {len(st.evidence)} conflicting checkpoint pair(s)")
         for ev in st.evidence:
             click.echo(f"!!! {ev.origin} (from {ev.source} at {ev.detected_at}): {ev.detail}")
+        sys.exit(1)
+    if expired:
         sys.exit(1)

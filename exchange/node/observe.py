@@ -252,6 +252,13 @@ class StateCollector:
             if not_after is not None:
                 expiry.add_metric([name], not_after.timestamp() - now)
         yield expiry
+        fed_expiry = self.health.federation_expiry() if self.health is not None else None
+        if fed_expiry is not None:
+            yield GaugeMetricFamily(
+                "brandex_federation_document_expiry_seconds",
+                "Seconds until the federation document held here expires (negative: expired)",
+                value=fed_expiry.timestamp() - now,
+            )
         if self.health is not None:
             ok, _ = self.health.healthy()
             ready, _ = self.health.ready()
@@ -409,8 +416,9 @@ class RpcInterceptor(grpc.ServerInterceptor):
 class HealthMonitor:
     """Re-evaluates the node's health every ``interval`` seconds, in a thread of its own.
 
-    Unhealthy when the database cannot take a write, an origin is frozen, or the
-    node's own TLS or signing certificate has expired. ``on_change(ok)`` is
+    Unhealthy when the database cannot take a write, an origin is frozen, the
+    node's own TLS or signing certificate has expired, or the federation
+    document it holds has. ``on_change(ok)`` is
     called whenever the verdict flips (and once at ``check()`` first run).
     """
 
@@ -424,8 +432,10 @@ class HealthMonitor:
         attempted: Callable[[str], bool] = lambda peer: True,
         on_change: Callable[[bool], None] = lambda ok: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        federation_expiry: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.store = store
+        self.federation_expiry = federation_expiry
         self.certs = certs
         self.interval = interval
         self.peers = peers
@@ -464,6 +474,9 @@ class HealthMonitor:
                 problems.append(f"{name} certificate {path} cannot be read")
             elif not_after <= now:
                 problems.append(f"{name} certificate expired at {not_after.isoformat()}")
+        expires = self.federation_expiry()
+        if expires is not None and expires <= now:
+            problems.append(f"federation document expired at {expires.isoformat()}")
         return problems
 
     def check(self) -> list[str]:

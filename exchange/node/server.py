@@ -338,6 +338,7 @@ def start_node(config: NodeConfig) -> Node:
         peers=lambda: [p.address for p in engine.peers],
         attempted=metrics.attempted,
         on_change=set_health,
+        federation_expiry=lambda: governance.latest.expires_at if governance else None,
     )
     metrics.registry.register(
         StateCollector(config.database, ctx.peer_states, ctx.streams.held, own_certs, monitor)

@@ -30,8 +30,7 @@ def save_document(tx: Tx, version: int, digest: str, document: bytes, source: st
 def documents(store: Store, from_version: int = 0) -> list[tuple[int, str, bytes]]:
     """(version, digest, envelope) of every accepted version >= ``from_version``, in order."""
     rows = store.read.execute(
-        "SELECT version, digest, document FROM federation_docs WHERE version >= ?"
-        " ORDER BY version",
+        "SELECT version, digest, document FROM federation_docs WHERE version >= ? ORDER BY version",
         (from_version,),
     ).fetchall()
     return [(v, d, bytes(doc)) for v, d, doc in rows]

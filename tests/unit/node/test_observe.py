@@ -69,11 +69,18 @@ def store(tmp_path: Path):
     s.close()
 
 
-def _node(tmp_path: Path, store: Store, certs: dict[str, Path], peer_sizes=None):
+def _node(
+    tmp_path: Path, store: Store, certs: dict[str, Path], peer_sizes=None, federation_expiry=None
+):
     metrics = NodeMetrics()
     peers = [SimpleNamespace(address="127.0.0.1:1", sizes=peer_sizes or {ZJ: 12})]
+    expiry = federation_expiry or datetime.now(UTC) + timedelta(days=40)
     health = HealthMonitor(
-        store, certs, peers=lambda: [p.address for p in peers], attempted=metrics.attempted
+        store,
+        certs,
+        peers=lambda: [p.address for p in peers],
+        attempted=metrics.attempted,
+        federation_expiry=lambda: expiry,
     )
     collector = StateCollector(Path(store.path), lambda: peers, lambda: 2, certs, health)
     metrics.registry.register(collector)
@@ -361,3 +368,12 @@ def test_log_formats(fmt: str) -> None:
     else:
         assert " INFO brandex.rpc: rpc /a.B/C" in lines[0]
         assert "not shown" not in proc.stderr and "ZeroDivisionError" in proc.stderr
+
+
+def test_expired_federation_document_makes_the_node_unhealthy(tmp_path, store) -> None:
+    certs = {"tls": _cert(tmp_path / "tls.pem", datetime.now(UTC) + timedelta(days=10))}
+    expired = datetime.now(UTC) - timedelta(days=1)
+    metrics, health, _ = _node(tmp_path, store, certs, federation_expiry=expired)
+    problems = health.check()
+    assert any("federation document expired" in p for p in problems)
+    assert _samples(metrics)[("brandex_federation_document_expiry_seconds", ())] < 0
