@@ -82,8 +82,12 @@ def render_config(
     host: str = "127.0.0.1",
     sync_interval: float = 5.0,
     verify_workers: int = 2,
+    federation_document: Path | None = None,
 ) -> str:
-    """The TOML text of one node's config, paths relative to the config's folder."""
+    """The TOML text of one node's config, paths relative to the config's folder.
+
+    With ``federation_document`` (the bootstrap version), peers come from the
+    document and the ``[[peers]]`` written here only fix their addresses."""
     paths = pki.member_paths(certs_dir, member.name)
     r = lambda p: _rel(Path(p), config_dir)  # noqa: E731
     lines = [
@@ -94,6 +98,11 @@ def render_config(
         f'listen = "{host}:{member.port}"',
         f'database = "{r(db_dir / (member.name + ".db"))}"',
         f'anchors = ["{r(paths.anchor)}"]',
+        *(
+            [f'federation_document = "{r(federation_document)}"']
+            if federation_document is not None
+            else []
+        ),
         "",
         "[tls]",
         f'cert = "{r(paths.node_cert)}"',
@@ -132,6 +141,7 @@ def write_configs(
     federation: str = "yrd",
     sync_interval: float = 5.0,
     verify_workers: int = 2,
+    federation_document: Path | None = None,
 ) -> dict[str, Path]:
     """Write one ``<name>.toml`` per member; returns name -> path."""
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +159,7 @@ def write_configs(
                 federation=federation,
                 sync_interval=sync_interval,
                 verify_workers=verify_workers,
+                federation_document=federation_document,
             ),
             encoding="utf-8",
         )

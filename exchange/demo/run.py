@@ -36,6 +36,7 @@ from exchange.demo.federation import (
     run_brandex,
     write_configs,
 )
+from exchange.demo.governance import JIANGXI, make_genesis, tell_governance_story
 from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
 from exchange.node.config import NodeConfig, load_config
@@ -99,12 +100,18 @@ class DemoFederation:
     def prepare(self) -> None:
         certs = self.root / "certs" / "yrd"
         ensure_pki(certs, self.members)
+        # Version 1 of the federation document, signed by the seven founders; each
+        # node is installed with it and takes later versions through the chain.
+        genesis = self.state / "federation" / "federation-1.json"
+        if not genesis.exists():
+            make_genesis(certs, self.members, genesis)
         self.configs = write_configs(
             self.members,
             config_dir=self.config_dir,
             certs_dir=certs,
             db_dir=self.state,
             sync_interval=5.0,
+            federation_document=genesis,
         )
 
     def check_databases(self) -> None:
@@ -123,7 +130,7 @@ class DemoFederation:
     def check_ports(self) -> None:
         taken = [
             f"{m.name} 127.0.0.1:{m.port}"
-            for m in self.members
+            for m in [*self.members, JIANGXI]
             if not port_free("127.0.0.1", m.port)
         ]
         if taken:
@@ -307,7 +314,9 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
     fed.check_ports()
     for p in state.glob("*.db*"):
         p.unlink()
-    shutil.rmtree(state / "logs", ignore_errors=True)
+    for d in ("logs", "federation", "agencies"):
+        shutil.rmtree(state / d, ignore_errors=True)
+    (state / "nodes" / "jiangxi.toml").unlink(missing_ok=True)
     fed.prepare()
     say(
         f"PKI: certs/yrd (anchor certs/yrd/anchor.pem); configs:"
@@ -321,7 +330,10 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
         for name, n in counts.items():
             say(f"  {name:9s} {fed.config(name).region}: {n} recognitions issued")
         say("  accessions: yrd-2003 (Shanghai, Jiangsu, Zhejiang), yrd-2006 (+ Anhui)")
-        say("\n-- sync: every node mirrors every log (Luyi gets Zhejiang's via Anhui/Henan) --")
+        say(
+            "\n-- sync: every node mirrors every log (peers come from the federation "
+            "document: every member's listed address) --"
+        )
         target = {f"yrd/{m.region}": None for m in fed.members}
 
         def converged() -> bool:
@@ -384,6 +396,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
         print_check(fed, "anhui", zj["issuer"], zj["record_id"], "340000")
 
         tell_trust_story(fed, ROOT, say, wait_for)
+        tell_governance_story(fed, ROOT, say, wait_for)
 
         say("\n-- auditors: a bundle verified offline against the trust anchors --")
         export_bundle(fed, state, zj["issuer"], zj["record_id"])
