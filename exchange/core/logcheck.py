@@ -48,6 +48,7 @@ from cryptography import x509 as cx509
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from exchange.core import federation as federation_doc
 from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import CosignatureVerifier, cosigner_key
@@ -111,6 +112,9 @@ ISSUE_KINDS: dict[str, str] = {
     "suspect": "an entry signed by a revoked key at or after the time from which the key was "
     "declared compromised (kept as evidence; nodes do not apply it)",
     "fetch": "a node that could not serve an origin it lists",
+    "governance": "a logged federation document that does not follow the one before it "
+    "(too few signatures, a stranger's signature, a skipped version) or two different "
+    "documents with one version (a fork of governance)",
 }
 
 
@@ -211,6 +215,8 @@ def _facts(body: str, idx: int, ok: bool, msg: Any, payload: bytes) -> tuple[Any
         return (body, idx, ok, msg.case_region, msg.case_id, msg.acting_region, int(msg.action))
     if body in ("accession", "withdrawal"):
         return (body, idx, ok, msg.agreement_id)
+    if body == "federation_update":
+        return (body, idx, ok, bytes(msg.document))
     return (body, idx, ok)
 
 
@@ -615,6 +621,8 @@ class LogAudit:
         self._unlisted: Counter = Counter()
         self._listed: Counter = Counter()
         self._deferred: list[tuple[History, int, str, Any]] = []
+        #: (origin, index, document) of every FederationUpdate entry read.
+        self._governance: list[tuple[str, int, bytes]] = []
         self.notes: list[str] = []
         self.sources: list[str] = []
         self._count = 0
@@ -732,6 +740,9 @@ class LogAudit:
         body, idx, ok = fact[0], fact[1], fact[2]
         h.kinds[body] += 1
         if not ok:
+            return
+        if body == "federation_update":
+            self._governance.append((h.origin, idx, fact[3]))
             return
         federation, region = split_origin(h.origin)
         entry = _entry_of(body, region, fact, self.decode)
@@ -1085,10 +1096,48 @@ class LogAudit:
                             f"(revoked at entry {life.revoked_at})",
                         )
 
+    def _check_governance(self) -> None:
+        """The federation documents the logs carry form one chain (core.federation).
+
+        The lowest version found is the base, checked against its own threshold
+        (what came before it is not in the logs read); each later version must
+        follow the one before, judged at its own issue time. One version with
+        two different documents is a fork of governance.
+        """
+        by_version: dict[int, dict[str, tuple[str, int, federation_doc.FederationDoc]]] = {}
+        for origin, idx, raw in self._governance:
+            try:
+                doc = federation_doc.parse_document(raw)
+            except FormatError as exc:
+                self.add_issue(
+                    Issue("governance", origin, f"not a federation document: {exc}", index=idx)
+                )
+                continue
+            by_version.setdefault(doc.version, {})[doc.digest] = (origin, idx, doc)
+        chain: federation_doc.Chain | None = None
+        for version in sorted(by_version):
+            docs = list(by_version[version].values())
+            if len(docs) > 1:
+                where = ", ".join(f"{o} #{i}" for o, i, _ in docs)
+                self.add_issue(
+                    Issue("governance", docs[0][0], f"fork of governance: version {version} "
+                          f"has {len(docs)} different documents ({where})", index=docs[0][1])
+                )  # fmt: skip
+                continue
+            origin, idx, doc = docs[0]
+            try:
+                if chain is None:
+                    chain = federation_doc.Chain.pinned(doc.raw)
+                else:
+                    chain.offer(doc.raw, doc.issued_at)
+            except BrandexError as exc:
+                self.add_issue(Issue("governance", origin, f"version {version}: {exc}", index=idx))
+
     def finish(self, stats: Mapping[str, Any] | None = None) -> AuditResult:
         """Judge everything collected: deferred references, checkpoints, forks."""
         self._resolve_deferred()
         self._suspects()
+        self._check_governance()
         all_keys = self._all_keys()
         origins = {o: self._judge_origin(o, all_keys) for o in sorted(self.audited)}
         counts = Counter()

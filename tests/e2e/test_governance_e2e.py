@@ -132,3 +132,12 @@ def test_join_leave_and_catch_up(federation_factory, tmp_path: Path) -> None:
     assert doc.departure("320000") is not None
     zj_log = fed.sizes("zhejiang")["yrd/330000"]
     assert zj_log == 3  # key announcement + versions 2 and 3
+
+    # An auditor reads the publisher's log: both logged versions follow the chain.
+    audited = brandex(
+        "audit", "log", "--config", str(zj), "--origin", "yrd/330000",
+        "--format", "json", "--workers", "0",
+    )  # fmt: skip
+    report = json.loads(audited.stdout)
+    assert report["origins"]["yrd/330000"]["kinds"].get("federation_update") == 2
+    assert not [i for i in report["issues"] if i["kind"] == "governance"], report["issues"]
