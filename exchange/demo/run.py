@@ -98,7 +98,13 @@ class DemoFederation:
 
     def prepare(self) -> None:
         certs = self.root / "certs" / "yrd"
-        ensure_pki(certs, self.members)
+        enrolled = ensure_pki(certs, self.members)
+        if enrolled:
+            say(
+                f"PKI: anchor {self.shown(certs / 'anchor.pem')}; each agency made its own keys"
+                " and request.json, the anchor checked and signed it (response.json), the"
+                " agency installed the certificates: " + ", ".join(enrolled)
+            )
         self.configs = write_configs(
             self.members,
             config_dir=self.config_dir,
