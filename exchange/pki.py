@@ -40,6 +40,7 @@ from typing import Any
 
 import nacl.signing
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -415,6 +416,14 @@ def _install(
     name the member asked for (``request``, when it is at hand).
     """
     resp = parse_response(response)
+    # The anchor is installed as the member's trust root: a changed byte in it
+    # (its jurisdictions, say) must be caught even when no anchor is pinned.
+    try:
+        resp.anchor.verify_directly_issued_by(resp.anchor)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        raise VerificationError(
+            f"the response's anchor {_anchor_label(resp.anchor)!r} is not validly self-signed"
+        ) from None
     if expect_anchor is not None and resp.anchor != expect_anchor:
         raise VerificationError(
             f"the response's anchor {_anchor_label(resp.anchor)!r} is not the anchor you trust"
@@ -434,7 +443,11 @@ def _install(
             key = serialization.load_pem_private_key(keys[role], password=None)
         except (ValueError, TypeError) as exc:
             raise FormatError(f"{where}: cannot read the {role} key: {exc}") from None
-        if key.public_key() != cert.public_key():
+        try:
+            matches = key.public_key() == cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise FormatError(f"the {role} certificate's key cannot be read: {exc}") from None
+        if not matches:
             raise VerificationError(
                 f"the {role} certificate is not for the {role} key in {where}"
                 " (a response for other keys, or keys made again since the request)"

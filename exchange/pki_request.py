@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 
 from exchange.core.errors import FormatError, ValidationError, VerificationError
 from exchange.core.regions import validate_region
-from exchange.core.x509 import OPERATOR_URI_PREFIX, REGION_URI_PREFIX
+from exchange.core.x509 import OPERATOR_URI_PREFIX, REGION_URI_PREFIX, load_pem_chain
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -64,6 +64,15 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # RFC 1123 host names: letter/digit/hyphen labels, no wildcard, at most 253 characters.
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _PROOF_CONTEXT = b"brandex certificate request: governance key of member\n"
+# What cryptography raises on a malformed CSR or key; only some are ValueErrors.
+_PARSE_ERRORS = (
+    ValueError,
+    UnicodeEncodeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 # --- names and hosts (also used by exchange.pki) --------------------------------------------
@@ -280,13 +289,16 @@ def _check_csr(
     what = f"{role} CSR"
     try:
         csr = x509.load_pem_x509_csr(pem.encode("ascii"))
+        # cryptography decodes lazily: decode everything now, so a malformed
+        # field is reported as such and not as a crash further on.
         public = csr.public_key()
-    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
+        _ = (csr.subject, csr.extensions, csr.signature_hash_algorithm)
+    except _PARSE_ERRORS as exc:
         raise FormatError(f"{what}: not a PEM PKCS#10 request: {exc}") from None
     _check_key_type(role, public)
     try:
         valid = csr.is_signature_valid
-    except (ValueError, UnsupportedAlgorithm, InvalidSignature):  # pragma: no cover
+    except (*_PARSE_ERRORS, InvalidSignature):
         valid = False
     if not valid:
         raise VerificationError(f"{what}: its signature does not verify with its own key")
@@ -346,7 +358,7 @@ def parse_request(data: bytes) -> CertRequest:
         governance = serialization.load_pem_public_key(
             _field(doc, "governance_key", str, what).encode("ascii")
         )
-    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
+    except _PARSE_ERRORS as exc:
         raise FormatError(f"{what}: governance_key is not a PEM public key: {exc}") from None
     if not isinstance(governance, ed25519.Ed25519PublicKey):
         raise ValidationError("governance key", "must be Ed25519", type(governance).__name__)
@@ -403,12 +415,12 @@ def build_response(
 
 
 def _one_cert(pem: object, what: str) -> x509.Certificate:
-    if not isinstance(pem, str):
+    if not isinstance(pem, str) or not pem.isascii():
         raise FormatError(f"{what}: not a PEM string")
     try:
-        certs = x509.load_pem_x509_certificates(pem.encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise FormatError(f"{what}: not a PEM certificate: {exc}") from None
+        certs = load_pem_chain(pem.encode("ascii"))
+    except FormatError as exc:
+        raise FormatError(f"{what}: {exc}") from None
     if len(certs) != 1:
         raise FormatError(f"{what}: expected one certificate, found {len(certs)}")
     return certs[0]

@@ -413,6 +413,25 @@ def test_install_refuses_a_tampered_response(tmp_path: Path, anchor: Path) -> No
         pki.install_certificates(member, response, now=NOW)
     assert _installed(member) == []
 
+    # The anchor travels in the response too: a changed byte in it is refused, pinned or not.
+    doc = json.loads(response.read_text())
+    doc["certificates"]["signing"] = cert.public_bytes(serialization.Encoding.PEM).decode()
+    root = bytearray(
+        x509.load_pem_x509_certificate(doc["anchor"].encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+    )
+    root[-5] ^= 0x01
+    doc["anchor"] = (
+        x509.load_der_x509_certificate(bytes(root))
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    response.write_text(json.dumps(doc))
+    with pytest.raises(VerificationError, match="is not validly self-signed"):
+        pki.install_certificates(member, response, now=NOW)
+    assert _installed(member) == []
+
     response.write_text(response.read_text()[:-40])
     with pytest.raises(FormatError, match="not valid UTF-8 JSON"):
         pki.install_certificates(member, response, now=NOW)
