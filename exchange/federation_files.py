@@ -21,12 +21,11 @@ from exchange.core.dsse import keyid_of
 from exchange.core.errors import FormatError, NotFoundError
 from exchange.core.origin import witness_name
 from exchange.core.policy import default_policy
-from exchange.pki import load_signing_key
 
 __all__ = [
     "GOVERNANCE_KEY",
     "GOVERNANCE_PUB",
-    "ensure_governance_key",
+    "governance_public_key",
     "member_from_dir",
     "policy_for",
     "read_document",
@@ -44,38 +43,14 @@ def _read(path: Path) -> bytes:
         raise NotFoundError(f"no file {path}") from None
 
 
-def ensure_governance_key(member_dir: Path) -> bytes:
-    """The member's governance public key, making the key pair if it has none yet
-    (private key 0600, in the member's own directory, like its other keys)."""
-    member_dir = Path(member_dir)
-    pub_path, key_path = member_dir / GOVERNANCE_PUB, member_dir / GOVERNANCE_KEY
-    if pub_path.exists():
-        key = serialization.load_pem_public_key(_read(pub_path))
-        if not isinstance(key, ed25519.Ed25519PublicKey):
-            raise FormatError(f"{pub_path} is not an Ed25519 public key")
-        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    if key_path.exists():
-        raw = bytes(load_signing_key(key_path).verify_key)
-    else:
-        private = ed25519.Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd_ = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd_, "wb") as f:
-            f.write(pem)
-        raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-    public = ed25519.Ed25519PublicKey.from_public_bytes(raw)
-    pub_path.write_bytes(
-        public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return raw
+def governance_public_key(member_dir: Path) -> bytes:
+    """The member's governance public key (``governance.pub``, made by ``brandex certs
+    request`` beside its other keys), raw 32 bytes."""
+    path = Path(member_dir) / GOVERNANCE_PUB
+    key = serialization.load_pem_public_key(_read(path))
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise FormatError(f"{path} is not an Ed25519 public key")
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _der_fingerprint(path: Path) -> str:
@@ -103,7 +78,7 @@ def member_from_dir(member_dir: Path, addresses: list[str], name: str | None = N
         tls_certs=frozenset({_der_fingerprint(member_dir / "node.pem")}),
         operator_certs=frozenset({_der_fingerprint(member_dir / "operator.pem")}),
         signing_keys=frozenset({keyid_of(raw)}),
-        governance_key=ensure_governance_key(member_dir),
+        governance_key=governance_public_key(member_dir),
     )
 
 

@@ -10,21 +10,28 @@ Layout under ``out`` (for example ``certs/yrd``)::
     <name>/node.pem      <name>/node.key       TLS server + client (ECDSA P-256)
     <name>/operator.pem  <name>/operator.key   operator's TLS client (ECDSA P-256)
     <name>/signing.pem   <name>/signing.key    Ed25519 entry/checkpoint signing key
+    <name>/governance.pub <name>/governance.key Ed25519 key for federation changes
+    <name>/request.json  <name>/anchor.pem     what the member asked; the anchor it installed
+
+A member joins in three steps (the formats are in :mod:`exchange.pki_request`):
+:func:`request_certificates` makes its private keys and ``request.json`` in its
+own directory; :func:`sign_request`, run by the anchor's holder, checks the
+request and answers with ``response.json``; :func:`install_certificates` checks
+that answer against the member's keys and writes the certificates beside them.
+:func:`init_federation` and :func:`add_member` run the same three steps in
+memory, so there is one way a member certificate comes to be.
 
 Private keys are unencrypted PKCS#8 PEM, created with mode 0600 and never
 widened. That is acceptable for a demo federation on one machine; a real
-agency keeps the anchor key offline (or in an HSM) and each member generates
-its own keys and sends only a request.
+agency keeps the anchor key offline (or in an HSM), and its governance key too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +40,7 @@ from typing import Any
 
 import nacl.signing
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -42,14 +50,29 @@ from exchange.core.errors import (
     FormatError,
     NotFoundError,
     ValidationError,
+    VerificationError,
 )
 from exchange.core.regions import validate_region
 from exchange.core.x509 import (
     JURISDICTION_URI_PREFIX,
-    OPERATOR_URI_PREFIX,
-    REGION_URI_PREFIX,
     anchor_jurisdictions,
+    cert_operator_region,
+    cert_region,
     region_within,
+    verify_chain,
+)
+from exchange.pki_request import (
+    MAX_FILE_BYTES,
+    ROLES,
+    CertRequest,
+    build_request,
+    build_response,
+    check_hosts,
+    check_name,
+    expected_sans,
+    expected_subject,
+    parse_request,
+    parse_response,
 )
 
 __all__ = [
@@ -59,11 +82,16 @@ __all__ = [
     "MemberPaths",
     "add_member",
     "certify_signing_key",
+    "forget_member",
     "init_federation",
+    "install_certificates",
+    "load_governance_key",
     "load_signing_key",
     "member_paths",
     "read_federation",
+    "request_certificates",
     "revoke_certificate",
+    "sign_request",
 ]
 
 DEMO_MEMBERS: dict[str, str] = {
@@ -82,7 +110,6 @@ MEMBER_VALIDITY_YEARS = 2
 
 # Clock skew between machines should not make a fresh certificate "not yet valid".
 _BACKDATE = timedelta(hours=1)
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FEDERATION_FILE = "federation.json"
 _ANCHOR_CERT = "anchor.pem"
 _ANCHOR_KEY = "anchor.key"
@@ -99,13 +126,20 @@ class MemberPaths:
     signing_cert: Path
     signing_key: Path
     anchor: Path
+    governance_key: Path
+    governance_pub: Path
+    request: Path
+    response: Path
+    installed_anchor: Path
+    """The anchor certificate as ``certs install`` wrote it beside the member's keys."""
 
 
 def member_paths(out: Path, name: str) -> MemberPaths:
     """Return the paths of member ``name``'s files under federation directory ``out``.
 
     Nothing is checked or read: a node config may name a member whose files are
-    created later.
+    created later. ``anchor`` is the federation's ``out/anchor.pem``;
+    ``installed_anchor`` is the copy an agency keeps in its own directory.
     """
     out = Path(out)
     base = out / name
@@ -117,32 +151,26 @@ def member_paths(out: Path, name: str) -> MemberPaths:
         signing_cert=base / "signing.pem",
         signing_key=base / "signing.key",
         anchor=out / _ANCHOR_CERT,
+        governance_key=base / "governance.key",
+        governance_pub=base / "governance.pub",
+        request=base / "request.json",
+        response=base / "response.json",
+        installed_anchor=base / _ANCHOR_CERT,
     )
 
 
+def _own_paths(member_dir: Path) -> MemberPaths:
+    """The member files inside an agency's own directory (``certs request --out DIR``)."""
+    member_dir = Path(member_dir).absolute()
+    return member_paths(member_dir.parent, member_dir.name)
+
+
+# Which MemberPaths field holds each role's private key and certificate.
+_KEY_FIELD = {"node": "node_key", "operator": "operator_key", "signing": "signing_key"}
+_CERT_FIELD = {"node": "node_cert", "operator": "operator_cert", "signing": "signing_cert"}
+
+
 # --- validation -------------------------------------------------------------------------
-
-
-def _check_name(kind: str, name: str) -> None:
-    # Member names become directory names: refuse anything that could escape `out`.
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise ValidationError(
-            kind,
-            "must be lowercase ASCII letters, digits, '-' or '_', starting with a letter",
-            name,
-        )
-
-
-def _check_hosts(hosts: Iterable[str]) -> list[str]:
-    if isinstance(hosts, str):  # one name, not a sequence of one-letter names
-        hosts = [hosts]
-    checked: list[str] = []
-    for host in hosts:
-        if not isinstance(host, str) or not host or host != host.strip() or "/" in host:
-            raise ValidationError("host", "must be a DNS name or an IP address", host)
-        if host not in checked:
-            checked.append(host)
-    return checked
 
 
 def _check_within(region: str, jurisdictions: Sequence[str], anchor_name: str) -> None:
@@ -282,22 +310,6 @@ def _issue(
     return builder.sign(issuer.key, hashes.SHA256())
 
 
-def _host_sans(hosts: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    ips: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    for host in hosts:
-        try:
-            ip = x509.IPAddress(ipaddress.ip_address(host))
-        except ValueError:
-            dns = x509.DNSName(host)
-            if dns not in names:
-                names.append(dns)
-        else:
-            if ip not in ips:
-                ips.append(ip)
-    return names + ips
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -310,45 +322,149 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _member_files(
-    issuer: _Issuer, name: str, region: str, hosts: Sequence[str], now: datetime
-) -> dict[str, bytes]:
-    """Return {file name: contents} for one member; nothing is written here."""
-    node_key = ec.generate_private_key(ec.SECP256R1())
-    node = _issue(
-        issuer,
-        f"brandex node {region} {name}",
-        node_key.public_key(),
-        [x509.UniformResourceIdentifier(REGION_URI_PREFIX + region), *_host_sans(hosts)],
-        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-        now,
+_EKU: dict[str, list[x509.ObjectIdentifier] | None] = {
+    "node": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    "operator": [ExtendedKeyUsageOID.CLIENT_AUTH],
+    "signing": None,
+}
+
+
+def _public_pem(key: ed25519.Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    operator_key = ec.generate_private_key(ec.SECP256R1())
-    operator = _issue(
-        issuer,
-        f"brandex operator {region} {name}",
-        operator_key.public_key(),
-        [x509.UniformResourceIdentifier(OPERATOR_URI_PREFIX + region)],
-        [ExtendedKeyUsageOID.CLIENT_AUTH],
-        now,
-    )
-    signing_key = ed25519.Ed25519PrivateKey.generate()
-    signing = _issue(
-        issuer,
-        f"brandex signing key {region}",
-        signing_key.public_key(),
-        [x509.UniformResourceIdentifier(REGION_URI_PREFIX + region)],
-        None,
-        now,
-    )
-    return {
-        "node.pem": _cert_pem(node),
-        "node.key": _key_pem(node_key),
-        "operator.pem": _cert_pem(operator),
-        "operator.key": _key_pem(operator_key),
-        "signing.pem": _cert_pem(signing),
-        "signing.key": _key_pem(signing_key),
+
+
+# --- the three steps, in memory ----------------------------------------------------------------
+# Each returns {MemberPaths field: file contents}; writing is the caller's last act, so a
+# refusal at any step leaves nothing behind.
+
+
+def _new_request(name: str, region: str, hosts: Sequence[str]) -> dict[str, bytes]:
+    """Step 1 (the member): fresh private keys and the request that proves possession of them."""
+    keys: dict[str, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey] = {
+        "node": ec.generate_private_key(ec.SECP256R1()),
+        "operator": ec.generate_private_key(ec.SECP256R1()),
+        "signing": ed25519.Ed25519PrivateKey.generate(),
     }
+    governance = ed25519.Ed25519PrivateKey.generate()
+    files = {_KEY_FIELD[role]: _key_pem(keys[role]) for role in ROLES}
+    files["governance_key"] = _key_pem(governance)
+    files["governance_pub"] = _public_pem(governance)
+    files["request"] = build_request(keys, governance, name, region, hosts)
+    return files
+
+
+def _anchor_label(anchor: x509.Certificate) -> str:
+    cn = anchor.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cn[0].value) if cn else anchor.subject.rfc4514_string()
+
+
+def _check_new_member(
+    doc: Mapping[str, Any], name: str, region: str, governance_hex: str | None = None
+) -> None:
+    """Refuse a name, region or governance key that already belongs to a member."""
+    members: Mapping[str, Mapping[str, str]] = doc["members"]
+    if name in members:
+        raise ConflictError(f"member {name!r} already exists (region {members[name]['region']})")
+    for other, entry in members.items():
+        if entry["region"] == region:
+            raise ConflictError(f"region {region} already belongs to member {other!r}")
+        if governance_hex is not None and entry.get("governance_key") == governance_hex:
+            raise ConflictError(f"the governance key is already member {other!r}'s")
+
+
+def _sign(
+    issuer: _Issuer, doc: Mapping[str, Any], request: bytes, now: datetime
+) -> tuple[CertRequest, bytes, dict[str, str]]:
+    """Step 2 (the anchor): check ``request`` against the anchor and ``doc``; issue.
+
+    Returns the checked request, the response bytes and the member's entry for
+    ``federation.json``; ``doc`` is not changed.
+    """
+    req = parse_request(request)
+    _check_within(req.region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
+    governance_hex = req.governance_raw.hex()
+    _check_new_member(doc, req.name, req.region, governance_hex)
+    certs = {
+        role: _issue(
+            issuer,
+            expected_subject(role, req.name, req.region),
+            req.csrs[role].public_key(),  # type: ignore[arg-type]  # types checked in parse
+            expected_sans(role, req.region, req.hosts),
+            _EKU[role],
+            now,
+        )
+        for role in ROLES
+    }
+    response = build_response(doc["federation"], req.name, req.region, issuer.cert, certs)
+    return req, response, {"region": req.region, "governance_key": governance_hex}
+
+
+def _install(
+    keys: Mapping[str, bytes],
+    response: bytes,
+    request: bytes | None,
+    now: datetime,
+    expect_anchor: x509.Certificate | None = None,
+    where: str = "the member directory",
+) -> dict[str, bytes]:
+    """Step 3 (the member): check the response against its keys; return the certificate files.
+
+    ``keys`` maps each role to its private key PEM. Every certificate must hold
+    that key's public half and chain to the response's anchor (which must be
+    ``expect_anchor`` when given) within its jurisdictions, for the region and
+    name the member asked for (``request``, when it is at hand).
+    """
+    resp = parse_response(response)
+    # The anchor is installed as the member's trust root: a changed byte in it
+    # (its jurisdictions, say) must be caught even when no anchor is pinned.
+    try:
+        resp.anchor.verify_directly_issued_by(resp.anchor)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        raise VerificationError(
+            f"the response's anchor {_anchor_label(resp.anchor)!r} is not validly self-signed"
+        ) from None
+    if expect_anchor is not None and resp.anchor != expect_anchor:
+        raise VerificationError(
+            f"the response's anchor {_anchor_label(resp.anchor)!r} is not the anchor you trust"
+            f" ({_anchor_label(expect_anchor)!r})"
+        )
+    if request is not None:
+        asked = parse_request(request)
+        if (asked.name, asked.region) != (resp.name, resp.region):
+            raise ValidationError(
+                "response",
+                f"is for {resp.name!r} in {resp.region}, but {where} asked for"
+                f" {asked.name!r} in {asked.region}",
+            )
+    for role in ROLES:
+        cert = resp.certificates[role]
+        try:
+            key = serialization.load_pem_private_key(keys[role], password=None)
+        except (ValueError, TypeError) as exc:
+            raise FormatError(f"{where}: cannot read the {role} key: {exc}") from None
+        try:
+            matches = key.public_key() == cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise FormatError(f"the {role} certificate's key cannot be read: {exc}") from None
+        if not matches:
+            raise VerificationError(
+                f"the {role} certificate is not for the {role} key in {where}"
+                " (a response for other keys, or keys made again since the request)"
+            )
+        try:
+            verify_chain(cert, [], [resp.anchor], at=now)
+        except VerificationError as exc:
+            raise VerificationError(f"the {role} certificate: {exc}") from None
+        named = cert_operator_region(cert) if role == "operator" else cert_region(cert)
+        if named != resp.region:
+            raise VerificationError(
+                f"the {role} certificate names region {named}, not {resp.region}"
+            )
+    files = {_CERT_FIELD[role]: _cert_pem(resp.certificates[role]) for role in ROLES}
+    files["installed_anchor"] = _cert_pem(resp.anchor)
+    return files
 
 
 # --- file writing -------------------------------------------------------------------------
@@ -383,9 +499,24 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def _write_member(out: Path, name: str, files: Mapping[str, bytes]) -> None:
-    for filename, data in files.items():
-        _write(out / name / filename, data, 0o600 if filename.endswith(".key") else 0o644)
+def _write_files(paths: MemberPaths, files: Mapping[str, bytes]) -> None:
+    """Write {MemberPaths field: contents}; private keys 0600, everything else 0644."""
+    for field, data in files.items():
+        path: Path = getattr(paths, field)
+        _write(path, data, 0o600 if path.suffix == ".key" else 0o644)
+
+
+def _read_limited(path: Path, what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise NotFoundError(f"no {what} at {path}") from None
+    except IsADirectoryError:
+        raise FormatError(f"{path} is a directory, not a {what}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FormatError(f"{path}: larger than the {MAX_FILE_BYTES} bytes a {what} may be")
+    return data
 
 
 def _write_federation(out: Path, doc: Mapping[str, Any]) -> None:
@@ -394,6 +525,30 @@ def _write_federation(out: Path, doc: Mapping[str, Any]) -> None:
 
 
 # --- public API ---------------------------------------------------------------------------
+
+
+def _run_flow(
+    issuer: _Issuer,
+    doc: dict[str, Any],
+    paths: MemberPaths,
+    name: str,
+    region: str,
+    hosts: Sequence[str],
+    now: datetime,
+) -> dict[str, bytes]:
+    """Request, sign and install one member in memory; records it in ``doc``.
+
+    The same three steps the CLI runs across agencies, for the conveniences
+    that make a whole demo federation on one machine.
+    """
+    files = _new_request(name, region, hosts)
+    _, response, entry = _sign(issuer, doc, files["request"], now)
+    keys = {role: files[_KEY_FIELD[role]] for role in ROLES}
+    files.update(
+        _install(keys, response, files["request"], now, issuer.cert, str(paths.request.parent))
+    )
+    doc["members"][name] = entry
+    return files
 
 
 def init_federation(
@@ -405,7 +560,12 @@ def init_federation(
     force: bool = False,
     now: datetime | None = None,
 ) -> None:
-    """Create a federation's anchor and every member's credentials under ``out``.
+    """Create a federation's anchor and, for each listed member, its credentials under ``out``.
+
+    Each member goes through the request/sign/install steps (in memory), so its
+    files are exactly those the CLI flow leaves. With no members, only the
+    anchor and an empty ``federation.json`` are made (``certs init
+    --anchor-only``); agencies then join with ``certs request``/``sign``/``install``.
 
     Everything is validated and generated in memory before the first file is
     written, so a typo in one region does not leave half a federation behind.
@@ -414,7 +574,8 @@ def init_federation(
     Args:
         out: the federation directory (e.g. ``certs/yrd``); created if missing.
         federation: short name (e.g. ``yrd``); it goes into the anchor's CN.
-        members: member name -> region code; one member per region.
+        members: member name -> region code; one member per region; may be
+            empty when ``jurisdictions`` is given.
         jurisdictions: regions the anchor may certify; by default the distinct
             provinces (``XX0000``) of the members' regions.
         hosts: extra DNS names or IP addresses for every node certificate
@@ -432,11 +593,13 @@ def init_federation(
     """
     out = Path(out)
     moment = _now(now)
-    _check_name("federation", federation)
-    if not members:
-        raise ValidationError("members", "a federation needs at least one member", members)
+    check_name("federation", federation)
+    if not members and not jurisdictions:
+        raise ValidationError(
+            "members", "a federation needs at least one member or jurisdiction", members
+        )
     for name, region in members.items():
-        _check_name("member", name)
+        check_name("member", name)
         validate_region(region, f"member {name} region")
     _check_distinct_regions(members)
     if jurisdictions is None:
@@ -448,7 +611,7 @@ def init_federation(
         validate_region(code, "jurisdiction")
     for region in members.values():
         _check_within(region, juris, _anchor_name(federation))
-    host_list = _check_hosts(hosts)
+    host_list = check_hosts(hosts)
 
     existing = [p for p in (_ANCHOR_CERT, _ANCHOR_KEY, _FEDERATION_FILE) if (out / p).exists()]
     if existing and not force:
@@ -458,23 +621,32 @@ def init_federation(
         )
 
     anchor = _make_anchor(federation, juris, moment)
-    member_files = {
-        name: _member_files(anchor, name, region, host_list, moment)
-        for name, region in members.items()
-    }
+    doc: dict[str, Any] = {"federation": federation, "jurisdictions": juris, "members": {}}
+    member_files = {}
+    for name, region in members.items():
+        paths = member_paths(out, name)
+        member_files[name] = (paths, _run_flow(anchor, doc, paths, name, region, host_list, moment))
 
     _write(out / _ANCHOR_KEY, _key_pem(anchor.key), 0o600)
     _write(out / _ANCHOR_CERT, _cert_pem(anchor.cert), 0o644)
-    for name, files in member_files.items():
-        _write_member(out, name, files)
-    _write_federation(
-        out,
-        {
-            "federation": federation,
-            "jurisdictions": juris,
-            "members": {name: {"region": region} for name, region in members.items()},
-        },
-    )
+    for paths, files in member_files.values():
+        _write_files(paths, files)
+    _write_federation(out, doc)
+
+
+def forget_member(out: Path, name: str) -> bool:
+    """Drop ``name`` from the anchor's record of the members it certified.
+
+    Its certificates stay valid until they expire or are revoked: membership
+    itself is decided by the federation document, not by this record. Used when
+    an enrolment is redone (the demo's Jiangxi, on every run). Returns whether
+    it was there.
+    """
+    doc = read_federation(out)
+    if doc["members"].pop(name, None) is None:
+        return False
+    _write_federation(Path(out), doc)
+    return True
 
 
 def read_federation(out: Path) -> dict[str, Any]:
@@ -533,10 +705,12 @@ def add_member(
     hosts: Sequence[str] = (),
     now: datetime | None = None,
 ) -> None:
-    """Issue credentials for a new member with the federation's anchor key.
+    """Make a new member's keys and certificates in ``out/<name>/`` on the anchor's machine.
 
-    The anchor certificate, not ``federation.json``, decides what may be
-    certified: a certificate outside the anchor's jurisdictions would be
+    A convenience for demos and tests: the member's request, the anchor's checks
+    and the install run in memory, the same steps as ``certs request``/``sign``/
+    ``install``. The anchor certificate, not ``federation.json``, decides what
+    may be certified: a certificate outside the anchor's jurisdictions would be
     rejected by every verifier anyway, so it is refused here with the reason.
 
     Args:
@@ -555,40 +729,127 @@ def add_member(
     """
     out = Path(out)
     moment = _now(now)
-    _check_name("member", name)
+    check_name("member", name)
     validate_region(region, "region")
-    host_list = _check_hosts(hosts)
+    host_list = check_hosts(hosts)
     doc = read_federation(out)
     issuer = _load_issuer(out)
-    anchor_cn = issuer.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    label = str(anchor_cn[0].value) if anchor_cn else issuer.cert.subject.rfc4514_string()
-    _check_within(region, anchor_jurisdictions(issuer.cert), label)
-
-    members: dict[str, dict[str, str]] = doc["members"]
-    if name in members:
-        raise ConflictError(f"member {name!r} already exists (region {members[name]['region']})")
-    for other, entry in members.items():
-        if entry["region"] == region:
-            raise ConflictError(f"region {region} already belongs to member {other!r}")
+    _check_within(region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
+    _check_new_member(doc, name, region)
     paths = member_paths(out, name)
-    present = [
-        p.name
-        for p in (
-            paths.node_cert,
-            paths.node_key,
-            paths.operator_cert,
-            paths.operator_key,
-            paths.signing_cert,
-            paths.signing_key,
-        )
-        if p.exists()
-    ]
+    present = _present(paths, (*_KEY_FIELD.values(), *_CERT_FIELD.values(), "governance_key"))
     if present:
         raise ConflictError(f"{out / name} already holds {', '.join(sorted(present))}")
-
-    _write_member(out, name, _member_files(issuer, name, region, host_list, moment))
-    members[name] = {"region": region}
+    files = _run_flow(issuer, doc, paths, name, region, host_list, moment)
+    _write_files(paths, files)
     _write_federation(out, doc)
+
+
+def _present(paths: MemberPaths, fields: Iterable[str]) -> list[str]:
+    return [getattr(paths, f).name for f in fields if getattr(paths, f).exists()]
+
+
+def request_certificates(
+    member_dir: Path,
+    name: str,
+    region: str,
+    hosts: Sequence[str] = (),
+    force: bool = False,
+) -> MemberPaths:
+    """Step 1, run by the joining agency: its private keys and ``request.json`` in ``member_dir``.
+
+    Writes node.key, operator.key (ECDSA P-256), signing.key and governance.key
+    (Ed25519), all 0600, governance.pub, and request.json: the only file that
+    leaves the agency. Returns the member's paths.
+
+    Raises:
+        ValidationError: malformed name, unknown region or bad host.
+        ConflictError: ``member_dir`` already holds keys and ``force`` is false.
+    """
+    check_name("member", name)
+    validate_region(region, "region")
+    host_list = check_hosts(hosts)
+    paths = _own_paths(member_dir)
+    present = _present(paths, (*_KEY_FIELD.values(), "governance_key"))
+    if present and not force:
+        raise ConflictError(
+            f"{member_dir} already holds {', '.join(sorted(present))};"
+            " refusing to replace private keys without force"
+        )
+    _write_files(paths, _new_request(name, region, host_list))
+    return paths
+
+
+def sign_request(
+    anchor_dir: Path, request: Path, response: Path, now: datetime | None = None
+) -> CertRequest:
+    """Step 2, run by the anchor's holder: check ``request``, issue, and write ``response``.
+
+    Everything in the request is checked before anything is issued (see
+    :func:`exchange.pki_request.parse_request`), then the region against the
+    anchor's jurisdictions and the name, region and governance key against the
+    members in ``federation.json``. The response is written before the member
+    is recorded, so a failed write leaves the federation unchanged.
+
+    Raises:
+        NotFoundError: no request file, federation or anchor.
+        FormatError, ValidationError, VerificationError: the request is refused.
+        ConflictError: the name, region or governance key is already a member's.
+    """
+    anchor_dir = Path(anchor_dir)
+    moment = _now(now)
+    data = _read_limited(Path(request), "certificate request")
+    doc = read_federation(anchor_dir)
+    issuer = _load_issuer(anchor_dir)
+    req, response_bytes, entry = _sign(issuer, doc, data, moment)
+    _write(Path(response), response_bytes, 0o644)
+    doc["members"][req.name] = entry
+    _write_federation(anchor_dir, doc)
+    return req
+
+
+def install_certificates(
+    member_dir: Path,
+    response: Path,
+    anchor: Path | None = None,
+    now: datetime | None = None,
+) -> MemberPaths:
+    """Step 3, run by the agency: check the anchor's response and install the certificates.
+
+    Each certificate must be for the private key of its role in ``member_dir``
+    and chain to the response's anchor (and that anchor must be ``anchor``'s
+    certificate when given: the one the agency obtained out of band). If
+    ``member_dir/request.json`` is there, the response must be for the name and
+    region it asked. Only then are node.pem, operator.pem, signing.pem and
+    anchor.pem written beside the keys.
+
+    Raises:
+        NotFoundError: the response or a private key is missing.
+        FormatError, ValidationError, VerificationError: the response is refused;
+            nothing is written.
+    """
+    moment = _now(now)
+    paths = _own_paths(member_dir)
+    data = _read_limited(Path(response), "certificate response")
+    keys = {}
+    for role in ROLES:
+        key_path: Path = getattr(paths, _KEY_FIELD[role])
+        try:
+            keys[role] = key_path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"no {role} key at {key_path}") from None
+    request = paths.request.read_bytes() if paths.request.exists() else None
+    expected = None
+    if anchor is not None:
+        try:
+            expected = x509.load_pem_x509_certificate(Path(anchor).read_bytes())
+        except FileNotFoundError:
+            raise NotFoundError(f"no anchor certificate at {anchor}") from None
+        except ValueError as exc:
+            raise FormatError(f"{anchor}: not a PEM certificate: {exc}") from None
+    files = _install(keys, data, request, moment, expected, str(member_dir))
+    _write_files(paths, files)
+    return paths
 
 
 def certify_signing_key(
@@ -613,10 +874,10 @@ def certify_signing_key(
     key = ed25519.Ed25519PrivateKey.generate()
     cert = _issue(
         issuer,
-        f"brandex signing key {region}",
+        expected_subject("signing", name, region),
         key.public_key(),
-        [x509.UniformResourceIdentifier(REGION_URI_PREFIX + region)],
-        None,
+        expected_sans("signing", region, ()),
+        _EKU["signing"],
         moment,
     )
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -677,6 +938,20 @@ def revoke_certificate(
     return path, cert.serial_number
 
 
+def _load_ed25519(path: Path, what: str) -> nacl.signing.SigningKey:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"no {what} at {path}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise FormatError(f"{path}: not an unencrypted PEM private key: {exc}") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise FormatError(f"{path}: holds a {type(key).__name__}, not an Ed25519 key")
+    return nacl.signing.SigningKey(key.private_bytes_raw())
+
+
 def load_signing_key(path: Path) -> nacl.signing.SigningKey:
     """Load a member's Ed25519 signing key (PKCS#8 PEM) as a PyNaCl key.
 
@@ -688,14 +963,18 @@ def load_signing_key(path: Path) -> nacl.signing.SigningKey:
         NotFoundError: the file does not exist.
         FormatError: it is not an unencrypted Ed25519 PKCS#8 PEM key.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError(f"no signing key at {path}") from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise FormatError(f"{path}: not an unencrypted PEM private key: {exc}") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise FormatError(f"{path}: holds a {type(key).__name__}, not an Ed25519 key")
-    return nacl.signing.SigningKey(key.private_bytes_raw())
+    return _load_ed25519(path, "signing key")
+
+
+def load_governance_key(path: Path) -> nacl.signing.SigningKey:
+    """Load a member's Ed25519 governance key (PKCS#8 PEM, ``governance.key``) as a PyNaCl key.
+
+    The governance key signs changes to the federation document, never log
+    entries; it is a separate key so that a node's online signing key cannot
+    change who is a member. Same rules as :func:`load_signing_key`.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        FormatError: it is not an unencrypted Ed25519 PKCS#8 PEM key.
+    """
+    return _load_ed25519(path, "governance key")

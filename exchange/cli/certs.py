@@ -77,6 +77,11 @@ def certs_group() -> None:
     multiple=True,
     help="Extra DNS name or IP for every node certificate (repeatable).",
 )
+@click.option(
+    "--anchor-only",
+    is_flag=True,
+    help="Make only the anchor; members join with 'certs request/sign/install'.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing anchor and the listed members.")
 def init_command(
     federation: str,
@@ -84,17 +89,30 @@ def init_command(
     members: tuple[str, ...],
     jurisdictions: tuple[str, ...],
     hosts: tuple[str, ...],
+    anchor_only: bool,
     force: bool,
 ) -> None:
-    """Create a trust anchor and node, operator and signing certs for every member.
+    """Create a trust anchor and, on this machine, keys and certs for every member.
+
+    Members listed here go through the same request, sign and install steps as
+    agencies that join with 'certs request', all in this directory (a demo
+    convenience). With --anchor-only, only the anchor is made: its
+    jurisdictions are the --jurisdiction codes, or the demo members' provinces.
 
     \b
     Example:
       brandex certs init --federation yrd --out certs/yrd
       brandex certs init --out /tmp/fed --member zhejiang=330000 --member wenzhou=330300
+      brandex certs init --out certs/yrd --anchor-only --jurisdiction 330000
     """
     target = out if out is not None else Path("certs") / federation
+    if anchor_only and members:
+        raise click.UsageError("--anchor-only makes no members; drop --member")
     chosen = _parse_members(members) if members else dict(pki.DEMO_MEMBERS)
+    if anchor_only:
+        if not jurisdictions:
+            jurisdictions = tuple(sorted({r[:2] + "0000" for r in chosen.values()}))
+        chosen = {}
     try:
         pki.init_federation(
             target,
@@ -107,6 +125,8 @@ def init_command(
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"federation {federation!r}: anchor and {len(chosen)} member(s) in {target}")
+    if anchor_only:
+        click.echo("members join with: brandex certs request, certs sign, certs install")
 
 
 @certs_group.command("add")
@@ -126,10 +146,11 @@ def init_command(
     help="Extra DNS name or IP for the node certificate (repeatable).",
 )
 def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> None:
-    """Issue certificates for a new member with the federation's anchor key.
+    """Make a new member's keys and certificates here, with the anchor key (a demo convenience).
 
-    The region must lie within the anchor's jurisdictions; names and regions
-    must be new.
+    Runs the same request, sign and install steps as an agency joining with
+    'certs request', in --out/NAME. The region must lie within the anchor's
+    jurisdictions; names and regions must be new.
 
     \b
     Example:
@@ -140,6 +161,117 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
+
+
+@certs_group.command("request")
+@click.option("--region", required=True, metavar="REGION", help="Your GB/T 2260 region code.")
+@click.option("--name", required=True, help="Your member name (lowercase letters, digits, -, _).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Your own directory for the keys and request.json (created if missing).",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Extra DNS name or IP your node is reached at (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Replace keys already in --out.")
+def request_command(region: str, name: str, out: Path, hosts: tuple[str, ...], force: bool) -> None:
+    """Make your agency's private keys and a certificate request for the anchor.
+
+    Run by the joining agency. Writes node.key, operator.key, signing.key and
+    governance.key (mode 0600; they never leave DIR), governance.pub, and
+    request.json: send only request.json to the anchor's holder.
+
+    \b
+    Example:
+      brandex certs request --region 360000 --name jiangxi --out certs/jiangxi
+    """
+    try:
+        paths = pki.request_certificates(out, name, region, hosts=list(hosts), force=force)
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"keys for {name!r} ({region_label(region)}) made in {out} (mode 0600)")
+    click.echo(f"send {paths.request} to the anchor's holder; keep everything else here")
+
+
+@certs_group.command("sign")
+@click.argument("request", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--anchor",
+    "anchor_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Federation directory holding anchor.key and federation.json.",
+)
+@click.option(
+    "--out",
+    "response",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Response file  [default: response.json beside REQUEST]",
+)
+def sign_command(request: Path, anchor_dir: Path, response: Path | None) -> None:
+    """Check an agency's certificate request and issue its certificates.
+
+    Run by the anchor's holder. Refuses, naming the reason, a CSR whose
+    signature does not verify, a wrong key type, a region outside the anchor's
+    jurisdictions, a malformed name or host, SANs brandex would not put, or a
+    name, region or governance key that is already a member's. Records the
+    member in federation.json; send the response file back to the agency.
+
+    \b
+    Example:
+      brandex certs sign certs/jiangxi/request.json --anchor certs/yrd
+    """
+    target = response if response is not None else request.with_name("response.json")
+    try:
+        req = pki.sign_request(anchor_dir, request, target)
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    hosts = ", ".join(req.hosts) or "-"
+    click.echo(
+        f"certified {req.name!r} ({region_label(req.region)}), extra hosts: {hosts},"
+        f" governance key {req.governance_raw.hex()[:16]}"
+    )
+    click.echo(f"response written to {target}; send it back to {req.name}")
+
+
+@certs_group.command("install")
+@click.argument("response", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "member_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Your directory holding the keys made by 'certs request'.",
+)
+@click.option(
+    "--anchor",
+    "anchor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The anchor certificate you obtained out of band; the response must carry it.",
+)
+def install_command(response: Path, member_dir: Path, anchor: Path | None) -> None:
+    """Check the anchor's response against your keys and install the certificates.
+
+    Each certificate must be for the key of its role in DIR and chain to the
+    response's anchor; then node.pem, operator.pem, signing.pem and anchor.pem
+    are written beside the keys. A refused response writes nothing.
+
+    \b
+    Example:
+      brandex certs install certs/jiangxi/response.json --dir certs/jiangxi
+    """
+    try:
+        paths = pki.install_certificates(member_dir, response, anchor=anchor)
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"installed node, operator and signing certificates in {paths.node_cert.parent}")
 
 
 @certs_group.command("revoke")

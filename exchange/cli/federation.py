@@ -37,7 +37,7 @@ from exchange.federation_files import (
     read_document,
     write_document,
 )
-from exchange.pki import load_signing_key
+from exchange.pki import load_governance_key
 
 __all__ = ["federation_group"]
 
@@ -219,7 +219,7 @@ def sign(proposal, key_path, out) -> None:
 
     Example: brandex federation sign federation-2.json --key certs/yrd/anhui/governance.key
     """
-    raw = fd.sign_document(read_document(proposal), load_signing_key(key_path))
+    raw = fd.sign_document(read_document(proposal), load_governance_key(key_path))
     write_document(out or proposal, raw)
     doc = fd.parse_document(raw)
     click.echo(f"signed version {doc.version}: {len(doc.envelope.signatures)} signature(s) now")

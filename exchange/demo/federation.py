@@ -24,6 +24,8 @@ __all__ = [
     "Member",
     "brandex_command",
     "demo_members",
+    "enrol_member",
+    "ensure_pki",
     "node_command",
     "render_config",
     "run_brandex",
@@ -167,15 +169,39 @@ def write_configs(
     return out
 
 
-def ensure_pki(certs_dir: Path, members: Sequence[Member], federation: str = "yrd") -> None:
-    """Create the federation's PKI unless it is already there."""
-    if (certs_dir / "anchor.pem").exists():
-        existing = pki.read_federation(certs_dir).get("members", {})
-        for m in members:
-            if m.name not in existing:
-                pki.add_member(certs_dir, m.name, m.region)
-        return
-    pki.init_federation(certs_dir, federation, {m.name: m.region for m in members})
+def ensure_pki(certs_dir: Path, members: Sequence[Member], federation: str = "yrd") -> list[str]:
+    """Create the federation's PKI unless it is already there; returns the members enrolled now.
+
+    The anchor is made alone (its jurisdictions: the members' provinces); then
+    each member not yet recorded joins the way an agency does (:func:`enrol_member`).
+    """
+    if not (certs_dir / "anchor.pem").exists():
+        # 360000: Jiangxi, which joins in the demo's governance chapter.
+        provinces = sorted({m.region[:2] + "0000" for m in members} | {"360000"})
+        pki.init_federation(certs_dir, federation, {}, jurisdictions=provinces)
+    existing = pki.read_federation(certs_dir)["members"]
+    enrolled = []
+    for m in members:
+        if m.name not in existing:
+            enrol_member(certs_dir, m.name, m.region)
+            enrolled.append(m.name)
+    return enrolled
+
+
+def enrol_member(certs_dir: Path, name: str, region: str, hosts: Sequence[str] = ()) -> None:
+    """One agency joining, as ``certs request`` / ``certs sign`` / ``certs install`` do it.
+
+    The member makes its keys and request in its own directory
+    (``certs_dir/<name>``); the anchor checks the request and writes
+    ``response.json``; the member checks that against its keys (and the anchor
+    it knows) and installs. Keys left by an earlier run that never completed
+    (the member is not in ``federation.json``) are replaced.
+    """
+    paths = pki.member_paths(certs_dir, name)
+    member_dir = paths.node_key.parent
+    pki.request_certificates(member_dir, name, region, hosts, force=True)
+    pki.sign_request(certs_dir, paths.request, paths.response)
+    pki.install_certificates(member_dir, paths.response, anchor=paths.anchor)
 
 
 def brandex_command(*args: str) -> list[str]:

@@ -26,8 +26,8 @@ from exchange.core import federation as fd
 from exchange.core import x509
 from exchange.core.uscc import check_char
 from exchange.demo.federation import Member, render_config, run_brandex
-from exchange.federation_files import ensure_governance_key, member_from_dir, policy_for
-from exchange.pki import load_signing_key
+from exchange.federation_files import member_from_dir, policy_for
+from exchange.pki import forget_member, load_governance_key
 
 __all__ = ["JIANGXI", "make_genesis", "tell_governance_story"]
 
@@ -57,8 +57,7 @@ def make_genesis(certs_dir: Path, members: Sequence[Member], out: Path) -> Path:
         )
     )
     for m in members:
-        ensure_governance_key(dirs[m.name])
-        raw = fd.sign_document(raw, load_signing_key(dirs[m.name] / "governance.key"))
+        raw = fd.sign_document(raw, load_governance_key(dirs[m.name] / "governance.key"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(raw)
     return out
@@ -112,6 +111,7 @@ def tell_governance_story(
     # Jiangxi's own keys, made in its own directory; only the request leaves it.
     jx_dir = state / "agencies" / "jiangxi"
     jx_dir.parent.mkdir(parents=True, exist_ok=True)
+    forget_member(certs, "jiangxi")  # an earlier demo run enrolled it
     request = _certs_request(root, jx_dir)
     say(
         "  jiangxi:  brandex certs request --region 360000 --name jiangxi "

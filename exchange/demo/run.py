@@ -99,7 +99,13 @@ class DemoFederation:
 
     def prepare(self) -> None:
         certs = self.root / "certs" / "yrd"
-        ensure_pki(certs, self.members)
+        enrolled = ensure_pki(certs, self.members)
+        if enrolled:
+            say(
+                f"PKI: anchor {self.shown(certs / 'anchor.pem')}; each agency made its own keys"
+                " and request.json, the anchor checked and signed it (response.json), the"
+                " agency installed the certificates: " + ", ".join(enrolled)
+            )
         # Version 1 of the federation document, signed by the seven founders; each
         # node is installed with it and takes later versions through the chain.
         genesis = self.state / "federation" / "federation-1.json"

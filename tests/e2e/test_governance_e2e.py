@@ -17,7 +17,6 @@ from pathlib import Path
 from harness import brandex, wait_until
 
 from exchange.core import federation as fd
-from exchange.federation_files import ensure_governance_key
 
 REGIONS = {"zhejiang": "330000", "anhui": "340000", "jiangsu": "320000", "jiangxi": "360000"}
 FOUNDERS = ("anhui", "jiangsu", "zhejiang")
@@ -36,8 +35,6 @@ def _version(fed, name: str) -> int:
 def test_join_leave_and_catch_up(federation_factory, tmp_path: Path) -> None:
     certs = tmp_path / "gov-certs"
     fed = federation_factory(REGIONS, {}, sync_interval=1.0, certs=certs)
-    for name in REGIONS:
-        ensure_governance_key(certs / name)
     gkey = {n: str(certs / n / "governance.key") for n in REGIONS}
     v1 = tmp_path / "federation-1.json"
     brandex(

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from harness import Federation
 
-from exchange import pki
+from exchange import pki, pki_request
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.node.identity import open_channel
 
@@ -37,10 +38,20 @@ def node(tmp_path_factory: pytest.TempPathFactory, shared_certs: Path):
     hn = root / "hn"
     pki.init_federation(hn, "hn", {"kaifeng": "410200"}, jurisdictions=["410000"])
     issuer = pki._load_issuer(hn)
-    rogue = pki._member_files(issuer, "rogue", "330000", [], datetime.now(UTC))
-    for fname, data in rogue.items():
-        (hn / "rogue").mkdir(exist_ok=True)
-        (hn / "rogue" / fname).write_bytes(data)
+    # `certs sign` refuses such a request, so the rogue certificates are minted directly.
+    (hn / "rogue").mkdir()
+    for role in ("node", "operator"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = pki._issue(
+            issuer,
+            pki_request.expected_subject(role, "rogue", "330000"),
+            key.public_key(),
+            pki_request.expected_sans(role, "330000", ()),
+            pki._EKU[role],
+            datetime.now(UTC),
+        )
+        (hn / "rogue" / f"{role}.pem").write_bytes(pki._cert_pem(cert))
+        (hn / "rogue" / f"{role}.key").write_bytes(pki._key_pem(key))
     config = fed.configs["zhejiang"]
     text = config.read_text()
     line = next(ln for ln in text.splitlines() if ln.startswith("anchors = "))

@@ -147,11 +147,35 @@ def test_audit_verify_prints_its_verdict_first(small_fed, tmp_path) -> None:
 
 LEAVES = [(p, c) for p, c in COMMANDS if not isinstance(c, click.Group)]
 #: Commands that need no node (local files only): no --config.
-OFFLINE = {"certs init", "certs add", "certs revoke", "certs show", "audit verify"}
-OFFLINE |= {"federation init", "federation propose", "federation sign", "federation verify"}
+OFFLINE = {
+    "certs init",
+    "certs add",
+    "certs revoke",
+    "certs show",
+    "certs request",
+    "certs sign",
+    "certs install",
+    "audit verify",
+    "federation init",
+    "federation propose",
+    "federation sign",
+    "federation verify",
+}
 #: Commands that write a file or run a server rather than print data: no --format.
-NO_DATA = {"certs init", "certs add", "certs revoke", "audit bundle", "export", "node run"}
-NO_DATA |= {"federation init", "federation propose", "federation sign"}
+NO_DATA = {
+    "certs init",
+    "certs add",
+    "certs revoke",
+    "certs request",
+    "certs sign",
+    "certs install",
+    "audit bundle",
+    "export",
+    "node run",
+    "federation init",
+    "federation propose",
+    "federation sign",
+}
 #: Reports with no tabular CSV form.
 REPORTS = {"audit verify", "audit log"}
 

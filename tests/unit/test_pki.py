@@ -49,6 +49,16 @@ KEY_FILES = ("node.key", "operator.key", "signing.key")
 CERT_FILES = ("node.pem", "operator.pem", "signing.pem")
 
 
+def _governance_hex(member_dir: Path) -> str:
+    public = serialization.load_pem_public_key((member_dir / "governance.pub").read_bytes())
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def _regions(out: Path) -> dict[str, str]:
+    return {n: m["region"] for n, m in pki.read_federation(out)["members"].items()}
+
+
 def _cert(path: Path) -> x509.Certificate:
     [cert] = load_pem_chain(path.read_bytes())
     return cert
@@ -78,15 +88,20 @@ def test_layout_and_federation_json(fed: Path) -> None:
     assert doc == {
         "federation": "yrd",
         "jurisdictions": ["330000", "410000"],
-        "members": {name: {"region": region} for name, region in MEMBERS.items()},
+        "members": {
+            name: {"region": region, "governance_key": _governance_hex(fed / name)}
+            for name, region in MEMBERS.items()
+        },
     }
     for name in MEMBERS:
-        for filename in (*KEY_FILES, *CERT_FILES):
+        for filename in (*KEY_FILES, *CERT_FILES, "governance.key", "governance.pub"):
             assert (fed / name / filename).is_file()
 
 
 def test_private_keys_are_0600(fed: Path) -> None:
-    keys = [fed / "anchor.key"] + [fed / n / f for n in MEMBERS for f in KEY_FILES]
+    keys = [fed / "anchor.key"] + [
+        fed / n / f for n in MEMBERS for f in (*KEY_FILES, "governance.key")
+    ]
     for key in keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     # Nothing else (temporary files) is left behind.
@@ -271,9 +286,7 @@ def test_add_member(tmp_path: Path) -> None:
     pki.add_member(out, "wenzhou", "330300", hosts=["wz.example"], now=NOW)
     pki.add_member(out, "luyi", "411628", now=NOW)
 
-    doc = pki.read_federation(out)
-    assert doc["members"]["wenzhou"] == {"region": "330300"}
-    assert doc["members"]["luyi"] == {"region": "411628"}
+    assert _regions(out)["wenzhou"] == "330300" and _regions(out)["luyi"] == "411628"
     anchor = _cert(out / "anchor.pem")
     paths = pki.member_paths(out, "wenzhou")
     node = _cert(paths.node_cert)
@@ -468,7 +481,7 @@ def test_cli_init_add_show(tmp_path: Path) -> None:
         certs_group, ["add", "--region", "330302", "--name", "lucheng", "--out", str(out)]
     )
     assert added.exit_code == 0, added.output
-    assert pki.read_federation(out)["members"]["lucheng"] == {"region": "330302"}
+    assert _regions(out)["lucheng"] == "330302"
 
     refused = runner.invoke(
         certs_group, ["add", "--region", "440300", "--name", "shenzhen", "--out", str(out)]
@@ -509,7 +522,7 @@ def test_cli_init_with_members_and_jurisdictions(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = pki.read_federation(out)
     assert doc["jurisdictions"] == ["330000"]
-    assert doc["members"] == {"zhejiang": {"region": "330000"}, "wenzhou": {"region": "330300"}}
+    assert _regions(out) == {"zhejiang": "330000", "wenzhou": "330300"}
 
     bad = CliRunner().invoke(certs_group, ["init", "--out", str(tmp_path / "x"), "--member", "x"])
     assert bad.exit_code == 2 and "NAME=REGION" in bad.output
