@@ -140,7 +140,7 @@ def tell_governance_story(
     refused = _cli(root, "federation", "publish", str(v2), "--config", zj_cfg, expect=1)
     lacking = refused.strip().splitlines()[-1]
     say("  signed by zhejiang, shanghai, jiangsu; published to Zhejiang's node:")
-    say(f"    refused: {lacking.removeprefix('error: ')}")
+    say(f"    {lacking.removeprefix('error: ')}")
     for name in ("anhui", "henan"):
         _cli(root, "federation", "sign", str(v2), "--key", str(certs / name / "governance.key"))
     before = time.monotonic()
