@@ -24,6 +24,7 @@ def main() -> int:
         ("catch_up", "bench.propagation_bench", "catch_up", {"n": int(10_000 * scale)}),
         ("push", "bench.propagation_bench", "push_propagation", {}),
         ("audit", "bench.audit_bench", "run", {"n": int(100_000 * scale)}),
+        ("overlay", "bench.overlay_bench", "sizes", {"rounds": max(3, int(20 * scale))}),
     ]
     failed = 0
     for name, module, func, kwargs in plan:
