@@ -300,7 +300,10 @@ def run(
             started_s = time.monotonic() - t_start
             pids = ov.pids()
             before = quiet(set(pids))  # the first full sync rounds are not counted
-            steady = [ov.round(rnd, f"steady-{i}") for i in range(rounds)]
+            steady = []
+            for i in range(rounds):
+                steady.append(ov.round(rnd, f"steady-{i}"))
+                quiet(set(pids))  # each round starts from a quiet overlay: latency, not backlog
             # Cosignature gossip and relays go on after the last node holds the entry:
             # count it all, until the overlay is quiet again.
             after = quiet(set(pids))
@@ -338,6 +341,7 @@ def run(
                 restarts.append(
                     ov.arrivals.first[(victim, sample["origin"], sample["size"])] - t_down
                 )
+                quiet(set(ov.pids()))
         finally:
             ov.stop()
     degrees = [len(v) for v in ov.graph.values()]
