@@ -40,7 +40,7 @@ from typing import Any
 
 import grpc
 
-from bench.common import Nodes, emit, free_port, raw_sign_rate
+from bench.common import Nodes, emit, free_ports, raw_sign_rate
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import overlay
 
@@ -224,10 +224,10 @@ class Overlay:
         self.nodes = Nodes(
             root, self.members, dict(self.graph), sync_interval=interval, verify_workers=0
         )
-        self.metrics = {}
+        taken = {m.port for m in self.nodes.members.values()}
+        self.metrics = dict(zip(self.nodes.configs, free_ports(n, taken), strict=True))
         for name, path in self.nodes.configs.items():
-            port = free_port()
-            self.metrics[name] = port
+            port = self.metrics[name]
             text = path.read_text("utf-8")
             if not witness:
                 text = text.replace("[witness]\nenabled = true", "[witness]\nenabled = false")
