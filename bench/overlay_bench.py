@@ -280,6 +280,22 @@ def _latency_figures(samples: list[dict], prefix: str) -> dict[str, float]:
     }
 
 
+def _steady_figures(
+    ov: Overlay, steady: list[dict], rounds: int, interval: float, witness: bool, started: float
+) -> dict[str, Any]:
+    degrees = [len(v) for v in ov.graph.values()]
+    return {
+        "nodes": len(ov.members),
+        "rounds": rounds,
+        "poll_interval_s": interval,
+        "witness_all": witness,
+        "start_s": round(started, 1),
+        "max_degree": max(degrees),
+        "mean_degree": round(sum(degrees) / len(degrees), 2),
+        **_latency_figures(steady, ""),
+    }
+
+
 def run(
     n: int = 12,
     rounds: int = 20,
@@ -320,6 +336,21 @@ def run(
                 for p in pids
             ]
             sent = [(after[p]["sent"] - before[p]["sent"]) / max(rounds, 1) for p in pids]
+            steady_figures = _steady_figures(ov, steady, rounds, interval, witness, started_s)
+            steady_figures.update(
+                bytes_per_node_per_entry_median=round(statistics.median(per_node)),
+                bytes_per_node_per_entry_max=round(max(per_node)),
+                bytes_sent_per_node_per_entry_median=round(statistics.median(sent)),
+                tcp_connections_per_node_max=max(after[p]["connections"] for p in pids),
+                served_streams_per_node_max=max(streams.values()) - 1,  # less the bench's own
+                served_streams_per_node_median=statistics.median(streams.values()) - 1,
+                rss_mb_median=round(statistics.median(rss), 1),
+                rss_mb_max=round(max(rss), 1),
+                raw_sign_per_s=round(sign_rate),
+            )
+            name = f"overlay_{n}" + ("" if witness else "_no_witness")
+            if churn_rounds:  # the steady figures first: a long churn phase may be cut short
+                emit(name + "_steady", **steady_figures)
             churn: list[dict] = []
             restarts: list[float] = []
             k = max(1, round(n / 10))
@@ -344,24 +375,8 @@ def run(
                 quiet(set(ov.pids()))
         finally:
             ov.stop()
-    degrees = [len(v) for v in ov.graph.values()]
     figures: dict[str, Any] = {
-        "nodes": n,
-        "rounds": rounds,
-        "poll_interval_s": interval,
-        "witness_all": witness,
-        "start_s": round(started_s, 1),
-        "max_degree": max(degrees),
-        "mean_degree": round(sum(degrees) / len(degrees), 2),
-        **_latency_figures(steady, ""),
-        "bytes_per_node_per_entry_median": round(statistics.median(per_node)),
-        "bytes_per_node_per_entry_max": round(max(per_node)),
-        "bytes_sent_per_node_per_entry_median": round(statistics.median(sent)),
-        "tcp_connections_per_node_max": max(after[p]["connections"] for p in pids),
-        "served_streams_per_node_max": max(streams.values()) - 1,  # less the bench's own
-        "served_streams_per_node_median": statistics.median(streams.values()) - 1,
-        "rss_mb_median": round(statistics.median(rss), 1),
-        "rss_mb_max": round(max(rss), 1),
+        **steady_figures,
         "churn_rounds": churn_rounds,
         "churn_restarted_nodes": k if churn_rounds else 0,
     }
@@ -369,9 +384,8 @@ def run(
         figures.update(_latency_figures(churn, "churn_"))
         figures["churn_restart_to_held_p50_s"] = round(_pct(restarts, 0.5), 3)
         figures["churn_restart_to_held_max_s"] = round(max(restarts), 3)
-    figures["raw_sign_per_s"] = round(sign_rate)
     figures["p50_in_signatures"] = round(figures["p50_s"] * sign_rate)
-    emit(f"overlay_{n}" + ("" if witness else "_no_witness"), **figures)
+    emit(name, **figures)
     return figures
 
 
