@@ -24,6 +24,13 @@ def main() -> int:
         ("catch_up", "bench.propagation_bench", "catch_up", {"n": int(10_000 * scale)}),
         ("push", "bench.propagation_bench", "push_propagation", {}),
         ("audit", "bench.audit_bench", "run", {"n": int(100_000 * scale)}),
+        ("overlay", "bench.overlay_bench", "sizes", {"rounds": max(3, int(20 * scale))}),
+        (
+            "join",
+            "bench.join_bench",
+            "breakdown",
+            {"origins": max(4, int(3200 * scale)), "entries": int(100_000 * scale)},
+        ),
     ]
     failed = 0
     for name, module, func, kwargs in plan:

@@ -59,6 +59,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(k: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """``k`` distinct free ports, none in ``exclude``: the sockets are held until all are
+    chosen, so one run never hands the same port to two listeners."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < k:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            if port not in exclude and port not in ports:
+                ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
 def wait(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.02) -> Any:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -84,8 +103,10 @@ class Nodes:
         verify_workers: int = 2,
     ) -> None:
         self.root = root
+        ports = free_ports(len(regions))
         self.members = {
-            n: Member(n, r, free_port(), tuple(topology.get(n, ()))) for n, r in regions.items()
+            n: Member(n, r, port, tuple(topology.get(n, ())))
+            for (n, r), port in zip(regions.items(), ports, strict=True)
         }
         ensure_pki(root / "certs", list(self.members.values()))
         self.configs = write_configs(
@@ -140,7 +161,7 @@ class Nodes:
                 stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
                 == health_pb2.HealthCheckResponse.SERVING
             ),
-            120,
+            300,  # dozens of nodes starting at once on two busy cores
             f"{name} ready",
             0.1,
         )

@@ -21,6 +21,7 @@ from exchange.core.errors import ValidationError
 
 __all__ = [
     "Level",
+    "adjacent_provinces",
     "ancestors",
     "is_region",
     "level",
@@ -143,3 +144,60 @@ def within(region: str, jurisdiction: str) -> bool:
     if not is_region(region):
         return False
     return jurisdiction in ancestors(region)
+
+
+# Land borders between the 31 province-level divisions (first two digits of the
+# code), plus Hainan-Guangdong across the Qiongzhou Strait so that no province is
+# alone. Written once, one way; ``adjacent_provinces`` makes it symmetric.
+_BORDERS: dict[str, tuple[str, ...]] = {
+    "11": ("12", "13"),
+    "12": ("13",),
+    "13": ("14", "15", "21", "37", "41"),
+    "14": ("15", "41", "61"),
+    "15": ("21", "22", "23", "61", "62", "64"),
+    "21": ("22",),
+    "22": ("23",),
+    "31": ("32", "33"),
+    "32": ("33", "34", "37"),
+    "33": ("34", "35", "36"),
+    "34": ("36", "37", "41", "42"),
+    "35": ("36", "44"),
+    "36": ("42", "43", "44"),
+    "37": ("41",),
+    "41": ("42", "61"),
+    "42": ("43", "50", "61"),
+    "43": ("44", "45", "50", "52"),
+    "44": ("45", "46"),
+    "45": ("52", "53"),
+    "50": ("51", "52", "61"),
+    "51": ("52", "53", "54", "61", "62", "63"),
+    "52": ("53",),
+    "53": ("54",),
+    "54": ("63", "65"),
+    "61": ("62", "64"),
+    "62": ("63", "64", "65"),
+    "63": ("65",),
+}
+
+
+@cache
+def _adjacency() -> dict[str, tuple[str, ...]]:
+    pairs: dict[str, set[str]] = {}
+    for a, bs in _BORDERS.items():
+        for b in bs:
+            pairs.setdefault(a + "0000", set()).add(b + "0000")
+            pairs.setdefault(b + "0000", set()).add(a + "0000")
+    return {k: tuple(sorted(v)) for k, v in pairs.items()}
+
+
+def adjacent_provinces(code: str) -> tuple[str, ...]:
+    """Return the province-level codes bordering the province that contains ``code``.
+
+    The overlay's witness rule asks for "neighbouring provinces"; GB/T 2260 has no
+    geography, so the borders are a small table here (land borders, and Hainan to
+    Guangdong across the strait), sorted by code.
+
+    Raises:
+        ValidationError: if the code is unknown.
+    """
+    return _adjacency().get(province_of(code), ())

@@ -231,26 +231,33 @@ class Ledger:
                 )
         self._notify()
 
-    def witness_keys(self) -> dict[str, list[bytes]]:
-        """Cosigner keys of every member whose log (and so key) this node holds.
+    def witness_keys(self, origin: str) -> list[bytes]:
+        """Cosigner keys of one member, from its log that this node holds.
 
         A revoked key's cosignatures do not count: whoever stole it could make them.
+        Read per witness named on a note, not for every member at once: with
+        thousands of origins a whole-table read per checkpoint made joining
+        quadratic in the number of origins (docs/SCALE.md).
         """
-        out: dict[str, list[bytes]] = {}
-        for r in self.store.key_rows():
-            if r["revoked_at"] is None:
-                out.setdefault(r["origin"], []).append(bytes(r["public_key"]))
-        return out
+        return [
+            bytes(r["public_key"]) for r in self.store.key_rows(origin) if r["revoked_at"] is None
+        ]
 
     def _cosignatures(self, note: Note) -> list[tuple[NoteSignature, int]]:
         """Each witness cosignature on ``note`` by a known member's key that verifies, with
         its timestamp (this node's own excepted)."""
-        keys = self.witness_keys()
+        keys: dict[str, list[bytes]] = {}
+
+        def keys_of(member: str) -> list[bytes]:
+            if member not in keys:
+                keys[member] = self.witness_keys(member)
+            return keys[member]
+
         out = []
         for sig in note.signatures:
             if sig.name == witness_name(self.origin):
                 continue
-            found = cosigner_key(sig, lambda member: keys.get(member, []))
+            found = cosigner_key(sig, keys_of)
             if found is None:
                 continue
             try:

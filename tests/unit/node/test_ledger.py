@@ -257,6 +257,17 @@ def test_relay_adds_nothing_trusted_but_its_cosignature(
     )
 
 
+def test_witness_keys_are_read_per_member(issuer: Ledger, victim: Ledger) -> None:
+    """Cosignatures are checked against the named witness's keys only (one member's rows,
+    not the whole key table per checkpoint: that made joining quadratic in origins)."""
+    victim.sync_from(LedgerPeer(issuer))
+    own = [bytes(k) for k in victim.witness_keys("yrd/340000")]
+    zj = [bytes(k) for k in victim.witness_keys(ZJ)]
+    assert own == [bytes(victim._key.verify_key)]
+    assert zj == [bytes(issuer._key.verify_key)]
+    assert victim.witness_keys("yrd/320000") == []  # a member whose log it does not hold
+
+
 def _bad_logs(issuer: Ledger, anhui: Ledger) -> dict[str, tuple[FakePeer, str]]:
     """Name -> (a peer serving a doctored yrd/330000 of size 41, regex for the detail)."""
     envs, cp = log_at(issuer, ZJ, 41)
