@@ -337,8 +337,8 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
             say(f"  {name:9s} {fed.config(name).region}: {n} recognitions issued")
         say("  accessions: yrd-2003 (Shanghai, Jiangsu, Zhejiang), yrd-2006 (+ Anhui)")
         say(
-            "\n-- sync: every node mirrors every log (peers come from the federation "
-            "document: every member's listed address) --"
+            "\n-- sync: every node mirrors every log (each node peers with a few overlay "
+            "neighbours from the federation document; entries are relayed hop by hop) --"
         )
         target = {f"yrd/{m.region}": None for m in fed.members}
 

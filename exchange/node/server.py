@@ -24,6 +24,7 @@ from exchange.core import x509
 from exchange.core.dsse import keyid_of
 from exchange.core.errors import BrandexError, ConflictError, NotFoundError
 from exchange.core.federation import FederationDoc
+from exchange.core.overlay import OverlayMember, neighbours
 from exchange.node.config import NodeConfig, parse_address
 from exchange.node.governance import Governance
 from exchange.node.identity import (
@@ -144,20 +145,29 @@ def _finish_rotation(config: NodeConfig, ledger: Ledger) -> None:
 
 
 def _peer_addresses(config: NodeConfig, governance: Governance | None) -> list[tuple[str, str]]:
-    """(address, region) of every peer: the federation document's members (their first
-    address) with a ``[[peers]]`` entry of the same region overriding it; without a
-    document, ``[[peers]]`` alone."""
+    """(address, region) of every peer: this member's neighbours in the federation
+    document's overlay (exchange.core.overlay: a handful, whatever the membership;
+    every entry still reaches every node, relayed hop by hop) at their first listed
+    address, a ``[[peers]]`` entry overriding the address of a member of its region
+    and adding any other; without a document, ``[[peers]]`` alone."""
     overrides = {p.region: p.address for p in config.peers}
     if governance is None:
         return [(p.address, p.region) for p in config.peers]
+    doc = governance.latest
+    me = doc.member_of_region(config.region)
+    chosen = (
+        set(neighbours([OverlayMember(m.name, m.region) for m in doc.members], me.name))
+        if me is not None
+        else {m.name for m in doc.members}  # not (yet) a member: pull from everyone listed
+    )
     out = []
-    for m in governance.latest.members:
-        if m.region == config.region:
+    for m in doc.members:
+        if m.region == config.region or m.name not in chosen:
             continue
         address = overrides.pop(m.region, m.addresses[0] if m.addresses else "")
         if address:
             out.append((address, m.region))
-    out.extend((a, r) for r, a in overrides.items())
+    out.extend((a, r) for r, a in overrides.items() if doc.departure(r) is None)
     return out
 
 
