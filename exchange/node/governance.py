@@ -25,7 +25,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from exchange.core import federation as fd
+from exchange.core import overlay
 from exchange.core.errors import BrandexError, ConflictError, FormatError, VerificationError
+from exchange.core.origin import witness_name
+from exchange.core.overlay import OverlayMember
 from exchange.store import Store
 from exchange.store import governance as gstore
 
@@ -48,6 +51,7 @@ class Governance:
         self.clock = clock
         self._lock = threading.Lock()
         self.listeners: list[Callable[[fd.FederationDoc], None]] = []
+        self._witness_sets: tuple[int, dict[str, frozenset[str] | None]] = (0, {})
         chain = fd.Chain.pinned(bootstrap)
         if chain.latest.federation != federation:
             raise BrandexError(
@@ -159,6 +163,27 @@ class Governance:
         if region is None:
             return None
         return self.latest.admits(region, fingerprint, role)
+
+    def witnesses_of(self, region: str) -> frozenset[str] | None:
+        """Witness names that cosign the log of ``region``'s member (bounded witnessing,
+        exchange.core.overlay.witnesses), or None when it is not a member."""
+        doc = self.latest
+        cached = self._witness_sets
+        if cached[0] != doc.version:
+            cached = self._witness_sets = (doc.version, {})
+        sets = cached[1]
+        if region not in sets:
+            member = doc.member_of_region(region)
+            if member is None:
+                sets[region] = None
+            else:
+                members = [OverlayMember(m.name, m.region) for m in doc.members]
+                chosen = overlay.witnesses(members, member.name).witnesses
+                by_name = {m.name: m.region for m in doc.members}
+                sets[region] = frozenset(
+                    witness_name(f"{doc.federation}/{by_name[n]}") for n in chosen
+                )
+        return sets[region]
 
     def revoked_serials(self) -> frozenset[int]:
         return frozenset(int(s, 16) for s in self.latest.revoked_certs)

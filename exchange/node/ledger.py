@@ -849,10 +849,23 @@ class Ledger:
             yield settle(pending.popleft())
 
     def _store_cosignatures(self, tx, origin: str, cp: Checkpoint, note: Note) -> int:
-        """Keep the valid cosignatures of known members, and add our own."""
+        """Keep the valid cosignatures of known members, and add our own.
+
+        With a federation document, only the origin's witnesses (bounded witnessing,
+        exchange.core.overlay.witnesses) count and cosign, so a checkpoint carries a
+        handful of cosignatures whatever the membership."""
+        allowed = (
+            self.governance.witnesses_of(parse_origin(origin).region)
+            if self.governance is not None
+            else None
+        )
         added = 0
         for sig, ts in self._cosignatures(note):
+            if allowed is not None and sig.name not in allowed:
+                continue
             added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
+        if allowed is not None and self.cosigner.name not in allowed:
+            return added
         if self.witness and origin != self.origin:
             ts = int(self.clock().timestamp())
             mine = cosign(note.text, self.cosigner, ts)
