@@ -236,6 +236,37 @@ def test_one_flipped_byte_is_rejected_naming_the_check(page, exported, py_verify
     assert _is_subsequence(_pairs(js["checks"][:-1]), _pairs(py["checks"]))
 
 
+def test_a_wrong_signer_is_rejected(page, exported, py_verify) -> None:
+    """The record's chain swapped for another member's: its key did not sign the leaf."""
+    doc, _ = exported
+    other = next(r for r in doc["related"] if r["origin"] == "yrd/340000")
+    bad = dict(doc, certificate_chain_pem=other["certificate_chain_pem"])
+    js = page.evaluate(VERIFY, [json.dumps(bad, ensure_ascii=False), 1])
+    assert not js["valid"] and js["failure"]["check"] == "dsse-signature", js["failure"]
+    assert "no signature is by the key" in js["failure"]["detail"]
+    # Python sees it one check earlier: the certificate is not for region 330000.
+    py = py_verify(bad)
+    assert not py["valid"] and py["failure"]["check"] == "certificate-chain"
+
+
+def test_verification_time_in_the_browser(page, exported) -> None:
+    """Reported, not asserted (a busy machine): the whole bundle, verified 5 times."""
+    doc, _ = exported
+    ms = page.evaluate(
+        """async (text) => {
+      const v = await import("/verify.js");
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) {
+        if (!(await v.verifyBundle(text)).valid) throw new Error("not valid");
+      }
+      return (performance.now() - t0) / 5;
+    }""",
+        json.dumps(doc, ensure_ascii=False),
+    )
+    print(f"verify.js: a {len(json.dumps(doc))}-byte bundle verifies in {ms:.1f} ms")
+    assert ms > 0
+
+
 def test_hostile_input_gives_a_named_failure(page) -> None:
     """Not JSON, not a bundle, a proof too long: each a failed check, never an exception."""
     cases = [
