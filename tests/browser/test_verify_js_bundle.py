@@ -149,7 +149,7 @@ def test_js_verifies_a_real_bundle_check_by_check_as_audit_verify(
     # record, the log key of each checkpoint, and the other member as witness.
     keyid = json.loads(doc["leaf"])["signatures"][0]["keyid"]
     keys = {(k["origin"], k["fingerprint"]): set(k["roles"]) for k in js["keys"]}
-    assert keys[("yrd/330000", keyid)] == {"signer", "log", "witness"}
+    assert keys[("yrd/330000", keyid)] == {"signer", "checkpoint", "witness"}
     assert {o for o, _ in keys} == {"yrd/330000", "yrd/340000"}
     certified = [c for c in py["checks"] if c["check"] == "certificate-chain"]
     for origin, fp in keys:

@@ -441,20 +441,23 @@ async function openCheckpoint(noteText, origin, candidates) {
   const note = parseNote(noteText);
   const body = utf8.encode(note.text);
   const seen = note.signatures.map((s) => `${s.name}+${toHex(s.keyId)}`).join(", ") || "none";
-  for (const key of candidates) {
+  let last = new VerifyError(`no signature from a certified key of ${origin}: note signed by [${seen}]`);
+  // Each candidate on its own, as core/bundle.py tries each certified key with open_checkpoint.
+  candidates: for (const key of candidates) {
     const id = await noteKeyId(origin, SIG_TYPE_ED25519, key);
     const mine = note.signatures.filter((s) => s.name === origin && equalBytes(s.keyId, id));
     if (!mine.length) continue;
     for (const s of mine) {
       if (!(await ed25519Verify(key, s.sig, body))) {
-        throw new VerifyError(`signature by known key ${origin} (key id ${toHex(id)}) does not verify`);
+        last = new VerifyError(`signature by known key ${origin} (key id ${toHex(id)}) does not verify`);
+        continue candidates;
       }
     }
     const cp = parseCheckpointBody(note.text);
     if (cp.origin !== origin) throw new VerifyError(`checkpoint origin ${cp.origin} does not match log key name ${origin}`);
     return { checkpoint: cp, note, key };
   }
-  throw new VerifyError(`no signature from a certified key of ${origin}: note signed by [${seen}]`);
+  throw last;
 }
 
 /** A cosignature's timestamp if it verifies (tlog-cosignature/v1), else null. */
@@ -810,7 +813,7 @@ class BundleVerifier {
     const cp = opened.checkpoint;
     const fp = await fingerprint(opened.key);
     const cert = this.keys.get(it.origin).find((k) => k.fp === fp);
-    this.use(it.origin, fp, "log", cert.certSha256);
+    this.use(it.origin, fp, "checkpoint", cert.certSha256);
     const subject = `checkpoint ${it.origin}@${cp.size}`;
     run.ok("checkpoint-signature", subject, `signed by the log key of ${it.origin} (${fp.slice(0, 16)}…)`);
     this.checkpoints.set(it.origin, { text: noteText, checkpoint: cp });
