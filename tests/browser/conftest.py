@@ -33,6 +33,9 @@ STATIC = Path(__file__).resolve().parents[2] / "exchange" / "web" / "static"
 # Same place as tests/unit/core/conftest.SHARED: the project's sibling shared/data.
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
+#: How long any one page wait may take (Playwright's own default is 30 s).
+DEADLINE_MS = 1000 * float(os.environ.get("BRANDEX_TEST_DEADLINE", "90")) * 2
+
 #: What the staff console will send with every page: no inline script or style.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -119,6 +122,8 @@ def browser() -> Iterator[object]:
 def page(browser, static_url: str) -> Iterator[object]:
     """A fresh context (empty localStorage) on the verify page; console errors fail the test."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    # Generous: the machine is shared and busy; waits are on conditions, never sleeps.
+    context.set_default_timeout(DEADLINE_MS)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

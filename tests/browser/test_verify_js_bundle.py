@@ -249,6 +249,16 @@ def test_a_wrong_signer_is_rejected(page, exported, py_verify) -> None:
     assert not py["valid"] and py["failure"]["check"] == "certificate-chain"
 
 
+def test_an_oversized_envelope_is_refused_by_both(page, exported, py_verify) -> None:
+    doc, _ = exported
+    bad = _with_leaf(doc, lambda env: env.update(payload="A" * 300_000))
+    js = page.evaluate(VERIFY, [json.dumps(bad), 1])
+    assert not js["valid"] and js["failure"]["check"] == "dsse-signature"
+    assert "limit" in js["failure"]["detail"]
+    py = py_verify(bad)
+    assert not py["valid"] and py["failure"]["check"] == "dsse-signature"
+
+
 def test_verification_time_in_the_browser(page, exported) -> None:
     """Reported, not asserted (a busy machine): the whole bundle, verified 5 times."""
     doc, _ = exported
