@@ -631,22 +631,27 @@ function parseItem(d, what, type, types) {
   };
 }
 
+/** A field's value, or `dflt` when absent (an explicit null stays null, as in Python's dict.get). */
+function orDefault(doc, name, dflt) {
+  return Object.prototype.hasOwnProperty.call(doc, name) ? doc[name] : dflt;
+}
+
 /** The bundle's structure, checked as core/bundle.py _parse checks it (the "format" check). */
 function parseBundle(doc) {
   need(doc && typeof doc === "object" && !Array.isArray(doc), "a bundle must be a JSON object");
   need(doc.format === FORMAT, `format must be ${FORMAT}, got ${JSON.stringify(doc.format)}`);
   const { federation, region } = parseOrigin(doc.origin, "origin");
-  need((doc.issuer ?? region) === region, `issuer must be the origin's region ${region}`);
+  need(orDefault(doc, "issuer", region) === region, `issuer must be the origin's region ${region}`);
   need(typeof doc.record_id === "string" && doc.record_id, "record_id must be a non-empty string");
   const record = parseItem(doc, "bundle", "recognition", RELATED_TYPES);
   need(record.chain !== null, "certificate_chain_pem is required");
-  const related = doc.related ?? [];
+  const related = orDefault(doc, "related", []);
   need(Array.isArray(related) && related.length <= MAX_RELATED, `related must be a list of at most ${MAX_RELATED} entries`);
   const items = [record, ...related.map((r, i) => parseItem(r, `related[${i}]`, null, RELATED_TYPES))];
-  const context = doc.context ?? [];
+  const context = orDefault(doc, "context", []);
   need(Array.isArray(context) && context.length <= MAX_RELATED, `context must be a list of at most ${MAX_RELATED} entries`);
   const contextItems = context.map((r, i) => parseItem(r, `context[${i}]`, null, RELATED_TYPES));
-  const keyDocs = doc.key_entries ?? [];
+  const keyDocs = orDefault(doc, "key_entries", []);
   need(Array.isArray(keyDocs) && keyDocs.length <= MAX_RELATED, `key_entries must be a list of at most ${MAX_RELATED} entries`);
   const keyEntries = keyDocs.map((r, i) => parseItem(r, `key_entries[${i}]`, null, KEY_TYPES));
   const seen = new Set();
@@ -662,7 +667,7 @@ function parseBundle(doc) {
     need(parseOrigin(it.origin, "origin").federation === federation, `entry ${it.subject} is from another federation than ${doc.origin}`);
   }
   const chains = (name) => {
-    const v = doc[name] ?? {};
+    const v = orDefault(doc, name, {});
     need(v && typeof v === "object" && !Array.isArray(v), `${name} must be an object {origin: [PEM, ...]}`);
     for (const [o, pems] of Object.entries(v)) {
       need(parseOrigin(o, `${name} key`).federation === federation, `${name} names ${o}, which is not in federation ${federation}`);
@@ -670,7 +675,7 @@ function parseBundle(doc) {
     }
     return v;
   };
-  const vkeys = doc.vkeys ?? [];
+  const vkeys = orDefault(doc, "vkeys", []);
   need(Array.isArray(vkeys) && vkeys.every((v) => typeof v === "string"), "vkeys must be a list of strings");
   return {
     origin: doc.origin,
