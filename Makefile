@@ -7,7 +7,7 @@ PROTO_OUT := exchange/_proto/brandex/v1
 PROTO_STAMP := $(PROTO_OUT)/.stamp
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: all dev proto test test-all test-faults fuzz bench lint demo up clean regions
+.PHONY: all dev proto test test-all test-browser test-faults fuzz bench lint demo up clean regions
 
 all: test
 
@@ -33,6 +33,10 @@ test: dev
 
 test-all: dev
 	$(PY) -m pytest -q tests
+
+# The browser tests alone (also part of `make test`): headless Debian chromium via Playwright.
+test-browser: dev
+	$(PY) -m pytest -q tests/browser
 
 test-faults: dev
 	$(PY) -m pytest -q -m "" tests/faults

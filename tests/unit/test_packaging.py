@@ -73,6 +73,9 @@ def test_wheel_from_a_fresh_clone_installs_and_runs_anywhere(tmp_path: Path) -> 
     for module in ("entries_pb2.py", "services_pb2.py", "services_pb2_grpc.py"):
         assert f"exchange/_proto/brandex/v1/{module}" in names
     assert not any(n.startswith(("tools/", "proto/", "tests/")) for n in names)
+    # The in-browser verifier is served from the installed package.
+    for static in ("verify.js", "verify.html", "verify-page.js", "verify.css"):
+        assert f"exchange/web/static/{static}" in names
     # The generated code refuses an older grpcio than the grpcio-tools that made it.
     (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     requires = zipfile.ZipFile(wheel).read(meta).decode()
