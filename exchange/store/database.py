@@ -22,6 +22,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
+from exchange.store.lock import DatabaseLock
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
 
@@ -457,8 +458,12 @@ class Tx:
 class Store:
     """The node's database file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, exclusive: bool = False) -> None:
+        """Open (and create) the file; ``exclusive``: as the node that owns it, holding
+        its :class:`~exchange.store.lock.DatabaseLock` until :meth:`close` (a second
+        node, or a restore, is refused meanwhile)."""
         self.path = str(path)
+        self._owner = DatabaseLock(path).acquire() if exclusive else None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._stagings: dict[str, Staging] = {}
@@ -724,3 +729,5 @@ class Store:
 
     def close(self) -> None:
         self._writer.close()
+        if self._owner is not None:
+            self._owner.release()
