@@ -178,8 +178,9 @@ def _config_option(fn):
 @node_group.command("backup")
 @_config_option
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@output_option(help="Output format (json: the whole manifest).")
 @handle_errors
-def backup(config: Path, out: Path) -> None:
+def backup(config: Path, out: Path, fmt: str) -> None:
     """Copy the node's database into the new directory OUT while the node runs.
 
     OUT gets brandex.sqlite (SQLite's online backup: the database as of one
@@ -197,16 +198,19 @@ def backup(config: Path, out: Path) -> None:
     manifest = take_backup(
         cfg.database, out, node=cfg.name, origin=cfg.origin, now=datetime.now(UTC)
     )
-    for o in manifest["origins"]:
-        click.echo(f"{o['origin']}\t{o['size']}\t{o['root']}")
+    if fmt == "json":
+        emit_one(manifest, [], "json")
+    else:
+        emit(manifest["origins"], ["origin", "size", "root", "frozen"], fmt)
     click.echo(f"backed up {len(manifest['origins'])} origin(s) to {out}", err=True)
 
 
 @node_group.command("restore")
 @_config_option
 @click.argument("backup_dir", metavar="BACKUP", type=click.Path(file_okay=False, path_type=Path))
+@output_option
 @handle_errors
-def restore(config: Path, backup_dir: Path) -> None:
+def restore(config: Path, backup_dir: Path, fmt: str) -> None:
     """Verify the backup BACKUP and write it over the node's (stopped) database.
 
     Every log in the backup is verified from its first entry against the
@@ -225,8 +229,10 @@ def restore(config: Path, backup_dir: Path) -> None:
     cfg = load_config(config)
     _, anchors = load_anchors(cfg.anchors)
     checks = restore_backup(backup_dir, cfg.database, anchors, datetime.now(UTC))
-    for c in checks:
-        click.echo(f"{c.origin}\t{c.size}\t{c.root.hex()}\tverified")
+    rows = [
+        {"origin": c.origin, "size": c.size, "root": c.root.hex(), "keys": c.keys} for c in checks
+    ]
+    emit(rows, ["origin", "size", "root", "keys"], fmt)
     click.echo(
         f"restored {len(checks)} verified origin(s) into {cfg.database}; start the node"
         " to catch up from its peers",
