@@ -28,7 +28,8 @@ from exchange import __version__
 from exchange.core import merkle, x509
 from exchange.core.errors import ConflictError, FormatError, VerificationError
 from exchange.node.verify import open_origin_checkpoint, verify_log
-from exchange.store.backup import DatabaseLock, Snapshot, copy_online, file_sha256, restore_file
+from exchange.store.backup import Snapshot, copy_online, file_sha256, restore_file
+from exchange.store.lock import DatabaseLock, database_in_use
 
 __all__ = [
     "BACKUP_FORMAT",
@@ -220,6 +221,8 @@ def restore_backup(
             was written.
     """
     with DatabaseLock(database):
+        if database_in_use(database):  # not a node, but some process has it open
+            raise ConflictError(f"the database {database} is in use by another process")
         checks = verify_backup(backup, anchors, now)
         restore_file(backup / DB_NAME, database)
     return checks

@@ -1,4 +1,4 @@
-"""The lock a running node holds on its database file."""
+"""Whether a database file is in use: the lock a running node holds, SQLite's own lock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,31 @@ from types import TracebackType
 
 from exchange.core.errors import ConflictError
 
-__all__ = ["DatabaseLock"]
+__all__ = ["DatabaseLock", "database_in_use"]
+
+# SQLite (WAL mode) keeps a shared POSIX lock on this byte of "<db>-shm" for as
+# long as a connection is open (the "DMS" lock, WALINDEX_LOCK_OFFSET + 8).
+_SHM_DMS_BYTE = 128
+
+
+def database_in_use(db: Path) -> bool:
+    """Whether another process has the SQLite database ``db`` open (WAL mode, as nodes use)."""
+    shm = Path(f"{db}-shm")
+    if not shm.exists():
+        return False
+    try:
+        fd = os.open(shm, os.O_RDWR)
+    except OSError:
+        return True  # cannot tell: be careful
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS_BYTE)
+        return False
+    finally:
+        os.close(fd)
 
 
 class DatabaseLock:
