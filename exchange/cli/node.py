@@ -238,3 +238,58 @@ def restore(config: Path, backup_dir: Path, fmt: str) -> None:
         " to catch up from its peers",
         err=True,
     )
+
+
+@node_group.command("evidence")
+@client_options
+@output_option(help="Output format (json: both signed notes of each pair, for the federation).")
+@handle_errors
+def evidence(config_path, node_addr, cert, key, fmt) -> None:
+    """Equivocation evidence a node holds: both conflicting signed checkpoints of each pair.
+
+    The notes are exactly as their issuer signed them, so anyone holding the
+    federation's keys can check them; send the JSON to the other members.
+    Exits 1 when there is evidence (as node status does).
+
+    Example: brandex node evidence --config nodes/anhui.toml --format json > evidence.json
+    """
+    client = connect(config_path, node_addr, cert, key)
+    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
+        services_pb2.NodeStatusRequest(), timeout=30
+    )
+    cols = ["origin", "detected_at", "source", "detail", "note_a", "note_b"]
+    rows = [{c: getattr(ev, c) for c in cols} for ev in st.evidence]
+    emit(rows, cols if fmt != "table" else cols[:4], fmt)
+    if rows:
+        sys.exit(1)
+
+
+@node_group.command("unfreeze")
+@_config_option
+@click.argument("origin")
+@click.option(
+    "--decision",
+    required=True,
+    help="What the federation decided (kept with the evidence), e.g. a resolution number.",
+)
+@click.option(
+    "--refetch",
+    is_flag=True,
+    help="This node's copy is the wrong branch: drop it and fetch the log anew from peers.",
+)
+@output_option
+@handle_errors
+def unfreeze(config: Path, origin: str, decision: str, refetch: bool, fmt: str) -> None:
+    """Let a frozen ORIGIN sync again once the federation has decided (node stopped).
+
+    Without --refetch the copy this node holds is kept (it is the honest log);
+    with it, the copy is dropped and fetched again when the node starts. The
+    evidence stays in the database, marked resolved with the decision.
+
+    Example: brandex node unfreeze --config nodes/anhui.toml yrd/330000 --decision "yrd 2026-17"
+    """
+    from exchange.node.maintenance import unfreeze_origin
+
+    cfg = load_config(config)
+    done = unfreeze_origin(cfg.database, origin, decision, refetch=refetch, own_origin=cfg.origin)
+    emit_one(done, list(done), fmt)
