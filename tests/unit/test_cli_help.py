@@ -147,9 +147,17 @@ def test_audit_verify_prints_its_verdict_first(small_fed, tmp_path) -> None:
 
 LEAVES = [(p, c) for p, c in COMMANDS if not isinstance(c, click.Group)]
 #: Commands that need no node (local files only): no --config.
-OFFLINE = {"certs init", "certs add", "certs revoke", "certs show", "audit verify"}
+OFFLINE = {"certs init", "certs add", "certs renew", "certs revoke", "certs show", "audit verify"}
 #: Commands that write a file or run a server rather than print data: no --format.
-NO_DATA = {"certs init", "certs add", "certs revoke", "audit bundle", "export", "node run"}
+NO_DATA = {
+    "certs init",
+    "certs add",
+    "certs renew",
+    "certs revoke",
+    "audit bundle",
+    "export",
+    "node run",
+}
 #: Reports with no tabular CSV form.
 REPORTS = {"audit verify", "audit log"}
 
