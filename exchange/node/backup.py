@@ -18,7 +18,7 @@ anything (``Ledger.recover_own_log``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,15 +189,32 @@ def _verify_origin(
             f"{origin}: the signed checkpoint ({cp.size} entries, root {cp.root_hash.hex()[:16]}…)"
             f" does not match the log ({size} entries, root {computed.hex()[:16]}…)"
         )
-    derived = {r["keyid"]: r for r in history.to_rows()}
-    for r in snap.key_rows(origin):
-        if r["idx"] >= size:  # learned from staged entries, past the head
-            continue
-        if derived.get(str(r["keyid"])) != {**r, "public_key": bytes(r["public_key"])}:
-            raise VerificationError(
-                f"{origin}: stored key {str(r['keyid'])[:16]}… differs from its log's key history"
-            )
+    derived = {r["keyid"]: _key_row(r) for r in history.to_rows()}
+    stored = {str(r["keyid"]): _key_row(r) for r in snap.key_rows(origin)}
+    if stored != derived:
+        odd = sorted(k for k in {*stored, *derived} if stored.get(k) != derived.get(k))
+        raise VerificationError(
+            f"{origin}: the stored keys differ from the key history its log implies"
+            f" (key {odd[0][:16]}…)"
+        )
     return OriginCheck(origin, size, computed, len(history.keys))
+
+
+def _key_row(r: Mapping[str, Any]) -> tuple:
+    """A key row as compared: bytes as bytes, empty text and NULL alike."""
+    return tuple(
+        bytes(r[k]) if k == "public_key" else (r.get(k) or None)
+        for k in (
+            "keyid",
+            "public_key",
+            "chain_pem",
+            "idx",
+            "replaces",
+            "retired_at",
+            "revoked_at",
+            "compromised_since",
+        )
+    )
 
 
 class _NodeSet:

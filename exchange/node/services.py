@@ -894,9 +894,10 @@ class WatchService(_Service, services_pb2_grpc.WatchServiceServicer):
             events = list(watcher.poll())
             yield from events
             now = watcher.cursor.encode()
-            if events:
-                sent, quiet = now, 0.0
-                continue  # more may be waiting past the chunk read
+            if events or watcher.more:
+                if events:
+                    sent, quiet = now, 0.0
+                continue  # more is waiting past the chunk read
             if quiet >= self.HEARTBEAT and now != sent:
                 sent, quiet = now, 0.0
                 yield watcher.position()

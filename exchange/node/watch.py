@@ -122,17 +122,24 @@ class Watcher:
             v, e = queries.last_alert_ids(store.read)
             cursor = Cursor({o.origin: o.indexed for o in store.origins()}, v, e)
         self.cursor = cursor
+        self.more = False  # the last poll left entries or alerts unread
 
     def position(self) -> services_pb2.WatchEvent:
         """A "cursor" event: no change, only where the stream stands."""
         return services_pb2.WatchEvent(cursor=self.cursor.encode(), kind="cursor")
 
     def poll(self) -> Iterator[services_pb2.WatchEvent]:
-        """Events past the cursor, moving it; each event carries the cursor after it."""
+        """Events past the cursor, moving it; each event carries the cursor after it.
+
+        Reads at most a chunk per origin and table; ``more`` says whether
+        anything was left for the next call.
+        """
         conn = self.store.read
+        self.more = False
         for row in self.store.origins():
             start = self.cursor.positions.get(row.origin, 0)
             end = min(row.indexed, start + _CHUNK)
+            self.more = self.more or end < row.indexed
             if end <= start:
                 continue
             for i, raw in enumerate(self.store.envelopes(row.origin, start, end)):
@@ -143,13 +150,16 @@ class Watcher:
                 if ev is not None:
                     ev.cursor = self.cursor.encode()
                     yield ev
-        for v in queries.violations_after(conn, self.cursor.violation, _CHUNK):
+        violations = queries.violations_after(conn, self.cursor.violation, _CHUNK)
+        evidence = queries.evidence_after(conn, self.cursor.evidence, _CHUNK)
+        self.more = self.more or len(violations) == _CHUNK or len(evidence) == _CHUNK
+        for v in violations:
             ev = self._violation_event(conn, v)
             self.cursor.violation = v["id"]
             if ev is not None:
                 ev.cursor = self.cursor.encode()
                 yield ev
-        for e in queries.evidence_after(conn, self.cursor.evidence, _CHUNK):
+        for e in evidence:
             self.cursor.evidence = e["id"]
             region = _region_of(e["origin"])
             if self.filter.region and region != self.filter.region and not self.filter.everything:

@@ -187,6 +187,19 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(federation_factory,
     r = brandex("node", "restore", "--config", str(cfg), str(head), expect=1)
     assert "root" in r.stderr, r.stderr
 
+    for name, sql, says in (
+        ("tree", "UPDATE nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0", "subtree"),
+        ("keys", "UPDATE keys SET revoked_at = 1", "keys differ"),
+    ):
+        bad = tampered(name)
+        conn = sqlite3.connect(bad / "brandex.sqlite")
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+        _reseal(bad)
+        r = brandex("node", "restore", "--config", str(cfg), str(bad), expect=1)
+        assert says in r.stderr, r.stderr
+
     notjson = tampered("notjson")
     (notjson / "manifest.json").write_text("{")
     r = brandex("node", "restore", "--config", str(cfg), str(notjson), expect=1)
