@@ -89,6 +89,7 @@ __all__ = [
     "load_signing_key",
     "member_paths",
     "read_federation",
+    "renew_member_tls",
     "request_certificates",
     "revoke_certificate",
     "sign_request",
@@ -353,6 +354,36 @@ def _new_request(name: str, region: str, hosts: Sequence[str]) -> dict[str, byte
     files["governance_pub"] = _public_pem(governance)
     files["request"] = build_request(keys, governance, name, region, hosts)
     return files
+
+
+def _tls_files(
+    issuer: _Issuer, name: str, region: str, hosts: Sequence[str], now: datetime
+) -> dict[str, bytes]:
+    """A member's node (server and client) and operator (client) keys and certificates."""
+    node_key = ec.generate_private_key(ec.SECP256R1())
+    node = _issue(
+        issuer,
+        f"brandex node {region} {name}",
+        node_key.public_key(),
+        expected_sans("node", region, hosts),
+        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        now,
+    )
+    operator_key = ec.generate_private_key(ec.SECP256R1())
+    operator = _issue(
+        issuer,
+        f"brandex operator {region} {name}",
+        operator_key.public_key(),
+        expected_sans("operator", region, ()),
+        [ExtendedKeyUsageOID.CLIENT_AUTH],
+        now,
+    )
+    return {
+        "node.pem": _cert_pem(node),
+        "node.key": _key_pem(node_key),
+        "operator.pem": _cert_pem(operator),
+        "operator.key": _key_pem(operator_key),
+    }
 
 
 def _anchor_label(anchor: x509.Certificate) -> str:
@@ -850,6 +881,50 @@ def install_certificates(
     files = _install(keys, data, request, moment, expected, str(member_dir))
     _write_files(paths, files)
     return paths
+
+
+def renew_member_tls(
+    out: Path, name: str, hosts: Sequence[str] = (), now: datetime | None = None
+) -> list[Path]:
+    """New node and operator keys and certificates for member ``name`` (before expiry).
+
+    The host names and addresses of the current node certificate are kept (plus
+    ``hosts``). Each replaced file is kept beside the new one as ``<file>.old``,
+    so the old certificate can be revoked (``brandex certs revoke``) once every
+    node runs with the new one. The signing key is renewed by rotating it
+    (``brandex keys rotate``), never here. Returns the paths written.
+
+    Raises:
+        NotFoundError: no federation, anchor or member ``name`` in ``out``.
+    """
+    out = Path(out)
+    moment = _now(now)
+    doc = read_federation(out)
+    if name not in doc["members"]:
+        raise NotFoundError(f"{out} has no member {name!r}")
+    region = doc["members"][name]["region"]
+    issuer = _load_issuer(out)
+    paths = member_paths(out, name)
+    kept: list[str] = []
+    if paths.node_cert.exists():
+        current = x509.load_pem_x509_certificate(paths.node_cert.read_bytes())
+        try:
+            sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            sans = x509.SubjectAlternativeName([])
+        kept = [str(v) for v in sans.get_values_for_type(x509.DNSName)]
+        kept += [str(v) for v in sans.get_values_for_type(x509.IPAddress)]
+    files = _tls_files(issuer, name, region, check_hosts([*kept, *hosts]), moment)
+    written = []
+    for filename in files:
+        path = out / name / filename
+        if path.exists():
+            mode = 0o600 if filename.endswith(".key") else 0o644
+            _write(path.with_name(filename + ".old"), path.read_bytes(), mode)
+        written.append(path)
+    for filename, data in files.items():
+        _write(out / name / filename, data, 0o600 if filename.endswith(".key") else 0o644)
+    return written
 
 
 def certify_signing_key(

@@ -302,6 +302,46 @@ def revoke_command(certificate: Path, out: Path) -> None:
     click.echo(f"revoked: certificate {serial:x} ({certificate}); list written to {path}")
 
 
+@certs_group.command("renew")
+@click.option("--name", required=True, help="The member whose TLS certificates to renew.")
+@click.option(
+    "--dir",
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_OUT,
+    show_default=True,
+    help="Federation directory holding the anchor key.",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Extra DNS name or IP for the node certificate (repeatable; current ones are kept).",
+)
+def renew_command(name: str, out: Path, hosts: tuple[str, ...]) -> None:
+    """New node and operator certificates (and keys) for a member, before they expire.
+
+    The replaced files stay beside the new ones as <file>.old (revoke the old
+    certificates with 'brandex certs revoke' once the node runs with the new
+    ones). Restart the node to serve the new certificate. The signing key's
+    certificate is renewed by rotating the key: 'brandex keys rotate'.
+
+    \b
+    Example:
+      brandex certs renew --name anhui --dir certs/yrd
+    """
+    try:
+        written = pki.renew_member_tls(out, name, hosts=list(hosts))
+    except BrandexError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        if path.suffix == ".pem":
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
+            click.echo(f"renewed: {path} (serial {cert.serial_number:x}, until {_expiry(cert)})")
+    click.echo(f"restart node {name!r} to serve the new certificate; old files kept as *.old")
+
+
 def _expiry(cert: x509.Certificate) -> str:
     return cert.not_valid_after_utc.strftime("%Y-%m-%d")
 

@@ -19,6 +19,7 @@ from exchange.cli.log import log_group
 from exchange.cli.node import node_group
 from exchange.cli.registry import check, search, show
 from exchange.cli.status_cmd import status_group
+from exchange.cli.watch import watch
 
 __all__ = ["cli", "main"]
 
@@ -49,7 +50,7 @@ for command in (certs_group, node_group, log_group, issue, audit_group):
     cli.add_command(command)
 for command in (import_cmd, export_cmd, status_group, case_group, agreement_group):
     cli.add_command(command)
-for command in (search, show, check, keys_group, federation_group):
+for command in (search, show, check, keys_group, federation_group, watch):
     cli.add_command(command)
 
 

@@ -176,3 +176,134 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         sys.exit(1)
     if expired:
         sys.exit(1)
+
+
+def _config_option(fn):
+    return click.option(
+        "--config",
+        "config",
+        envvar="BRANDEX_CONFIG",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The node's config (or $BRANDEX_CONFIG): names its database and anchors.",
+    )(fn)
+
+
+@node_group.command("backup")
+@_config_option
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@output_option(help="Output format (json: the whole manifest).")
+@handle_errors
+def backup(config: Path, out: Path, fmt: str) -> None:
+    """Copy the node's database into the new directory OUT while the node runs.
+
+    OUT gets brandex.sqlite (SQLite's online backup: the database as of one
+    commit) and manifest.json (each origin's size, root and signed checkpoint,
+    the copy's SHA-256, the brandex version and the time). Run it on the node's
+    machine; the node keeps serving and writing meanwhile.
+
+    Example: brandex node backup --config nodes/zhejiang.toml /backups/zj-2026-11-30
+    """
+    from datetime import UTC, datetime
+
+    from exchange.node.backup import take_backup
+
+    cfg = load_config(config)
+    manifest = take_backup(
+        cfg.database, out, node=cfg.name, origin=cfg.origin, now=datetime.now(UTC)
+    )
+    if fmt == "json":
+        emit_one(manifest, [], "json")
+    else:
+        emit(manifest["origins"], ["origin", "size", "root", "frozen"], fmt)
+    click.echo(f"backed up {len(manifest['origins'])} origin(s) to {out}", err=True)
+
+
+@node_group.command("restore")
+@_config_option
+@click.argument("backup_dir", metavar="BACKUP", type=click.Path(file_okay=False, path_type=Path))
+@output_option
+@handle_errors
+def restore(config: Path, backup_dir: Path, fmt: str) -> None:
+    """Verify the backup BACKUP and write it over the node's (stopped) database.
+
+    Every log in the backup is verified from its first entry against the
+    federation's anchors and its signed checkpoint; one that does not verify
+    refuses the whole restore (exit 1) and nothing is written. A database a
+    running node holds is never overwritten (exit 1). Start the node
+    afterwards: it fetches from its peers what the backup lacks.
+
+    Example: brandex node restore --config nodes/zhejiang.toml /backups/zj-2026-11-30
+    """
+    from datetime import UTC, datetime
+
+    from exchange.node.backup import restore_backup
+    from exchange.node.identity import load_anchors
+
+    cfg = load_config(config)
+    _, anchors = load_anchors(cfg.anchors)
+    checks = restore_backup(backup_dir, cfg.database, anchors, datetime.now(UTC))
+    rows = [
+        {"origin": c.origin, "size": c.size, "root": c.root.hex(), "keys": c.keys} for c in checks
+    ]
+    emit(rows, ["origin", "size", "root", "keys"], fmt)
+    click.echo(
+        f"restored {len(checks)} verified origin(s) into {cfg.database}; start the node"
+        " to catch up from its peers",
+        err=True,
+    )
+
+
+@node_group.command("evidence")
+@client_options
+@output_option(help="Output format (json: both signed notes of each pair, for the federation).")
+@handle_errors
+def evidence(config_path, node_addr, cert, key, fmt) -> None:
+    """Equivocation evidence a node holds: both conflicting signed checkpoints of each pair.
+
+    The notes are exactly as their issuer signed them, so anyone holding the
+    federation's keys can check them; send the JSON to the other members.
+    Exits 1 when there is evidence (as node status does).
+
+    Example: brandex node evidence --config nodes/anhui.toml --format json > evidence.json
+    """
+    client = connect(config_path, node_addr, cert, key)
+    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
+        services_pb2.NodeStatusRequest(), timeout=30
+    )
+    cols = ["origin", "detected_at", "source", "detail", "note_a", "note_b"]
+    rows = [{c: getattr(ev, c) for c in cols} for ev in st.evidence]
+    emit(rows, cols if fmt != "table" else cols[:4], fmt)
+    if rows:
+        sys.exit(1)
+
+
+@node_group.command("unfreeze")
+@_config_option
+@click.argument("origin")
+@click.option(
+    "--decision",
+    required=True,
+    help="What the federation decided (kept with the evidence), e.g. a resolution number.",
+)
+@click.option(
+    "--refetch",
+    is_flag=True,
+    help="This node's copy is the wrong branch: drop it and fetch the log anew from peers.",
+)
+@output_option
+@handle_errors
+def unfreeze(config: Path, origin: str, decision: str, refetch: bool, fmt: str) -> None:
+    """Let a frozen ORIGIN sync again once the federation has decided (node stopped).
+
+    Without --refetch the copy this node holds is kept (it is the honest log);
+    with it, the copy is dropped and fetched again when the node starts. The
+    evidence stays in the database, marked resolved with the decision.
+
+    Example: brandex node unfreeze --config nodes/anhui.toml yrd/330000 --decision "yrd 2026-17"
+    """
+    from exchange.node.maintenance import unfreeze_origin
+
+    cfg = load_config(config)
+    done = unfreeze_origin(cfg.database, origin, decision, refetch=refetch, own_origin=cfg.origin)
+    emit_one(done, list(done), fmt)

@@ -62,6 +62,7 @@ class Member:
     region: str
     port: int
     peers: tuple[str, ...]
+    metrics_port: int = 0  # [metrics] listen on host:metrics_port (0: no metrics section)
 
 
 def demo_members(ports: Mapping[str, int] | None = None) -> list[Member]:
@@ -128,6 +129,13 @@ def render_config(
         "[witness]",
         "enabled = true",
     ]
+    if member.metrics_port:
+        lines += [
+            "",
+            "# Prometheus metrics and /healthz, /readyz over plain HTTP.",
+            "[metrics]",
+            f'listen = "{host}:{member.metrics_port}"',
+        ]
     for peer in member.peers:
         p = members[peer]
         lines += ["", "[[peers]]", f'address = "{host}:{p.port}"', f'region = "{p.region}"']

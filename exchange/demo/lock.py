@@ -19,31 +19,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from exchange.store.lock import database_in_use
+
 __all__ = ["DemoLock", "database_in_use", "node_alive"]
-
-# SQLite (WAL mode) keeps a shared POSIX lock on this byte of "<db>-shm" for as
-# long as a connection is open (the "DMS" lock, WALINDEX_LOCK_OFFSET + 8).
-_SHM_DMS_BYTE = 128
-
-
-def database_in_use(db: Path) -> bool:
-    """Whether another process has the SQLite database ``db`` open (WAL mode, as nodes use)."""
-    shm = Path(f"{db}-shm")
-    if not shm.exists():
-        return False
-    try:
-        fd = os.open(shm, os.O_RDWR)
-    except OSError:
-        return True  # cannot tell: be careful
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
-    except OSError:
-        return True
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS_BYTE)
-        return False
-    finally:
-        os.close(fd)
 
 
 def node_alive(pid: int) -> bool:

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,8 @@ class DemoFederation:
         return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
 
     def prepare(self) -> None:
+        # Metrics on ports free now (the gRPC ports are the documented fixed ones).
+        self.members = [replace(m, metrics_port=free_port()) for m in self.members]
         certs = self.root / "certs" / "yrd"
         enrolled = ensure_pki(certs, self.members)
         if enrolled:
@@ -242,6 +246,29 @@ class DemoFederation:
         return out
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics_url(fed: DemoFederation, name: str) -> str:
+    """Where ``name`` serves its Prometheus metrics (from its config)."""
+    return f"http://{fed.config(name).metrics_listen}/metrics"
+
+
+def show_metrics(fed: DemoFederation, name: str) -> None:
+    """Print where one node's metrics are served, and prove the URL answers."""
+    url = metrics_url(fed, name)
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode("utf-8", "replace")
+    series = [x for x in text.splitlines() if x.startswith("brandex_origin_entries{")]
+    say(f"metrics: {name} serves Prometheus metrics at {url}")
+    say(f"  (answers HTTP {resp.status}: {len(series)} brandex_origin_entries series;")
+    say(f"   health at {url.removesuffix('/metrics')}/healthz)")
+
+
 def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -331,6 +358,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
     try:
         fed.start()
         say("nodes ready: " + ", ".join(f"{m.name} {m.region} :{m.port}" for m in fed.members))
+        show_metrics(fed, "zhejiang")
         say("\n-- each agency issues its decisions through its own node (AdminService) --")
         counts = load_data(fed)
         for name, n in counts.items():
@@ -524,6 +552,7 @@ def _run_up(state: Path, lock: DemoLock) -> int:
     try:
         fed.start()
         say("federation ready: " + ", ".join(f"{m.name}=127.0.0.1:{m.port}" for m in fed.members))
+        show_metrics(fed, "zhejiang")
         anhui = fed.shown(fed.configs["anhui"])
         say(f"try: .venv/bin/brandex node status --config {anhui}   (Ctrl-C stops)")
         while not stop.is_set():

@@ -57,6 +57,7 @@ from exchange.core.note import (
 from exchange.core.origin import origin_name, parse_origin, witness_name
 from exchange.node.verify import (
     VerifiedBatch,
+    open_origin_checkpoint,
     sign_entries,
     verify_batch,
     verify_batch_in_worker,
@@ -273,14 +274,7 @@ class Ledger:
         self, origin: str, note_text: str, history: KeyHistory, size: int | None = None
     ) -> tuple[Checkpoint, Note]:
         """Verify a checkpoint note with the key that signs that size of the origin."""
-        if size is None:
-            size = parse_checkpoint_body(parse_note(note_text).text).size
-        keys = history.checkpoint_keys(size)
-        if not keys:
-            raise VerificationError(f"no certified key is known for {origin} at size {size}")
-        verifier = Ed25519NoteVerifier(origin, VerifyKey(keys[0].public_key))
-        cp, note = open_checkpoint(note_text, verifier)
-        return cp, note
+        return open_origin_checkpoint(origin, note_text, history, size)
 
     def _witnessed(self, note: Note) -> list[datetime]:
         """Times of verified cosignatures of known witnesses on ``note`` (time evidence)."""

@@ -156,6 +156,19 @@ def search(req: Any) -> None:
         )
 
 
+def watch(req: Any) -> None:
+    """A WatchRequest: at most one subject, each bounded (the cursor is checked on decode)."""
+    _text("brand", req.brand)
+    _text("uscc", req.uscc, MAX_ID)
+    _region("region", req.region)
+    given = [n for n in ("brand", "uscc", "region") if getattr(req, n)]
+    if req.HasField("record"):
+        _record_ref("record", req.record)
+        given.append("record")
+    if len(given) > 1:
+        raise ValidationError("watch", f"give one of brand, uscc, record, region, not {given}")
+
+
 def get_record(req: Any) -> None:
     _record_ref("record", req)
     _date("today", req.today)

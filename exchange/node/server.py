@@ -226,7 +226,7 @@ def start_node(config: NodeConfig) -> Node:
         raise BrandexError(f"{config.signing_key} does not match {config.signing_cert}")
     config.database.parent.mkdir(parents=True, exist_ok=True)
     pool = start_pool(config.verify_workers)
-    store = Store(config.database)
+    store = Store(config.database, exclusive=True)  # one node per file; restores wait
     ledger = Ledger(
         store,
         pool=pool,

@@ -47,6 +47,7 @@ from exchange.node.identity import Caller, CallerCache
 from exchange.node.ledger import Ledger
 from exchange.node.limits import StreamSlots, TokenBuckets, client_key
 from exchange.node.verify import validate_records
+from exchange.node.watch import Cursor, Watcher, WatchFilter
 from exchange.store import queries
 from exchange.store.database import Tx
 from exchange.store.state import SqliteState
@@ -908,14 +909,63 @@ class AuditService(_Service, services_pb2_grpc.AuditServiceServicer):
         )
 
 
+class WatchService(_Service, services_pb2_grpc.WatchServiceServicer):
+    """Watches (exchange.node.watch): one stream slot each, ended when the node stops."""
+
+    #: Seconds between "cursor" events while nothing matches (a keepalive that
+    #: also moves the client's resume point past entries it did not want).
+    HEARTBEAT = 15.0
+
+    def Watch(self, request, context):
+        try:
+            self.member(context)
+            checks.watch(request)
+            cursor = Cursor.decode(request.cursor) if request.cursor else None
+            watcher = Watcher(self.node.store, WatchFilter.of(request), cursor)
+            release = self.node.streams.open(context, "Watch")
+        except BrandexError as exc:
+            abort(context, exc)
+            return
+        try:
+            yield from self._stream(context, watcher)
+        finally:
+            release()
+
+    def _stream(self, context, watcher: Watcher) -> Iterator[services_pb2.WatchEvent]:
+        ledger = self.node.ledger
+        version = ledger.version
+        yield watcher.position()
+        sent, quiet = watcher.cursor.encode(), 0.0
+        while context.is_active() and not ledger.closing.is_set():
+            events = list(watcher.poll())
+            yield from events
+            now = watcher.cursor.encode()
+            if events or watcher.more:
+                if events:
+                    sent, quiet = now, 0.0
+                continue  # more is waiting past the chunk read
+            if quiet >= self.HEARTBEAT and now != sent:
+                sent, quiet = now, 0.0
+                yield watcher.position()
+            new_version = ledger.wait_for_change(version, timeout=1.0)
+            quiet += 1.0 if new_version == version else 0.0
+            version = new_version
+            try:  # a certificate revoked or expired since the stream opened ends it
+                self.member(context)
+            except BrandexError as exc:
+                abort(context, exc)
+                return
+
+
 def add_services(server: grpc.Server, node: NodeContext) -> list[str]:
     """Register every brandex service; returns their full names (for reflection)."""
     services_pb2_grpc.add_LogServiceServicer_to_server(LogService(node), server)
     services_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(node), server)
     services_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(node), server)
     services_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(node), server)
+    services_pb2_grpc.add_WatchServiceServicer_to_server(WatchService(node), server)
     d = services_pb2.DESCRIPTOR
     return [
         d.services_by_name[n].full_name
-        for n in ("LogService", "AdminService", "RegistryService", "AuditService")
+        for n in ("LogService", "AdminService", "RegistryService", "AuditService", "WatchService")
     ]

@@ -18,14 +18,17 @@ from nacl.signing import SigningKey, VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
+from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.dsse import parse_envelope, sign_envelope, verify_envelope
 from exchange.core.errors import BrandexError, VerificationError
 from exchange.core.keys import KeyHistory, issued_at
+from exchange.core.note import Ed25519NoteVerifier, Note, parse_note
 from exchange.core.origin import parse_origin
 from exchange.core.records import recognition_errors
 
 __all__ = [
     "VerifiedBatch",
+    "open_origin_checkpoint",
     "sign_entries",
     "validate_records",
     "verify_batch",
@@ -133,6 +136,23 @@ def verify_log(
         assert vb.history is not None
         history = vb.history
     return history
+
+
+def open_origin_checkpoint(
+    origin: str, note_text: str, history: KeyHistory, size: int | None = None
+) -> tuple[Checkpoint, Note]:
+    """Verify a checkpoint note of ``origin`` with the key that signs that size of it.
+
+    ``history`` is the origin's key history (from its verified entries); the key
+    current after entry size-1 is the only one that may sign the checkpoint.
+    """
+    if size is None:
+        size = parse_checkpoint_body(parse_note(note_text).text).size
+    keys = history.checkpoint_keys(size)
+    if not keys:
+        raise VerificationError(f"no certified key is known for {origin} at size {size}")
+    verifier = Ed25519NoteVerifier(origin, VerifyKey(keys[0].public_key))
+    return open_checkpoint(note_text, verifier)
 
 
 def _first_keyid(signatures: Sequence[tuple[str, bytes]]) -> str:

@@ -22,6 +22,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
+from exchange.store.lock import DatabaseLock
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
 
@@ -441,6 +442,33 @@ class Tx:
         forget_origin(self.conn, origin)
         self.conn.execute("UPDATE origins SET indexed = 0 WHERE origin = ?", (origin,))
 
+    def unfreeze(self, origin: str, decision: str) -> int:
+        """Let ``origin`` sync again; its open evidence is marked resolved by ``decision``.
+
+        Returns how many evidence rows were resolved (they are kept).
+        """
+        self.conn.execute(
+            "UPDATE origins SET frozen = 0, frozen_reason = '' WHERE origin = ?", (origin,)
+        )
+        cur = self.conn.execute(
+            "UPDATE evidence SET resolved_at = datetime('now'), resolution = ?"
+            " WHERE origin = ? AND resolved_at IS NULL",
+            (decision, origin),
+        )
+        return cur.rowcount
+
+    def forget_log(self, origin: str) -> int:
+        """Delete this node's copy of ``origin`` (entries, tree, checkpoints, keys and
+        registry rows) so it is fetched anew; evidence stays. Returns the size dropped."""
+        row = self.origin(origin)
+        if row is None:
+            raise NotFoundError(f"origin {origin} is not held here")
+        forget_origin(self.conn, origin)
+        for table in ("entries", "nodes", "checkpoints", "cosignatures", "keys", "suspects"):
+            self.conn.execute(f"DELETE FROM {table} WHERE origin = ?", (origin,))
+        self.conn.execute("DELETE FROM origins WHERE origin = ?", (origin,))
+        return row.size
+
     def add_evidence(self, origin: str, note_a: str, note_b: str, source: str, detail: str) -> None:
         """Store equivocation evidence and freeze the origin on this node."""
         self.conn.execute(
@@ -457,8 +485,12 @@ class Tx:
 class Store:
     """The node's database file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, exclusive: bool = False) -> None:
+        """Open (and create) the file; ``exclusive``: as the node that owns it, holding
+        its :class:`~exchange.store.lock.DatabaseLock` until :meth:`close` (a second
+        node, or a restore, is refused meanwhile)."""
         self.path = str(path)
+        self._owner = DatabaseLock(path).acquire() if exclusive else None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._stagings: dict[str, Staging] = {}
@@ -698,8 +730,12 @@ class Store:
         rows = self.read.execute("SELECT origin, COUNT(*) FROM suspects GROUP BY origin")
         return {o: n for o, n in rows}
 
-    def evidence(self) -> list[dict[str, object]]:
-        return list(self.db["evidence"].rows)
+    def evidence(self, *, resolved: bool = False) -> list[dict[str, object]]:
+        """Equivocation evidence not yet resolved by an unfreeze (all of it with ``resolved``)."""
+        where = "" if resolved else " WHERE resolved_at IS NULL"
+        cur = self.read.execute(f"SELECT * FROM evidence{where} ORDER BY id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
 
     def violation_counts(self) -> dict[str, int]:
         """origin -> how many domain-rule violations its entries broke here."""
@@ -724,3 +760,5 @@ class Store:
 
     def close(self) -> None:
         self._writer.close()
+        if self._owner is not None:
+            self._owner.release()

@@ -337,3 +337,38 @@ def origin_gauges(
         conn.execute("SELECT origin, max(timestamp) FROM cosignatures GROUP BY 1").fetchall()
     )
     return heads, held, newest  # type: ignore[return-value]
+
+
+def case_row(conn: sqlite3.Connection, case_region: str, case_id: str) -> dict | None:
+    """One case (for the record it protects), or None."""
+    found = rows(
+        conn, "SELECT * FROM cases WHERE case_region = ? AND case_id = ?", (case_region, case_id)
+    )
+    return found[0] if found else None
+
+
+def violations_after(conn: sqlite3.Connection, after: int, limit: int) -> list[dict]:
+    """Violations recorded after row ``after``, oldest first (for watches)."""
+    return rows(
+        conn,
+        "SELECT id, origin, idx, rule, message, subject FROM violations WHERE id > ?"
+        " ORDER BY id LIMIT ?",
+        (after, limit),
+    )
+
+
+def evidence_after(conn: sqlite3.Connection, after: int, limit: int) -> list[dict]:
+    """Equivocation evidence stored after row ``after``, oldest first (for watches)."""
+    return rows(
+        conn,
+        "SELECT id, origin, source, detail, detected_at FROM evidence WHERE id > ?"
+        " ORDER BY id LIMIT ?",
+        (after, limit),
+    )
+
+
+def last_alert_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The newest (violation id, evidence id): where a watch that starts now begins."""
+    v = conn.execute("SELECT coalesce(max(id), 0) FROM violations").fetchone()[0]
+    e = conn.execute("SELECT coalesce(max(id), 0) FROM evidence").fetchone()[0]
+    return v, e

@@ -72,6 +72,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
+    # An operator's unfreeze (after the federation decided) resolves the evidence;
+    # the rows stay, as the record of what happened and what was decided.
+    for col in ("resolved_at", "resolution"):
+        if col not in db["evidence"].columns_dict:
+            db["evidence"].add_column(col, str)
     # Signing keys learned from verified KeyAnnouncement entries, with their
     # lifecycle (core.keys.KeyHistory.to_rows): rotation and revocation.
     t("keys").create(

@@ -180,12 +180,23 @@ def test_reflection_lists_the_services(fed) -> None:
 
 def test_taken_port_is_a_clear_error(fed) -> None:
     cfg = load_config(fed.configs["zhejiang"])
-    proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli.main", "node", "run", "--config", str(cfg.path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run(config) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "exchange.cli.main", "node", "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    # The running node's own config: its database is held (checked first).
+    same = run(cfg.path)
+    assert same.returncode == 2 and "is in use" in same.stderr
+    # Another database, the same port.
+    other = cfg.path.with_name("zhejiang-second.toml")
+    text = cfg.path.read_text(encoding="utf-8")
+    other.write_text(text.replace("zhejiang.db", "zhejiang-second.db"), encoding="utf-8")
+    proc = run(other)
     assert proc.returncode == 2
     assert f"cannot listen on {cfg.listen}" in proc.stderr
 

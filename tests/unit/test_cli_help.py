@@ -150,6 +150,7 @@ LEAVES = [(p, c) for p, c in COMMANDS if not isinstance(c, click.Group)]
 OFFLINE = {
     "certs init",
     "certs add",
+    "certs renew",
     "certs revoke",
     "certs show",
     "certs request",
@@ -165,6 +166,7 @@ OFFLINE = {
 NO_DATA = {
     "certs init",
     "certs add",
+    "certs renew",
     "certs revoke",
     "certs request",
     "certs sign",

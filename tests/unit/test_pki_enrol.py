@@ -468,7 +468,7 @@ def test_ensure_pki_enrols_each_member_through_its_own_request(tmp_path: Path) -
     assert ensure_pki(certs, members) == [m.name for m in members]
     assert ensure_pki(certs, members) == []
     doc = pki.read_federation(certs)
-    assert doc["jurisdictions"] == ["330000", "410000"]
+    assert doc["jurisdictions"] == ["330000", "360000", "410000"]  # + Jiangxi, who joins later
     root = load_pem_chain((certs / "anchor.pem").read_bytes())[0]
     for m in members:
         paths = pki.member_paths(certs, m.name)
