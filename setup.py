@@ -30,6 +30,8 @@ DEPENDENCIES = [
     "prometheus-client>=0.20",
     "python-json-logger>=3.1",
     "openpyxl>=3.1",
+    "pypinyin>=0.50",  # search: brand names as pinyin and initials (exchange.core.textforms)
+    "zhconv>=1.4",  # search: traditional characters to simplified (why not OpenCC: textforms)
 ]
 
 
