@@ -217,15 +217,20 @@ def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
 def _pinyin_alternatives(text: str) -> list[str]:
     """FTS5 sub-expressions for a Latin query read as pinyin and as initials."""
     alts = []
+    readings = textforms.pinyin_segmentations(text)
     # The last syllable may be typed in part (li... for liang): always a prefix.
-    for pieces, _ in textforms.pinyin_segmentations(text):
+    for pieces, _ in readings:
         if len(pieces) == 1:
             alts.append(f"py1 : {phrase(pieces[0])}*")
         else:
             grams = " ".join(map(operator.add, pieces, pieces[1:]))
             alts.append(f"py2 : {phrase(grams)}*")
+    # Initials: brand names are short, and a query that reads as whole syllables
+    # (songhe) is pinyin, not six initials; each extra letter bigram is one more
+    # posting list to read.
     letters = "".join(text.split()).lower()
-    if 2 <= len(letters) <= 16:
+    whole = any(not partial for _, partial in readings)
+    if " " not in text and 2 <= len(letters) <= 8 and (len(letters) <= 3 or not whole):
         grams = " ".join(map(operator.add, letters, letters[1:]))
         alts.append(f"ini : {phrase(grams)}")
     return alts
