@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -15,7 +14,6 @@ from exchange.cli.common import (
     emit_one,
     handle_errors,
     output_option,
-    to_dict,
 )
 from exchange.core.errors import BrandexError
 from exchange.node.config import NODE_FILES, load_config
@@ -104,11 +102,9 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex node status --config nodes/anhui.toml --node 127.0.0.1:7340
     """
     client = connect(config_path, node_addr, cert, key)
-    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
-        services_pb2.NodeStatusRequest(), timeout=30
-    )
+    st = client.node_status()
     if fmt == "json":
-        emit_one(to_dict(st), [], "json")
+        emit_one(st.wire, [], "json")
         return
     click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
     rows = [

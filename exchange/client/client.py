@@ -253,11 +253,24 @@ class NodeClient:
             )
         return from_message(t.OriginState, resp)
 
+    def inclusion_proof(self, origin: str, index: int, size: int = 0) -> t.InclusionProof:
+        """Proof that entry ``index`` is in ``origin``'s log (at ``size``; 0: the latest)."""
+        req = services_pb2.InclusionRequest(origin=origin, index=index, size=size)
+        with remote_errors():
+            stub = services_pb2_grpc.AuditServiceStub(self.channel)
+            return from_message(t.InclusionProof, stub.GetInclusionProof(req, timeout=30))
+
+    def consistency_proof(self, origin: str, size1: int, size2: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between two sizes of ``origin``'s log."""
+        req = services_pb2.ConsistencyRequest(origin=origin, size1=size1, size2=size2)
+        with remote_errors():
+            return list(self._log.GetConsistencyProof(req, timeout=30).proof)
+
     def entries(self, origin: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
         """``(index, envelope bytes)`` of ``[start, end)``, exactly as logged."""
         req = services_pb2.GetEntriesRequest(origin=origin, start=start, end=end)
         with remote_errors():
-            for batch in self._log.GetEntries(req, timeout=600):
+            for batch in self._log.GetEntries(req, timeout=300):
                 for i, env in enumerate(batch.envelopes):
                     yield batch.start + i, env
 

@@ -23,6 +23,7 @@ __all__ = [
     "CaseView",
     "CheckResult",
     "Evidence",
+    "InclusionProof",
     "InfringementCase",
     "NodeStatus",
     "OriginState",
@@ -286,3 +287,12 @@ class NodeStatus:
     truncated: bool
     violations: list[Violation]
     wire: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class InclusionProof:
+    index: int
+    envelope: bytes  # the entry exactly as logged
+    proof: list[bytes]  # RFC 9162 audit path
+    checkpoint: str  # the signed note the proof is against
+    tlog_proof: str  # the same as C2SP tlog-proof text
