@@ -217,43 +217,64 @@ def _plan(f: Any, text_expr: str | None) -> tuple[str, list, str, str] | None:
 
 
 def _ranked_page(
-    conn: sqlite3.Connection, plan: tuple[str, list, str, str], exact: list[str], on: str, f: Any
+    conn: sqlite3.Connection,
+    plan: tuple[str, list, str, str],
+    exact: list[str],
+    on: str,
+    f: Any,
+    ranked: bool = True,
 ) -> list[dict]:
     """The page ``[offset, offset + limit)`` of the matches in rank order.
 
     Ranks: the brand exactly as typed first, then records valid on ``on``, then
     the rest (expired, suspended, revoked, withdrawn), each in log order. Each
-    rank is its own query that stops at the rows the page needs, so a common
-    query (one character, a million records) still reads only a page's worth.
+    rank is its own query that stops at the rows the page needs (SQLite skips
+    the offset), so a common query (one character, a million records) still
+    reads about a page. Without ``ranked`` (a listing by filters only, such as
+    an export paging through an issuer's records) the order is the log's.
     """
     source, params, where, order = plan
     limit = min(f.limit or 20, 1000)
-    want = f.offset + limit
     marks = ", ".join("?" * len(exact))
     valid = (
         "(r.status = 'valid' AND r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?))"
     )
     tiers: list[tuple[str, str, list]] = []
-    if exact:
-        # Driven by the brand_name index; the FTS5 table answers for those rowids only.
-        exact_source = source.replace(
-            "records_fts f JOIN records r", "records r CROSS JOIN records_fts f"
-        )
-        tiers.append((exact_source, f"r.brand_name IN ({marks})", list(exact)))
-    not_exact = [f"r.brand_name NOT IN ({marks})"] if exact else []
-    tiers.append((source, " AND ".join([*not_exact, valid]), [*exact, on, on]))
-    tiers.append((source, " AND ".join([*not_exact, f"NOT {valid}"]), [*exact, on, on]))
+    if not ranked:
+        tiers.append((source, "1 = 1", []))
+    else:
+        if exact:
+            # Driven by the brand_name index; FTS5 answers for those rowids only.
+            exact_source = source.replace(
+                "records_fts f JOIN records r", "records r CROSS JOIN records_fts f"
+            )
+            tiers.append((exact_source, f"r.brand_name IN ({marks})", list(exact)))
+        not_exact = [f"r.brand_name NOT IN ({marks})"] if exact else []
+        tiers.append((source, " AND ".join([*not_exact, valid]), [*exact, on, on]))
+        tiers.append((source, " AND ".join([*not_exact, f"NOT {valid}"]), [*exact, on, on]))
     out: list[dict] = []
+    skip = f.offset
     for src, extra, extra_params in tiers:
-        need = want - len(out)
+        need = limit - len(out)
         if need <= 0:
             break
-        out += rows(
+        sql = f"FROM {src} WHERE {where} AND {extra}"
+        got = rows(
             conn,
-            f"SELECT r.* FROM {src} WHERE {where} AND {extra} ORDER BY {order} LIMIT ?",
-            [*params, *extra_params, need],
+            f"SELECT r.* {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, *extra_params, need, skip],
         )
-    return out[f.offset : want]
+        out += got
+        if len(got) == need:
+            break
+        if got:
+            skip = 0  # this rank ran out inside the page: the next starts at its top
+        elif skip:  # this rank lies wholly before the page: skip past it (counting <= skip)
+            n = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", [*params, *extra_params, skip]
+            ).fetchone()[0]
+            skip -= n
+    return out
 
 
 def _facets(
@@ -301,7 +322,8 @@ def search(
     today = (on or date.today()).isoformat()
     typo = False
     plan = _plan(f, match_expression(f.text) if f.text else None)
-    page = _ranked_page(conn, plan, exact_brands(f.text), today, f) if plan else []
+    ranked = bool(f.text)
+    page = _ranked_page(conn, plan, exact_brands(f.text), today, f, ranked) if plan else []
     if plan and not page and f.offset == 0 and f.text:
         retry = _plan(f, typo_expression(f.text)) if typo_expression(f.text) else None
         if retry is not None:
