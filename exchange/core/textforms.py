@@ -32,6 +32,7 @@ __all__ = [
     "simplified",
     "syllables",
     "typo_variants",
+    "warm_up",
 ]
 
 _CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -44,6 +45,9 @@ MAX_TYPO_VARIANTS = 12
 #: Shortest query (letters) that typo variants are tried for: shorter ones have
 #: too many neighbours to mean anything.
 TYPO_MIN_LENGTH = 4
+#: Longest query typo variants are tried for (a brand's pinyin is rarely longer;
+#: the work grows with the length).
+TYPO_MAX_LENGTH = 24
 
 
 def simplified(text: str) -> str:
@@ -63,16 +67,22 @@ def syllables() -> frozenset[str]:
     Interjections without a vowel (``m``, ``n``, ``ng``, ``hm``) are left out: as
     segmentation pieces they would split almost any typed string.
     """
-    from pypinyin.contrib.tone_convert import to_normal
     from pypinyin.pinyin_dict import pinyin_dict
 
     out = set()
-    for readings in pinyin_dict.values():
+    for readings in set(pinyin_dict.values()):
         for reading in readings.split(","):
-            s = to_normal(reading)
+            s = _toneless(reading)
             if s.isascii() and s.isalpha() and re.search("[aeiouv]", s):
                 out.add(s)
     return frozenset(out)
+
+
+def _toneless(reading: str) -> str:
+    """``lǜ`` -> ``lv``: tone marks dropped, ``ü`` typed as ``v`` (pypinyin's own
+    ``to_normal`` does the same but is a hundred times slower over its whole table)."""
+    decomposed = unicodedata.normalize("NFD", reading).replace("u\u0308", "v")
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @cache
@@ -89,6 +99,14 @@ def pinyin_syllables(text: str) -> list[list[str]]:
     from pypinyin import lazy_pinyin
 
     return [lazy_pinyin(run) for run in _CJK_RUNS.findall(simplified(text))]
+
+
+def warm_up() -> None:
+    """Load pypinyin's tables and the syllable list now (they load on first use)."""
+    syllables()
+    _prefixes()
+    pinyin_syllables("宋河")
+    simplified("糧")
 
 
 def initials(text: str) -> list[str]:
@@ -174,7 +192,9 @@ def typo_variants(query: str) -> list[str]:
     earlier would have broken it earlier), which keeps this under a millisecond.
     """
     word = "".join(query.lower().split())
-    if len(word) < TYPO_MIN_LENGTH or not (word.isascii() and word.isalpha()):
+    if not TYPO_MIN_LENGTH <= len(word) <= TYPO_MAX_LENGTH:
+        return []
+    if not (word.isascii() and word.isalpha()):
         return []
     letters = "abcdefghijklmnopqrstuvwxyz"
     n = len(word)
