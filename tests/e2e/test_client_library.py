@@ -86,6 +86,13 @@ def test_record_check_cases_agreements_bundle_status(fed) -> None:
         }
         assert any(o.size >= 312 for o in c.origins())
         assert c.checkpoint(fed.origin("henan")).checkpoint.startswith(fed.origin("henan"))
+        p = c.inclusion_proof(fed.origin("henan"), h.view.provenance.index)
+        assert p.index == h.view.provenance.index and isinstance(p.envelope, bytes)
+        assert all(len(x) == 32 for x in p.proof) and p.tlog_proof
+        size = c.checkpoint(fed.origin("henan")).size
+        assert all(len(x) == 32 for x in c.consistency_proof(fed.origin("henan"), 1, size))
+        entries = list(c.entries(fed.origin("henan"), 0, 3))
+        assert [i for i, _ in entries] == [0, 1, 2]
 
 
 def test_node_errors_arrive_as_core_errors(fed) -> None:
