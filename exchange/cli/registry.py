@@ -129,10 +129,16 @@ def search(
     key,
     fmt,
 ) -> None:
-    """Substring search of brand, product and enterprise names across every member's records.
+    """Search brand, product and enterprise names across every member's records.
 
-    Each hit shows its issuer, its status today and where it is recognised
-    today (the issuer's jurisdiction plus agreement partners).
+    TEXT may be Chinese (any substring, traditional characters too: 宋河糧液),
+    brand pinyin (songhe, "song he", songheliangye) or initials (shly); pinyin
+    one letter off is tried when nothing matches as typed. The exact brand
+    comes first, then records valid today, then the rest. Each hit shows its
+    issuer, its status today and where it is recognised today (the issuer's
+    jurisdiction plus agreement partners); counts by issuer, region, kind,
+    status and Nice class follow the table. Regions may be given by name
+    (--region 杭州市).
 
     Example: brandex search 宋河 --config nodes/anhui.toml --status valid --limit 10
     """
