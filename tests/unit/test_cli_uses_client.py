@@ -42,4 +42,4 @@ def test_only_the_listed_cli_modules_import_generated_code() -> None:
 def test_the_list_only_shrinks() -> None:
     """A module that no longer imports protobuf must leave the list."""
     importing = {p.name for p in CLI.glob("*.py") if _imports_proto(p)}
-    assert STILL_PROTO <= importing, f"take {STILL_PROTO - importing} off STILL_PROTO"
+    assert importing >= STILL_PROTO, f"take {STILL_PROTO - importing} off STILL_PROTO"

@@ -165,3 +165,12 @@ def test_index_values_hold_the_pinyin_forms() -> None:
     conn = sqlite3.connect(":memory:")
     create_search_index(conn)  # the columns the values are written to exist
     assert len(values) == len(list(conn.execute("PRAGMA table_info(records_fts)")))
+
+
+def test_facets_stop_at_the_cap_and_say_so(store, monkeypatch) -> None:
+    monkeypatch.setattr(queries, "FACET_CAP", 2)
+    answer = queries.search(store.read, search_query(text="宋河"), _date(ON), with_facets=True)
+    assert answer.facets_over == 2 and answer.facets_partial
+    assert sum(answer.facets["issuer"].values()) == 2
+    few = queries.search(store.read, search_query(text="粮液"), _date(ON), with_facets=True)
+    assert few.facets_over == 1 and not few.facets_partial
