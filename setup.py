@@ -31,6 +31,8 @@ DEPENDENCIES = [
     "python-json-logger>=3.1",
     "openpyxl>=3.1",
     "rfc8785>=0.1.4",
+    "pypinyin>=0.50",  # search: brand names as pinyin and initials (exchange.core.textforms)
+    "zhconv>=1.4",  # search: traditional characters to simplified (why not OpenCC: textforms)
 ]
 
 

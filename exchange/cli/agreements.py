@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -14,9 +14,9 @@ from exchange.cli.common import (
     emit_one,
     handle_errors,
     output_option,
-    to_dict,
 )
 from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
+from exchange.client import types as t
 from exchange.core.records import accession_errors, withdrawal_errors
 
 __all__ = ["agreement_group"]
@@ -163,13 +163,18 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
         emit_one(row, list(row), fmt)
 
 
-def _in_force(acc: entries_pb2.Accession, withdrawn: list[str], today: str) -> bool:
+def _in_force(acc: t.Accession, withdrawn: list[date], today: date) -> bool:
     """Mirrors exchange.core.recognition: a withdrawal ends accessions begun by then."""
-    if acc.effective_from > today:
+    start = acc.effective_from or date.min
+    if start > today:
         return False
     if acc.effective_until and today > acc.effective_until:
         return False
-    return not any(acc.effective_from <= w <= today for w in withdrawn)
+    return not any(start <= w <= today for w in withdrawn)
+
+
+def _iso(d: date | None) -> str:
+    return d.isoformat() if d else ""
 
 
 @agreement_group.command("list")
@@ -183,33 +188,31 @@ def list_agreements(today, config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex agreement list --config nodes/zhejiang.toml --format json
     """
     client = connect(config_path, node_addr, cert, key)
-    resp = client.stub(services_pb2_grpc.RegistryServiceStub).ListAgreements(
-        services_pb2.ListAgreementsRequest(), timeout=60
-    )
+    resp = client.agreements()
     if fmt == "json":
-        emit([to_dict(a) for a in resp.agreements], [], "json")
+        emit(resp.wire["agreements"], [], "json")
         return
-    today = today or date.today().isoformat()
+    on = date.fromisoformat(today) if today else date.today()
     rows = []
     for a in resp.agreements:
         for acc in a.accessions:
             withdrawn = sorted(
                 w.effective_on
                 for w in a.withdrawals
-                if w.region == acc.region and w.effective_on >= acc.effective_from
+                if w.region == acc.region
+                and w.effective_on
+                and w.effective_on >= (acc.effective_from or date.min)
             )
             rows.append(
                 {
                     "agreement": a.agreement_id,
                     "title": acc.title or a.title,
                     "region": region_text(acc.region),
-                    "kinds": ",".join(
-                        entries_pb2.RecognitionKind.Name(k) for k in acc.covered_kinds
-                    ),
-                    "from": acc.effective_from,
-                    "until": acc.effective_until,
-                    "withdrawn_on": ",".join(withdrawn),
-                    "in_force_today": "yes" if _in_force(acc, withdrawn, today) else "no",
+                    "kinds": ",".join(acc.covered_kinds),
+                    "from": _iso(acc.effective_from),
+                    "until": _iso(acc.effective_until),
+                    "withdrawn_on": ",".join(w.isoformat() for w in withdrawn),
+                    "in_force_today": "yes" if _in_force(acc, withdrawn, on) else "no",
                 }
             )
     if fmt == "table" and not rows:

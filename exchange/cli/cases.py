@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -12,7 +12,6 @@ from exchange.cli.common import (
     emit_one,
     handle_errors,
     output_option,
-    to_dict,
 )
 from exchange.cli.options import (
     DATE,
@@ -24,6 +23,7 @@ from exchange.cli.options import (
     region_text,
     yuan,
 )
+from exchange.client import types as t
 from exchange.core.records import case_action_errors, case_errors
 
 __all__ = ["case_group"]
@@ -198,9 +198,8 @@ def act(
     _done(client, resp, action.lower(), fmt, {"case": f"{msg.case_region}/{case_id}"})
 
 
-def _action_text(a: entries_pb2.CaseAction) -> str:
-    name = entries_pb2.CaseActionType.Name(a.action)
-    text = f"{a.date} {name} by {a.acting_region}"
+def _action_text(a: t.CaseAction) -> str:
+    text = f"{a.date} {a.action} by {a.acting_region}"
     if a.decision_no:
         text += f" {a.decision_no}"
     if a.fine_fen:
@@ -209,7 +208,7 @@ def _action_text(a: entries_pb2.CaseAction) -> str:
 
 
 def case_rows(cases) -> list[dict]:
-    """CaseView messages as flat rows (the ``actions`` column joins the actions)."""
+    """Cases (exchange.client CaseView) as flat rows (the ``actions`` column joins the actions)."""
     out = []
     for v in cases:
         c = v.case
@@ -220,10 +219,10 @@ def case_rows(cases) -> list[dict]:
                 "record": f"{c.protected_issuer}/{c.protected_record_id}",
                 "reported_by": region_text(c.reporting_region),
                 "handling": region_text(c.handling_region),
-                "type": entries_pb2.CaseType.Name(c.case_type),
+                "type": c.case_type,
                 "infringer": c.infringer_name,
                 "value_yuan": yuan(c.goods_value_fen),
-                "opened_on": c.opened_on,
+                "opened_on": str(c.opened_on or ""),
                 "open": "open" if v.open else "closed",
                 "actions": "; ".join(_action_text(a) for a in v.actions),
             }
@@ -245,15 +244,15 @@ def list_cases(brand, region, open_only, record, config_path, node_addr, cert, k
     Example: brandex case list --config nodes/shanghai.toml --brand 老凤 --region 340000 --open
     """
     client = connect(config_path, node_addr, cert, key)
-    req = services_pb2.ListCasesRequest(brand=brand, region=region or "", open_only=open_only)
+    ref = None
     if record:
         issuer, sep, rid = record.partition("/")
         if not sep:
             raise click.BadParameter("give ISSUER/RECORD_ID, e.g. 310000/sh-2024-0001")
-        req.record.CopyFrom(services_pb2.RecordRef(issuer=issuer, record_id=rid))
-    resp = client.stub(services_pb2_grpc.RegistryServiceStub).ListCases(req, timeout=60)
+        ref = (issuer, rid)
+    resp = client.cases(brand=brand, region=region, open_only=open_only, record=ref)
     if fmt == "json":
-        emit([to_dict(v) for v in resp.cases], [], "json")
+        emit(resp.wire["cases"], [], "json")
         return
     if fmt == "table" and not resp.cases:
         click.echo("no cases match")

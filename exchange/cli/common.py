@@ -12,19 +12,16 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from unicodedata import combining, east_asian_width
 
 import click
 import grpc
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.json_format import MessageToDict
 
+from exchange.client import NodeClient, RemoteError
+from exchange.client.convert import to_dict
 from exchange.core.errors import BrandexError, ValidationError
-from exchange.node.config import NodeConfig, load_config
-from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
 __all__ = [
     "EXIT_CODES",
@@ -63,25 +60,19 @@ EXIT_CODES: list[tuple[type[BaseException] | grpc.StatusCode, int]] = [
 
 
 def exit_code(exc: BaseException) -> int:
-    """The exit code for a failure, from :data:`EXIT_CODES` (gRPC errors by status)."""
-    if isinstance(exc, grpc.RpcError):
-        code = exc.code()  # type: ignore[attr-defined]
+    """The exit code for a failure, from :data:`EXIT_CODES` (node errors by gRPC status)."""
+    if isinstance(exc, grpc.RpcError | RemoteError):
+        code = (
+            grpc.StatusCode[exc.code] if isinstance(exc, RemoteError) else exc.code()  # type: ignore[attr-defined]
+        )
         return next((n for k, n in EXIT_CODES if k == code), EXIT_REMOTE)
     return next(
         (n for k, n in EXIT_CODES if isinstance(k, type) and isinstance(exc, k)), EXIT_NEGATIVE
     )
 
 
-@dataclass
-class Client:
-    """An open mTLS channel to one node, plus the config it came from."""
-
-    config: NodeConfig
-    address: str
-    channel: grpc.Channel
-
-    def stub(self, cls: type) -> Any:
-        return cls(self.channel)
+#: The client the commands use (exchange.client): one node, over mTLS.
+Client = NodeClient
 
 
 def client_options(fn: F) -> F:
@@ -157,18 +148,10 @@ def connect(
     node_addr: str | None,
     cert: Path | None = None,
     key: Path | None = None,
-) -> Client:
+) -> NodeClient:
     if config_path is None:
         raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
-    config = load_config(config_path)
-    config.require_files("anchors", *(() if cert else ("tls.operator_cert",)))
-    config.require_files(*(() if key else ("tls.operator_key",)))
-    anchors_pem, _ = load_anchors(config.anchors)
-    creds = channel_credentials(
-        cert or config.operator_cert, key or config.operator_key, anchors_pem
-    )
-    address = node_addr or config.listen
-    return Client(config, address, open_channel(address, creds))
+    return NodeClient.from_config(config_path, node=node_addr, cert=cert, key=key)
 
 
 def quiet_broken_pipe() -> None:
@@ -195,60 +178,20 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except BrokenPipeError:
             raise  # not the command's failure: the CLI group exits quietly (quiet_broken_pipe)
-        except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
-            details = exc.details()  # type: ignore[attr-defined]
-            if code == grpc.StatusCode.UNAVAILABLE:
+        except (grpc.RpcError, RemoteError) as exc:
+            if isinstance(exc, RemoteError):
+                name, details = exc.code, exc.details
+            else:
+                name, details = exc.code().name, exc.details()  # type: ignore[attr-defined]
+            if name == "UNAVAILABLE":
                 details = f"node unreachable ({details})"
-            click.echo(f"error: {code.name}: {details}", err=True)
+            click.echo(f"error: {name}: {details}", err=True)
             sys.exit(exit_code(exc))
         except (BrandexError, OSError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exit_code(exc))
 
     return wrapper  # type: ignore[return-value]
-
-
-_INT64 = {
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED64,
-}
-
-
-def _numbers(desc: Any, d: dict) -> None:
-    """Turn the strings protobuf's JSON mapping gives 64-bit integers back into numbers."""
-    for f in desc.fields:
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if f.type in _INT64:
-            d[f.name] = [int(x) for x in v] if isinstance(v, list) else int(v)
-        elif f.message_type is not None:
-            if f.message_type.GetOptions().map_entry:
-                vf = f.message_type.fields_by_name["value"]
-                if vf.type in _INT64:
-                    d[f.name] = {k: int(x) for k, x in v.items()}
-                elif vf.message_type is not None:
-                    for x in v.values():
-                        if isinstance(x, dict):
-                            _numbers(vf.message_type, x)
-                continue
-            for x in v if isinstance(v, list) else [v]:
-                if isinstance(x, dict):
-                    _numbers(f.message_type, x)
-
-
-def to_dict(msg: Any) -> dict:
-    """A message as a jq user expects it: proto field names, every field present
-    (empty lists as ``[]``, zeros as ``0``), and 64-bit integers as JSON numbers."""
-    d = MessageToDict(
-        msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    _numbers(msg.DESCRIPTOR, d)
-    return d
 
 
 def _char_width(c: str) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -237,9 +236,8 @@ def publish(document, config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex federation publish federation-2.json --config nodes/zhejiang.toml
     """
     client = connect(config_path, node_addr, cert, key)
-    req = services_pb2.PublishFederationRequest(document=read_document(document))
     with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).PublishFederation(req, timeout=60)
+        resp = client.publish_federation(read_document(document))
     row = {"result": "published", "version": resp.version, "index": resp.index}
     if fmt == "table":
         click.echo(
@@ -279,12 +277,10 @@ def show(document, save, config_path, node_addr, cert, key, fmt) -> None:
         raw = read_document(document)
     else:
         client = connect(config_path, node_addr, cert, key)
-        resp = client.stub(services_pb2_grpc.LogServiceStub).GetFederation(
-            services_pb2.GetFederationRequest(from_version=0), timeout=30
-        )
-        if not resp.documents:
+        documents = client.federation_documents()
+        if not documents:
             raise BrandexError(f"{client.address} holds no federation document")
-        raw = resp.documents[-1]
+        raw = documents[-1]
     doc = fd.parse_document(raw)
     if save is not None:
         write_document(save, raw)

@@ -6,7 +6,7 @@ import click
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
-from exchange.cli.options import DATE, check_locally
+from exchange.cli.options import DATE, REGION, check_locally
 from exchange.core.records import recognition_errors
 
 __all__ = ["issue"]
@@ -26,7 +26,9 @@ _SECTORS = [k for k in entries_pb2.Sector.keys() if not k.endswith("UNSPECIFIED"
 @click.option("--industry", "industry_code", default="", help="GB/T 4754 code, e.g. C38.")
 @click.option("--enterprise", "enterprise_name", required=True)
 @click.option("--uscc", "enterprise_uscc", required=True, help="Unified social credit code.")
-@click.option("--enterprise-region", required=True, help="GB/T 2260 code of the enterprise.")
+@click.option(
+    "--enterprise-region", type=REGION, required=True, help="Enterprise region (code or name)."
+)
 @click.option("--certificate", "certificate_no", required=True, help="Certificate number.")
 @click.option("--announcement", "announcement_no", required=True)
 @click.option("--recognised-on", type=DATE, required=True, help="Date of the decision.")

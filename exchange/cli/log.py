@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import click
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -47,9 +46,7 @@ def checkpoint(origin, config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex log checkpoint yrd/330000 --config nodes/anhui.toml
     """
     client = connect(config_path, node_addr, cert, key)
-    st = client.stub(services_pb2_grpc.LogServiceStub).GetCheckpoint(
-        services_pb2.GetCheckpointRequest(origin=origin), timeout=30
-    )
+    st = client.checkpoint(origin)
     if fmt == "table":
         click.echo(st.checkpoint, nl=False)
         return
@@ -69,9 +66,7 @@ def proof(origin, index, config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex log proof yrd/330000 5 --config nodes/anhui.toml
     """
     client = connect(config_path, node_addr, cert, key)
-    resp = client.stub(services_pb2_grpc.AuditServiceStub).GetInclusionProof(
-        services_pb2.InclusionRequest(origin=origin, index=index), timeout=30
-    )
+    resp = client.inclusion_proof(origin, index)
     if fmt == "table":
         click.echo(resp.tlog_proof, nl=False)
         return
@@ -114,13 +109,11 @@ def consistency(
     if (root1 is None) != (root2 is None):
         raise ValidationError("--old-root/--new-root", "give both roots to verify, or neither")
     client = connect(config_path, node_addr, cert, key)
-    resp = client.stub(services_pb2_grpc.LogServiceStub).GetConsistencyProof(
-        services_pb2.ConsistencyRequest(origin=origin, size1=old, size2=new), timeout=30
-    )
-    proof = [base64.b64encode(h).decode() for h in resp.proof]
+    hashes = client.consistency_proof(origin, old, new)
+    proof = [base64.b64encode(h).decode() for h in hashes]
     verified = None
     if root1 is not None and root2 is not None:
-        merkle.verify_consistency(old, new, list(resp.proof), root1, root2)
+        merkle.verify_consistency(old, new, hashes, root1, root2)
         verified = True
     if fmt == "table":
         for line in proof:
@@ -142,16 +135,9 @@ def federation_keys(client) -> list[tuple[str, bytes]]:
     the one listed.
     """
     _, anchors = load_anchors(client.config.anchors)
-    stub = client.stub(services_pb2_grpc.LogServiceStub)
     out = []
-    for o in stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=30).origins:
-        envelopes = [
-            raw
-            for batch in stub.GetEntries(
-                services_pb2.GetEntriesRequest(origin=o.origin, start=0, end=o.size), timeout=300
-            )
-            for raw in batch.envelopes
-        ]
+    for o in client.origins():
+        envelopes = [raw for _, raw in client.entries(o.origin, 0, o.size)]
         history = verify_log(o.origin, envelopes, anchors, datetime.now(UTC))
         life = history.checkpoint_signer(len(envelopes))
         if life is None:

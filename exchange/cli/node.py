@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -15,7 +14,6 @@ from exchange.cli.common import (
     emit_one,
     handle_errors,
     output_option,
-    to_dict,
 )
 from exchange.core.errors import BrandexError
 from exchange.node.config import NODE_FILES, load_config
@@ -104,12 +102,10 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex node status --config nodes/anhui.toml --node 127.0.0.1:7340
     """
     client = connect(config_path, node_addr, cert, key)
-    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
-        services_pb2.NodeStatusRequest(), timeout=30
-    )
+    st = client.node_status()
     expired = "expired" in st.federation_warning
     if fmt == "json":
-        emit_one(to_dict(st), [], "json")
+        emit_one(st.wire, [], "json")
         if expired:
             sys.exit(1)
         return
@@ -268,9 +264,7 @@ def evidence(config_path, node_addr, cert, key, fmt) -> None:
     Example: brandex node evidence --config nodes/anhui.toml --format json > evidence.json
     """
     client = connect(config_path, node_addr, cert, key)
-    st = client.stub(services_pb2_grpc.LogServiceStub).GetNodeStatus(
-        services_pb2.NodeStatusRequest(), timeout=30
-    )
+    st = client.node_status()
     cols = ["origin", "detected_at", "source", "detail", "note_a", "note_b"]
     rows = [{c: getattr(ev, c) for c in cols} for ev in st.evidence]
     emit(rows, cols if fmt != "table" else cols[:4], fmt)

@@ -13,6 +13,7 @@ import click
 import grpc
 
 from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE, exit_code
+from exchange.client import RemoteError
 from exchange.core import regions
 from exchange.core.errors import BrandexError, ValidationError
 from exchange.core.records import parse_date
@@ -57,14 +58,16 @@ class _Date(click.ParamType):
 
 
 class _Region(click.ParamType):
+    """A region by GB/T 2260 code or exact Chinese name (``340000``, ``安徽省``, ``合肥市``),
+    passed on as its code (:func:`exchange.core.regions.resolve_region`)."""
+
     name = "REGION"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
         try:
-            regions.validate_region(value, param.name if param else "region")
+            return regions.resolve_region(value, param.name if param else "region")
         except ValidationError as exc:
-            self.fail(f"{exc.rule} (got {value!r}); e.g. 330000 for 浙江省", param, ctx)
-        return value
+            self.fail(f"{exc.rule} (got {value!r}); e.g. 330000 or 浙江省", param, ctx)
 
 
 class _Origin(click.ParamType):
@@ -84,7 +87,7 @@ class _Origin(click.ParamType):
 DATE = _Date()
 #: A log origin, ``yrd/330000``.
 ORIGIN = _Origin()
-#: A GB/T 2260 region code, checked against the packaged table.
+#: A GB/T 2260 region code or exact name, checked against the packaged table.
 REGION = _Region()
 
 
@@ -121,9 +124,10 @@ def refusals() -> Iterator[None]:
     """Show a refusal by the node (state machine, unknown record, not allowed) and exit 1."""
     try:
         yield
-    except grpc.RpcError as exc:
+    except (grpc.RpcError, RemoteError) as exc:
         if exit_code(exc) == EXIT_NEGATIVE:
-            click.echo(f"refused: {exc.details()}", err=True)  # type: ignore[attr-defined]
+            details = exc.details if isinstance(exc, RemoteError) else exc.details()  # type: ignore[attr-defined]
+            click.echo(f"refused: {details}", err=True)
             sys.exit(EXIT_NEGATIVE)
         raise
 

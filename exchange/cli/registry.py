@@ -12,9 +12,7 @@ import sys
 from datetime import date
 
 import click
-import grpc
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.cases import case_rows
 from exchange.cli.common import (
     EXIT_NEGATIVE,
@@ -25,16 +23,17 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
     table,
-    to_dict,
 )
-from exchange.cli.options import DATE, REGION, enum_names, region_text
+from exchange.cli.options import DATE, REGION, region_text
+from exchange.client import NodeClient, RemoteNotFound, kind_names
+from exchange.client import types as t
 from exchange.core import regions
 from exchange.core.records import Kind
 from exchange.spreadsheet import KIND_ZH
 
 __all__ = ["check", "search", "show"]
 
-_KINDS = enum_names(entries_pb2.RecognitionKind)
+_KINDS = kind_names()
 _STATUSES = ["valid", "suspended", "revoked", "withdrawn"]
 _SEARCH_COLUMNS = [
     "issuer",
@@ -65,7 +64,7 @@ def _name(code: str) -> str:
     return regions.region_name(code) if regions.is_region(code) else code
 
 
-def recognised_text(view: services_pb2.RecordView) -> str:
+def recognised_text(view: t.RecordView) -> str:
     """Where a record holds today: its issuer's jurisdiction, then agreement partners."""
     if view.status_today != "valid":
         return "-"
@@ -75,11 +74,16 @@ def recognised_text(view: services_pb2.RecordView) -> str:
     return text
 
 
-def _kind_short(kind: int) -> str:
+def _kind_short(kind: str) -> str:
     try:
-        return KIND_ZH[Kind(kind)]
-    except (ValueError, KeyError):
+        return KIND_ZH[Kind[kind]]
+    except KeyError:
         return str(kind)
+
+
+def _d(value: object) -> str:
+    """A date as ISO text, '' for none (as the node sends it)."""
+    return "" if value is None else str(value)
 
 
 # ------------------------------------------------------------------------ search
@@ -125,36 +129,46 @@ def search(
     key,
     fmt,
 ) -> None:
-    """Substring search of brand, product and enterprise names across every member's records.
+    """Search brand, product and enterprise names across every member's records.
 
-    Each hit shows its issuer, its status today and where it is recognised
-    today (the issuer's jurisdiction plus agreement partners).
+    TEXT may be Chinese (any substring, traditional characters too: 宋河糧液),
+    brand pinyin (songhe, "song he", songheliangye) or initials (shly); pinyin
+    one letter off is tried when nothing matches as typed. The exact brand
+    comes first, then records valid today, then the rest. Each hit shows its
+    issuer, its status today and where it is recognised today (the issuer's
+    jurisdiction plus agreement partners); counts by issuer, region, kind,
+    status and Nice class follow the table. Regions may be given by name
+    (--region 杭州市).
 
     Example: brandex search 宋河 --config nodes/anhui.toml --status valid --limit 10
     """
     client = connect(config_path, node_addr, cert, key)
-    req = services_pb2.SearchRequest(
-        text=text,
-        region=region or "",
-        issuer=issuer or "",
-        kind=entries_pb2.RecognitionKind.Value(kind.upper()) if kind else 0,
-        nice_class=nice_class or 0,
-        status=status or "",
-        valid_on=valid_on or "",
-        uscc=uscc or "",
-        enterprise=enterprise or "",
+    resp = client.search(
+        text,
+        region=region,
+        issuer=issuer,
+        kind=kind,
+        nice_class=nice_class,
+        status=status,
+        valid_on=valid_on,
+        uscc=uscc,
+        enterprise=enterprise,
         limit=limit,
         offset=offset,
-        today=today or "",
+        today=today,
+        facets=fmt != "csv",
     )
-    resp = client.stub(services_pb2_grpc.RegistryServiceStub).Search(req, timeout=60)
     if fmt == "json":
         out = {
             "total": resp.total,
             "total_is_lower_bound": resp.total_is_lower_bound,
             "offset": offset,
             "node": client.address,
-            "records": [to_dict(v) for v in resp.records],
+            "records": [v.wire for v in resp.records],
+            "facets": {k: [{"value": v, "count": n} for v, n in c] for k, c in resp.facets.items()},
+            "facets_over": resp.facets_over,
+            "facets_partial": resp.facets_partial,
+            "typo": resp.typo,
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -170,9 +184,9 @@ def search(
                     "product": r.product,
                     "enterprise_name": r.enterprise_name,
                     "enterprise_uscc": r.enterprise_uscc,
-                    "kind": entries_pb2.RecognitionKind.Name(r.kind),
+                    "kind": r.kind,
                     "status_today": v.status_today,
-                    "valid_until": v.valid_until,
+                    "valid_until": _d(v.valid_until),
                     "recognised_in": " ".join(
                         [v.issuer, *v.recognised_in] if v.status_today == "valid" else []
                     ),
@@ -189,13 +203,15 @@ def search(
             "enterprise": v.record.enterprise_name,
             "kind": _kind_short(v.record.kind),
             "status": v.status_today,
-            "valid_until": v.valid_until or "no expiry",
+            "valid_until": _d(v.valid_until) or "no expiry",
             "recognised_in": recognised_text(v),
         }
         for v in resp.records
     ]
     # Counting stops at a cap (it is not free on a million records): "100+".
     total = f"{resp.total}+" if resp.total_is_lower_bound else str(resp.total)
+    if resp.typo and rows:
+        click.echo(f"nothing matched {text!r} as typed; these match one letter away:")
     if rows:
         click.echo(table(rows, _SEARCH_COLUMNS))
     if not rows:
@@ -205,43 +221,37 @@ def search(
     has_more = resp.total_is_lower_bound or offset + len(rows) < resp.total
     more = f"; --offset {offset + len(rows)} for more" if has_more else ""
     click.echo(f"{offset + 1}-{offset + len(rows)} of {total} record(s) at {client.address}{more}")
+    facet_lines(resp)
+
+
+def _facet_value(field: str, value: str) -> str:
+    if field in ("issuer", "region"):
+        return region_text(value)
+    if field == "kind":
+        return _kind_short(value)
+    return value
+
+
+def facet_lines(resp: t.SearchResult) -> None:
+    """One line per facet: ``status: valid 12, expired 3``, after the table."""
+    if not resp.facets:
+        return
+    over = f" (first {resp.facets_over} matches)" if resp.facets_partial else ""
+    click.echo(f"facets{over}:")
+    for field, counts in resp.facets.items():
+        if counts:
+            shown = ", ".join(f"{_facet_value(field, v)} {n}" for v, n in counts[:8])
+            more = f", +{len(counts) - 8} more" if len(counts) > 8 else ""
+            click.echo(f"  {field}: {shown}{more}")
 
 
 # -------------------------------------------------------------------------- show
 
 
-def issuers_holding(client, record_id: str, today: str = "") -> list:
-    """Every issuer holding RECORD_ID (record ids are issuer-scoped): [(region, GetRecord)].
-
-    The node's origins name the issuers; each is asked with GetRecord, the
-    caller's own region first.
-    """
-    from exchange.core.errors import BrandexError
-    from exchange.core.origin import parse_origin
-
-    origins = client.stub(services_pb2_grpc.LogServiceStub).ListOrigins(
-        services_pb2.ListOriginsRequest(), timeout=30
-    )
-    regions = set()
-    for o in origins.origins:
-        try:
-            regions.add(parse_origin(o.origin).region)
-        except BrandexError:
-            continue
-    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
-    hits = []
-    for region in sorted(regions, key=lambda r: (r != client.config.region, r)):
-        try:
-            h = stub.GetRecord(
-                services_pb2.GetRecordRequest(issuer=region, record_id=record_id, today=today),
-                timeout=60,
-            )
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-                raise
-            continue
-        hits.append((region, h))
-    return hits
+def issuers_holding(client: NodeClient, record_id: str, today: str = "") -> list:
+    """Every issuer holding RECORD_ID (record ids are issuer-scoped): [(region, history)],
+    the caller's own region first."""
+    return [(h.view.issuer, h) for h in client.issuers_holding(record_id, today or None)]
 
 
 def _one_issuer(client, record_id: str, today: str = "") -> tuple[str, object]:
@@ -261,7 +271,7 @@ def _one_issuer(client, record_id: str, today: str = "") -> tuple[str, object]:
     sys.exit(EXIT_NEGATIVE)
 
 
-def _provenance_text(p: services_pb2.Provenance) -> str:
+def _provenance_text(p: t.Provenance) -> str:
     cos = f", cosigned by {', '.join(p.cosigners)}" if p.cosigners else ", no cosignatures yet"
     when = ""
     if p.issued_at:
@@ -273,11 +283,10 @@ def _provenance_text(p: services_pb2.Provenance) -> str:
     return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos}{policy}{when})"
 
 
-def _change_text(c: entries_pb2.StatusChange) -> str:
-    name = entries_pb2.Status.Name(c.new_status)
-    text = name
-    if c.reason:
-        text += f" ({entries_pb2.ReasonCode.Name(c.reason)})"
+def _change_text(c: t.StatusChange) -> str:
+    text = c.new_status
+    if c.reason and c.reason != "REASON_CODE_UNSPECIFIED":
+        text += f" ({c.reason})"
     if c.new_valid_until:
         text += f" until {c.new_valid_until}"
     return text
@@ -312,31 +321,26 @@ def show(record_id, issuer, history, today, config_path, node_addr, cert, key, f
     _show(h, history, fmt)
 
 
-def _get_record(client, issuer: str, record_id: str, today: str):
+def _get_record(client: NodeClient, issuer: str, record_id: str, today: str) -> t.RecordHistory:
     try:
-        return client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
-            services_pb2.GetRecordRequest(issuer=issuer, record_id=record_id, today=today),
-            timeout=60,
-        )
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-            raise
-        click.echo(f"not found: {exc.details()}", err=True)  # type: ignore[attr-defined]
+        return client.record(issuer, record_id, today or None)
+    except RemoteNotFound as exc:
+        click.echo(f"not found: {exc.details}", err=True)
         sys.exit(EXIT_NEGATIVE)
 
 
-def _show(h, history: bool, fmt: str) -> None:
+def _show(h: t.RecordHistory, history: bool, fmt: str) -> None:
     v, r = h.view, h.view.record
     if fmt == "json":
-        emit_one(to_dict(h), [], "json")
+        emit_one(h.wire, [], "json")
         return
     if fmt == "csv":
         row = {
             "issuer": v.issuer,
-            **{k: v2 for k, v2 in to_dict(r).items() if not isinstance(v2, list)},
+            **{k: v2 for k, v2 in v.wire["record"].items() if not isinstance(v2, list)},
             "nice_classes": ",".join(str(c) for c in r.nice_classes),
             "status_today": v.status_today,
-            "valid_until": v.valid_until,
+            "valid_until": _d(v.valid_until),
             "recognised_in": " ".join(v.recognised_in),
             "origin": v.provenance.origin,
             "index": v.provenance.index,
@@ -353,8 +357,7 @@ def _show(h, history: bool, fmt: str) -> None:
         ("product", r.product),
         (
             "kind",
-            f"{entries_pb2.RecognitionKind.Name(r.kind)} {_kind_short(r.kind)}, "
-            f"{entries_pb2.Sector.Name(r.sector)}",
+            f"{r.kind} {_kind_short(r.kind)}, {r.sector}",
         ),
         ("nice classes", ",".join(str(c) for c in r.nice_classes)),
         ("industry", r.industry_code),
@@ -363,8 +366,8 @@ def _show(h, history: bool, fmt: str) -> None:
             f"{r.enterprise_name} ({r.enterprise_uscc}), {region_text(r.enterprise_region)}",
         ),
         ("certificate", f"{r.certificate_no}, announcement {r.announcement_no}"),
-        ("recognised on", r.recognised_on),
-        ("valid", f"{r.valid_from} to {v.valid_until or 'no expiry'}"),
+        ("recognised on", _d(r.recognised_on)),
+        ("valid", f"{_d(r.valid_from)} to {_d(v.valid_until) or 'no expiry'}"),
         ("status today", v.status_today),
         ("recognised in", recognised_text(v)),
         ("provenance", _provenance_text(v.provenance)),
@@ -379,7 +382,7 @@ def _show(h, history: bool, fmt: str) -> None:
         for e in h.events:
             c = e.change
             row = {
-                "effective_on": c.effective_on,
+                "effective_on": _d(c.effective_on),
                 "change": _change_text(c),
                 "announcement": c.announcement_no,
                 "text": c.reason_text,
@@ -440,24 +443,18 @@ def check(
         raise click.UsageError("give exactly one of RECORD_ID, --uscc or --brand")
     client = connect(config_path, node_addr, cert, key)
     on = on or date.today().isoformat()
-    req = services_pb2.CheckRequest(region=region, on=on)
-    if uscc:
-        req.uscc = uscc
-    elif brand:
-        req.brand = brand
-    else:
+    ref = None
+    if record_id:
         if issuer is None:
             issuer, _ = _one_issuer(client, record_id)
-        req.record.CopyFrom(services_pb2.RecordRef(issuer=issuer, record_id=record_id))
+        ref = (issuer, record_id)
     try:
-        resp = client.stub(services_pb2_grpc.RegistryServiceStub).Check(req, timeout=60)
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-            raise
-        click.echo(f"not recognised: {exc.details()}")  # type: ignore[attr-defined]
+        answers = client.check(region, on, record=ref, brand=brand, uscc=uscc)
+    except RemoteNotFound as exc:
+        click.echo(f"not recognised: {exc.details}")
         sys.exit(EXIT_NEGATIVE)
     results = []
-    for res in resp.results:
+    for res in answers:
         results.append(
             {
                 "issuer": res.record.issuer,
@@ -469,7 +466,7 @@ def check(
                 "answer": "recognised" if res.recognised else "not recognised",
                 "reason_code": res.reasons[0].code if res.reasons else "",
                 "reason": res.reasons[0].text if res.reasons else "",
-                "reasons": [to_dict(x) for x in res.reasons],
+                "reasons": res.wire["reasons"],
             }
         )
     if fmt == "json":
@@ -478,7 +475,7 @@ def check(
         cols = ["issuer", "record_id", "brand_name", "region", "on", "answer", "reason_code"]
         emit(results, [*cols, "reason"], "csv")
     else:
-        for res, row in zip(resp.results, results, strict=True):
+        for res, row in zip(answers, results, strict=True):
             click.echo(
                 f"{row['answer']}: {row['issuer']}/{row['record_id']} ({row['brand_name']}) "
                 f"in {region_text(region)} on {on}"

@@ -29,6 +29,7 @@ __all__ = [
     "province_of",
     "region_label",
     "region_name",
+    "resolve_region",
     "validate_region",
     "within",
 ]
@@ -70,6 +71,39 @@ def validate_region(code: object, field: str = "region") -> None:
         raise ValidationError(field, "region code must be six ASCII digits (GB/T 2260)", code)
     if code not in _table():
         raise ValidationError(field, "not a GB/T 2260 region code", code)
+
+
+@cache
+def _by_name() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for code, (name, _, _) in _table().items():
+        out.setdefault(name, []).append(code)
+    return out
+
+
+def resolve_region(text: object, field: str = "region") -> str:
+    """The code of a region given by code (``340000``) or exact Chinese name (``安徽省``).
+
+    The one place a region typed by a person is read, so every option that takes
+    a code takes a name too. A name several regions share (``鼓楼区`` is in six
+    cities) is refused with each candidate's code and enclosing regions.
+
+    Raises:
+        ValidationError: unknown code or name, or an ambiguous name.
+    """
+    value = str(text or "").strip()
+    if value.isascii() and value.isdigit():
+        validate_region(value, field)
+        return value
+    codes = _by_name().get(value, [])
+    if len(codes) == 1:
+        return codes[0]
+    if not codes:
+        raise ValidationError(field, "not a GB/T 2260 region code or exact region name", value)
+    shown = "; ".join(
+        f"{c} ({''.join(region_name(a) for a in reversed(ancestors(c)))}{value})" for c in codes
+    )
+    raise ValidationError(field, f"names {len(codes)} regions, give the code: {shown}", value)
 
 
 def region_name(code: str) -> str:

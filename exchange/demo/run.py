@@ -517,19 +517,14 @@ def write_artifacts(fed: DemoFederation, state: Path) -> None:
     from nacl.signing import VerifyKey
 
     from exchange.cli.log import federation_keys
+    from exchange.client import NodeClient
     from exchange.core.cosignature import CosignatureVerifier
     from exchange.core.note import Ed25519NoteVerifier
     from exchange.core.origin import witness_name
 
-    class _C:
-        config = fed.config("anhui")
-
-        @staticmethod
-        def stub(cls: type) -> Any:
-            return cls(fed.channel("anhui"))
-
+    client = NodeClient("anhui", fed.channel("anhui"), fed.config("anhui"))
     lines = []
-    for origin, public in federation_keys(_C):
+    for origin, public in federation_keys(client):
         lines.append(Ed25519NoteVerifier(origin, VerifyKey(public)).vkey_string())
         lines.append(CosignatureVerifier(witness_name(origin), VerifyKey(public)).vkey_string())
     (state / "vkeys.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

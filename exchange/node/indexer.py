@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import Future
 
 from exchange._proto.brandex.v1 import entries_pb2
+from exchange.core import textforms
 from exchange.core.dsse import parse_envelope
 from exchange.core.origin import parse_origin
 from exchange.core.rules import Violation, stateless_violations
@@ -106,6 +107,9 @@ class Indexer:
         return done
 
     def _run(self) -> None:
+        # Load the pinyin tables here, in the background, rather than in the first
+        # search or the first indexed entry (a few seconds on a busy machine).
+        textforms.warm_up()
         version = -1
         while not self.ledger.closing.is_set():
             try:

@@ -664,11 +664,23 @@ class RegistryService(_Service, services_pb2_grpc.RegistryServiceServicer):
         checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
-        found, total, capped = queries.search_records(conn, request)
+        found = queries.search(conn, request, on, with_facets=request.facets)
         return services_pb2.SearchResponse(
-            records=record_views(self.node, found, on, conn),
-            total=total,
-            total_is_lower_bound=capped,
+            records=record_views(self.node, found.rows, on, conn),
+            total=found.total,
+            total_is_lower_bound=found.capped,
+            facets=[
+                services_pb2.Facet(
+                    field=name,
+                    counts=[
+                        services_pb2.FacetCount(value=v, count=n) for v, n in counts.most_common()
+                    ],
+                )
+                for name, counts in found.facets.items()
+            ],
+            facets_over=found.facets_over,
+            facets_partial=found.facets_partial,
+            typo=found.typo,
         )
 
     @translate_errors

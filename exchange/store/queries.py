@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,14 @@ from exchange.core.recognition import (
     WithdrawalFacts,
 )
 from exchange.core.records import Kind, ReasonCode, Status
-from exchange.store.search import COUNT_CAP, filter_tags, match_expression, phrase
+from exchange.store.search import (
+    COUNT_CAP,
+    exact_brands,
+    filter_tags,
+    match_expression,
+    phrase,
+    typo_expression,
+)
 
 __all__ = [
     "accession_facts",
@@ -34,6 +43,7 @@ __all__ = [
     "record_facts",
     "record_row",
     "rows",
+    "search",
     "search_records",
     "withdrawal_facts",
 ]
@@ -141,22 +151,35 @@ def find_records(
     return rows(conn, f"SELECT * FROM records WHERE {sql} ORDER BY issuer, record_id", params)
 
 
-def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, bool]:
-    """Substring and filter search; ``f`` carries SearchRequest fields.
+#: Facets count at most this many matches (in log order): counting is not free either.
+FACET_CAP = 1000
 
-    Returns (rows, total, capped): totals stop counting at ``COUNT_CAP``.
-    Text, issuer, region, kind, status and Nice class all live in the FTS5 index
-    (see ``exchange.store.search``), so FTS5 intersects them in C and the loop
-    stops at the LIMIT; only a USCC (its own exact index) and a validity date
-    are checked on the records table. Results come in log order (rowid).
-    """
+
+@dataclass
+class SearchAnswer:
+    """One page of a search, ranked, with its total and (if asked) its facets."""
+
+    rows: list[dict]
+    total: int
+    capped: bool
+    facets: dict[str, Counter] = field(default_factory=dict)
+    facets_over: int = 0
+    facets_partial: bool = False
+    typo: bool = False  # nothing matched as typed: these match one edit away
+
+
+def _plan(f: Any, text_expr: str | None) -> tuple[str, list, str, str] | None:
+    """(source, params, where, order) of the matches, or None when nothing can match."""
     parts = []
-    for text, fields in ((f.text, None), (f.enterprise, ("enterprise_name",))):
-        if text:
-            expr = match_expression(text, fields) if fields else match_expression(text)
-            if expr is None:
-                return [], 0, False
-            parts.append(f"({expr})")
+    if f.text:
+        if text_expr is None:
+            return None
+        parts.append(f"({text_expr})")
+    if f.enterprise:
+        expr = match_expression(f.enterprise, ("enterprise_name",))
+        if expr is None:
+            return None
+        parts.append(f"({expr})")
     if f.region and not regions.is_region(f.region):
         raise ValidationError("region", "is not a GB/T 2260 region code", f.region)
     # Most records are valid: as an index term "valid" would make FTS5 walk a
@@ -190,21 +213,156 @@ def search_records(conn: sqlite3.Connection, f: Any) -> tuple[list[dict], int, b
         if parts:  # a USCC narrows to a handful of rows: check the rest against them
             where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
             params.append(" AND ".join(parts))
-    sql = " AND ".join(where) or "1 = 1"
+    return source, params, " AND ".join(where) or "1 = 1", order
+
+
+def _ranked_page(
+    conn: sqlite3.Connection,
+    plan: tuple[str, list, str, str],
+    exact: list[str],
+    on: str,
+    f: Any,
+    ranked: bool = True,
+) -> list[dict]:
+    """The page ``[offset, offset + limit)`` of the matches in rank order.
+
+    Ranks: the brand exactly as typed first, then records valid on ``on``, then
+    the rest (expired, suspended, revoked, withdrawn), each in log order. Each
+    rank is its own query that stops at the rows the page needs (SQLite skips
+    the offset), so a common query (one character, a million records) still
+    reads about a page. Without ``ranked`` (a listing by filters only, such as
+    an export paging through an issuer's records) the order is the log's.
+    """
+    source, params, where, order = plan
     limit = min(f.limit or 20, 1000)
-    found = rows(
-        conn,
-        f"SELECT r.* FROM {source} WHERE {sql} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*params, limit, f.offset],
+    marks = ", ".join("?" * len(exact))
+    valid = (
+        "(r.status = 'valid' AND r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?))"
     )
-    if len(found) < limit and (found or f.offset == 0):
-        return found, f.offset + len(found), False  # the page ran out: that is the count
+    tiers: list[tuple[str, str, list]] = []
+    if not ranked:
+        tiers.append((source, "1 = 1", []))
     else:
+        if exact:
+            # Driven by the brand_name index; FTS5 answers for those rowids only.
+            exact_source = source.replace(
+                "records_fts f JOIN records r", "records r CROSS JOIN records_fts f"
+            )
+            tiers.append((exact_source, f"r.brand_name IN ({marks})", list(exact)))
+        not_exact = [f"r.brand_name NOT IN ({marks})"] if exact else []
+        tiers.append((source, " AND ".join([*not_exact, valid]), [*exact, on, on]))
+        tiers.append((source, " AND ".join([*not_exact, f"NOT {valid}"]), [*exact, on, on]))
+    out: list[dict] = []
+    skip = f.offset
+    for src, extra, extra_params in tiers:
+        need = limit - len(out)
+        if need <= 0:
+            break
+        sql = f"FROM {src} WHERE {where} AND {extra}"
+        got = rows(
+            conn,
+            f"SELECT r.* {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, *extra_params, need, skip],
+        )
+        out += got
+        if len(got) == need:
+            break
+        if got:
+            skip = 0  # this rank ran out inside the page: the next starts at its top
+        elif skip:  # this rank lies wholly before the page: skip past it (counting <= skip)
+            n = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", [*params, *extra_params, skip]
+            ).fetchone()[0]
+            skip -= n
+    return out
+
+
+def _facets(
+    conn: sqlite3.Connection, plan: tuple[str, list, str, str], on: str
+) -> tuple[dict[str, Counter], int, bool]:
+    """Counts by issuer, enterprise province, kind, status on ``on`` and Nice class,
+    over the first :data:`FACET_CAP` matches, counted by SQLite in one statement
+    (the matches are read once, into a materialised CTE)."""
+    source, params, where, order = plan
+    status = (
+        "CASE WHEN status = 'valid' AND valid_until != '' AND valid_until < ? THEN 'expired'"
+        " WHEN status = 'valid' AND valid_from > ? THEN 'not yet valid' ELSE status END"
+    )
+    sql = (
+        "WITH m AS MATERIALIZED (SELECT r.issuer, r.enterprise_region, r.kind, r.status,"
+        f" r.valid_from, r.valid_until, r.nice_classes FROM {source} WHERE {where}"
+        f" ORDER BY {order} LIMIT ?), c AS MATERIALIZED (SELECT * FROM m LIMIT ?)"
+        " SELECT 'n', '', count(*) FROM m"
+        " UNION ALL SELECT 'issuer', issuer, count(*) FROM c GROUP BY 2"
+        " UNION ALL SELECT 'region', substr(enterprise_region, 1, 2), count(*) FROM c GROUP BY 2"
+        " UNION ALL SELECT 'kind', kind, count(*) FROM c GROUP BY 2"
+        f" UNION ALL SELECT 'status', {status}, count(*) FROM c GROUP BY 2"
+        " UNION ALL SELECT 'nice_class', j.value, count(*)"
+        " FROM c, json_each(c.nice_classes) j GROUP BY 2"
+    )
+    facets: dict[str, Counter] = {
+        k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
+    }
+    matched = 0
+    for name, value, n in conn.execute(sql, [*params, FACET_CAP + 1, FACET_CAP, on, on]):
+        if name == "n":
+            matched = n
+        elif name == "region":
+            facets[name][str(value or "").ljust(6, "0")] += n
+        elif name == "kind":
+            kind = Kind(value).name if value in Kind._value2member_map_ else str(value)
+            facets[name][kind] += n
+        else:
+            facets[name][str(value)] += n
+    return facets, min(matched, FACET_CAP), matched > FACET_CAP
+
+
+def search(
+    conn: sqlite3.Connection, f: Any, on: date | None = None, with_facets: bool = False
+) -> SearchAnswer:
+    """Substring, pinyin and initials search with filters; ``f`` carries SearchRequest fields.
+
+    Text, issuer, region, kind, status and Nice class all live in the FTS5 index
+    (see ``exchange.store.search``), so FTS5 intersects them in C and each query
+    stops at the LIMIT; only a USCC (its own exact index) and a validity date
+    are checked on the records table. Totals stop counting at ``COUNT_CAP``.
+    Results are ranked (:func:`_ranked_page`). A pinyin query that matches
+    nothing is tried once more one edit away (``typo``).
+    """
+    today = (on or date.today()).isoformat()
+    typo = False
+    plan = _plan(f, match_expression(f.text) if f.text else None)
+    ranked = bool(f.text)
+    page = _ranked_page(conn, plan, exact_brands(f.text), today, f, ranked) if plan else []
+    if plan and not page and f.offset == 0 and f.text:
+        retry = _plan(f, typo_expression(f.text)) if typo_expression(f.text) else None
+        if retry is not None:
+            page = _ranked_page(conn, retry, [], today, f)
+            plan, typo = (retry, True) if page else (plan, False)
+    if plan is None:
+        return SearchAnswer([], 0, False)
+    limit = min(f.limit or 20, 1000)
+    if len(page) < limit and (page or f.offset == 0):
+        total, capped = f.offset + len(page), False  # the page ran out: that is the count
+    else:
+        source, params, where, _ = plan
         total = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {sql} LIMIT {COUNT_CAP + 1})",
+            f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})",
             params,
         ).fetchone()[0]
-    return found, min(total, COUNT_CAP), total > COUNT_CAP
+        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+    answer = SearchAnswer(page, total, capped, typo=typo)
+    if with_facets:
+        answer.facets, answer.facets_over, answer.facets_partial = _facets(conn, plan, today)
+    return answer
+
+
+def search_records(
+    conn: sqlite3.Connection, f: Any, on: date | None = None
+) -> tuple[list[dict], int, bool]:
+    """:func:`search` without facets: (rows, total, capped)."""
+    a = search(conn, f, on)
+    return a.rows, a.total, a.capped
 
 
 def bundle_refs(

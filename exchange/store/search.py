@@ -11,6 +11,16 @@ indexed twice in one contentless FTS5 table:
   substrings and reads short posting lists (common single characters such as
   有 or 公 would make a phrase of characters slow on a million records).
 
+Brand names are also indexed in the forms staff type (computed here, once per
+record, by :mod:`exchange.core.textforms`): pinyin syllables one per token
+(``song he liang ye``, for a one-syllable query), pinyin syllable bigrams
+(``songhe heliang liangye``: ``songhe``, ``song he`` and ``songheliangye`` are
+phrases of these, as Chinese queries are phrases of character bigrams) and
+bigrams of the initials (``sh hl ly`` for ``shly``). All text is indexed and
+queried in simplified characters, so ``宋河糧液`` finds 宋河粮液. A pinyin query
+that reads as no syllables is retried with its one-edit neighbours that do
+(:func:`typo_expression`), only when the query itself finds nothing.
+
 Rows are removed with the FTS5 'delete' command, which needs the old text, so
 callers pass the old record.
 """
@@ -22,18 +32,23 @@ import operator
 import re
 import sqlite3
 import unicodedata
+from itertools import pairwise
 from typing import Any
+
+from exchange.core import textforms
 
 __all__ = [
     "COUNT_CAP",
     "INDEXED_COLUMNS",
     "create_search_index",
+    "exact_brands",
     "filter_tags",
     "index_record",
     "index_values",
     "match_expression",
     "phrase",
     "spaced",
+    "typo_expression",
     "unindex_record",
 ]
 
@@ -49,6 +64,9 @@ _COLUMNS = (
     "product2",
     "enterprise2",
     "tags",
+    "py1",
+    "py2",
+    "ini",
 )
 #: The record columns the index is built from (text, plus the filter tags).
 INDEXED_COLUMNS = (
@@ -70,10 +88,21 @@ _BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
 
 
 def create_search_index(conn: sqlite3.Connection) -> None:
+    """Create the index; a file from before the pinyin columns is re-indexed in place."""
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(records_fts)")]
+    if cols and cols != list(_COLUMNS):
+        conn.execute("DROP TABLE records_fts")
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5({', '.join(_COLUMNS)},"
         " content='', tokenize='unicode61 remove_diacritics 2')"
     )
+    if cols and cols != list(_COLUMNS):
+        names = ", ".join(INDEXED_COLUMNS)
+        cur = conn.execute(f"SELECT rowid, {names} FROM records")
+        while batch := cur.fetchmany(5000):
+            index_many(
+                conn, [(r[0], dict(zip(INDEXED_COLUMNS, r[1:], strict=True))) for r in batch]
+            )
 
 
 def phrase(value: str) -> str:
@@ -86,7 +115,8 @@ def phrase(value: str) -> str:
 
 
 def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "")
+    """NFKC, then traditional characters as simplified (index and query alike)."""
+    return textforms.simplified(unicodedata.normalize("NFKC", text or ""))
 
 
 def spaced(text: str) -> str:
@@ -129,6 +159,19 @@ def filter_tags(
     return tags
 
 
+def _pinyin_columns(brand: str) -> list[str]:
+    """The py1, py2 and ini columns of a brand name (see the module docstring)."""
+    runs = textforms.pinyin_syllables(brand)
+    py1 = " ".join(s for run in runs for s in run)
+    py2 = f" {_BREAK} ".join(
+        " ".join(map(operator.add, run, run[1:])) for run in runs if len(run) > 1
+    )
+    ini = f" {_BREAK} ".join(
+        " ".join(a[0] + b[0] for a, b in pairwise(run)) for run in runs if len(run) > 1
+    )
+    return [py1, py2, ini]
+
+
 def index_values(rec: Any) -> list[str]:
     """The indexed columns of a record row (dict), in column order."""
     texts = [rec.get(f) or "" for f in _FIELDS]
@@ -145,6 +188,7 @@ def index_values(rec: Any) -> list[str]:
         spaced(rec.get("brand_name_latin") or ""),
         *map(bigrams, texts),
         " ".join(tags),
+        *_pinyin_columns(rec.get("brand_name") or ""),
     ]
 
 
@@ -170,10 +214,34 @@ def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
     conn.execute(_DELETE, [rowid, *index_values(old)])
 
 
+def _pinyin_alternatives(text: str) -> list[str]:
+    """FTS5 sub-expressions for a Latin query read as pinyin and as initials."""
+    alts = []
+    readings = textforms.pinyin_segmentations(text)
+    # The last syllable may be typed in part (li... for liang): always a prefix.
+    for pieces, _ in readings:
+        if len(pieces) == 1:
+            alts.append(f"py1 : {phrase(pieces[0])}*")
+        else:
+            grams = " ".join(map(operator.add, pieces, pieces[1:]))
+            alts.append(f"py2 : {phrase(grams)}*")
+    # Initials: brand names are short, and a query that reads as whole syllables
+    # (songhe) is pinyin, not six initials; each extra letter bigram is one more
+    # posting list to read.
+    letters = "".join(text.split()).lower()
+    whole = any(not partial for _, partial in readings)
+    if " " not in text and 2 <= len(letters) <= 8 and (len(letters) <= 3 or not whole):
+        grams = " ".join(map(operator.add, letters, letters[1:]))
+        alts.append(f"ini : {phrase(grams)}")
+    return alts
+
+
 def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | None:
     """The FTS5 query for a user's substring query (None when nothing is searchable).
 
     ``fields`` narrows it to some of brand_name, product and enterprise_name.
+    A query of Latin letters over every field is also read as brand pinyin
+    (whole, spaced or run together) and as brand initials, any of which may match.
     """
     cols = {"brand_name": "brand", "product": "product", "enterprise_name": "enterprise"}
     names = [cols[f] for f in fields]
@@ -190,4 +258,35 @@ def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | Non
         quoted += "*"  # a Latin word may be typed in part
         if fields == _FIELDS:
             names.append("latin")
-    return f"{{{' '.join(names)}}} : {quoted}"
+    base = f"{{{' '.join(names)}}} : {quoted}"
+    if fields != _FIELDS or not textforms.is_pinyin_query(text):
+        return base
+    return " OR ".join(f"({e})" for e in [base, *_pinyin_alternatives(text)])
+
+
+def typo_expression(query: str) -> str | None:
+    """The FTS5 query for pinyin one edit away from ``query`` (None: no such reading).
+
+    Only for a query that does not read as whole syllables itself (``sognhe`` ->
+    ``songhe``); the caller tries it only when the query as typed found nothing.
+    """
+    text = " ".join(_norm(query).split())
+    if not textforms.is_pinyin_query(text):
+        return None
+    alts = []
+    for variant in textforms.typo_variants(text):
+        for pieces, _ in textforms.pinyin_segmentations(variant, partial_last=False):
+            if len(pieces) == 1:
+                alts.append(f"py1 : {phrase(pieces[0])}")
+            else:
+                alts.append(f"py2 : {phrase(' '.join(map(operator.add, pieces, pieces[1:])))}")
+    alts = list(dict.fromkeys(alts))[: textforms.MAX_TYPO_VARIANTS]
+    return " OR ".join(f"({e})" for e in alts) or None
+
+
+def exact_brands(query: str) -> list[str]:
+    """Brand names that equal the query as typed or in simplified characters."""
+    text = unicodedata.normalize("NFKC", query or "").strip()
+    if not text or not _CJK.search(text):
+        return []
+    return list(dict.fromkeys([text, textforms.simplified(text)]))

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2
 from exchange.cli import registry
 from exchange.cli.main import cli
+from exchange.client import NodeClient
 
 
 class _NotFound(grpc.RpcError):
@@ -22,11 +23,18 @@ class _NotFound(grpc.RpcError):
         return "no such record"
 
 
-class _Client:
+class _Client(NodeClient):
+    """The real client over stand-in stubs (three origins; ``holders`` hold the id)."""
+
     def __init__(self, holders: set[str]) -> None:
-        self.config = SimpleNamespace(region="330000")
-        self.address = "127.0.0.1:1"
+        super().__init__("127.0.0.1:1", None, SimpleNamespace(region="330000"))  # type: ignore[arg-type]
         self.holders = holders
+
+    @property
+    def _registry(self):
+        return self.stub(None)
+
+    _log = _registry
 
     def stub(self, cls):
         holders = self.holders

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[3] / "exchange" / "core"
-ALLOWED_THIRD_PARTY = {"nacl", "cryptography", "rfc8785"}  # rfc8785: pure JCS encoder
+# rfc8785: pure JCS encoder (core.federation); pypinyin and zhconv: pure text conversion
+# over packaged dictionaries (core.textforms).
+ALLOWED_THIRD_PARTY = {"nacl", "cryptography", "rfc8785", "pypinyin", "zhconv"}
 FILES = sorted(CORE.rglob("*.py"))
 
 

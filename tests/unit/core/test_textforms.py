@@ -1,0 +1,71 @@
+"""The search forms of a name: simplified characters, pinyin, initials, typo neighbours."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange.core import textforms as tf
+
+SYLLABLES = sorted(tf.syllables())
+
+
+def test_traditional_becomes_simplified():
+    assert tf.simplified("宋河糧液") == "宋河粮液"
+    assert tf.simplified("宋河粮液") == "宋河粮液"
+    assert tf.simplified("ＡＢＣ") == "ABC"  # NFKC first
+
+
+def test_pinyin_and_initials_of_a_brand():
+    assert tf.pinyin_syllables("宋河粮液") == [["song", "he", "liang", "ye"]]
+    assert tf.pinyin_syllables("宋河糧液") == [["song", "he", "liang", "ye"]]
+    assert tf.initials("宋河粮液") == ["shly"]
+    assert tf.pinyin_syllables("Songhe 2号") == [["hao"]]  # Latin is left as it is
+
+
+def test_segmentations_of_typed_pinyin():
+    assert tf.pinyin_segmentations("songhe") == [(["song", "he"], False)]
+    assert tf.pinyin_segmentations("song he") == [(["song", "he"], False)]
+    assert tf.pinyin_segmentations("songheliangye")[0] == (["song", "he", "liang", "ye"], False)
+    assert (["xi", "an"], False) in tf.pinyin_segmentations("xian")
+    assert tf.pinyin_segmentations("songhel") == [(["song", "he", "l"], True)]
+    assert tf.pinyin_segmentations("shly") == []
+    assert tf.pinyin_segmentations("宋河") == []
+
+
+def test_typo_neighbours_read_as_pinyin():
+    assert tf.typo_variants("sognhe") == ["songhe"]
+    assert "songheliangye" in tf.typo_variants("songhelaingye")
+    assert tf.typo_variants("songhe") == []  # already pinyin: nothing to correct
+    assert tf.typo_variants("shy") == []  # too short to guess
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(SYLLABLES), min_size=1, max_size=5))
+def test_any_run_of_syllables_segments_back(pieces):
+    """Whatever syllables are run together, one reading gives them back (spaced or not)."""
+    run = "".join(pieces)
+    readings = [p for p, partial in tf.pinyin_segmentations(run) if not partial]
+    assert pieces in readings or len(tf.pinyin_segmentations(run)) == tf.MAX_SEGMENTATIONS
+    assert (pieces, False) in tf.pinyin_segmentations(" ".join(pieces))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(SYLLABLES), min_size=2, max_size=4), st.data())
+def test_one_deletion_is_corrected(pieces, data):
+    """A slip that leaves no pinyin reading has the intended word among its neighbours."""
+    word = "".join(pieces)
+    i = data.draw(st.integers(0, len(word) - 1))
+    typed = word[:i] + word[i + 1 :]
+    variants = tf.typo_variants(typed)
+    assert all(tf.pinyin_segmentations(v, partial_last=False) for v in variants)
+    assert len(variants) <= tf.MAX_TYPO_VARIANTS
+    if tf.pinyin_segmentations(typed, partial_last=False) or len(typed) < tf.TYPO_MIN_LENGTH:
+        assert variants == []
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), max_size=8))
+def test_simplified_is_idempotent(text):
+    once = tf.simplified(text)
+    assert tf.simplified(once) == once
+    assert len(tf.initials(text)[0] if text else "") == len(text)
