@@ -151,7 +151,22 @@ def connect(
 ) -> NodeClient:
     if config_path is None:
         raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
-    return NodeClient.from_config(config_path, node=node_addr, cert=cert, key=key)
+    client = NodeClient.from_config(config_path, node=node_addr, cert=cert, key=key)
+    _CLIENTS.append(client)
+    return client
+
+
+#: Clients this command connected: their nodes' warnings are shown when it ends.
+_CLIENTS: list[NodeClient] = []
+
+
+def _show_warnings() -> None:
+    shown: set[str] = set()
+    for client in _CLIENTS:
+        for text in client.warnings:
+            if text not in shown:
+                shown.add(text)
+                click.echo(f"warning: {client.address}: {text}", err=True)
 
 
 def quiet_broken_pipe() -> None:
@@ -190,6 +205,8 @@ def handle_errors(fn: F) -> F:
         except (BrandexError, OSError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exit_code(exc))
+        finally:
+            _show_warnings()
 
     return wrapper  # type: ignore[return-value]
 

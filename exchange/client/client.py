@@ -9,7 +9,7 @@ Every method raises :mod:`exchange.client.errors` (core errors), never
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,40 @@ def _str(value: object) -> str:
     return "" if value is None else str(value)
 
 
+#: The initial-metadata key under which a node sends what every answer should say
+#: (exchange.node.observe.RpcInterceptor.WARNING_KEY).
+WARNING_KEY = "brandex-warning"
+
+
+class _Warnings(grpc.UnaryUnaryClientInterceptor):
+    """Collects the warnings nodes attach to their answers (each text once)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        outcome = continuation(client_call_details, request)
+        try:
+            metadata = outcome.initial_metadata() or ()
+        except Exception:  # a failed call: the error says what matters
+            metadata = ()
+        for key, value in metadata:
+            if key == WARNING_KEY and value not in self.seen:
+                self.seen.append(value)
+        return outcome
+
+
 @dataclass
 class NodeClient:
-    """An open mTLS channel to one node, and the calls staff and operators make."""
+    """An open mTLS channel to one node, and the calls staff and operators make.
+
+    ``warnings`` collects what the node says with its answers whatever the
+    question (its federation document expired, say); a caller shows them."""
 
     address: str
     channel: grpc.Channel
     config: NodeConfig | None = None
+    warnings: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------ connecting
 
@@ -62,7 +89,11 @@ class NodeClient:
         """A client presenting ``cert``/``key``, trusting the CA certificates in ``anchors``."""
         anchors_pem, _ = load_anchors(anchors)
         creds = channel_credentials(cert, key, anchors_pem)
-        return cls(address, open_channel(address, creds), config)
+        warnings = _Warnings()
+        channel = grpc.intercept_channel(open_channel(address, creds), warnings)
+        client = cls(address, channel, config)
+        client.warnings = warnings.seen
+        return client
 
     @classmethod
     def from_config(

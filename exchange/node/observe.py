@@ -331,9 +331,23 @@ class RpcInterceptor(grpc.ServerInterceptor):
     #: Polled often (load balancers, tests): logged at DEBUG, still measured.
     QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
-    def __init__(self, metrics: NodeMetrics) -> None:
+    #: The initial-metadata key of a warning every answer carries (see ``warning``).
+    WARNING_KEY = "brandex-warning"
+
+    def __init__(
+        self, metrics: NodeMetrics, warning: Callable[[], str | None] = lambda: None
+    ) -> None:
         self.metrics = metrics
         self._who = _Identities()
+        #: What every answer should say while it holds (the federation document expired,
+        #: or expires within 30 days): sent as initial metadata before the answer.
+        self.warning = warning
+
+    def _warn(self, context: grpc.ServicerContext) -> None:
+        text = self.warning()
+        if text:
+            with contextlib.suppress(Exception):  # metadata already sent: nothing to add
+                context.send_initial_metadata(((self.WARNING_KEY, text),))
 
     def _done(self, method: str, context: grpc.ServicerContext, start: float, failed: bool):
         elapsed = time.perf_counter() - start
@@ -376,6 +390,7 @@ class RpcInterceptor(grpc.ServerInterceptor):
             def streaming(request, context):
                 start = time.perf_counter()
                 failed = True
+                self._warn(context)
                 try:
                     yield from behavior(request, context)
                     failed = False
@@ -389,6 +404,7 @@ class RpcInterceptor(grpc.ServerInterceptor):
             def unary(request, context):
                 start = time.perf_counter()
                 failed = True
+                self._warn(context)
                 try:
                     out = behavior(request, context)
                     failed = False

@@ -298,7 +298,9 @@ def start_node(config: NodeConfig) -> Node:
             ("grpc.max_connection_idle_ms", 1_800_000),
         ],
         maximum_concurrent_rpcs=256,
-        interceptors=[RpcInterceptor(metrics)],
+        interceptors=[
+            RpcInterceptor(metrics, lambda: governance.warning() if governance else None)
+        ],
     )
     names = add_services(server, ctx)
     health_servicer = health.HealthServicer()

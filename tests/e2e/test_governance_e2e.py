@@ -41,7 +41,7 @@ def test_join_leave_and_catch_up(federation_factory, tmp_path: Path) -> None:
         "federation", "init", "--name", "yrd", "--dir", str(certs),
         *(a for n in FOUNDERS for a in ("--member", f"{n}={fed.address(n)}")),
         "--anchor", str(certs / "anchor.pem"),
-        "--threshold", "2", "--quorum", "1", "--out", str(v1),
+        "--threshold", "2", "--quorum", "1", "--days", "20", "--out", str(v1),
         expect=0,
     )  # fmt: skip
     for n in ("zhejiang", "anhui"):
@@ -52,6 +52,12 @@ def test_join_leave_and_catch_up(federation_factory, tmp_path: Path) -> None:
         fed.start(n, wait=False)
     for n in FOUNDERS:
         fed.wait_ready(n)
+
+    # It expires within 30 days: every answer says so, node status too (exit 0 until then).
+    shown = brandex("federation", "show", "--config", str(fed.configs["anhui"]), expect=0)
+    assert "federation document yrd version 1 expires on" in shown.stderr
+    status = brandex("node", "status", "--config", str(fed.configs["anhui"]), expect=0)
+    assert "!!! federation document yrd version 1 expires on" in status.stdout
 
     # Peers come from the document: no [[peers]] in any config.
     fed.issue("jiangsu", 2)
