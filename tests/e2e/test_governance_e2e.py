@@ -144,3 +144,12 @@ def test_join_leave_and_catch_up(federation_factory, tmp_path: Path) -> None:
     report = json.loads(audited.stdout)
     assert report["origins"]["yrd/330000"]["kinds"].get("federation_update") == 2
     assert not [i for i in report["issues"] if i["kind"] == "governance"], report["issues"]
+
+    # The departed member's entries, signed while it was a member, still verify.
+    departed = brandex(
+        "audit", "log", "--config", str(fed.configs["anhui"]), "--origin", "yrd/320000",
+        "--format", "json", "--workers", "0",
+    )  # fmt: skip
+    report = json.loads(departed.stdout)
+    assert report["origins"]["yrd/320000"]["kinds"].get("recognition") == 2
+    assert report["clean"], report["issues"]
