@@ -33,7 +33,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections import deque
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,18 +75,6 @@ def national_sample(n: int, seed: int = 2260) -> dict[str, str]:
                 if len(picked) < n and code not in picked:
                     picked.append(code)
     return {f"n{c}": c for c in picked}
-
-
-def hop_distances(graph: dict[str, tuple[str, ...]], start: str) -> dict[str, int]:
-    dist = {start: 0}
-    todo = deque([start])
-    while todo:
-        x = todo.popleft()
-        for y in graph[x]:
-            if y not in dist:
-                dist[y] = dist[x] + 1
-                todo.append(y)
-    return dist
 
 
 class Arrivals:
@@ -257,7 +244,7 @@ class Overlay:
         others = [n for n in self.members if n not in skip]
         self.arrivals.wait_all(others, origin, size, timeout=300)
         got = {n: self.arrivals.first[(n, origin, size)] - t0 for n in others}
-        hops = hop_distances(self.graph, src)
+        hops = overlay.hop_distances(self.graph, src)
         return {"src": src, "origin": origin, "size": size, "t0": t0, "got": got, "hops": hops}
 
     def stop(self) -> None:

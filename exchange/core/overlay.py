@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,6 +66,7 @@ __all__ = [
     "NEIGHBOUR_PROVINCES",
     "OverlayMember",
     "WitnessSet",
+    "hop_distances",
     "neighbours",
     "overlay",
     "witnesses",
@@ -177,6 +178,20 @@ def overlay(members: Iterable[OverlayMember]) -> dict[str, tuple[str, ...]]:
             members share a name.
     """
     return dict(_overlay(_checked(members)))
+
+
+def hop_distances(graph: Mapping[str, Sequence[str]], start: str) -> dict[str, int]:
+    """Hops from ``start`` to every member it reaches in ``graph`` (breadth first): how
+    far an entry relayed hop by hop travels, for tests, benches and SCALE.md."""
+    dist = {start: 0}
+    todo = deque([start])
+    while todo:
+        x = todo.popleft()
+        for y in graph[x]:
+            if y not in dist:
+                dist[y] = dist[x] + 1
+                todo.append(y)
+    return dist
 
 
 def neighbours(members: Iterable[OverlayMember], me: str) -> tuple[str, ...]:

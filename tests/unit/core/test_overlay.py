@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import deque
 from importlib import resources
 
 import pytest
@@ -25,18 +24,6 @@ NATION = [ov.OverlayMember(f"m{c}", c, f"10.0.0.1:{i}") for i, c in enumerate(AL
 DEMO = [ov.OverlayMember(n, r) for n, r in DEMO_MEMBERS.items()]
 
 
-def distances(graph: dict[str, tuple[str, ...]], start: str) -> dict[str, int]:
-    dist = {start: 0}
-    todo = deque([start])
-    while todo:
-        x = todo.popleft()
-        for y in graph[x]:
-            if y not in dist:
-                dist[y] = dist[x] + 1
-                todo.append(y)
-    return dist
-
-
 def check_graph(members: list[ov.OverlayMember]) -> dict[str, tuple[str, ...]]:
     graph = ov.overlay(members)
     assert set(graph) == {m.name for m in members}
@@ -45,7 +32,7 @@ def check_graph(members: list[ov.OverlayMember]) -> dict[str, tuple[str, ...]]:
         assert len(peers) <= ov.MAX_DEGREE
         for p in peers:
             assert name in graph[p], f"{name} -> {p} is not symmetric"
-    assert len(distances(graph, members[0].name)) == len(members), "not connected"
+    assert len(ov.hop_distances(graph, members[0].name)) == len(members), "not connected"
     return graph
 
 
@@ -88,14 +75,18 @@ def test_overlay_survives_any_one_member_down(drawn):
     for down in list(graph)[:10]:
         rest = {n: tuple(p for p in ps if p != down) for n, ps in graph.items() if n != down}
         if rest:
-            assert len(distances(rest, next(iter(rest)))) == len(rest), f"{down} cuts the overlay"
+            assert len(ov.hop_distances(rest, next(iter(rest)))) == len(rest), (
+                f"{down} cuts the overlay"
+            )
 
 
 def test_nation_degree_and_diameter():
     """3,224 members (every GB/T 2260 code): degree <= MAX_DEGREE, diameter small."""
     graph = check_graph(NATION)
     # Eccentricity of any node e bounds the diameter by 2e; sample some for the estimate.
-    ecc = [max(distances(graph, n).values()) for n in random.Random(1).sample(list(graph), 40)]
+    ecc = [
+        max(ov.hop_distances(graph, n).values()) for n in random.Random(1).sample(list(graph), 40)
+    ]
     assert 2 * min(ecc) <= 20
     assert max(ecc) <= 10
     degrees = [len(p) for p in graph.values()]
@@ -109,7 +100,7 @@ def test_peering_follows_the_hierarchy():
     # Every county reaches its prefecture within a few hops inside the province.
     for county in ("m330302", "m411628", "m320506"):
         city = "m" + regions.parent(county[1:])
-        assert distances(graph, county)[city] <= 4
+        assert ov.hop_distances(graph, county)[city] <= 4
 
 
 def test_neighbours_refuses_unknowns():
@@ -189,7 +180,7 @@ def test_adjacent_provinces_is_symmetric_and_connected():
         for q in adj:
             assert p in regions.adjacent_provinces(q)
     graph = {p: regions.adjacent_provinces(p) for p in provinces}
-    assert len(distances(graph, "110000")) == 31
+    assert len(ov.hop_distances(graph, "110000")) == 31
     assert set(regions.adjacent_provinces("330106")) == {
         "310000",
         "320000",
