@@ -248,8 +248,8 @@ def publish(document, config_path, node_addr, cert, key, fmt) -> None:
         emit_one(row, list(row), fmt)
 
 
-def _summary(doc: fd.FederationDoc, signers_of: fd.FederationDoc | None = None) -> list[dict]:
-    signed = set(doc.signers(doc.members + (signers_of.members if signers_of else ())))
+def _summary(doc: fd.FederationDoc) -> list[dict]:
+    signed = set(doc.signers(doc.members))
     return [
         {
             "name": m.name,

@@ -103,7 +103,7 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
     """
     client = connect(config_path, node_addr, cert, key)
     st = client.node_status()
-    expired = "expired" in st.federation_warning
+    expired = st.federation_expired
     if fmt == "json":
         emit_one(st.wire, [], "json")
         if expired:

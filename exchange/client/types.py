@@ -310,6 +310,7 @@ class NodeStatus:
     violations: list[Violation]
     federation_version: int = 0  # 0: the node runs without a federation document
     federation_warning: str = ""  # "... expired on D" or "... expires on D"
+    federation_expired: bool = False
     governance_evidence: list[GovernanceEvidence] = field(default_factory=list)
     wire: dict[str, Any] = field(default_factory=dict, repr=False)
 

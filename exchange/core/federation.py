@@ -55,6 +55,8 @@ __all__ = [
     "Chain",
     "Departure",
     "FederationDoc",
+    "GovernanceFork",
+    "GovernanceRollback",
     "Member",
     "RevokedKey",
     "canonical",
@@ -255,10 +257,6 @@ class FederationDoc:
                 continue
             out.add(m.name)
         return sorted(out)
-
-    def to_json(self) -> dict[str, Any]:
-        """The body, as canonical JSON would carry it (for ``federation show``)."""
-        return dict(self.body)
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -614,6 +612,18 @@ def verify_successor(prev: FederationDoc, raw: bytes, now: datetime) -> Federati
     return doc
 
 
+class GovernanceFork(ConflictError):
+    """Two different documents with one version: evidence of a fork of governance."""
+
+    kind = "fork"
+
+
+class GovernanceRollback(ConflictError):
+    """A version below the newest accepted that the chain does not hold."""
+
+    kind = "rollback"
+
+
 @dataclass
 class Chain:
     """Accepted versions, pinned first; :meth:`offer` extends it or says why not.
@@ -643,8 +653,8 @@ class Chain:
         """Take one document: the next version (returned), one already held (None).
 
         Raises:
-            ConflictError: same version, different document (fork); an older version
-                this chain does not hold (rollback).
+            GovernanceFork: same version, different document.
+            GovernanceRollback: an older version this chain does not hold.
             FormatError, VerificationError: as :func:`verify_successor`.
         """
         doc = parse_document(raw)
@@ -653,30 +663,17 @@ class Chain:
             if held is not None and held.digest == doc.digest:
                 return None
             if held is not None:
-                raise ConflictError(
+                raise GovernanceFork(
                     f"fork of governance: a different version {doc.version} "
                     f"(payload {doc.digest[:16]}…, held {held.digest[:16]}…)"
                 )
-            raise ConflictError(
+            raise GovernanceRollback(
                 f"rollback: version {doc.version} is below version {self.latest.version}, "
                 "the newest accepted"
             )
         new = verify_successor(self.latest, raw, now)
         self.docs.append(new)
         return new
-
-    def walk(
-        self, raws: Sequence[bytes], now: datetime, cap: int = MAX_WALK
-    ) -> list[FederationDoc]:
-        """Offer ``raws`` in version order, at most ``cap`` new versions; returns those taken."""
-        taken: list[FederationDoc] = []
-        for raw in sorted(raws, key=lambda r: parse_document(r).version):
-            if len(taken) >= cap:
-                break
-            new = self.offer(raw, now)
-            if new is not None:
-                taken.append(new)
-        return taken
 
 
 def expiry_warning(doc: FederationDoc, now: datetime) -> str | None:

@@ -52,6 +52,7 @@ class Governance:
         self._lock = threading.Lock()
         self.listeners: list[Callable[[fd.FederationDoc], None]] = []
         self._witness_sets: tuple[int, dict[str, frozenset[str] | None]] = (0, {})
+        self._serials: tuple[int, frozenset[int]] = (0, frozenset())
         chain = fd.Chain.pinned(bootstrap)
         if chain.latest.federation != federation:
             raise BrandexError(
@@ -86,11 +87,7 @@ class Governance:
     # ---------------------------------------------------------------- accepting
 
     def _evidence(self, raw: bytes, exc: BrandexError, source: str) -> None:
-        kind = (
-            ("fork" if "fork" in str(exc) else "rollback")
-            if isinstance(exc, ConflictError)
-            else "invalid"
-        )
+        kind = getattr(exc, "kind", "invalid")  # fd.GovernanceFork / GovernanceRollback
         try:
             doc = fd.parse_document(raw)
             version, digest = doc.version, doc.digest
@@ -118,8 +115,10 @@ class Governance:
             except Exception:
                 log.exception("applying federation version %d", doc.version)
 
-    def offer(self, raws: Iterable[bytes], source: str) -> list[fd.FederationDoc]:
-        """Take what a peer served: walk the chain (at most fd.MAX_WALK versions),
+    def offer(
+        self, raws: Iterable[bytes], source: str, cap: int = fd.MAX_WALK
+    ) -> list[fd.FederationDoc]:
+        """Take what a peer served: walk the chain (at most ``cap`` new versions),
         stopping at the first document refused (kept as evidence)."""
         taken: list[fd.FederationDoc] = []
         with self._lock:
@@ -130,7 +129,7 @@ class Governance:
                 except FormatError as exc:
                     self._evidence(raw, exc, source)
             for _, raw in sorted(ordered, key=lambda p: p[0]):
-                if len(taken) >= fd.MAX_WALK:
+                if len(taken) >= cap:
                     break
                 try:
                     doc = self.chain.offer(raw, self.clock())
@@ -186,7 +185,14 @@ class Governance:
         return sets[region]
 
     def revoked_serials(self) -> frozenset[int]:
-        return frozenset(int(s, 16) for s in self.latest.revoked_certs)
+        """The document's revoked certificate serials (asked on every call: kept per version)."""
+        doc = self.latest
+        if self._serials[0] != doc.version:
+            self._serials = (doc.version, frozenset(int(s, 16) for s in doc.revoked_certs))
+        return self._serials[1]
+
+    def expired(self) -> bool:
+        return self.latest.expired(self.clock())
 
     def left_at(self, region: str) -> datetime | None:
         gone = self.latest.departure(region)

@@ -294,6 +294,7 @@ class LogService(_Service, services_pb2_grpc.LogServiceServicer):
         if gov is not None:
             out.federation_version = gov.latest.version
             out.federation_warning = gov.warning() or ""
+            out.federation_expired = gov.expired()
             for ev in gov.evidence()[: checks.MAX_EVIDENCE]:
                 out.governance_evidence.append(services_pb2.GovernanceEvidence(**ev))
         evidence = store.evidence()

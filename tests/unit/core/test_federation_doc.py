@@ -203,24 +203,6 @@ def test_key_revoked_by_threshold(keys):
     assert doc.revoked_since("f" * 64) is None
 
 
-def test_walk_is_capped(keys):
-    chain = fd.Chain.pinned(genesis(keys))
-    docs, prev = [], chain.latest
-    for i in range(1, 5):
-        now = T0 + timedelta(days=i)
-        raw = sign(
-            fd.unsigned_document(fd.propose(prev, now)),
-            keys["anhui"],
-            keys["jiangsu"],
-            keys["shanghai"],
-        )
-        prev = fd.verify_successor(prev, raw, now)
-        docs.append(raw)
-    taken = chain.walk(list(reversed(docs)), T0 + timedelta(days=5), cap=3)
-    assert [d.version for d in taken] == [2, 3, 4]
-    assert chain.walk(docs, T0 + timedelta(days=5))[0].version == 5
-
-
 def test_admits_checks_fingerprints(keys):
     doc = fd.Chain.pinned(genesis(keys)).latest
     assert doc.admits("340000", "a" * 64, "node") is None

@@ -95,3 +95,20 @@ def test_expired_successor_refused_with_evidence(tmp_path: Path) -> None:
         gov.publish(raw)
     assert gov.latest.version == 1
     assert [e["kind"] for e in gov.evidence()] == ["invalid"]
+
+
+def test_an_update_walks_at_most_cap_versions(tmp_path: Path) -> None:
+    gov = Governance(Store(tmp_path / "node.db"), _genesis(), "yrd")
+    docs, prev = [], gov.latest
+    for i in range(1, 5):
+        raw = _signed(
+            fd.unsigned_document(fd.propose(prev, NOW + timedelta(seconds=i))),
+            ["anhui", "henan", "jiangsu"],
+        )
+        prev = fd.verify_successor(prev, raw, NOW + timedelta(seconds=i))
+        docs.append(raw)
+    taken = gov.offer(list(reversed(docs)), "127.0.0.1:9", cap=3)
+    assert [d.version for d in taken] == [2, 3, 4]
+    assert [d.version for d in gov.offer(docs, "127.0.0.1:9")] == [5]
+    assert gov.offer(docs, "127.0.0.1:9") == []  # all held: nothing new, no evidence
+    assert gov.evidence() == []
