@@ -29,6 +29,7 @@ from exchange.core import regions
 from exchange.core.errors import FormatError
 from exchange.core.records import Kind, Sector, recognition_errors
 from exchange.core.uscc import is_valid_uscc, uscc_region
+from exchange.i18n.terms import KIND_ZH, SECTOR_ZH
 
 __all__ = [
     "COLUMNS",
@@ -163,27 +164,6 @@ IGNORED_HEADERS: frozenset[str] = frozenset(
     }
 )
 
-#: Chinese names of the kinds (proto comments), accepted on import and written by export.
-KIND_ZH: dict[Kind, str] = {
-    Kind.WELL_KNOWN_TRADEMARK: "驰名商标",
-    Kind.PROVINCIAL_FAMOUS_BRAND_PRODUCT: "省名牌产品",
-    Kind.PROVINCIAL_FAMOUS_TRADEMARK: "省著名商标",
-    Kind.CHINA_TIME_HONOURED_BRAND: "中华老字号",
-    Kind.PROVINCIAL_TIME_HONOURED_BRAND: "省老字号",
-    Kind.GEOGRAPHICAL_INDICATION: "地理标志",
-    Kind.PROVINCIAL_QUALITY_AWARD: "省质量奖",
-    Kind.CITY_QUALITY_AWARD: "市质量奖",
-    Kind.COUNTY_QUALITY_AWARD: "县质量奖",
-    Kind.CITY_FAMOUS_BRAND_PRODUCT: "市名牌产品",
-}
-
-#: Chinese names of the sectors; a trailing 类 is accepted too (工业类).
-SECTOR_ZH: dict[Sector, str] = {
-    Sector.INDUSTRIAL: "工业",
-    Sector.AGRICULTURAL: "农业",
-    Sector.SERVICE: "服务业",
-    Sector.TRADITIONAL_CULTURAL: "传统文化",
-}
 _SECTOR_EXTRA = {"服务": Sector.SERVICE, "文化": Sector.TRADITIONAL_CULTURAL}
 
 #: Values of 有效期至 that mean "no expiry".

@@ -29,7 +29,7 @@ from exchange.client import NodeClient, RemoteNotFound, kind_names
 from exchange.client import types as t
 from exchange.core import regions
 from exchange.core.records import Kind
-from exchange.spreadsheet import KIND_ZH
+from exchange.i18n.terms import KIND_ZH
 
 __all__ = ["check", "search", "show"]
 
