@@ -79,6 +79,34 @@ def query_forms(brands: list[str], rng: random.Random) -> dict[str, list[str]]:
     return forms
 
 
+def cpu_per_form(db: Path, forms: dict[str, list[str]], per_query: int) -> dict[str, dict]:
+    """Thread CPU time of the store's search, in this process, per form (p50/p99 ms).
+
+    Wall-clock latency over gRPC is what staff feel, but on a shared machine it
+    mostly measures the scheduler; the CPU a query costs the node does not.
+    """
+    from types import SimpleNamespace
+
+    from exchange.store import queries
+
+    conn = queries.open_read_only(db)
+    blank = dict.fromkeys(("enterprise", "region", "issuer", "status", "uscc", "valid_on"), "")
+    out: dict[str, dict] = {}
+    try:
+        for form, qs in forms.items():
+            for facets in (False, True):
+                cpu = []
+                for q in qs[:per_query]:
+                    f = SimpleNamespace(text=q, kind=0, nice_class=0, limit=20, offset=0, **blank)
+                    t = time.thread_time()
+                    queries.search(conn, f, None, with_facets=facets)
+                    cpu.append(time.thread_time() - t)
+                out[f"cpu_{form}" + ("_facets" if facets else "")] = _percentiles(cpu)
+    finally:
+        conn.close()
+    return out
+
+
 def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> dict:
     """``keep``: a folder to build the database in once and reuse on later runs."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +173,9 @@ def run(n: int = 1_000_000, per_query: int = 200, keep: Path | None = None) -> d
                 )
                 lat.append(time.perf_counter() - t)
             figures["search_filtered"] = _percentiles(lat)
-            for form, qs in query_forms(brand_sample, rng).items():
+            forms = query_forms(brand_sample, rng)
+            figures.update(cpu_per_form(db, forms, per_query))
+            for form, qs in forms.items():
                 for facets in (False, True):
                     lat = []
                     for q in qs[:per_query]:

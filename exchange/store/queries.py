@@ -168,8 +168,27 @@ class SearchAnswer:
     typo: bool = False  # nothing matched as typed: these match one edit away
 
 
-def _plan(f: Any, text_expr: str | None) -> tuple[str, list, str, str] | None:
-    """(source, params, where, order) of the matches, or None when nothing can match."""
+@dataclass(frozen=True)
+class _Plan:
+    """How to read a search's matches: ``FROM source WHERE where ORDER BY order``.
+
+    ``row_where`` (with ``row_params``) is the part checked on the records row;
+    ``text_only`` says the FTS5 expression is the query text alone, which any
+    record whose brand equals the query satisfies, so the exact-brand rank can
+    skip FTS5 (see :func:`_ranked_page`).
+    """
+
+    source: str
+    params: list
+    where: str
+    order: str
+    row_where: str
+    row_params: list
+    text_only: bool
+
+
+def _plan(f: Any, text_expr: str | None) -> _Plan | None:
+    """How to read the matches of ``f``, or None when nothing can match."""
     parts = []
     if f.text:
         if text_expr is None:
@@ -194,16 +213,18 @@ def _plan(f: Any, text_expr: str | None) -> tuple[str, list, str, str] | None:
     )
     if tags:
         parts.append("tags : (" + " AND ".join(map(phrase, tags)) + ")")
-    where, params = [], []
+    text_only = bool(f.text) and len(parts) == 1
+    row_where, row_params = [], []
     if common_status:
-        where.append("r.status = ?")
-        params.append(f.status)
+        row_where.append("r.status = ?")
+        row_params.append(f.status)
     if f.uscc:
-        where.append("r.enterprise_uscc = ?")
-        params.append(f.uscc)
+        row_where.append("r.enterprise_uscc = ?")
+        row_params.append(f.uscc)
     if f.valid_on:
-        where.append("r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?)")
-        params += [f.valid_on, f.valid_on]
+        row_where.append("r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?)")
+        row_params += [f.valid_on, f.valid_on]
+    where, params = list(row_where), list(row_params)
     if parts and not f.uscc:
         source, order = "records_fts f JOIN records r ON r.rowid = f.rowid", "f.rowid"
         where.insert(0, "records_fts MATCH ?")
@@ -213,12 +234,20 @@ def _plan(f: Any, text_expr: str | None) -> tuple[str, list, str, str] | None:
         if parts:  # a USCC narrows to a handful of rows: check the rest against them
             where.append("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
             params.append(" AND ".join(parts))
-    return source, params, " AND ".join(where) or "1 = 1", order
+    return _Plan(
+        source,
+        params,
+        " AND ".join(where) or "1 = 1",
+        order,
+        " AND ".join(row_where) or "1 = 1",
+        row_params,
+        text_only,
+    )
 
 
 def _ranked_page(
     conn: sqlite3.Connection,
-    plan: tuple[str, list, str, str],
+    plan: _Plan,
     exact: list[str],
     on: str,
     f: Any,
@@ -233,36 +262,51 @@ def _ranked_page(
     reads about a page. Without ``ranked`` (a listing by filters only, such as
     an export paging through an issuer's records) the order is the log's.
     """
-    source, params, where, order = plan
+    source, params, where, order = plan.source, plan.params, plan.where, plan.order
     limit = min(f.limit or 20, 1000)
     marks = ", ".join("?" * len(exact))
     valid = (
         "(r.status = 'valid' AND r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?))"
     )
-    tiers: list[tuple[str, str, list]] = []
+    tiers: list[tuple[str, str, list]] = []  # (source, where, params) per rank
     if not ranked:
-        tiers.append((source, "1 = 1", []))
+        tiers.append((source, where, params))
     else:
-        if exact:
+        if exact and plan.text_only:
+            # A brand equal to the query matches the query's text: the brand_name
+            # index alone finds these, in rowid order, without asking FTS5 per row.
+            tiers.append(
+                (
+                    "records r",
+                    f"{plan.row_where} AND r.brand_name IN ({marks})",
+                    [*plan.row_params, *exact],
+                )
+            )
+        elif exact:
             # Driven by the brand_name index; FTS5 answers for those rowids only.
             exact_source = source.replace(
                 "records_fts f JOIN records r", "records r CROSS JOIN records_fts f"
             )
-            tiers.append((exact_source, f"r.brand_name IN ({marks})", list(exact)))
+            tiers.append(
+                (exact_source, f"{where} AND r.brand_name IN ({marks})", [*params, *exact])
+            )
         not_exact = [f"r.brand_name NOT IN ({marks})"] if exact else []
-        tiers.append((source, " AND ".join([*not_exact, valid]), [*exact, on, on]))
-        tiers.append((source, " AND ".join([*not_exact, f"NOT {valid}"]), [*exact, on, on]))
+        for rank in (valid, f"NOT {valid}"):
+            tiers.append(
+                (source, " AND ".join([where, *not_exact, rank]), [*params, *exact, on, on])
+            )
     out: list[dict] = []
     skip = f.offset
-    for src, extra, extra_params in tiers:
+    for src, tier_where, tier_params in tiers:
         need = limit - len(out)
         if need <= 0:
             break
-        sql = f"FROM {src} WHERE {where} AND {extra}"
+        sql = f"FROM {src} WHERE {tier_where}"
+        tier_order = "r.rowid" if src == "records r" else order
         got = rows(
             conn,
-            f"SELECT r.* {sql} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, *extra_params, need, skip],
+            f"SELECT r.* {sql} ORDER BY {tier_order} LIMIT ? OFFSET ?",
+            [*tier_params, need, skip],
         )
         out += got
         if len(got) == need:
@@ -271,19 +315,17 @@ def _ranked_page(
             skip = 0  # this rank ran out inside the page: the next starts at its top
         elif skip:  # this rank lies wholly before the page: skip past it (counting <= skip)
             n = conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", [*params, *extra_params, skip]
+                f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", [*tier_params, skip]
             ).fetchone()[0]
             skip -= n
     return out
 
 
-def _facets(
-    conn: sqlite3.Connection, plan: tuple[str, list, str, str], on: str
-) -> tuple[dict[str, Counter], int, bool]:
+def _facets(conn: sqlite3.Connection, plan: _Plan, on: str) -> tuple[dict[str, Counter], int, bool]:
     """Counts by issuer, enterprise province, kind, status on ``on`` and Nice class,
     over the first :data:`FACET_CAP` matches, counted by SQLite in one statement
     (the matches are read once, into a materialised CTE)."""
-    source, params, where, order = plan
+    source, params, where, order = plan.source, plan.params, plan.where, plan.order
     status = (
         "CASE WHEN status = 'valid' AND valid_until != '' AND valid_until < ? THEN 'expired'"
         " WHEN status = 'valid' AND valid_from > ? THEN 'not yet valid' ELSE status END"
@@ -345,7 +387,7 @@ def search(
     if len(page) < limit and (page or f.offset == 0):
         total, capped = f.offset + len(page), False  # the page ran out: that is the count
     else:
-        source, params, where, _ = plan
+        source, params, where = plan.source, plan.params, plan.where
         total = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})",
             params,

@@ -16,7 +16,8 @@ record, by :mod:`exchange.core.textforms`): pinyin syllables one per token
 (``song he liang ye``, for a one-syllable query), pinyin syllable bigrams
 (``songhe heliang liangye``: ``songhe``, ``song he`` and ``songheliangye`` are
 phrases of these, as Chinese queries are phrases of character bigrams) and
-bigrams of the initials (``sh hl ly`` for ``shly``). All text is indexed and
+bigrams of the initials (``sh hl ly`` for ``shly``), each of these tokens
+marked with a private-use character so that Latin queries never walk them. All text is indexed and
 queried in simplified characters, so ``宋河糧液`` finds 宋河粮液. A pinyin query
 that reads as no syllables is retried with its one-edit neighbours that do
 (:func:`typo_expression`), only when the query itself finds nothing.
@@ -32,6 +33,7 @@ import operator
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
@@ -64,9 +66,9 @@ _COLUMNS = (
     "product2",
     "enterprise2",
     "tags",
-    "py1",
-    "py2",
-    "ini",
+    "pinyin1",
+    "pinyin2",
+    "initials2",
 )
 #: The record columns the index is built from (text, plus the filter tags).
 INDEXED_COLUMNS = (
@@ -85,10 +87,21 @@ _CJK = re.compile(f"([{_CJK_CLASS}])")
 _CJK_ONLY = re.compile(f"[{_CJK_CLASS}]+")
 _CJK_RUNS = re.compile(f"([{_CJK_CLASS}]+)")
 _BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
+#: Starts every pinyin and initials token (a private-use character, which the
+#: unicode61 tokenizer keeps inside tokens). FTS5 keeps one term list for all
+#: columns, so unmarked syllables would make every Latin query ("yi li", "li*")
+#: walk the syllable postings of a million brands before its column filter
+#: drops them; marked, each kind of token has its own terms.
+_MARK = "\ue000"
 
 
 def create_search_index(conn: sqlite3.Connection) -> None:
-    """Create the index; a file from before the pinyin columns is re-indexed in place."""
+    """Create the index; a file with other columns is re-indexed in place.
+
+    The pinyin columns are renamed whenever their token format changes (they
+    were ``py1 py2 ini`` before the tokens were marked), so that check is what
+    brings an older file's index up to date.
+    """
     cols = [r[1] for r in conn.execute("PRAGMA table_info(records_fts)")]
     if cols and cols != list(_COLUMNS):
         conn.execute("DROP TABLE records_fts")
@@ -116,7 +129,7 @@ def phrase(value: str) -> str:
 
 def _norm(text: str) -> str:
     """NFKC, then traditional characters as simplified (index and query alike)."""
-    return textforms.simplified(unicodedata.normalize("NFKC", text or ""))
+    return textforms.simplified(unicodedata.normalize("NFKC", text or "")).replace(_MARK, "")
 
 
 def spaced(text: str) -> str:
@@ -159,15 +172,20 @@ def filter_tags(
     return tags
 
 
+def _marked(tokens: Iterable[str]) -> str:
+    return " ".join(_MARK + t for t in tokens)
+
+
 def _pinyin_columns(brand: str) -> list[str]:
-    """The py1, py2 and ini columns of a brand name (see the module docstring)."""
+    """The pinyin1, pinyin2 and initials2 columns of a brand name (see the module
+    docstring), every token marked with :data:`_MARK`."""
     runs = textforms.pinyin_syllables(brand)
-    py1 = " ".join(s for run in runs for s in run)
+    py1 = _marked(s for run in runs for s in run)
     py2 = f" {_BREAK} ".join(
-        " ".join(map(operator.add, run, run[1:])) for run in runs if len(run) > 1
+        _marked(map(operator.add, run, run[1:])) for run in runs if len(run) > 1
     )
     ini = f" {_BREAK} ".join(
-        " ".join(a[0] + b[0] for a, b in pairwise(run)) for run in runs if len(run) > 1
+        _marked(a[0] + b[0] for a, b in pairwise(run)) for run in runs if len(run) > 1
     )
     return [py1, py2, ini]
 
@@ -214,25 +232,27 @@ def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
     conn.execute(_DELETE, [rowid, *index_values(old)])
 
 
+def _syllables_phrase(pieces: list[str]) -> str:
+    """One syllable as a pinyin1 token, more as a phrase of pinyin2 bigrams."""
+    if len(pieces) == 1:
+        return f"pinyin1 : {phrase(_MARK + pieces[0])}"
+    return f"pinyin2 : {phrase(_marked(map(operator.add, pieces, pieces[1:])))}"
+
+
 def _pinyin_alternatives(text: str) -> list[str]:
     """FTS5 sub-expressions for a Latin query read as pinyin and as initials."""
     alts = []
     readings = textforms.pinyin_segmentations(text)
     # The last syllable may be typed in part (li... for liang): always a prefix.
     for pieces, _ in readings:
-        if len(pieces) == 1:
-            alts.append(f"py1 : {phrase(pieces[0])}*")
-        else:
-            grams = " ".join(map(operator.add, pieces, pieces[1:]))
-            alts.append(f"py2 : {phrase(grams)}*")
+        alts.append(_syllables_phrase(pieces) + "*")
     # Initials: brand names are short, and a query that reads as whole syllables
     # (songhe) is pinyin, not six initials; each extra letter bigram is one more
     # posting list to read.
     letters = "".join(text.split()).lower()
     whole = any(not partial for _, partial in readings)
     if " " not in text and 2 <= len(letters) <= 8 and (len(letters) <= 3 or not whole):
-        grams = " ".join(map(operator.add, letters, letters[1:]))
-        alts.append(f"ini : {phrase(grams)}")
+        alts.append(f"initials2 : {phrase(_marked(map(operator.add, letters, letters[1:])))}")
     return alts
 
 
@@ -276,10 +296,7 @@ def typo_expression(query: str) -> str | None:
     alts = []
     for variant in textforms.typo_variants(text):
         for pieces, _ in textforms.pinyin_segmentations(variant, partial_last=False):
-            if len(pieces) == 1:
-                alts.append(f"py1 : {phrase(pieces[0])}")
-            else:
-                alts.append(f"py2 : {phrase(' '.join(map(operator.add, pieces, pieces[1:])))}")
+            alts.append(_syllables_phrase(pieces))
     alts = list(dict.fromkeys(alts))[: textforms.MAX_TYPO_VARIANTS]
     return " OR ".join(f"({e})" for e in alts) or None
 
