@@ -95,8 +95,15 @@ _BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
 _MARK = "\ue000"
 
 
-def create_search_index(conn: sqlite3.Connection) -> None:
-    """Create the index; a file with other columns is re-indexed in place.
+def _create(conn: sqlite3.Connection, table: str) -> None:
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5({', '.join(_COLUMNS)},"
+        " content='', tokenize='unicode61 remove_diacritics 2')"
+    )
+
+
+def create_search_index(conn: sqlite3.Connection, batch: int = 5000) -> None:
+    """Create the index; a file with other columns is re-indexed (:func:`_rebuild`).
 
     The pinyin columns are renamed whenever their token format changes (they
     were ``py1 py2 ini`` before the tokens were marked), so that check is what
@@ -104,18 +111,48 @@ def create_search_index(conn: sqlite3.Connection) -> None:
     """
     cols = [r[1] for r in conn.execute("PRAGMA table_info(records_fts)")]
     if cols and cols != list(_COLUMNS):
-        conn.execute("DROP TABLE records_fts")
-    conn.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5({', '.join(_COLUMNS)},"
-        " content='', tokenize='unicode61 remove_diacritics 2')"
-    )
-    if cols and cols != list(_COLUMNS):
-        names = ", ".join(INDEXED_COLUMNS)
-        cur = conn.execute(f"SELECT rowid, {names} FROM records")
-        while batch := cur.fetchmany(5000):
-            index_many(
-                conn, [(r[0], dict(zip(INDEXED_COLUMNS, r[1:], strict=True))) for r in batch]
-            )
+        _rebuild(conn, batch)
+    _create(conn, "records_fts")
+
+
+def _rebuild(conn: sqlite3.Connection, batch: int) -> None:
+    """Index every record into ``records_fts_next``, one transaction per batch, then
+    swap it in with one more.
+
+    FTS5 writes a segment per transaction: one row per transaction would write a
+    million segments and merge them over and over (gigabytes of WAL for a
+    million records). Until the swap the old index stays whole, so an
+    interrupted rebuild costs only its time: the next open starts it again.
+    Inside a caller's transaction everything happens in that transaction.
+    """
+    own = not conn.in_transaction
+    names = ", ".join(INDEXED_COLUMNS)
+    conn.execute("DROP TABLE IF EXISTS records_fts_next")
+    _create(conn, "records_fts_next")
+    last = 0
+    while True:
+        got = conn.execute(
+            f"SELECT rowid, {names} FROM records WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            [last, batch],
+        ).fetchall()
+        if not got:
+            break
+        if own:
+            conn.execute("BEGIN")
+        index_many(
+            conn,
+            [(r[0], dict(zip(INDEXED_COLUMNS, r[1:], strict=True))) for r in got],
+            table="records_fts_next",
+        )
+        if own:
+            conn.execute("COMMIT")
+        last = got[-1][0]
+    if own:
+        conn.execute("BEGIN")
+    conn.execute("DROP TABLE records_fts")
+    conn.execute("ALTER TABLE records_fts_next RENAME TO records_fts")
+    if own:
+        conn.execute("COMMIT")
 
 
 def phrase(value: str) -> str:
@@ -211,7 +248,7 @@ def index_values(rec: Any) -> list[str]:
 
 
 _INSERT = (
-    f"INSERT INTO records_fts (rowid, {', '.join(_COLUMNS)})"
+    "INSERT INTO {table} (rowid, " + ", ".join(_COLUMNS) + ")"
     f" VALUES (?, {', '.join('?' * len(_COLUMNS))})"
 )
 _DELETE = (
@@ -221,11 +258,15 @@ _DELETE = (
 
 
 def index_record(conn: sqlite3.Connection, rowid: int, rec: Any) -> None:
-    conn.execute(_INSERT, [rowid, *index_values(rec)])
+    conn.execute(_INSERT.format(table="records_fts"), [rowid, *index_values(rec)])
 
 
-def index_many(conn: sqlite3.Connection, rows: list[tuple[int, Any]]) -> None:
-    conn.executemany(_INSERT, [[rowid, *index_values(rec)] for rowid, rec in rows])
+def index_many(
+    conn: sqlite3.Connection, rows: list[tuple[int, Any]], table: str = "records_fts"
+) -> None:
+    conn.executemany(
+        _INSERT.format(table=table), [[rowid, *index_values(rec)] for rowid, rec in rows]
+    )
 
 
 def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:

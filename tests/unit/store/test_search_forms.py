@@ -165,6 +165,33 @@ def test_an_older_index_is_rebuilt(tmp_path, columns) -> None:
     assert find(s, "shly") == ["r0"] and find(s, "宋河") == ["r0"]
 
 
+def test_a_rebuild_in_batches_survives_an_interruption(tmp_path) -> None:
+    """Rebuilt a batch per transaction into a side table: a leftover side table from an
+    interrupted rebuild is discarded and the rebuild runs again, finding every record."""
+    path = tmp_path / "db.sqlite"
+    s = Store(path)
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+        brands = ["宋河粮液", "宋河酒", "河南宋河", "粮液春", "宋城"]
+        tx.append("yrd/330000", 0, [b"a"] * 5, [_entry(i, b) for i, b in enumerate(brands)])
+    s.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE records_fts")
+    conn.execute("CREATE VIRTUAL TABLE records_fts USING fts5(brand, content='')")
+    # What an interrupted rebuild leaves behind: a partial side table.
+    conn.execute("CREATE VIRTUAL TABLE records_fts_next USING fts5(junk, content='')")
+    create_search_index(conn, batch=2)
+    segments = conn.execute("SELECT count(DISTINCT segid) FROM records_fts_idx").fetchone()[0]
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "records_fts_next" not in names
+    assert segments <= 3  # a segment per batch, not per row
+    s = Store(path)
+    assert sorted(find(s, "宋河")) == ["r0", "r1", "r2"]
+    assert sorted(find(s, "songhe")) == ["r0", "r1", "r2"]
+    assert find(s, "宋城") == ["r4"]
+
+
 def test_index_values_hold_the_pinyin_forms() -> None:
     values = index_values({"brand_name": "宋河糧液", "kind": 2})
     # Pinyin tokens are marked, so a Latin query's terms never include them.
