@@ -13,6 +13,7 @@ import click
 import grpc
 
 from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE, exit_code
+from exchange.cli.lang import region_text, tr
 from exchange.client import RemoteError
 from exchange.core import regions
 from exchange.core.errors import BrandexError, ValidationError
@@ -96,11 +97,6 @@ def enum_names(enum: Any) -> list[str]:
     return [n for n in enum.keys() if not n.endswith("UNSPECIFIED")]  # noqa: SIM118
 
 
-def region_text(code: str) -> str:
-    """``330000 浙江省`` (or just the code if this build does not know it)."""
-    return f"{code} {regions.region_name(code)}" if regions.is_region(code) else code
-
-
 def fen(value: str | None, what: str) -> int:
     """Yuan as typed (``1234.5``) to fen, exactly; more than two decimals is an error."""
     if value in (None, ""):
@@ -127,7 +123,7 @@ def refusals() -> Iterator[None]:
     except (grpc.RpcError, RemoteError) as exc:
         if exit_code(exc) == EXIT_NEGATIVE:
             details = exc.details if isinstance(exc, RemoteError) else exc.details()  # type: ignore[attr-defined]
-            click.echo(f"refused: {details}", err=True)
+            click.echo(tr("refused: {details}", details=details), err=True)
             sys.exit(EXIT_NEGATIVE)
         raise
 
@@ -174,5 +170,5 @@ def check_locally(problems: list[ValidationError], flags: dict[str, str] | None 
     if problems:
         names = {**_flags_of_command(), **(flags or {})}
         for p in problems:
-            click.echo(f"error: {flag_message(p, names)}", err=True)
+            click.echo(tr("error: {problem}", problem=flag_message(p, names)), err=True)
         sys.exit(EXIT_USAGE)
