@@ -15,6 +15,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import tr
 from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
 from exchange.client import types as t
 from exchange.core.records import accession_errors, withdrawal_errors
@@ -114,8 +115,14 @@ def accede(
     }
     if fmt == "table":
         click.echo(
-            f"acceded: {region_text(client.config.region)} to {agreement_id} from "
-            f"{effective_from} (entry {resp.origin} #{resp.index})"
+            tr(
+                "acceded: {region} to {agreement} from {date} (entry {origin} #{index})",
+                region=region_text(client.config.region),
+                agreement=agreement_id,
+                date=effective_from,
+                origin=resp.origin,
+                index=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -156,8 +163,14 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
     }
     if fmt == "table":
         click.echo(
-            f"withdrawn: {region_text(client.config.region)} leaves {agreement_id} on "
-            f"{effective} (entry {resp.origin} #{resp.index})"
+            tr(
+                "withdrawn: {region} leaves {agreement} on {date} (entry {origin} #{index})",
+                region=region_text(client.config.region),
+                agreement=agreement_id,
+                date=effective,
+                origin=resp.origin,
+                index=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -171,6 +184,12 @@ def _in_force(acc: t.Accession, withdrawn: list[date], today: date) -> bool:
     if acc.effective_until and today > acc.effective_until:
         return False
     return not any(start <= w <= today for w in withdrawn)
+
+
+def yes_no(flag: bool, fmt: str) -> str:
+    """``yes``/``no`` (CSV keeps these whatever the language; a table says 是/否 in Chinese)."""
+    word = "yes" if flag else "no"
+    return tr(word) if fmt == "table" else word
 
 
 def _iso(d: date | None) -> str:
@@ -212,10 +231,10 @@ def list_agreements(today, config_path, node_addr, cert, key, fmt) -> None:
                     "from": _iso(acc.effective_from),
                     "until": _iso(acc.effective_until),
                     "withdrawn_on": ",".join(w.isoformat() for w in withdrawn),
-                    "in_force_today": "yes" if _in_force(acc, withdrawn, on) else "no",
+                    "in_force_today": yes_no(_in_force(acc, withdrawn, on), fmt),
                 }
             )
     if fmt == "table" and not rows:
-        click.echo("no agreements known to this node")
+        click.echo(tr("no agreements known to this node"))
         return
     emit(rows, _LIST_COLUMNS, fmt)

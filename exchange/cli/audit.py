@@ -16,10 +16,13 @@ from exchange.cli.common import (
     connect,
     handle_errors,
     output_option,
+    text_width,
 )
+from exchange.cli.lang import lang, tr
 from exchange.cli.options import ORIGIN
 from exchange.core.errors import BrandexError
 from exchange.core.federation import verify_genesis
+from exchange.i18n.terms import state_name
 
 __all__ = ["audit_group"]
 
@@ -194,18 +197,48 @@ def verify(
             decode_entry=decode_entry,
             parse_entry=entries_pb2.Entry.FromString,
         )
-    lines = report.to_text().splitlines()
-    verdict, details = lines[-1], lines[:-1]  # the report ends with its verdict
+    verdict, details = report_lines(report)
     if fmt == "json":
         doc = report.to_dict()
-        if quiet:
-            doc = {"valid": report.valid, "verdict": verdict}
+        if quiet:  # the verdict in English: JSON does not change with the language
+            doc = {"valid": report.valid, "verdict": report.to_text().splitlines()[-1]}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         click.echo(verdict)
         if not quiet:
             click.echo("\n".join(details))
     sys.exit(0 if report.valid else EXIT_NEGATIVE)
+
+
+def report_lines(report) -> tuple[str, list[str]]:
+    """The verdict line and one line per check, in the run's language.
+
+    The verdict says both whether the bundle is authentic and, when the checks
+    reached it, the record's status on the date asked ("VALID ...; the record
+    is revoked"), so an authentic bundle of a revoked record does not read as
+    a good record. Check details come from core in English.
+    """
+    lines = [tr("bundle for record {rid} of {origin}", rid=report.record_id or "?",
+                origin=report.origin or "?")]  # fmt: skip
+    for c in report.checks:
+        mark = tr("ok  ") if c.ok else tr("FAIL")
+        name = tr(c.name)
+        name += " " * max(0, 20 - text_width(name))
+        lines.append(f"  {mark} {name} {c.subject}: {c.detail}")
+    f = report.failure
+    if f is None and report.checks:
+        verdict = tr("VALID: {n} checks passed", n=len(report.checks))
+        st = report.status
+        if st is not None and st.status != "valid":
+            verdict += tr(
+                "; the record is {state} on {on}",
+                state=state_name(st.status, lang()),
+                on=report.on,
+            )
+    else:
+        why = f"{tr(f.name)} ({f.subject}): {f.detail}" if f else tr("no checks ran")
+        verdict = tr("INVALID: {why}", why=why)
+    return verdict, lines
 
 
 @audit_group.command("log")

@@ -13,6 +13,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import lang, tr
 from exchange.cli.options import (
     DATE,
     REGION,
@@ -24,7 +25,8 @@ from exchange.cli.options import (
     yuan,
 )
 from exchange.client import types as t
-from exchange.core.records import case_action_errors, case_errors
+from exchange.core.records import CaseActionType, CaseType, case_action_errors, case_errors
+from exchange.i18n.terms import CASE_ACTION_ZH, CASE_TYPE_ZH
 
 __all__ = ["case_group"]
 
@@ -59,7 +61,15 @@ def case_group() -> None:
 def _done(client, resp, what: str, fmt: str, extra: dict) -> None:
     row = {"result": what, **extra, "origin": resp.origin, "index": resp.index}
     if fmt == "table":
-        click.echo(f"{what}: {extra.get('case', '')} (entry {resp.origin} #{resp.index})")
+        click.echo(
+            tr(
+                "{result}: {case} (entry {origin} #{index})",
+                result=tr(what),
+                case=extra.get("case", ""),
+                origin=resp.origin,
+                index=resp.index,
+            )
+        )
     else:
         emit_one(row, list(row), fmt)
 
@@ -198,20 +208,40 @@ def act(
     _done(client, resp, action.lower(), fmt, {"case": f"{msg.case_region}/{case_id}"})
 
 
-def _action_text(a: t.CaseAction) -> str:
-    text = f"{a.date} {a.action} by {a.acting_region}"
+def _action_text(a: t.CaseAction, human: bool) -> str:
+    if human:
+        action = _word(CASE_ACTION_ZH, CaseActionType, a.action)
+        text = tr("{date} {action} by {region}", date=a.date, action=action,
+                  region=region_text(a.acting_region))  # fmt: skip
+    else:
+        text = f"{a.date} {a.action} by {a.acting_region}"
     if a.decision_no:
         text += f" {a.decision_no}"
     if a.fine_fen:
-        text += f" fine {yuan(a.fine_fen)}"
+        text += tr(" fine {yuan}", yuan=yuan(a.fine_fen)) if human else f" fine {yuan(a.fine_fen)}"
     return text
 
 
-def case_rows(cases) -> list[dict]:
-    """Cases (exchange.client CaseView) as flat rows (the ``actions`` column joins the actions)."""
+def _word(table: dict, enum: type, name: str) -> str:
+    """An enum name (``SEIZURE``) in Chinese for a --lang zh table, else as sent."""
+    if lang() != "zh":
+        return name
+    try:
+        return table[enum[name]]
+    except KeyError:
+        return name
+
+
+def case_rows(cases, human: bool = False) -> list[dict]:
+    """Cases (exchange.client CaseView) as flat rows (the ``actions`` column joins the actions).
+
+    ``human`` rows are for a table in the run's language; CSV rows keep the
+    enum names whatever the language.
+    """
     out = []
     for v in cases:
         c = v.case
+        state = "open" if v.open else "closed"
         out.append(
             {
                 "case": f"{v.case_region}/{c.case_id}",
@@ -219,12 +249,12 @@ def case_rows(cases) -> list[dict]:
                 "record": f"{c.protected_issuer}/{c.protected_record_id}",
                 "reported_by": region_text(c.reporting_region),
                 "handling": region_text(c.handling_region),
-                "type": c.case_type,
+                "type": _word(CASE_TYPE_ZH, CaseType, c.case_type) if human else c.case_type,
                 "infringer": c.infringer_name,
                 "value_yuan": yuan(c.goods_value_fen),
                 "opened_on": str(c.opened_on or ""),
-                "open": "open" if v.open else "closed",
-                "actions": "; ".join(_action_text(a) for a in v.actions),
+                "open": tr(state) if human else state,
+                "actions": "; ".join(_action_text(a, human) for a in v.actions),
             }
         )
     return out
@@ -255,6 +285,6 @@ def list_cases(brand, region, open_only, record, config_path, node_addr, cert, k
         emit(resp.wire["cases"], [], "json")
         return
     if fmt == "table" and not resp.cases:
-        click.echo("no cases match")
+        click.echo(tr("no cases match"))
         return
-    emit(case_rows(resp.cases), _LIST_COLUMNS, fmt)
+    emit(case_rows(resp.cases, human=fmt == "table"), _LIST_COLUMNS, fmt)

@@ -218,14 +218,14 @@ def _char_width(c: str) -> int:
     return 2 if east_asian_width(c) in "WF" else 1
 
 
-def _width(s: str) -> int:
+def text_width(s: str) -> int:
     """Terminal columns ``s`` takes: two per wide (Chinese) character, none for combining marks."""
     return sum(_char_width(c) for c in s)
 
 
 def _clip(s: str, width: int) -> str:
     """``s`` cut to ``width`` terminal columns, ending in an ellipsis if it was cut."""
-    if _width(s) <= width:
+    if text_width(s) <= width:
         return s
     out, used = [], 0
     for c in s:
@@ -260,7 +260,9 @@ def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = 
         max_width = terminal_width()
     cells = [[str(r.get(c, "")).replace("\n", " ") for c in columns] for r in rows]
     heads = [tr(c.upper()) for c in columns]  # headers in the run's language
-    widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    widths = [
+        max([text_width(h)] + [text_width(row[i]) for row in cells]) for i, h in enumerate(heads)
+    ]
     if max_width:
         budget = max_width - len(_GAP) * (len(widths) - 1)
         while sum(widths) > budget:
@@ -273,7 +275,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = 
         parts = []
         for v, w in zip(values, widths, strict=True):
             v = _clip(v, w)
-            parts.append(v + " " * (w - _width(v)))
+            parts.append(v + " " * (w - text_width(v)))
         return _GAP.join(parts).rstrip()
 
     return "\n".join([line(heads), *(line(row) for row in cells)])

@@ -10,6 +10,7 @@ import grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit_one, handle_errors
+from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, REGION, enum_names
 from exchange.spreadsheet import (
     COLUMNS,
@@ -32,12 +33,13 @@ _SUMMARY = ["file", "format", "encoding", "rows", "added", "duplicates", "reject
 
 def _summary_line(s: dict) -> str:
     enc = f", {s['encoding']}" if s["encoding"] else ""
-    text = (
-        f"{s['file']} ({s['format']}{enc}): {s['rows']} rows, {s['added']} added, "
-        f"{s['duplicates']} already present, {s['rejected']} rejected"
+    text = tr(
+        "{file} ({format}{enc}): {rows} rows, {added} added, "
+        "{duplicates} already present, {rejected} rejected",
+        **{**s, "enc": enc},
     )
     if s["rejects"]:
-        text += f" (written to {s['rejects']})"
+        text += tr(" (written to {path})", path=s["rejects"])
     return text
 
 
@@ -113,10 +115,20 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
                     added += later.added
                     dups += later.duplicates
                 first, last = part[0].row, part[-1].row
-                where = f"row {first}" if first == last else f"rows {first}-{last}"
+                where = (
+                    tr("row {n}", n=first)
+                    if first == last
+                    else tr("rows {first}-{last}", first=first, last=last)
+                )
                 click.echo(
-                    f"{where} of {plan.sheet.path.name} not imported (the error below);"
-                    f" the other batches sent: {added} added, {dups} already present",
+                    tr(
+                        "{where} of {file} not imported (the error below);"
+                        " the other batches sent: {added} added, {dups} already present",
+                        where=where,
+                        file=plan.sheet.path.name,
+                        added=added,
+                        dups=dups,
+                    ),
                     err=True,
                 )
                 raise
@@ -268,7 +280,7 @@ def import_cmd(
         defaults=defaults,
     )
     if plan.ignored:
-        click.echo(f"note: ignoring column(s) {', '.join(plan.ignored)}", err=True)
+        click.echo(tr("note: ignoring column(s) {names}", names=", ".join(plan.ignored)), err=True)
     summary = {
         "file": file.name,
         "format": plan.sheet.format,
@@ -285,11 +297,17 @@ def import_cmd(
         summary["rejected"] = len(plan.sheet.rows) if plan.file_errors else len(plan.invalid)
         summary["rows"] = len(plan.sheet.rows)
         if fmt == "table" and plan.file_errors:
-            click.echo(f"{file.name}: the header row needs fixing; nothing imported")
+            click.echo(tr("{file}: the header row needs fixing; nothing imported", file=file.name))
         elif fmt == "table":
             click.echo(
-                f"{file.name}: {len(plan.errors)} problem(s) in {len(plan.invalid)} of "
-                f"{len(plan.rows)} row(s); nothing imported (fix them, or give --skip-invalid)"
+                tr(
+                    "{file}: {problems} problem(s) in {invalid} of {rows} row(s); nothing"
+                    " imported (fix them, or give --skip-invalid)",
+                    file=file.name,
+                    problems=len(plan.errors),
+                    invalid=len(plan.invalid),
+                    rows=len(plan.rows),
+                )
             )
         else:
             emit_one({**summary, "created": [], "errors": errors}, _SUMMARY, fmt)
@@ -305,8 +323,12 @@ def import_cmd(
         click.echo(_summary_line(summary))
         if created:
             ids = [c["record_id"] for c in created]
-            more = f" and {len(ids) - 10} more (--format json lists all)" if len(ids) > 10 else ""
-            click.echo(f"added: {', '.join(ids[:10])}{more}")
+            more = (
+                tr(" and {n} more (--format json lists all)", n=len(ids) - 10)
+                if len(ids) > 10
+                else ""
+            )
+            click.echo(tr("added: {ids}", ids=", ".join(ids[:10])) + more)
     else:
         emit_one({**summary, "created": created, "errors": errors}, _SUMMARY, fmt)
 
@@ -359,4 +381,11 @@ def export_cmd(file, issuer, headers, encoding, config_path, node_addr, cert, ke
             break
     names = list(rows[0]) if rows else [c.zh if headers == "zh" else c.name for c in COLUMNS]
     write_sheet(file, rows, encoding=encoding, headers=names)
-    click.echo(f"exported {len(rows)} record(s) of {issuer} to {file}")
+    click.echo(
+        tr(
+            "exported {n} record(s) of {issuer} to {file}",
+            n=len(rows),
+            issuer=region_text(issuer),
+            file=file,
+        )
+    )

@@ -12,6 +12,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, check_locally, enum_names, refusals
 from exchange.core.records import status_change_errors
 from exchange.spreadsheet import parse_kind, parse_sector
@@ -155,7 +156,7 @@ def _make(verb: str) -> click.Command:
         )
         if verb == "correct":
             if not sets:
-                raise click.UsageError("give at least one --set FIELD=VALUE")
+                raise click.UsageError(tr("give at least one --set FIELD=VALUE"))
             with refusals():
                 history = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
                     services_pb2.GetRecordRequest(issuer=client.config.region, record_id=record_id),
@@ -177,10 +178,17 @@ def _make(verb: str) -> click.Command:
             "index": resp.index,
         }
         if fmt == "table":
-            extra = f", valid until {valid_until}" if valid_until else ""
+            extra = tr(", valid until {date}", date=valid_until) if valid_until else ""
             click.echo(
-                f"{past}: {client.config.region}/{record_id} from {effective}{extra}"
-                f" (entry {resp.origin} #{resp.index})"
+                tr(
+                    "{result}: {record} from {effective}{extra} (entry {origin} #{index})",
+                    result=tr(past),
+                    record=f"{region_text(client.config.region)}/{record_id}",
+                    effective=effective,
+                    extra=extra,
+                    origin=resp.origin,
+                    index=resp.index,
+                )
             )
         else:
             emit_one(row, _COLUMNS, fmt)

@@ -1,3 +1,230 @@
-"""Chinese for the command line's messages, keyed by the English text in the code."""
+"""Chinese for the command line's messages, keyed by the English text in the code.
 
-MESSAGES: dict[str, str] = {}
+Table headers are keyed by the column name in capitals (``ISSUER``), the
+labels of ``brandex show`` and the names of ``audit verify``'s checks by their
+English words. Region names and codes, record ids, dates and log origins are
+placeholders and are shown as they are.
+"""
+
+MESSAGES: dict[str, str] = {
+    # ---- errors, warnings and refusals (exchange/cli/common.py, options.py)
+    "give --config nodes/<name>.toml (or set BRANDEX_CONFIG)": (
+        "请用 --config nodes/<名称>.toml 指定节点配置（或设置 BRANDEX_CONFIG）"
+    ),
+    "warning: {node}: {text}": "警告：{node}：{text}",
+    "node unreachable ({details})": "无法连接节点（{details}）",
+    "error: {name}: {details}": "错误：{name}：{details}",
+    "error: {problem}": "错误：{problem}",
+    "refused: {details}": "被拒绝：{details}",
+    "give at least one --set FIELD=VALUE": "请至少给出一个 --set 字段=值",
+    # ---- table headers
+    "ISSUER": "认定地区",
+    "RECORD_ID": "记录编号",
+    "RECORD": "记录",
+    "BRAND": "品牌",
+    "BRAND_NAME": "品牌名称",
+    "PRODUCT": "产品",
+    "ENTERPRISE": "企业",
+    "KIND": "类型",
+    "KINDS": "类型",
+    "STATUS": "状态",
+    "VALID_UNTIL": "有效期至",
+    "RECOGNISED_IN": "承认地区",
+    "EFFECTIVE_ON": "生效日期",
+    "CHANGE": "变更",
+    "ANNOUNCEMENT": "公告文号",
+    "TEXT": "说明",
+    "ISSUED_AT": "签发时间",
+    "ENTRY": "日志条目",
+    "CASE": "案件",
+    "REPORTED_BY": "报告地区",
+    "HANDLING": "承办地区",
+    "TYPE": "案件类型",
+    "INFRINGER": "侵权人",
+    "VALUE_YUAN": "货值（元）",
+    "OPENED_ON": "立案日期",
+    "OPEN": "办理状态",
+    "ACTIONS": "处理措施",
+    "AGREEMENT": "协议",
+    "TITLE": "名称",
+    "REGION": "地区",
+    "FROM": "起始日期",
+    "UNTIL": "终止日期",
+    "WITHDRAWN_ON": "退出日期",
+    "IN_FORCE_TODAY": "今日有效",
+    "ORIGIN": "日志",
+    "SIZE": "条目数",
+    "COSIGNERS": "副署方",
+    "VIOLATIONS": "违规",
+    "STATE": "状况",
+    "PEER": "对等节点",
+    "REACHABLE": "可连接",
+    "LAG": "落后条目",
+    "LAST_SYNC": "最近同步",
+    "LAST_ERROR": "最近错误",
+    # ---- words in cells
+    "yes": "是",
+    "no": "否",
+    "ok": "正常",
+    "open": "办理中",
+    "closed": "已结案",
+    "no expiry": "长期有效",
+    # ---- search (exchange/cli/registry.py)
+    "nothing matched {text!r} as typed; these match one letter away:": (
+        "没有与 {text!r} 完全一致的结果；以下结果相差一个字母："
+    ),
+    "no records at offset {offset} (of {total}) at {node}": (
+        "{node} 在偏移 {offset} 处没有记录（共 {total} 条）"
+    ),
+    "no records match at {node}": "{node} 没有匹配的记录",
+    "{first}-{last} of {total} record(s) at {node}": (
+        "第 {first}-{last} 条，共 {total} 条记录（{node}）"
+    ),
+    "; --offset {next} for more": "；更多结果请用 --offset {next}",
+    "facets{over}:": "分面统计{over}：",
+    " (first {n} matches)": "（前 {n} 个匹配）",
+    ", +{n} more": "，另有 {n} 项",
+    "issuer": "认定地区",
+    "region": "企业所在地区",
+    "kind": "类型",
+    "status": "状态",
+    "nice_class": "尼斯分类",
+    # ---- show
+    "not found: no issuer holds record {record_id} at {node}": (
+        "未找到：{node} 上没有任何认定地区持有记录 {record_id}"
+    ),
+    "ambiguous: record id {record_id} is held by {n} issuers ({names});"
+    " give --issuer, e.g. --issuer {example}": (
+        "记录编号 {record_id} 有歧义：{n} 个认定地区持有该编号（{names}）；"
+        "请给出 --issuer，例如 --issuer {example}"
+    ),
+    "not found: {details}": "未找到：{details}",
+    "record": "记录",
+    "brand": "品牌",
+    "product": "产品",
+    "nice classes": "尼斯分类",
+    "industry": "行业代码",
+    "enterprise": "企业",
+    "certificate": "证书",
+    "recognised on": "认定日期",
+    "valid": "有效期",
+    "status today": "今日状态",
+    "recognised in": "承认地区",
+    "provenance": "来源",
+    "{cert}, announcement {ann}": "{cert}，公告 {ann}",
+    "{start} to {end}": "{start} 至 {end}",
+    "checkpoint size {size}": "检查点大小 {size}",
+    ", cosigned by {names}": "，副署方 {names}",
+    ", no cosignatures yet": "，尚无副署",
+    "; issued {at} by key {key}…": "；{at} 由密钥 {key}… 签发",
+    "; logged no later than {at} by {n} witness": "；不晚于 {at} 记入日志（{n} 个见证方）",
+    "; logged no later than {at} by {n} witnesses": "；不晚于 {at} 记入日志（{n} 个见证方）",
+    " until {date}": "，至 {date}",
+    "status changes ({n})": "状态变更（{n}）",
+    "status changes: none": "状态变更：无",
+    "cases ({n})": "案件（{n}）",
+    "cases: none": "案件：无",
+    # ---- check
+    "recognised: {record} ({brand}) in {region} on {on}": (
+        "承认：{record}（{brand}）于 {on} 在{region}获承认"
+    ),
+    "not recognised: {record} ({brand}) in {region} on {on}": (
+        "不承认：{record}（{brand}）于 {on} 在{region}不获承认"
+    ),
+    "not recognised: {details}": "不承认：{details}",
+    "      entries: {refs}": "      依据条目：{refs}",
+    # ---- status, cases, agreements (write commands)
+    "{result}: {record} from {effective}{extra} (entry {origin} #{index})": (
+        "{result}：{record}，自 {effective} 起{extra}（日志条目 {origin} #{index}）"
+    ),
+    ", valid until {date}": "，有效期至 {date}",
+    "suspended": "已暂停",
+    "reinstated": "已恢复",
+    "revoked": "已撤销",
+    "renewed": "已续展",
+    "corrected": "已更正",
+    "withdrawn": "已撤回",
+    "reported": "已报告",
+    "acknowledged": "已受理",
+    "inspection": "已检查",
+    "seizure": "已查扣",
+    "penalty": "已处罚",
+    "transferred_to_police": "已移送公安",
+    "dismissed": "不予立案",
+    "{result}: {case} (entry {origin} #{index})": "{result}：{case}（日志条目 {origin} #{index}）",
+    "{date} {action} by {region}": "{date} {region}{action}",
+    " fine {yuan}": " 罚款 {yuan} 元",
+    "no cases match": "没有匹配的案件",
+    "acceded: {region} to {agreement} from {date} (entry {origin} #{index})": (
+        "已加入：{region}自 {date} 起加入协议 {agreement}（日志条目 {origin} #{index}）"
+    ),
+    "withdrawn: {region} leaves {agreement} on {date} (entry {origin} #{index})": (
+        "已退出：{region}于 {date} 退出协议 {agreement}（日志条目 {origin} #{index}）"
+    ),
+    "no agreements known to this node": "本节点未知任何协议",
+    # ---- import and export
+    "{file} ({format}{enc}): {rows} rows, {added} added, "
+    "{duplicates} already present, {rejected} rejected": (
+        "{file}（{format}{enc}）：共 {rows} 行，新增 {added} 条，已存在 {duplicates} 条，"
+        "拒收 {rejected} 条"
+    ),
+    " (written to {path})": "（已写入 {path}）",
+    "added: {ids}": "新增：{ids}",
+    " and {n} more (--format json lists all)": " 等另外 {n} 条（--format json 列出全部）",
+    "exported {n} record(s) of {issuer} to {file}": "已将{issuer}的 {n} 条记录导出到 {file}",
+    "note: ignoring column(s) {names}": "注意：忽略列 {names}",
+    "{file}: the header row needs fixing; nothing imported": (
+        "{file}：表头行需要修改；未导入任何记录"
+    ),
+    "{file}: {problems} problem(s) in {invalid} of {rows} row(s); nothing"
+    " imported (fix them, or give --skip-invalid)": (
+        "{file}：{rows} 行中有 {invalid} 行存在 {problems} 个问题；未导入任何记录"
+        "（请修改，或使用 --skip-invalid）"
+    ),
+    "row {n}": "第 {n} 行",
+    "rows {first}-{last}": "第 {first}-{last} 行",
+    "{where} of {file} not imported (the error below);"
+    " the other batches sent: {added} added, {dups} already present": (
+        "{file} 的{where}未导入（原因见下方错误）；其他已发送批次：新增 {added} 条，"
+        "已存在 {dups} 条"
+    ),
+    # ---- node status
+    "node {name} ({origin}, {region}) at {node}, up since {since}": (
+        "节点 {name}（{origin}，{region}），地址 {node}，自 {since} 起运行"
+    ),
+    "federation document version {v}": "联盟文件版本 {v}",
+    "!!! refused federation document version {v} from {source} ({kind}, {at}): {detail}": (
+        "!!! 拒绝了来自 {source} 的联盟文件版本 {v}（{kind}，{at}）：{detail}"
+    ),
+    "latest rule violations (kept in the log, not applied to the registry):": (
+        "最近的规则违规（保留在日志中，未应用到登记簿）："
+    ),
+    "!!! EQUIVOCATION EVIDENCE: {n} conflicting checkpoint pair(s)": (
+        "!!! 分叉证据：{n} 对相互矛盾的检查点"
+    ),
+    "FROZEN: {why}": "已冻结：{why}",
+    "indexing: {n}/{size} searchable": "索引中：{n}/{size} 可检索",
+    "backing off until {t} (served invalid data)": "暂停同步至 {t}（提供了无效数据）",
+    # ---- audit verify
+    "bundle for record {rid} of {origin}": "{origin} 中记录 {rid} 的证据包",
+    "VALID: {n} checks passed": "有效：{n} 项检查全部通过",
+    "; the record is {state} on {on}": "；但该记录在 {on} 的状态为{state}",
+    "INVALID: {why}": "无效：{why}",
+    "no checks ran": "未运行任何检查",
+    "ok  ": "通过",
+    "FAIL": "失败",
+    "format": "格式",
+    "certificate-chain": "证书链",
+    "checkpoint-signature": "检查点签名",
+    "cosignatures": "副署",
+    "dsse-signature": "DSSE 签名",
+    "inclusion-proof": "包含证明",
+    "key-history": "密钥历史",
+    "payload-copy": "载荷副本",
+    "payload-region": "载荷地区",
+    "recognition": "承认判断",
+    "references": "引用",
+    "rules": "规则",
+    "signing-time": "签名时间",
+    "vkeys": "验证密钥",
+}
