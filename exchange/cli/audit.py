@@ -320,6 +320,7 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
     # Workers first: no gRPC channel may exist yet when they are started.
     pool = start_pool((os.cpu_count() or 1) if workers is None else workers)
     run = LogAuditRun(anchors_pem, creds, addresses, origins=origins, pool=pool)
+    made_at = datetime.now(UTC)
     try:
         total = run.connect()
         if sys.stderr.isatty():
@@ -344,11 +345,89 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     if report_path is not None:
+        context = _report_context(
+            run, anchors_pem, Path(cert) if cert else config.operator_cert, made_at
+        )
         try:
-            report_path.write_text(to_html(result), encoding="utf-8")
+            with report_path.open("w", encoding="utf-8", newline="\n") as f:
+                f.write(to_html(result, context))
         except OSError as exc:
             click.echo(f"error: cannot write {report_path}: {exc}", err=True)
             sys.exit(EXIT_USAGE)
-        click.echo(f"wrote {report_path}", err=True)
+        click.echo(tr("wrote {path}", path=report_path), err=True)
     click.echo(to_json(result) if fmt == "json" else to_text(result))
     sys.exit(0 if result.clean else EXIT_NEGATIVE)
+
+
+def _report_context(run, anchors_pem: bytes, cert_path: Path | None, made_at: datetime):
+    """What the HTML report states besides the findings: who ran it, with what, against what."""
+    import getpass
+    import socket
+    from importlib.metadata import PackageNotFoundError, version
+
+    from exchange.audit.report import Member, ReportContext, anchor_facts
+    from exchange.core.x509 import load_pem_chain
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "?"
+    operator = ""
+    if cert_path is not None:
+        try:
+            operator = load_pem_chain(cert_path.read_bytes())[0].subject.rfc4514_string()
+        except (BrandexError, OSError):
+            operator = str(cert_path)
+    try:
+        brandex_version = version("brandex")
+    except PackageNotFoundError:
+        brandex_version = "unknown"
+    return ReportContext(
+        lang=lang(),
+        made_at=made_at,
+        members={a: Member(name, region) for a, (name, region, _) in run.members.items()},
+        federation_versions={a: v for a, (_, _, v) in run.members.items()},
+        anchors=anchor_facts(load_pem_chain(anchors_pem)),
+        brandex_version=brandex_version,
+        run_by=f"{user}@{socket.gethostname()}",
+        operator=operator,
+    )
+
+
+@audit_group.command("digest")
+@click.argument(
+    "report_file",
+    metavar="REPORT.html",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@output_option(choices=("table", "json"), help="Answer format.")
+def digest(report_file, fmt) -> None:
+    """Check an HTML audit report against the SHA-256 digest on its last line.
+
+    The digest covers every byte of the file before its last line, and the last
+    line must be the digest line itself, so the same check is
+    ``head -n -1 REPORT.html | sha256sum`` compared with the value shown at the
+    foot of the report. Exit 0 if they match, 1 if not.
+
+    Example: brandex audit digest audit.html
+    """
+    from exchange.audit.report import check_digest
+
+    found = check_digest(report_file.read_bytes())
+    if fmt == "json":
+        doc = {"file": str(report_file), "ok": found.ok, "stated": found.stated,
+               "computed": found.computed, "problem": found.problem}  # fmt: skip
+        click.echo(json.dumps(doc, indent=2))
+    elif found.ok:
+        click.echo(tr("{file}: digest matches: {hex}", file=report_file, hex=found.computed))
+    else:
+        click.echo(
+            tr(
+                "{file}: {problem} (stated {stated}, computed {computed})",
+                file=report_file,
+                problem=tr(found.problem),
+                stated=found.stated or "-",
+                computed=found.computed,
+            )
+        )
+    sys.exit(0 if found.ok else EXIT_NEGATIVE)
