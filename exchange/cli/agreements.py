@@ -6,7 +6,6 @@ from datetime import date
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -16,13 +15,13 @@ from exchange.cli.common import (
     output_option,
 )
 from exchange.cli.lang import tr
-from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
+from exchange.cli.options import DATE, enum_names, region_text, sent
 from exchange.client import types as t
-from exchange.core.records import accession_errors, withdrawal_errors
+from exchange.core.records import Kind
 
 __all__ = ["agreement_group"]
 
-_KINDS = enum_names(entries_pb2.RecognitionKind)
+_KINDS = enum_names(Kind)
 _LIST_COLUMNS = [
     "agreement",
     "title",
@@ -46,7 +45,7 @@ def agreement_group() -> None:
     """
 
 
-def _kinds(value: str) -> list[int]:
+def _kinds(value: str) -> list[str]:
     out = []
     for part in value.replace(";", ",").split(","):
         name = part.strip().upper()
@@ -57,7 +56,7 @@ def _kinds(value: str) -> list[int]:
                 f"unknown kind {part.strip()!r}; kinds are {', '.join(_KINDS)}",
                 param_hint="--kinds",
             )
-        out.append(entries_pb2.RecognitionKind.Value(name))
+        out.append(Kind[name].name)
     return out
 
 
@@ -94,17 +93,15 @@ def accede(
     --kinds PROVINCIAL_FAMOUS_BRAND_PRODUCT,WELL_KNOWN_TRADEMARK --from 2006-06-01
     """
     client = connect(config_path, node_addr, cert, key)
-    acc = entries_pb2.Accession(
-        agreement_id=agreement_id,
-        title=title,
-        covered_kinds=_kinds(kinds),
-        effective_from=effective_from,
-        effective_until=effective_until or "",
-        region=client.config.region,
-    )
-    check_locally(accession_errors(acc, issuer=client.config.region), {"covered_kinds": "--kinds"})
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).Accede(acc, timeout=60)
+    acc = {
+        "agreement_id": agreement_id,
+        "title": title,
+        "covered_kinds": _kinds(kinds),
+        "effective_from": effective_from,
+        "effective_until": effective_until or "",
+    }
+    with sent({"covered_kinds": "--kinds"}):
+        resp = client.accede(acc)
     row = {
         "result": "acceded",
         "agreement": agreement_id,
@@ -142,17 +139,9 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
     --effective 2027-01-01 --reason 协议期满不再续签
     """
     client = connect(config_path, node_addr, cert, key)
-    w = entries_pb2.Withdrawal(
-        agreement_id=agreement_id,
-        region=client.config.region,
-        effective_on=effective,
-        reason_text=reason,
-    )
-    check_locally(
-        withdrawal_errors(w, issuer=client.config.region), {"effective_on": "--effective"}
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).Withdraw(w, timeout=60)
+    w = {"agreement_id": agreement_id, "effective_on": effective, "reason_text": reason}
+    with sent({"effective_on": "--effective"}):
+        resp = client.withdraw(w)
     row = {
         "result": "withdrawn",
         "agreement": agreement_id,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2
 from exchange.cli.common import (
     EXIT_NEGATIVE,
     client_options,
@@ -57,20 +56,14 @@ def bundle(record_id, issuer, output, config_path, node_addr, cert, key) -> None
     Example: brandex audit bundle zj-2026-0001 --issuer 330000 --config nodes/anhui.toml
     -o zj-2026-0001.bundle.json
     """
-    from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-
     client = connect(config_path, node_addr, cert, key)
-    resp = client.stub(services_pb2_grpc.AuditServiceStub).GetBundle(
-        services_pb2.BundleRequest(
-            record=services_pb2.RecordRef(issuer=issuer, record_id=record_id)
-        ),
-        timeout=60,
-    )
+    bundle_json = client.bundle(issuer, record_id)
     if str(output) == "-":
-        click.echo(resp.bundle_json, nl=False)
+        click.echo(bundle_json, nl=False)
         return
-    output.write_text(resp.bundle_json, encoding="utf-8")
-    click.echo(f"wrote {output} ({len(resp.bundle_json.encode())} bytes)", err=True)
+    output.write_text(bundle_json, encoding="utf-8")
+    size = len(bundle_json.encode())
+    click.echo(tr("wrote {path} ({n} bytes)", path=output, n=size), err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -165,7 +158,7 @@ def verify(
     --min-cosignatures 2 --on 2026-06-01 --in 340100
     """
     from exchange.core.bundle import Check, Report, verify_bundle
-    from exchange.node.bundles import decode_entry
+    from exchange.node.bundles import decode_entry, parse_entry
 
     anchors = _load_anchors(anchor_paths)
     if min_cosignatures is None:
@@ -195,7 +188,7 @@ def verify(
             region=in_region,
             now=now,
             decode_entry=decode_entry,
-            parse_entry=entries_pb2.Entry.FromString,
+            parse_entry=parse_entry,
         )
     verdict, details = report_lines(report)
     if fmt == "json":
@@ -336,7 +329,7 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
             run.download()
         result = run.finish()
     except NodeUnreachable as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(tr("error: {problem}", problem=exc), err=True)
         sys.exit(EXIT_REMOTE)
     except NotFoundError as exc:
         raise click.UsageError(str(exc)) from None
@@ -352,7 +345,9 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
             with report_path.open("w", encoding="utf-8", newline="\n") as f:
                 f.write(to_html(result, context))
         except OSError as exc:
-            click.echo(f"error: cannot write {report_path}: {exc}", err=True)
+            click.echo(
+                tr("error: cannot write {path}: {problem}", path=report_path, problem=exc), err=True
+            )
             sys.exit(EXIT_USAGE)
         click.echo(tr("wrote {path}", path=report_path), err=True)
     click.echo(to_json(result) if fmt == "json" else to_text(result))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -17,21 +16,20 @@ from exchange.cli.lang import lang, tr
 from exchange.cli.options import (
     DATE,
     REGION,
-    check_locally,
     enum_names,
     fen,
-    refusals,
     region_text,
+    sent,
     yuan,
 )
 from exchange.client import types as t
-from exchange.core.records import CaseActionType, CaseType, case_action_errors, case_errors
+from exchange.core.records import CaseActionType, CaseType
 from exchange.i18n.terms import CASE_ACTION_ZH, CASE_TYPE_ZH
 
 __all__ = ["case_group"]
 
-_TYPES = enum_names(entries_pb2.CaseType)
-_ACTIONS = enum_names(entries_pb2.CaseActionType)
+_TYPES = enum_names(CaseType)
+_ACTIONS = enum_names(CaseActionType)
 _LIST_COLUMNS = [
     "case",
     "brand",
@@ -123,30 +121,26 @@ def report(
     --opened-on 2026-03-02 --description '在合肥市场发现假冒产品'
     """
     client = connect(config_path, node_addr, cert, key)
-    case = entries_pb2.InfringementCase(
-        case_id=case_id,
-        protected_issuer=issuer,
-        protected_record_id=record_id,
-        reporting_region=client.config.region,
-        handling_region=handling_region,
-        infringer_name=infringer,
-        infringer_uscc=infringer_uscc,
-        case_type=entries_pb2.CaseType.Value(case_type.upper()),
-        goods_value_fen=fen(value_yuan, "--value-yuan"),
-        opened_on=opened_on,
-        description=description,
-    )
-    check_locally(
-        case_errors(case, issuer=client.config.region),
-        {
-            "protected_issuer": "--issuer",
-            "protected_record_id": "--record",
-            "infringer_name": "--infringer",
-            "goods_value_fen": "--value-yuan",
-        },
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).ReportCase(case, timeout=60)
+    case = {
+        "case_id": case_id,
+        "protected_issuer": issuer,
+        "protected_record_id": record_id,
+        "handling_region": handling_region,
+        "infringer_name": infringer,
+        "infringer_uscc": infringer_uscc,
+        "case_type": case_type.upper(),
+        "goods_value_fen": fen(value_yuan, "--value-yuan"),
+        "opened_on": opened_on,
+        "description": description,
+    }
+    flags = {
+        "protected_issuer": "--issuer",
+        "protected_record_id": "--record",
+        "infringer_name": "--infringer",
+        "goods_value_fen": "--value-yuan",
+    }
+    with sent(flags):
+        resp = client.report_case(case)
     _done(client, resp, "reported", fmt, {"case": f"{client.config.region}/{case_id}"})
 
 
@@ -189,23 +183,19 @@ def act(
     --note '没收假冒产品并处罚款'
     """
     client = connect(config_path, node_addr, cert, key)
-    msg = entries_pb2.CaseAction(
-        case_region=case_region or client.config.region,
-        case_id=case_id,
-        acting_region=client.config.region,
-        action=entries_pb2.CaseActionType.Value(action.upper()),
-        date=on,
-        note=note,
-        decision_no=decision_no,
-        fine_fen=fen(fine_yuan, "--fine-yuan"),
-    )
-    check_locally(
-        case_action_errors(msg, issuer=client.config.region),
-        {"date": "--date", "fine_fen": "--fine-yuan"},
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).ActOnCase(msg, timeout=60)
-    _done(client, resp, action.lower(), fmt, {"case": f"{msg.case_region}/{case_id}"})
+    case_region = case_region or client.config.region
+    msg = {
+        "case_region": case_region,
+        "case_id": case_id,
+        "action": action.upper(),
+        "date": on,
+        "note": note,
+        "decision_no": decision_no,
+        "fine_fen": fen(fine_yuan, "--fine-yuan"),
+    }
+    with sent({"date": "--date", "fine_fen": "--fine-yuan"}):
+        resp = client.act_on_case(msg)
+    _done(client, resp, action.lower(), fmt, {"case": f"{case_region}/{case_id}"})
 
 
 def _action_text(a: t.CaseAction, human: bool) -> str:

@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-import grpc
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit_one, handle_errors
 from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, REGION, enum_names
+from exchange.client import RemoteError
+from exchange.client.admin import PendingBatch
+from exchange.core.records import Kind, Sector
 from exchange.spreadsheet import (
     COLUMNS,
     Defaults,
@@ -26,8 +27,8 @@ from exchange.spreadsheet import (
 
 __all__ = ["export_cmd", "import_cmd"]
 
-_KINDS = enum_names(entries_pb2.RecognitionKind)
-_SECTORS = enum_names(entries_pb2.Sector)
+_KINDS = enum_names(Kind)
+_SECTORS = enum_names(Sector)
 _SUMMARY = ["file", "format", "encoding", "rows", "added", "duplicates", "rejected", "rejects"]
 
 
@@ -61,17 +62,11 @@ def _created(client, part: list, resp) -> list[dict]:
         return []
     if resp.duplicates == 0 and n == len(part):
         return [{"record_id": r.record.record_id, "index": first + i} for i, r in enumerate(part)]
-    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
     out = []
     for r in part:
         try:
-            h = stub.GetRecord(
-                services_pb2.GetRecordRequest(
-                    issuer=client.config.region, record_id=r.record.record_id
-                ),
-                timeout=60,
-            )
-        except grpc.RpcError:
+            h = client.record(client.config.region, r.record.record_id)
+        except RemoteError:
             continue
         if first <= h.view.provenance.index < first + n:
             out.append({"record_id": r.record.record_id, "index": h.view.provenance.index})
@@ -80,7 +75,6 @@ def _created(client, part: list, resp) -> list[dict]:
 
 def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int, list[dict]]:
     """IssueBatch in chunks; returns (added, already present, the records added)."""
-    stub = client.stub(services_pb2_grpc.AdminServiceStub)
     rows = plan.valid
     added = dups = 0
     created: list[dict] = []
@@ -94,23 +88,22 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
             bar.__enter__()
         # Two calls in flight: the node validates and signs one batch while it
         # stores the one before (each batch is still one transaction).
-        pending: list[tuple[list, grpc.Future]] = []
+        pending: list[tuple[list, PendingBatch]] = []
         starts = list(range(0, len(rows), chunk))
         while starts or pending:
             while starts and len(pending) < 2:
                 part = rows[starts[0] : starts.pop(0) + chunk]
-                request = services_pb2.IssueBatchRequest(records=[r.record for r in part])
-                pending.append((part, stub.IssueBatch.future(request, timeout=300)))
+                pending.append((part, client.issue_batch_async([r.record for r in part])))
             part, future = pending.pop(0)
             try:
                 resp = future.result()
-            except grpc.RpcError:
+            except RemoteError:
                 # The batch sent after this one may be committed already: wait for
                 # its answer instead of guessing, so the counts say what was written.
                 for _, other in pending:
                     try:
                         later = other.result()
-                    except grpc.RpcError:
+                    except RemoteError:
                         continue
                     added += later.added
                     dups += later.duplicates
@@ -368,15 +361,12 @@ def export_cmd(file, issuer, headers, encoding, config_path, node_addr, cert, ke
         raise click.UsageError("FILE must end in .csv or .xlsx")
     client = connect(config_path, node_addr, cert, key)
     issuer = issuer or client.config.region
-    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
     rows: list[dict] = []
     page = 1000
     while True:
-        resp = stub.Search(
-            services_pb2.SearchRequest(issuer=issuer, limit=page, offset=len(rows)), timeout=120
-        )
+        resp = client.search(issuer=issuer, limit=page, offset=len(rows))
         for v in resp.records:
-            rows.append(record_row(v.record, headers=headers, status=v.status_today))
+            rows.append(record_row(v.wire["record"], headers=headers, status=v.status_today))
         if len(resp.records) < page:
             break
     names = list(rows[0]) if rows else [c.zh if headers == "zh" else c.name for c in COLUMNS]

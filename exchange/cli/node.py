@@ -244,7 +244,9 @@ def backup(config: Path, out: Path, fmt: str) -> None:
         emit_one(manifest, [], "json")
     else:
         emit(manifest["origins"], ["origin", "size", "root", "frozen"], fmt)
-    click.echo(f"backed up {len(manifest['origins'])} origin(s) to {out}", err=True)
+    click.echo(
+        tr("backed up {n} origin(s) to {path}", n=len(manifest["origins"]), path=out), err=True
+    )
 
 
 @node_group.command("restore")

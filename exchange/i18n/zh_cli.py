@@ -227,6 +227,16 @@ MESSAGES: dict[str, str] = {
     "rules": "规则",
     "signing-time": "签名时间",
     "vkeys": "验证密钥",
+    # ---- other commands
+    "issued": "已签发",
+    "already issued": "此前已签发",
+    "wrote {path} ({n} bytes)": "已写入 {path}（{n} 字节）",
+    "error: cannot write {path}: {problem}": "错误：无法写入 {path}：{problem}",
+    "backed up {n} origin(s) to {path}": "已将 {n} 个日志备份到 {path}",
+    "watch: {why}; reconnecting in {delay:g}s": "监视：{why}；{delay:g} 秒后重新连接",
+    "verified: {origin} at {old} is a prefix of {origin} at {new}": (
+        "已验证：{origin} 大小 {old} 是大小 {new} 的前缀"
+    ),
     # ---- audit log's HTML report (exchange/audit/report.py) and audit digest
     "wrote {path}": "已写入 {path}",
     "{file}: digest matches: {hex}": "{file}：摘要一致：{hex}",
