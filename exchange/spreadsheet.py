@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import regions
@@ -819,17 +820,23 @@ def _plan_row(
 # ------------------------------------------------------------------------ writing
 
 
-def record_row(rec: entries_pb2.Recognition, *, headers: str = "zh", status: str = "") -> dict:
-    """A record as a spreadsheet row (header -> text), in :data:`COLUMNS` order."""
+def record_row(
+    rec: entries_pb2.Recognition | Mapping[str, Any], *, headers: str = "zh", status: str = ""
+) -> dict:
+    """A record as a spreadsheet row (header -> text), in :data:`COLUMNS` order.
+
+    ``rec`` is a message or its JSON mapping by field name (enumerations by name),
+    as the client library hands records over.
+    """
     zh = headers == "zh"
     out: dict[str, str] = {}
     for col in COLUMNS:
-        value = getattr(rec, col.field)
+        value = rec[col.field] if isinstance(rec, Mapping) else getattr(rec, col.field)
         if col.field == "kind":
-            k = Kind(value)
+            k = Kind[value] if isinstance(value, str) else Kind(value)
             text = KIND_ZH.get(k, k.name) if zh else k.name
         elif col.field == "sector":
-            s = Sector(value)
+            s = Sector[value] if isinstance(value, str) else Sector(value)
             text = SECTOR_ZH.get(s, s.name) if zh else s.name
         elif col.field == "nice_classes":
             text = ",".join(str(c) for c in value)

@@ -14,5 +14,10 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# The CLI speaks the user's language (--lang, BRANDEX_LANG, LANG); tests that read its
+# English text must not depend on the locale of the machine running them. Tests of
+# the Chinese output ask for it explicitly.
+os.environ["BRANDEX_LANG"] = "en"
+
 settings.register_profile("brandex", deadline=None, derandomize=bool(os.environ.get("CI")))
 settings.load_profile("brandex")

@@ -164,6 +164,9 @@ class LogAuditRun:
         self.batch_size = batch_size
         self.timeout = timeout
         self.nodes: list[_Node] = []
+        #: address -> (member name, region code, federation document version), as each
+        #: node states in its status over mTLS (for the report; never trusted for checks).
+        self.members: dict[str, tuple[str, str, int]] = {}
         self.origins: list[str] = []
         self.audit = LogAudit(self.anchors, decode_entry, now=datetime.now(UTC))
         self.started = time.perf_counter()
@@ -191,6 +194,8 @@ class LogAuditRun:
             try:
                 status = node.log.GetNodeStatus(services_pb2.NodeStatusRequest(), timeout=30)
                 node.evidence = list(status.evidence)
+                region = status.origin.rpartition("/")[2]
+                self.members[address] = (status.name, region, status.federation_version)
             except grpc.RpcError as exc:
                 self.audit.notes.append(f"{address}: node status not read ({_rpc_text(exc)})")
         served = {o for n in self.nodes for o in n.origins}

@@ -6,7 +6,6 @@ from datetime import date
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -15,13 +14,14 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
-from exchange.cli.options import DATE, check_locally, enum_names, refusals, region_text
+from exchange.cli.lang import tr
+from exchange.cli.options import DATE, enum_names, region_text, sent
 from exchange.client import types as t
-from exchange.core.records import accession_errors, withdrawal_errors
+from exchange.core.records import Kind
 
 __all__ = ["agreement_group"]
 
-_KINDS = enum_names(entries_pb2.RecognitionKind)
+_KINDS = enum_names(Kind)
 _LIST_COLUMNS = [
     "agreement",
     "title",
@@ -45,7 +45,7 @@ def agreement_group() -> None:
     """
 
 
-def _kinds(value: str) -> list[int]:
+def _kinds(value: str) -> list[str]:
     out = []
     for part in value.replace(";", ",").split(","):
         name = part.strip().upper()
@@ -56,7 +56,7 @@ def _kinds(value: str) -> list[int]:
                 f"unknown kind {part.strip()!r}; kinds are {', '.join(_KINDS)}",
                 param_hint="--kinds",
             )
-        out.append(entries_pb2.RecognitionKind.Value(name))
+        out.append(Kind[name].name)
     return out
 
 
@@ -93,17 +93,15 @@ def accede(
     --kinds PROVINCIAL_FAMOUS_BRAND_PRODUCT,WELL_KNOWN_TRADEMARK --from 2006-06-01
     """
     client = connect(config_path, node_addr, cert, key)
-    acc = entries_pb2.Accession(
-        agreement_id=agreement_id,
-        title=title,
-        covered_kinds=_kinds(kinds),
-        effective_from=effective_from,
-        effective_until=effective_until or "",
-        region=client.config.region,
-    )
-    check_locally(accession_errors(acc, issuer=client.config.region), {"covered_kinds": "--kinds"})
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).Accede(acc, timeout=60)
+    acc = {
+        "agreement_id": agreement_id,
+        "title": title,
+        "covered_kinds": _kinds(kinds),
+        "effective_from": effective_from,
+        "effective_until": effective_until or "",
+    }
+    with sent({"covered_kinds": "--kinds"}):
+        resp = client.accede(acc)
     row = {
         "result": "acceded",
         "agreement": agreement_id,
@@ -114,8 +112,14 @@ def accede(
     }
     if fmt == "table":
         click.echo(
-            f"acceded: {region_text(client.config.region)} to {agreement_id} from "
-            f"{effective_from} (entry {resp.origin} #{resp.index})"
+            tr(
+                "acceded: {region} to {agreement} from {date} (entry {origin} #{index})",
+                region=region_text(client.config.region),
+                agreement=agreement_id,
+                date=effective_from,
+                origin=resp.origin,
+                index=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -135,17 +139,9 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
     --effective 2027-01-01 --reason 协议期满不再续签
     """
     client = connect(config_path, node_addr, cert, key)
-    w = entries_pb2.Withdrawal(
-        agreement_id=agreement_id,
-        region=client.config.region,
-        effective_on=effective,
-        reason_text=reason,
-    )
-    check_locally(
-        withdrawal_errors(w, issuer=client.config.region), {"effective_on": "--effective"}
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).Withdraw(w, timeout=60)
+    w = {"agreement_id": agreement_id, "effective_on": effective, "reason_text": reason}
+    with sent({"effective_on": "--effective"}):
+        resp = client.withdraw(w)
     row = {
         "result": "withdrawn",
         "agreement": agreement_id,
@@ -156,8 +152,14 @@ def withdraw(agreement_id, effective, reason, config_path, node_addr, cert, key,
     }
     if fmt == "table":
         click.echo(
-            f"withdrawn: {region_text(client.config.region)} leaves {agreement_id} on "
-            f"{effective} (entry {resp.origin} #{resp.index})"
+            tr(
+                "withdrawn: {region} leaves {agreement} on {date} (entry {origin} #{index})",
+                region=region_text(client.config.region),
+                agreement=agreement_id,
+                date=effective,
+                origin=resp.origin,
+                index=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -171,6 +173,12 @@ def _in_force(acc: t.Accession, withdrawn: list[date], today: date) -> bool:
     if acc.effective_until and today > acc.effective_until:
         return False
     return not any(start <= w <= today for w in withdrawn)
+
+
+def yes_no(flag: bool, fmt: str) -> str:
+    """``yes``/``no`` (CSV keeps these whatever the language; a table says 是/否 in Chinese)."""
+    word = "yes" if flag else "no"
+    return tr(word) if fmt == "table" else word
 
 
 def _iso(d: date | None) -> str:
@@ -212,10 +220,10 @@ def list_agreements(today, config_path, node_addr, cert, key, fmt) -> None:
                     "from": _iso(acc.effective_from),
                     "until": _iso(acc.effective_until),
                     "withdrawn_on": ",".join(w.isoformat() for w in withdrawn),
-                    "in_force_today": "yes" if _in_force(acc, withdrawn, on) else "no",
+                    "in_force_today": yes_no(_in_force(acc, withdrawn, on), fmt),
                 }
             )
     if fmt == "table" and not rows:
-        click.echo("no agreements known to this node")
+        click.echo(tr("no agreements known to this node"))
         return
     emit(rows, _LIST_COLUMNS, fmt)

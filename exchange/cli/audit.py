@@ -9,17 +9,19 @@ from pathlib import Path
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2
 from exchange.cli.common import (
     EXIT_NEGATIVE,
     client_options,
     connect,
     handle_errors,
     output_option,
+    text_width,
 )
+from exchange.cli.lang import lang, tr
 from exchange.cli.options import ORIGIN
 from exchange.core.errors import BrandexError
 from exchange.core.federation import verify_genesis
+from exchange.i18n.terms import state_name
 
 __all__ = ["audit_group"]
 
@@ -54,20 +56,14 @@ def bundle(record_id, issuer, output, config_path, node_addr, cert, key) -> None
     Example: brandex audit bundle zj-2026-0001 --issuer 330000 --config nodes/anhui.toml
     -o zj-2026-0001.bundle.json
     """
-    from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
-
     client = connect(config_path, node_addr, cert, key)
-    resp = client.stub(services_pb2_grpc.AuditServiceStub).GetBundle(
-        services_pb2.BundleRequest(
-            record=services_pb2.RecordRef(issuer=issuer, record_id=record_id)
-        ),
-        timeout=60,
-    )
+    bundle_json = client.bundle(issuer, record_id)
     if str(output) == "-":
-        click.echo(resp.bundle_json, nl=False)
+        click.echo(bundle_json, nl=False)
         return
-    output.write_text(resp.bundle_json, encoding="utf-8")
-    click.echo(f"wrote {output} ({len(resp.bundle_json.encode())} bytes)", err=True)
+    output.write_text(bundle_json, encoding="utf-8")
+    size = len(bundle_json.encode())
+    click.echo(tr("wrote {path} ({n} bytes)", path=output, n=size), err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -162,7 +158,7 @@ def verify(
     --min-cosignatures 2 --on 2026-06-01 --in 340100
     """
     from exchange.core.bundle import Check, Report, verify_bundle
-    from exchange.node.bundles import decode_entry
+    from exchange.node.bundles import decode_entry, parse_entry
 
     anchors = _load_anchors(anchor_paths)
     if min_cosignatures is None:
@@ -192,20 +188,50 @@ def verify(
             region=in_region,
             now=now,
             decode_entry=decode_entry,
-            parse_entry=entries_pb2.Entry.FromString,
+            parse_entry=parse_entry,
         )
-    lines = report.to_text().splitlines()
-    verdict, details = lines[-1], lines[:-1]  # the report ends with its verdict
+    verdict, details = report_lines(report)
     if fmt == "json":
         doc = report.to_dict()
-        if quiet:
-            doc = {"valid": report.valid, "verdict": verdict}
+        if quiet:  # the verdict in English: JSON does not change with the language
+            doc = {"valid": report.valid, "verdict": report.to_text().splitlines()[-1]}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         click.echo(verdict)
         if not quiet:
             click.echo("\n".join(details))
     sys.exit(0 if report.valid else EXIT_NEGATIVE)
+
+
+def report_lines(report) -> tuple[str, list[str]]:
+    """The verdict line and one line per check, in the run's language.
+
+    The verdict says both whether the bundle is authentic and, when the checks
+    reached it, the record's status on the date asked ("VALID ...; the record
+    is revoked"), so an authentic bundle of a revoked record does not read as
+    a good record. Check details come from core in English.
+    """
+    lines = [tr("bundle for record {rid} of {origin}", rid=report.record_id or "?",
+                origin=report.origin or "?")]  # fmt: skip
+    for c in report.checks:
+        mark = tr("ok  ") if c.ok else tr("FAIL")
+        name = tr(c.name)
+        name += " " * max(0, 20 - text_width(name))
+        lines.append(f"  {mark} {name} {c.subject}: {c.detail}")
+    f = report.failure
+    if f is None and report.checks:
+        verdict = tr("VALID: {n} checks passed", n=len(report.checks))
+        st = report.status
+        if st is not None and st.status != "valid":
+            verdict += tr(
+                "; the record is {state} on {on}",
+                state=state_name(st.status, lang()),
+                on=report.on,
+            )
+    else:
+        why = f"{tr(f.name)} ({f.subject}): {f.detail}" if f else tr("no checks ran")
+        verdict = tr("INVALID: {why}", why=why)
+    return verdict, lines
 
 
 @audit_group.command("log")
@@ -287,6 +313,7 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
     # Workers first: no gRPC channel may exist yet when they are started.
     pool = start_pool((os.cpu_count() or 1) if workers is None else workers)
     run = LogAuditRun(anchors_pem, creds, addresses, origins=origins, pool=pool)
+    made_at = datetime.now(UTC)
     try:
         total = run.connect()
         if sys.stderr.isatty():
@@ -302,7 +329,7 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
             run.download()
         result = run.finish()
     except NodeUnreachable as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(tr("error: {problem}", problem=exc), err=True)
         sys.exit(EXIT_REMOTE)
     except NotFoundError as exc:
         raise click.UsageError(str(exc)) from None
@@ -311,11 +338,91 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     if report_path is not None:
+        context = _report_context(
+            run, anchors_pem, Path(cert) if cert else config.operator_cert, made_at
+        )
         try:
-            report_path.write_text(to_html(result), encoding="utf-8")
+            with report_path.open("w", encoding="utf-8", newline="\n") as f:
+                f.write(to_html(result, context))
         except OSError as exc:
-            click.echo(f"error: cannot write {report_path}: {exc}", err=True)
+            click.echo(
+                tr("error: cannot write {path}: {problem}", path=report_path, problem=exc), err=True
+            )
             sys.exit(EXIT_USAGE)
-        click.echo(f"wrote {report_path}", err=True)
+        click.echo(tr("wrote {path}", path=report_path), err=True)
     click.echo(to_json(result) if fmt == "json" else to_text(result))
     sys.exit(0 if result.clean else EXIT_NEGATIVE)
+
+
+def _report_context(run, anchors_pem: bytes, cert_path: Path | None, made_at: datetime):
+    """What the HTML report states besides the findings: who ran it, with what, against what."""
+    import getpass
+    import socket
+    from importlib.metadata import PackageNotFoundError, version
+
+    from exchange.audit.report import Member, ReportContext, anchor_facts
+    from exchange.core.x509 import load_pem_chain
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "?"
+    operator = ""
+    if cert_path is not None:
+        try:
+            operator = load_pem_chain(cert_path.read_bytes())[0].subject.rfc4514_string()
+        except (BrandexError, OSError):
+            operator = str(cert_path)
+    try:
+        brandex_version = version("brandex")
+    except PackageNotFoundError:
+        brandex_version = "unknown"
+    return ReportContext(
+        lang=lang(),
+        made_at=made_at,
+        members={a: Member(name, region) for a, (name, region, _) in run.members.items()},
+        federation_versions={a: v for a, (_, _, v) in run.members.items()},
+        anchors=anchor_facts(load_pem_chain(anchors_pem)),
+        brandex_version=brandex_version,
+        run_by=f"{user}@{socket.gethostname()}",
+        operator=operator,
+    )
+
+
+@audit_group.command("digest")
+@click.argument(
+    "report_file",
+    metavar="REPORT.html",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@output_option(choices=("table", "json"), help="Answer format.")
+def digest(report_file, fmt) -> None:
+    """Check an HTML audit report against the SHA-256 digest on its last line.
+
+    The digest covers every byte of the file before its last line, and the last
+    line must be the digest line itself, so the same check is
+    ``head -n -1 REPORT.html | sha256sum`` compared with the value shown at the
+    foot of the report. Exit 0 if they match, 1 if not.
+
+    Example: brandex audit digest audit.html
+    """
+    from exchange.audit.report import check_digest
+
+    found = check_digest(report_file.read_bytes())
+    if fmt == "json":
+        doc = {"file": str(report_file), "ok": found.ok, "stated": found.stated,
+               "computed": found.computed, "problem": found.problem}  # fmt: skip
+        click.echo(json.dumps(doc, indent=2))
+    elif found.ok:
+        click.echo(tr("{file}: digest matches: {hex}", file=report_file, hex=found.computed))
+    else:
+        click.echo(
+            tr(
+                "{file}: {problem} (stated {stated}, computed {computed})",
+                file=report_file,
+                problem=tr(found.problem),
+                stated=found.stated or "-",
+                computed=found.computed,
+            )
+        )
+    sys.exit(0 if found.ok else EXIT_NEGATIVE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -13,23 +12,24 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import lang, tr
 from exchange.cli.options import (
     DATE,
     REGION,
-    check_locally,
     enum_names,
     fen,
-    refusals,
     region_text,
+    sent,
     yuan,
 )
 from exchange.client import types as t
-from exchange.core.records import case_action_errors, case_errors
+from exchange.core.records import CaseActionType, CaseType
+from exchange.i18n.terms import CASE_ACTION_ZH, CASE_TYPE_ZH
 
 __all__ = ["case_group"]
 
-_TYPES = enum_names(entries_pb2.CaseType)
-_ACTIONS = enum_names(entries_pb2.CaseActionType)
+_TYPES = enum_names(CaseType)
+_ACTIONS = enum_names(CaseActionType)
 _LIST_COLUMNS = [
     "case",
     "brand",
@@ -59,7 +59,15 @@ def case_group() -> None:
 def _done(client, resp, what: str, fmt: str, extra: dict) -> None:
     row = {"result": what, **extra, "origin": resp.origin, "index": resp.index}
     if fmt == "table":
-        click.echo(f"{what}: {extra.get('case', '')} (entry {resp.origin} #{resp.index})")
+        click.echo(
+            tr(
+                "{result}: {case} (entry {origin} #{index})",
+                result=tr(what),
+                case=extra.get("case", ""),
+                origin=resp.origin,
+                index=resp.index,
+            )
+        )
     else:
         emit_one(row, list(row), fmt)
 
@@ -113,30 +121,26 @@ def report(
     --opened-on 2026-03-02 --description '在合肥市场发现假冒产品'
     """
     client = connect(config_path, node_addr, cert, key)
-    case = entries_pb2.InfringementCase(
-        case_id=case_id,
-        protected_issuer=issuer,
-        protected_record_id=record_id,
-        reporting_region=client.config.region,
-        handling_region=handling_region,
-        infringer_name=infringer,
-        infringer_uscc=infringer_uscc,
-        case_type=entries_pb2.CaseType.Value(case_type.upper()),
-        goods_value_fen=fen(value_yuan, "--value-yuan"),
-        opened_on=opened_on,
-        description=description,
-    )
-    check_locally(
-        case_errors(case, issuer=client.config.region),
-        {
-            "protected_issuer": "--issuer",
-            "protected_record_id": "--record",
-            "infringer_name": "--infringer",
-            "goods_value_fen": "--value-yuan",
-        },
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).ReportCase(case, timeout=60)
+    case = {
+        "case_id": case_id,
+        "protected_issuer": issuer,
+        "protected_record_id": record_id,
+        "handling_region": handling_region,
+        "infringer_name": infringer,
+        "infringer_uscc": infringer_uscc,
+        "case_type": case_type.upper(),
+        "goods_value_fen": fen(value_yuan, "--value-yuan"),
+        "opened_on": opened_on,
+        "description": description,
+    }
+    flags = {
+        "protected_issuer": "--issuer",
+        "protected_record_id": "--record",
+        "infringer_name": "--infringer",
+        "goods_value_fen": "--value-yuan",
+    }
+    with sent(flags):
+        resp = client.report_case(case)
     _done(client, resp, "reported", fmt, {"case": f"{client.config.region}/{case_id}"})
 
 
@@ -179,39 +183,55 @@ def act(
     --note '没收假冒产品并处罚款'
     """
     client = connect(config_path, node_addr, cert, key)
-    msg = entries_pb2.CaseAction(
-        case_region=case_region or client.config.region,
-        case_id=case_id,
-        acting_region=client.config.region,
-        action=entries_pb2.CaseActionType.Value(action.upper()),
-        date=on,
-        note=note,
-        decision_no=decision_no,
-        fine_fen=fen(fine_yuan, "--fine-yuan"),
-    )
-    check_locally(
-        case_action_errors(msg, issuer=client.config.region),
-        {"date": "--date", "fine_fen": "--fine-yuan"},
-    )
-    with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).ActOnCase(msg, timeout=60)
-    _done(client, resp, action.lower(), fmt, {"case": f"{msg.case_region}/{case_id}"})
+    case_region = case_region or client.config.region
+    msg = {
+        "case_region": case_region,
+        "case_id": case_id,
+        "action": action.upper(),
+        "date": on,
+        "note": note,
+        "decision_no": decision_no,
+        "fine_fen": fen(fine_yuan, "--fine-yuan"),
+    }
+    with sent({"date": "--date", "fine_fen": "--fine-yuan"}):
+        resp = client.act_on_case(msg)
+    _done(client, resp, action.lower(), fmt, {"case": f"{case_region}/{case_id}"})
 
 
-def _action_text(a: t.CaseAction) -> str:
-    text = f"{a.date} {a.action} by {a.acting_region}"
+def _action_text(a: t.CaseAction, human: bool) -> str:
+    if human:
+        action = _word(CASE_ACTION_ZH, CaseActionType, a.action)
+        text = tr("{date} {action} by {region}", date=a.date, action=action,
+                  region=region_text(a.acting_region))  # fmt: skip
+    else:
+        text = f"{a.date} {a.action} by {a.acting_region}"
     if a.decision_no:
         text += f" {a.decision_no}"
     if a.fine_fen:
-        text += f" fine {yuan(a.fine_fen)}"
+        text += tr(" fine {yuan}", yuan=yuan(a.fine_fen)) if human else f" fine {yuan(a.fine_fen)}"
     return text
 
 
-def case_rows(cases) -> list[dict]:
-    """Cases (exchange.client CaseView) as flat rows (the ``actions`` column joins the actions)."""
+def _word(table: dict, enum: type, name: str) -> str:
+    """An enum name (``SEIZURE``) in Chinese for a --lang zh table, else as sent."""
+    if lang() != "zh":
+        return name
+    try:
+        return table[enum[name]]
+    except KeyError:
+        return name
+
+
+def case_rows(cases, human: bool = False) -> list[dict]:
+    """Cases (exchange.client CaseView) as flat rows (the ``actions`` column joins the actions).
+
+    ``human`` rows are for a table in the run's language; CSV rows keep the
+    enum names whatever the language.
+    """
     out = []
     for v in cases:
         c = v.case
+        state = "open" if v.open else "closed"
         out.append(
             {
                 "case": f"{v.case_region}/{c.case_id}",
@@ -219,12 +239,12 @@ def case_rows(cases) -> list[dict]:
                 "record": f"{c.protected_issuer}/{c.protected_record_id}",
                 "reported_by": region_text(c.reporting_region),
                 "handling": region_text(c.handling_region),
-                "type": c.case_type,
+                "type": _word(CASE_TYPE_ZH, CaseType, c.case_type) if human else c.case_type,
                 "infringer": c.infringer_name,
                 "value_yuan": yuan(c.goods_value_fen),
                 "opened_on": str(c.opened_on or ""),
-                "open": "open" if v.open else "closed",
-                "actions": "; ".join(_action_text(a) for a in v.actions),
+                "open": tr(state) if human else state,
+                "actions": "; ".join(_action_text(a, human) for a in v.actions),
             }
         )
     return out
@@ -255,6 +275,6 @@ def list_cases(brand, region, open_only, record, config_path, node_addr, cert, k
         emit(resp.wire["cases"], [], "json")
         return
     if fmt == "table" and not resp.cases:
-        click.echo("no cases match")
+        click.echo(tr("no cases match"))
         return
-    emit(case_rows(resp.cases), _LIST_COLUMNS, fmt)
+    emit(case_rows(resp.cases, human=fmt == "table"), _LIST_COLUMNS, fmt)

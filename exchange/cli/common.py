@@ -19,6 +19,7 @@ from unicodedata import combining, east_asian_width
 import click
 import grpc
 
+from exchange.cli.lang import tr
 from exchange.client import NodeClient, RemoteError
 from exchange.client.convert import to_dict
 from exchange.core.errors import BrandexError, ValidationError
@@ -150,7 +151,7 @@ def connect(
     key: Path | None = None,
 ) -> NodeClient:
     if config_path is None:
-        raise click.UsageError("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)")
+        raise click.UsageError(tr("give --config nodes/<name>.toml (or set BRANDEX_CONFIG)"))
     client = NodeClient.from_config(config_path, node=node_addr, cert=cert, key=key)
     _CLIENTS.append(client)
     return client
@@ -166,7 +167,7 @@ def _show_warnings() -> None:
         for text in client.warnings:
             if text not in shown:
                 shown.add(text)
-                click.echo(f"warning: {client.address}: {text}", err=True)
+                click.echo(tr("warning: {node}: {text}", node=client.address, text=text), err=True)
 
 
 def quiet_broken_pipe() -> None:
@@ -199,11 +200,11 @@ def handle_errors(fn: F) -> F:
             else:
                 name, details = exc.code().name, exc.details()  # type: ignore[attr-defined]
             if name == "UNAVAILABLE":
-                details = f"node unreachable ({details})"
-            click.echo(f"error: {name}: {details}", err=True)
+                details = tr("node unreachable ({details})", details=details)
+            click.echo(tr("error: {name}: {details}", name=name, details=details), err=True)
             sys.exit(exit_code(exc))
         except (BrandexError, OSError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(tr("error: {problem}", problem=exc), err=True)
             sys.exit(exit_code(exc))
         finally:
             _show_warnings()
@@ -217,14 +218,14 @@ def _char_width(c: str) -> int:
     return 2 if east_asian_width(c) in "WF" else 1
 
 
-def _width(s: str) -> int:
+def text_width(s: str) -> int:
     """Terminal columns ``s`` takes: two per wide (Chinese) character, none for combining marks."""
     return sum(_char_width(c) for c in s)
 
 
 def _clip(s: str, width: int) -> str:
     """``s`` cut to ``width`` terminal columns, ending in an ellipsis if it was cut."""
-    if _width(s) <= width:
+    if text_width(s) <= width:
         return s
     out, used = [], 0
     for c in s:
@@ -258,8 +259,10 @@ def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = 
     if max_width == -1:
         max_width = terminal_width()
     cells = [[str(r.get(c, "")).replace("\n", " ") for c in columns] for r in rows]
-    heads = [c.upper() for c in columns]
-    widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    heads = [tr(c.upper()) for c in columns]  # headers in the run's language
+    widths = [
+        max([text_width(h)] + [text_width(row[i]) for row in cells]) for i, h in enumerate(heads)
+    ]
     if max_width:
         budget = max_width - len(_GAP) * (len(widths) - 1)
         while sum(widths) > budget:
@@ -272,7 +275,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], max_width: int | None = 
         parts = []
         for v, w in zip(values, widths, strict=True):
             v = _clip(v, w)
-            parts.append(v + " " * (w - _width(v)))
+            parts.append(v + " " * (w - text_width(v)))
         return _GAP.join(parts).rstrip()
 
     return "\n".join([line(heads), *(line(row) for row in cells)])

@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-import grpc
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.common import EXIT_NEGATIVE, client_options, connect, emit_one, handle_errors
+from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, REGION, enum_names
+from exchange.client import RemoteError
+from exchange.client.admin import PendingBatch
+from exchange.core.records import Kind, Sector
 from exchange.spreadsheet import (
     COLUMNS,
     Defaults,
@@ -25,19 +27,20 @@ from exchange.spreadsheet import (
 
 __all__ = ["export_cmd", "import_cmd"]
 
-_KINDS = enum_names(entries_pb2.RecognitionKind)
-_SECTORS = enum_names(entries_pb2.Sector)
+_KINDS = enum_names(Kind)
+_SECTORS = enum_names(Sector)
 _SUMMARY = ["file", "format", "encoding", "rows", "added", "duplicates", "rejected", "rejects"]
 
 
 def _summary_line(s: dict) -> str:
     enc = f", {s['encoding']}" if s["encoding"] else ""
-    text = (
-        f"{s['file']} ({s['format']}{enc}): {s['rows']} rows, {s['added']} added, "
-        f"{s['duplicates']} already present, {s['rejected']} rejected"
+    text = tr(
+        "{file} ({format}{enc}): {rows} rows, {added} added, "
+        "{duplicates} already present, {rejected} rejected",
+        **{**s, "enc": enc},
     )
     if s["rejects"]:
-        text += f" (written to {s['rejects']})"
+        text += tr(" (written to {path})", path=s["rejects"])
     return text
 
 
@@ -59,17 +62,11 @@ def _created(client, part: list, resp) -> list[dict]:
         return []
     if resp.duplicates == 0 and n == len(part):
         return [{"record_id": r.record.record_id, "index": first + i} for i, r in enumerate(part)]
-    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
     out = []
     for r in part:
         try:
-            h = stub.GetRecord(
-                services_pb2.GetRecordRequest(
-                    issuer=client.config.region, record_id=r.record.record_id
-                ),
-                timeout=60,
-            )
-        except grpc.RpcError:
+            h = client.record(client.config.region, r.record.record_id)
+        except RemoteError:
             continue
         if first <= h.view.provenance.index < first + n:
             out.append({"record_id": r.record.record_id, "index": h.view.provenance.index})
@@ -78,7 +75,6 @@ def _created(client, part: list, resp) -> list[dict]:
 
 def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[int, int, list[dict]]:
     """IssueBatch in chunks; returns (added, already present, the records added)."""
-    stub = client.stub(services_pb2_grpc.AdminServiceStub)
     rows = plan.valid
     added = dups = 0
     created: list[dict] = []
@@ -92,31 +88,40 @@ def _send(client, plan: ImportPlan, chunk: int, show_progress: bool) -> tuple[in
             bar.__enter__()
         # Two calls in flight: the node validates and signs one batch while it
         # stores the one before (each batch is still one transaction).
-        pending: list[tuple[list, grpc.Future]] = []
+        pending: list[tuple[list, PendingBatch]] = []
         starts = list(range(0, len(rows), chunk))
         while starts or pending:
             while starts and len(pending) < 2:
                 part = rows[starts[0] : starts.pop(0) + chunk]
-                request = services_pb2.IssueBatchRequest(records=[r.record for r in part])
-                pending.append((part, stub.IssueBatch.future(request, timeout=300)))
+                pending.append((part, client.issue_batch_async([r.record for r in part])))
             part, future = pending.pop(0)
             try:
                 resp = future.result()
-            except grpc.RpcError:
+            except RemoteError:
                 # The batch sent after this one may be committed already: wait for
                 # its answer instead of guessing, so the counts say what was written.
                 for _, other in pending:
                     try:
                         later = other.result()
-                    except grpc.RpcError:
+                    except RemoteError:
                         continue
                     added += later.added
                     dups += later.duplicates
                 first, last = part[0].row, part[-1].row
-                where = f"row {first}" if first == last else f"rows {first}-{last}"
+                where = (
+                    tr("row {n}", n=first)
+                    if first == last
+                    else tr("rows {first}-{last}", first=first, last=last)
+                )
                 click.echo(
-                    f"{where} of {plan.sheet.path.name} not imported (the error below);"
-                    f" the other batches sent: {added} added, {dups} already present",
+                    tr(
+                        "{where} of {file} not imported (the error below);"
+                        " the other batches sent: {added} added, {dups} already present",
+                        where=where,
+                        file=plan.sheet.path.name,
+                        added=added,
+                        dups=dups,
+                    ),
                     err=True,
                 )
                 raise
@@ -268,7 +273,7 @@ def import_cmd(
         defaults=defaults,
     )
     if plan.ignored:
-        click.echo(f"note: ignoring column(s) {', '.join(plan.ignored)}", err=True)
+        click.echo(tr("note: ignoring column(s) {names}", names=", ".join(plan.ignored)), err=True)
     summary = {
         "file": file.name,
         "format": plan.sheet.format,
@@ -285,11 +290,17 @@ def import_cmd(
         summary["rejected"] = len(plan.sheet.rows) if plan.file_errors else len(plan.invalid)
         summary["rows"] = len(plan.sheet.rows)
         if fmt == "table" and plan.file_errors:
-            click.echo(f"{file.name}: the header row needs fixing; nothing imported")
+            click.echo(tr("{file}: the header row needs fixing; nothing imported", file=file.name))
         elif fmt == "table":
             click.echo(
-                f"{file.name}: {len(plan.errors)} problem(s) in {len(plan.invalid)} of "
-                f"{len(plan.rows)} row(s); nothing imported (fix them, or give --skip-invalid)"
+                tr(
+                    "{file}: {problems} problem(s) in {invalid} of {rows} row(s); nothing"
+                    " imported (fix them, or give --skip-invalid)",
+                    file=file.name,
+                    problems=len(plan.errors),
+                    invalid=len(plan.invalid),
+                    rows=len(plan.rows),
+                )
             )
         else:
             emit_one({**summary, "created": [], "errors": errors}, _SUMMARY, fmt)
@@ -305,8 +316,12 @@ def import_cmd(
         click.echo(_summary_line(summary))
         if created:
             ids = [c["record_id"] for c in created]
-            more = f" and {len(ids) - 10} more (--format json lists all)" if len(ids) > 10 else ""
-            click.echo(f"added: {', '.join(ids[:10])}{more}")
+            more = (
+                tr(" and {n} more (--format json lists all)", n=len(ids) - 10)
+                if len(ids) > 10
+                else ""
+            )
+            click.echo(tr("added: {ids}", ids=", ".join(ids[:10])) + more)
     else:
         emit_one({**summary, "created": created, "errors": errors}, _SUMMARY, fmt)
 
@@ -346,17 +361,21 @@ def export_cmd(file, issuer, headers, encoding, config_path, node_addr, cert, ke
         raise click.UsageError("FILE must end in .csv or .xlsx")
     client = connect(config_path, node_addr, cert, key)
     issuer = issuer or client.config.region
-    stub = client.stub(services_pb2_grpc.RegistryServiceStub)
     rows: list[dict] = []
     page = 1000
     while True:
-        resp = stub.Search(
-            services_pb2.SearchRequest(issuer=issuer, limit=page, offset=len(rows)), timeout=120
-        )
+        resp = client.search(issuer=issuer, limit=page, offset=len(rows))
         for v in resp.records:
-            rows.append(record_row(v.record, headers=headers, status=v.status_today))
+            rows.append(record_row(v.wire["record"], headers=headers, status=v.status_today))
         if len(resp.records) < page:
             break
     names = list(rows[0]) if rows else [c.zh if headers == "zh" else c.name for c in COLUMNS]
     write_sheet(file, rows, encoding=encoding, headers=names)
-    click.echo(f"exported {len(rows)} record(s) of {issuer} to {file}")
+    click.echo(
+        tr(
+            "exported {n} record(s) of {issuer} to {file}",
+            n=len(rows),
+            issuer=region_text(issuer),
+            file=file,
+        )
+    )

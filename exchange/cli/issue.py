@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
-from exchange.cli.options import DATE, REGION, check_locally
-from exchange.core.records import recognition_errors
+from exchange.cli.lang import region_text, tr
+from exchange.cli.options import DATE, REGION, enum_names, sent
+from exchange.core.records import Kind, Sector
 
 __all__ = ["issue"]
 
-_KINDS = [k for k in entries_pb2.RecognitionKind.keys() if not k.endswith("UNSPECIFIED")]  # noqa: SIM118
-_SECTORS = [k for k in entries_pb2.Sector.keys() if not k.endswith("UNSPECIFIED")]  # noqa: SIM118
+_KINDS = enum_names(Kind)
+_SECTORS = enum_names(Sector)
 
 
 @click.command("issue")
@@ -49,13 +49,21 @@ def issue(config_path, node_addr, cert, key, fmt, **fields) -> None:
     fields["kind"] = fields["kind"].upper()
     fields["sector"] = fields["sector"].upper()
     fields["valid_until"] = fields["valid_until"] or ""
-    rec = entries_pb2.Recognition(**fields)
+    fields["nice_classes"] = list(fields["nice_classes"])
     client = connect(config_path, node_addr, cert, key)
-    check_locally(recognition_errors(rec, issuer=client.config.region))
-    resp = client.stub(services_pb2_grpc.AdminServiceStub).Issue(rec, timeout=60)
+    with sent(refused=False):
+        resp = client.issue(fields)
     word = "already issued" if resp.duplicate else "issued"
     row = {"result": word, "origin": resp.origin, "index": resp.index}
     if fmt == "table":
-        click.echo(f"{word}: {rec.record_id} (entry {resp.origin} #{resp.index})")
+        click.echo(
+            tr(
+                "{result}: {case} (entry {origin} #{index})",
+                result=tr(word),
+                case=f"{region_text(client.config.region)}/{fields['record_id']}",
+                origin=resp.origin,
+                index=resp.index,
+            )
+        )
     else:
         emit_one(row, list(row), fmt)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -74,11 +73,8 @@ def rotate(anchor_dir, new_key, new_cert, member, config_path, node_addr, cert, 
         )
     elif not (new_key and new_cert):
         raise click.UsageError("give --anchor-dir, or both --new-key and --new-cert")
-    req = services_pb2.RotateKeyRequest(
-        key_path=str(Path(new_key).resolve()), certificate_path=str(Path(new_cert).resolve())
-    )
     with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).RotateKey(req, timeout=60)
+        resp = client.rotate_key(str(Path(new_key).resolve()), str(Path(new_cert).resolve()))
     row = {"result": "rotated", "origin": resp.origin, "index": resp.index}
     if fmt == "table":
         click.echo(
@@ -117,11 +113,8 @@ def revoke(keyid, compromised_since, reason, config_path, node_addr, cert, key, 
     except Exception as exc:
         raise click.BadParameter(str(exc), param_hint="--compromised-since") from None
     client = connect(config_path, node_addr, cert, key)
-    req = services_pb2.RevokeKeyRequest(
-        keyid=keyid, compromised_since=since.isoformat(), reason_text=reason
-    )
     with refusals():
-        resp = client.stub(services_pb2_grpc.AdminServiceStub).RevokeKey(req, timeout=60)
+        resp = client.revoke_key(keyid, since.isoformat(), reason)
     row = {"result": "revoked", "keyid": keyid, "origin": resp.origin, "index": resp.index}
     if fmt == "table":
         click.echo(

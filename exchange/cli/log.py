@@ -16,6 +16,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import tr
 from exchange.cli.options import ORIGIN
 from exchange.core import merkle
 from exchange.core.cosignature import CosignatureVerifier, witness_name
@@ -119,7 +120,15 @@ def consistency(
         for line in proof:
             click.echo(line)
         if verified:
-            click.echo(f"verified: {origin} at {old} is a prefix of {origin} at {new}", err=True)
+            click.echo(
+                tr(
+                    "verified: {origin} at {old} is a prefix of {origin} at {new}",
+                    origin=origin,
+                    old=old,
+                    new=new,
+                ),
+                err=True,
+            )
     elif fmt == "json":
         row = {"origin": origin, "old": old, "new": new, "proof": proof, "verified": verified}
         emit_one(row, list(row), fmt)

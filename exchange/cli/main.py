@@ -15,6 +15,7 @@ from exchange.cli.federation import federation_group
 from exchange.cli.imports import export_cmd, import_cmd
 from exchange.cli.issue import issue
 from exchange.cli.keys import keys_group
+from exchange.cli.lang import LANG_OPTION_HELP, add_lang_option, lang_callback
 from exchange.cli.log import log_group
 from exchange.cli.node import node_group
 from exchange.cli.registry import check, search, show
@@ -26,6 +27,11 @@ __all__ = ["cli", "main"]
 
 class _Brandex(click.Group):
     """The top group: a closed pipe (``brandex search x | head -1``) ends every command quietly."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Every command takes ``--lang`` too (the same choice as ``brandex --lang``)."""
+        add_lang_option(cmd)
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -39,8 +45,20 @@ class _Brandex(click.Group):
 
 @click.group(cls=_Brandex, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="brandex")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"], case_sensitive=False),
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=lang_callback,
+    help=LANG_OPTION_HELP + " Every command also takes --lang.",
+)
 def cli() -> None:
     """brandex: a federated, verifiable registry of famous-brand recognitions.
+
+    Output is in Chinese with --lang zh (or BRANDEX_LANG=zh, or a zh_* locale);
+    JSON and CSV keys and values stay English identifiers in every language.
 
     Example: brandex node status --config nodes/zhejiang.toml
     """

@@ -15,6 +15,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import region_text, tr
 from exchange.core.errors import BrandexError
 from exchange.node.config import NODE_FILES, load_config
 
@@ -92,6 +93,11 @@ def run(legacy_config: Path | None, config: Path | None, log_level: str, log_for
         sys.exit(2)
 
 
+def _origin_text(origin: str) -> str:
+    """``yrd/330000 浙江省 (330000)``: an origin with its member's region named."""
+    return f"{origin} {region_text(origin.rpartition('/')[2])}"
+
+
 @node_group.command("status")
 @client_options
 @output_option
@@ -109,28 +115,49 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         if expired:
             sys.exit(1)
         return
-    click.echo(f"node {st.name} ({st.origin}) at {client.address}, up since {st.started_at}")
+    click.echo(
+        tr(
+            "node {name} ({origin}, {region}) at {node}, up since {since}",
+            name=st.name,
+            origin=st.origin,
+            region=region_text(st.origin.rpartition("/")[2]),
+            node=client.address,
+            since=st.started_at,
+        )
+    )
     if st.federation_version:
-        click.echo(f"federation document version {st.federation_version}")
+        click.echo(tr("federation document version {v}", v=st.federation_version))
     if st.federation_warning:
         click.echo(f"!!! {st.federation_warning}")
     for ev in st.governance_evidence:
         click.echo(
-            f"!!! refused federation document version {ev.version} from {ev.source} "
-            f"({ev.kind}, {ev.recorded_at}): {ev.detail}"
+            tr(
+                "!!! refused federation document version {v} from {source} ({kind}, {at}): "
+                "{detail}",
+                v=ev.version,
+                source=ev.source,
+                kind=ev.kind,
+                at=ev.recorded_at,
+                detail=ev.detail,
+            )
         )
+    human = fmt == "table"
+    # A table speaks the run's language; CSV cells stay English whatever it is.
+    say = tr if human else (lambda message, **fields: message.format(**fields))
     rows = [
         {
-            "origin": o.origin,
+            "origin": f"{o.origin} {region_text(o.origin.rpartition('/')[2])}"
+            if human
+            else o.origin,
             "size": o.size,
             "cosigners": len(o.cosigners),
             "violations": o.violations,
             "state": (
-                "FROZEN: " + o.frozen_reason
+                say("FROZEN: {why}", why=o.frozen_reason)
                 if o.frozen
-                else f"indexing: {o.indexed}/{o.size} searchable"
+                else say("indexing: {n}/{size} searchable", n=o.indexed, size=o.size)
                 if o.indexed < o.size
-                else "ok"
+                else say("ok")
             ),
         }
         for o in st.origins
@@ -138,7 +165,7 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
     emit(rows, ["origin", "size", "cosigners", "violations", "state"], fmt)
     if st.violations:
         click.echo("")
-        click.echo("latest rule violations (kept in the log, not applied to the registry):")
+        click.echo(tr("latest rule violations (kept in the log, not applied to the registry):"))
         for v in st.violations:
             click.echo(f"  {v.origin} #{v.index} {v.rule}: {v.message}")
     sizes = {o.origin: o.size for o in st.origins}
@@ -150,13 +177,13 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
             peers.append(
                 {
                     "peer": p.address,
-                    "region": p.region,
+                    "region": region_text(p.region) if human else p.region,
                     "reachable": (
-                        f"backing off until {p.backoff_until} (served invalid data)"
+                        say("backing off until {t} (served invalid data)", t=p.backoff_until)
                         if p.backoff_until
-                        else "yes"
+                        else say("yes")
                         if p.reachable
-                        else "no"
+                        else say("no")
                     ),
                     "lag": lag,
                     "last_sync": p.last_sync,
@@ -166,7 +193,12 @@ def status(config_path, node_addr, cert, key, fmt) -> None:
         emit(peers, ["peer", "region", "reachable", "lag", "last_sync", "last_error"], fmt)
     if st.evidence:
         click.echo("")
-        click.echo(f"!!! EQUIVOCATION EVIDENCE: {len(st.evidence)} conflicting checkpoint pair(s)")
+        click.echo(
+            tr(
+                "!!! EQUIVOCATION EVIDENCE: {n} conflicting checkpoint pair(s)",
+                n=len(st.evidence),
+            )
+        )
         for ev in st.evidence:
             click.echo(f"!!! {ev.origin} (from {ev.source} at {ev.detected_at}): {ev.detail}")
         sys.exit(1)
@@ -212,7 +244,9 @@ def backup(config: Path, out: Path, fmt: str) -> None:
         emit_one(manifest, [], "json")
     else:
         emit(manifest["origins"], ["origin", "size", "root", "frozen"], fmt)
-    click.echo(f"backed up {len(manifest['origins'])} origin(s) to {out}", err=True)
+    click.echo(
+        tr("backed up {n} origin(s) to {path}", n=len(manifest["origins"]), path=out), err=True
+    )
 
 
 @node_group.command("restore")

@@ -13,7 +13,8 @@ import click
 import grpc
 
 from exchange.cli.common import EXIT_NEGATIVE, EXIT_USAGE, exit_code
-from exchange.client import RemoteError
+from exchange.cli.lang import region_text, tr
+from exchange.client import InvalidRequest, RemoteError
 from exchange.core import regions
 from exchange.core.errors import BrandexError, ValidationError
 from exchange.core.records import parse_date
@@ -27,6 +28,7 @@ __all__ = [
     "fen",
     "refusals",
     "region_text",
+    "sent",
     "yuan",
 ]
 
@@ -92,13 +94,9 @@ REGION = _Region()
 
 
 def enum_names(enum: Any) -> list[str]:
-    """The names of a proto enum, without its ``*_UNSPECIFIED`` zero."""
-    return [n for n in enum.keys() if not n.endswith("UNSPECIFIED")]  # noqa: SIM118
-
-
-def region_text(code: str) -> str:
-    """``330000 浙江省`` (or just the code if this build does not know it)."""
-    return f"{code} {regions.region_name(code)}" if regions.is_region(code) else code
+    """The names of an enumeration of :mod:`exchange.core.records` (which mirror the
+    wire's), without its ``*_UNSPECIFIED`` zero."""
+    return [m.name for m in enum if not m.name.endswith("UNSPECIFIED")]
 
 
 def fen(value: str | None, what: str) -> int:
@@ -127,7 +125,7 @@ def refusals() -> Iterator[None]:
     except (grpc.RpcError, RemoteError) as exc:
         if exit_code(exc) == EXIT_NEGATIVE:
             details = exc.details if isinstance(exc, RemoteError) else exc.details()  # type: ignore[attr-defined]
-            click.echo(f"refused: {details}", err=True)
+            click.echo(tr("refused: {details}", details=details), err=True)
             sys.exit(EXIT_NEGATIVE)
         raise
 
@@ -174,5 +172,17 @@ def check_locally(problems: list[ValidationError], flags: dict[str, str] | None 
     if problems:
         names = {**_flags_of_command(), **(flags or {})}
         for p in problems:
-            click.echo(f"error: {flag_message(p, names)}", err=True)
+            click.echo(tr("error: {problem}", problem=flag_message(p, names)), err=True)
         sys.exit(EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def sent(flags: dict[str, str] | None = None, *, refused: bool = True) -> Iterator[None]:
+    """A write through the client: rules broken before sending exit 2 naming the flags
+    (:func:`check_locally`); a refusal by the node exits 1 shown as ``refused: ...``
+    (:func:`refusals`), or with ``refused=False`` is left to ``handle_errors``."""
+    try:
+        with refusals() if refused else contextlib.nullcontext():
+            yield
+    except InvalidRequest as exc:
+        check_locally(exc.problems, flags)

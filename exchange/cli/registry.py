@@ -23,13 +23,15 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
     table,
+    text_width,
 )
+from exchange.cli.lang import lang, tr
 from exchange.cli.options import DATE, REGION, region_text
 from exchange.client import NodeClient, RemoteNotFound, kind_names
 from exchange.client import types as t
-from exchange.core import regions
-from exchange.core.records import Kind
-from exchange.i18n.terms import KIND_ZH
+from exchange.core.records import Kind, ReasonCode, Sector, Status
+from exchange.i18n.reasons import reason_text
+from exchange.i18n.terms import KIND_ZH, REASON_ZH, SECTOR_ZH, STATUS_ZH, state_name
 
 __all__ = ["check", "search", "show"]
 
@@ -60,18 +62,19 @@ _SEARCH_CSV = [
 ]
 
 
-def _name(code: str) -> str:
-    return regions.region_name(code) if regions.is_region(code) else code
-
-
 def recognised_text(view: t.RecordView) -> str:
-    """Where a record holds today: its issuer's jurisdiction, then agreement partners."""
+    """Where a record holds today: its issuer's jurisdiction, then agreement partners,
+    each as ``浙江省 (330000)``."""
     if view.status_today != "valid":
         return "-"
-    text = _name(view.issuer)
+    text = region_text(view.issuer)
     if view.recognised_in:
-        text += " + " + ",".join(_name(r) for r in view.recognised_in)
+        text += " + " + ", ".join(region_text(r) for r in view.recognised_in)
     return text
+
+
+def _state(state: str) -> str:
+    return state_name(state, lang())
 
 
 def _kind_short(kind: str) -> str:
@@ -202,8 +205,8 @@ def search(
             "product": v.record.product,
             "enterprise": v.record.enterprise_name,
             "kind": _kind_short(v.record.kind),
-            "status": v.status_today,
-            "valid_until": _d(v.valid_until) or "no expiry",
+            "status": _state(v.status_today),
+            "valid_until": _d(v.valid_until) or tr("no expiry"),
             "recognised_in": recognised_text(v),
         }
         for v in resp.records
@@ -211,16 +214,33 @@ def search(
     # Counting stops at a cap (it is not free on a million records): "100+".
     total = f"{resp.total}+" if resp.total_is_lower_bound else str(resp.total)
     if resp.typo and rows:
-        click.echo(f"nothing matched {text!r} as typed; these match one letter away:")
+        click.echo(tr("nothing matched {text!r} as typed; these match one letter away:", text=text))
     if rows:
         click.echo(table(rows, _SEARCH_COLUMNS))
     if not rows:
-        where = f"at offset {offset} (of {total})" if resp.total else "match"
-        click.echo(f"no records {where} at {client.address}")
+        if resp.total:
+            msg = tr(
+                "no records at offset {offset} (of {total}) at {node}",
+                offset=offset,
+                total=total,
+                node=client.address,
+            )
+        else:
+            msg = tr("no records match at {node}", node=client.address)
+        click.echo(msg)
         return
     has_more = resp.total_is_lower_bound or offset + len(rows) < resp.total
-    more = f"; --offset {offset + len(rows)} for more" if has_more else ""
-    click.echo(f"{offset + 1}-{offset + len(rows)} of {total} record(s) at {client.address}{more}")
+    more = tr("; --offset {next} for more", next=offset + len(rows)) if has_more else ""
+    click.echo(
+        tr(
+            "{first}-{last} of {total} record(s) at {node}",
+            first=offset + 1,
+            last=offset + len(rows),
+            total=total,
+            node=client.address,
+        )
+        + more
+    )
     facet_lines(resp)
 
 
@@ -229,6 +249,8 @@ def _facet_value(field: str, value: str) -> str:
         return region_text(value)
     if field == "kind":
         return _kind_short(value)
+    if field == "status":
+        return _state(value)
     return value
 
 
@@ -236,13 +258,13 @@ def facet_lines(resp: t.SearchResult) -> None:
     """One line per facet: ``status: valid 12, expired 3``, after the table."""
     if not resp.facets:
         return
-    over = f" (first {resp.facets_over} matches)" if resp.facets_partial else ""
-    click.echo(f"facets{over}:")
+    over = tr(" (first {n} matches)", n=resp.facets_over) if resp.facets_partial else ""
+    click.echo(tr("facets{over}:", over=over))
     for field, counts in resp.facets.items():
         if counts:
             shown = ", ".join(f"{_facet_value(field, v)} {n}" for v, n in counts[:8])
-            more = f", +{len(counts) - 8} more" if len(counts) > 8 else ""
-            click.echo(f"  {field}: {shown}{more}")
+            more = tr(", +{n} more", n=len(counts) - 8) if len(counts) > 8 else ""
+            click.echo(f"  {tr(field)}: {shown}{more}")
 
 
 # -------------------------------------------------------------------------- show
@@ -260,36 +282,63 @@ def _one_issuer(client, record_id: str, today: str = "") -> tuple[str, object]:
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        click.echo(f"not found: no issuer holds record {record_id} at {client.address}", err=True)
+        click.echo(
+            tr(
+                "not found: no issuer holds record {record_id} at {node}",
+                record_id=record_id,
+                node=client.address,
+            ),
+            err=True,
+        )
     else:
         names = ", ".join(region_text(r) for r, _ in hits)
         click.echo(
-            f"ambiguous: record id {record_id} is held by {len(hits)} issuers ({names});"
-            f" give --issuer, e.g. --issuer {hits[0][0]}",
+            tr(
+                "ambiguous: record id {record_id} is held by {n} issuers ({names});"
+                " give --issuer, e.g. --issuer {example}",
+                record_id=record_id,
+                n=len(hits),
+                names=names,
+                example=hits[0][0],
+            ),
             err=True,
         )
     sys.exit(EXIT_NEGATIVE)
 
 
 def _provenance_text(p: t.Provenance) -> str:
-    cos = f", cosigned by {', '.join(p.cosigners)}" if p.cosigners else ", no cosignatures yet"
+    if p.cosigners:
+        cos = tr(", cosigned by {names}", names=", ".join(p.cosigners))
+    else:
+        cos = tr(", no cosignatures yet")
     when = ""
     if p.issued_at:
-        when = f"; issued {p.issued_at} by key {p.signing_key[:16]}…"
+        when = tr("; issued {at} by key {key}…", at=p.issued_at, key=p.signing_key[:16])
     if p.witnessed_at:
         n = p.witnesses
-        when += f"; logged no later than {p.witnessed_at} by {n} witness{'es' if n != 1 else ''}"
+        one = "; logged no later than {at} by {n} witness"
+        when += tr(one if n == 1 else one + "es", at=p.witnessed_at, n=n)
     policy = f"; {p.confirmation}" if p.confirmation else ""
-    return f"{p.origin} #{p.index} (checkpoint size {p.checkpoint_size}{cos}{policy}{when})"
+    size = tr("checkpoint size {size}", size=p.checkpoint_size)
+    return f"{p.origin} #{p.index} ({size}{cos}{policy}{when})"
 
 
 def _change_text(c: t.StatusChange) -> str:
-    text = c.new_status
+    zh = lang() == "zh"
+    text = _enum_word(STATUS_ZH, Status, c.new_status) if zh else c.new_status
     if c.reason and c.reason != "REASON_CODE_UNSPECIFIED":
-        text += f" ({c.reason})"
+        text += f" ({_enum_word(REASON_ZH, ReasonCode, c.reason) if zh else c.reason})"
     if c.new_valid_until:
-        text += f" until {c.new_valid_until}"
+        text += tr(" until {date}", date=c.new_valid_until)
     return text
+
+
+def _enum_word(table: dict, enum: type, name: str) -> str:
+    """A proto enum name (``SPOT_CHECK_FAILURE``) in Chinese, or as sent if unknown."""
+    try:
+        return table[enum[name]]
+    except KeyError:
+        return name
 
 
 @click.command("show")
@@ -325,7 +374,7 @@ def _get_record(client: NodeClient, issuer: str, record_id: str, today: str) -> 
     try:
         return client.record(issuer, record_id, today or None)
     except RemoteNotFound as exc:
-        click.echo(f"not found: {exc.details}", err=True)
+        click.echo(tr("not found: {details}", details=exc.details), err=True)
         sys.exit(EXIT_NEGATIVE)
 
 
@@ -351,31 +400,39 @@ def _show(h: t.RecordHistory, history: bool, fmt: str) -> None:
         }
         emit([row], list(row), "csv")
         return
+    zh = lang() == "zh"
+    kind = (
+        f"{_kind_short(r.kind)}，{_enum_word(SECTOR_ZH, Sector, r.sector)}"
+        if zh
+        else (f"{r.kind} {_kind_short(r.kind)}, {r.sector}")
+    )
+    valid_until = _d(v.valid_until) or tr("no expiry")
     lines = [
         ("record", f"{v.issuer}/{r.record_id} ({v.issuer_name})"),
         ("brand", r.brand_name + (f" ({r.brand_name_latin})" if r.brand_name_latin else "")),
         ("product", r.product),
-        (
-            "kind",
-            f"{r.kind} {_kind_short(r.kind)}, {r.sector}",
-        ),
+        ("kind", kind),
         ("nice classes", ",".join(str(c) for c in r.nice_classes)),
         ("industry", r.industry_code),
         (
             "enterprise",
             f"{r.enterprise_name} ({r.enterprise_uscc}), {region_text(r.enterprise_region)}",
         ),
-        ("certificate", f"{r.certificate_no}, announcement {r.announcement_no}"),
+        (
+            "certificate",
+            tr("{cert}, announcement {ann}", cert=r.certificate_no, ann=r.announcement_no),
+        ),
         ("recognised on", _d(r.recognised_on)),
-        ("valid", f"{_d(r.valid_from)} to {_d(v.valid_until) or 'no expiry'}"),
-        ("status today", v.status_today),
+        ("valid", tr("{start} to {end}", start=_d(r.valid_from), end=valid_until)),
+        ("status today", _state(v.status_today)),
         ("recognised in", recognised_text(v)),
         ("provenance", _provenance_text(v.provenance)),
     ]
-    width = max(len(k) for k, _ in lines)
-    for k, val in lines:
+    labels = [(tr(k), val) for k, val in lines]
+    width = max(text_width(k) for k, _ in labels)
+    for k, val in labels:
         if val:
-            click.echo(f"{k:<{width}}  {val}")
+            click.echo(f"{k}{' ' * (width - text_width(k))}  {val}")
     click.echo("")
     if h.events:
         rows = []
@@ -391,20 +448,20 @@ def _show(h: t.RecordHistory, history: bool, fmt: str) -> None:
                 row["issued_at"] = e.issued_at
                 row["entry"] = _provenance_text(e.provenance)
             rows.append(row)
-        click.echo(f"status changes ({len(rows)})")
+        click.echo(tr("status changes ({n})", n=len(rows)))
         click.echo(table(rows, list(rows[0])))
     else:
-        click.echo("status changes: none")
+        click.echo(tr("status changes: none"))
     click.echo("")
     if h.cases:
-        click.echo(f"cases ({len(h.cases)})")
+        click.echo(tr("cases ({n})", n=len(h.cases)))
         cols = ["case", "reported_by", "handling", "type", "opened_on", "open", "actions"]
-        click.echo(table(case_rows(h.cases), cols))
+        click.echo(table(case_rows(h.cases, human=True), cols))
         if history:
             for c in h.cases:
                 click.echo(f"  {c.case_region}/{c.case.case_id}: {_provenance_text(c.provenance)}")
     else:
-        click.echo("cases: none")
+        click.echo(tr("cases: none"))
 
 
 # ------------------------------------------------------------------------- check
@@ -451,7 +508,7 @@ def check(
     try:
         answers = client.check(region, on, record=ref, brand=brand, uscc=uscc)
     except RemoteNotFound as exc:
-        click.echo(f"not recognised: {exc.details}")
+        click.echo(tr("not recognised: {details}", details=exc.details))
         sys.exit(EXIT_NEGATIVE)
     results = []
     for res in answers:
@@ -476,14 +533,26 @@ def check(
         emit(results, [*cols, "reason"], "csv")
     else:
         for res, row in zip(answers, results, strict=True):
+            answer = (
+                "recognised: {record} ({brand}) in {region} on {on}"
+                if res.recognised
+                else "not recognised: {record} ({brand}) in {region} on {on}"
+            )
+            record = f"{row['issuer']}/{row['record_id']}"
             click.echo(
-                f"{row['answer']}: {row['issuer']}/{row['record_id']} ({row['brand_name']}) "
-                f"in {region_text(region)} on {on}"
+                tr(
+                    answer,
+                    record=record,
+                    brand=row["brand_name"],
+                    region=region_text(region),
+                    on=on,
+                )
             )
             for reason in res.reasons:
-                click.echo(f"  - {reason.code}: {reason.text}")
+                # Nodes explain in English; said again in the run's language at this edge.
+                click.echo(f"  - {reason.code}: {reason_text(reason.text, lang())}")
                 if reason.entries:
                     refs = ", ".join(f"{p.origin}#{p.index}" for p in reason.entries)
-                    click.echo(f"      entries: {refs}")
+                    click.echo(tr("      entries: {refs}", refs=refs))
     if not any(r["recognised"] for r in results):
         sys.exit(EXIT_NEGATIVE)

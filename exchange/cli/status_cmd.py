@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import click
 
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.cli.common import (
     client_options,
     connect,
@@ -12,13 +14,15 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
-from exchange.cli.options import DATE, check_locally, enum_names, refusals
-from exchange.core.records import status_change_errors
+from exchange.cli.lang import region_text, tr
+from exchange.cli.options import DATE, enum_names, refusals, sent
+from exchange.client import types as t
+from exchange.core.records import ReasonCode
 from exchange.spreadsheet import parse_kind, parse_sector
 
 __all__ = ["status_group"]
 
-_REASONS = enum_names(entries_pb2.ReasonCode)
+_REASONS = enum_names(ReasonCode)
 _COLUMNS = ["result", "issuer", "record_id", "effective_on", "origin", "index"]
 
 # verb -> (Status name, past tense, example arguments)
@@ -61,7 +65,7 @@ _VERBS = {
     ),
 }
 
-#: Record fields set by options named otherwise (see check_locally).
+#: Record fields set by options named otherwise (see options.check_locally).
 _FLAGS = {
     "effective_on": "--effective",
     "announcement_no": "--announcement",
@@ -71,9 +75,9 @@ _FLAGS = {
 }
 
 _SETTABLE = [
-    f
-    for f in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
-    if f not in ("record_id", "certificate_no")
+    f.name
+    for f in dataclasses.fields(t.Recognition)
+    if f.name not in ("record_id", "certificate_no")
 ]
 
 
@@ -91,7 +95,8 @@ def status_group() -> None:
     """
 
 
-def _apply_sets(rec: entries_pb2.Recognition, sets: tuple[str, ...]) -> None:
+def _apply_sets(rec: dict[str, Any], sets: tuple[str, ...]) -> None:
+    """Apply ``--set FIELD=VALUE`` to a record given by field name (the wire's names)."""
     for item in sets:
         name, sep, value = item.partition("=")
         name = name.strip()
@@ -107,20 +112,19 @@ def _apply_sets(rec: entries_pb2.Recognition, sets: tuple[str, ...]) -> None:
                 raise click.BadParameter(
                     f"{item!r}: Nice classes are numbers, e.g. 25,35", param_hint="--set"
                 ) from None
-            del rec.nice_classes[:]
-            rec.nice_classes.extend(classes)
+            rec["nice_classes"] = classes
         elif name == "kind":
             kind = parse_kind(value)
             if kind is None:
                 raise click.BadParameter(f"{item!r}: unknown kind", param_hint="--set")
-            rec.kind = int(kind)
+            rec["kind"] = kind.name
         elif name == "sector":
             sector = parse_sector(value)
             if sector is None:
                 raise click.BadParameter(f"{item!r}: unknown sector", param_hint="--set")
-            rec.sector = int(sector)
+            rec["sector"] = sector.name
         else:
-            setattr(rec, name, value)
+            rec[name] = value
 
 
 def _make(verb: str) -> click.Command:
@@ -144,30 +148,26 @@ def _make(verb: str) -> click.Command:
         sets=(),
     ) -> None:
         client = connect(config_path, node_addr, cert, key)
-        change = entries_pb2.StatusChange(
-            record_id=record_id,
-            new_status=entries_pb2.Status.Value(status_name),
-            reason=entries_pb2.ReasonCode.Value(reason.upper()) if reason else 0,
-            reason_text=text,
-            effective_on=effective,
-            announcement_no=announcement,
-            new_valid_until=valid_until or "",
-        )
+        change: dict[str, Any] = {
+            "record_id": record_id,
+            "new_status": status_name,
+            "reason_text": text,
+            "effective_on": effective,
+            "announcement_no": announcement,
+            "new_valid_until": valid_until or "",
+        }
+        if reason:
+            change["reason"] = reason.upper()
         if verb == "correct":
             if not sets:
-                raise click.UsageError("give at least one --set FIELD=VALUE")
+                raise click.UsageError(tr("give at least one --set FIELD=VALUE"))
             with refusals():
-                history = client.stub(services_pb2_grpc.RegistryServiceStub).GetRecord(
-                    services_pb2.GetRecordRequest(issuer=client.config.region, record_id=record_id),
-                    timeout=30,
-                )
-            corrected = entries_pb2.Recognition()
-            corrected.CopyFrom(history.view.record)
+                history = client.record(client.config.region, record_id)
+            corrected = dict(history.view.wire["record"])  # as it stands, by field name
             _apply_sets(corrected, sets)
-            change.corrected.CopyFrom(corrected)
-        check_locally(status_change_errors(change, issuer=client.config.region), _FLAGS)
-        with refusals():
-            resp = client.stub(services_pb2_grpc.AdminServiceStub).ChangeStatus(change, timeout=60)
+            change["corrected"] = corrected
+        with sent(_FLAGS):
+            resp = client.change_status(change)
         row = {
             "result": past,
             "issuer": client.config.region,
@@ -177,10 +177,17 @@ def _make(verb: str) -> click.Command:
             "index": resp.index,
         }
         if fmt == "table":
-            extra = f", valid until {valid_until}" if valid_until else ""
+            extra = tr(", valid until {date}", date=valid_until) if valid_until else ""
             click.echo(
-                f"{past}: {client.config.region}/{record_id} from {effective}{extra}"
-                f" (entry {resp.origin} #{resp.index})"
+                tr(
+                    "{result}: {record} from {effective}{extra} (entry {origin} #{index})",
+                    result=tr(past),
+                    record=f"{region_text(client.config.region)}/{record_id}",
+                    effective=effective,
+                    extra=extra,
+                    origin=resp.origin,
+                    index=resp.index,
+                )
             )
         else:
             emit_one(row, _COLUMNS, fmt)

@@ -9,6 +9,7 @@ so nothing is printed twice and nothing is missed.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -18,32 +19,33 @@ from pathlib import Path
 from typing import Any
 
 import click
-import grpc
 
-from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.cli.common import client_options, connect, handle_errors, output_option
+from exchange.cli.lang import tr
+from exchange.client import RemoteError
+from exchange.client.types import WatchEvent
 
 __all__ = ["watch"]
 
 #: Failures after which the watch reconnects (the node went away or is busy);
 #: any other status (a refused certificate, a bad filter) ends the command.
 _RETRY = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.INTERNAL,
+    "UNAVAILABLE",
+    "CANCELLED",
+    "DEADLINE_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "UNKNOWN",
+    "INTERNAL",
 }
 _MAX_BACKOFF = 10.0
 
 
-def event_dict(ev: services_pb2.WatchEvent) -> dict[str, Any]:
+def event_dict(ev: WatchEvent) -> dict[str, Any]:
     """Every field of an event, defaults included (a stable shape for scripts)."""
-    return {f.name: getattr(ev, f.name) for f in ev.DESCRIPTOR.fields}
+    return dataclasses.asdict(ev)
 
 
-def event_line(ev: services_pb2.WatchEvent) -> str:
+def event_line(ev: WatchEvent) -> str:
     where = f"{ev.origin}#{ev.index}" if ev.origin else "-"
     what = f"{ev.issuer}/{ev.record_id}" if ev.record_id else (ev.case_id or "-")
     return "  ".join(
@@ -51,7 +53,7 @@ def event_line(ev: services_pb2.WatchEvent) -> str:
     )
 
 
-def run_hook(cmd: str, ev: services_pb2.WatchEvent) -> None:
+def run_hook(cmd: str, ev: WatchEvent) -> None:
     """Run ``cmd`` (a shell command line) with the event as JSON on stdin and in the
     environment: BRANDEX_EVENT (the JSON) and BRANDEX_EVENT_<FIELD> per field."""
     doc = event_dict(ev)
@@ -113,22 +115,21 @@ def watch(
     """
     if sum(bool(x) for x in (brand, uscc, record, region)) > 1:
         raise click.UsageError("give one of --brand, --uscc, --record, --region")
-    req = services_pb2.WatchRequest(brand=brand, uscc=uscc, region=region)
+    ref = None
     if record:
         issuer, sep, record_id = record.partition("/")
         if not sep or not issuer or not record_id:
             raise click.UsageError("--record takes ISSUER/ID, e.g. 330000/ZJ-2024-001")
-        req.record.issuer, req.record.record_id = issuer, record_id
+        ref = (issuer, record_id)
     if cursor_file is not None and not cursor and cursor_file.exists():
         cursor = cursor_file.read_text(encoding="utf-8").strip()
     client = connect(config_path, node_addr, cert, key)
-    stub = client.stub(services_pb2_grpc.WatchServiceStub)
     seen, delay = 0, 0.5
     try:
         while True:
-            req.cursor = cursor
+            events = client.watch(brand=brand, uscc=uscc, record=ref, region=region, cursor=cursor)
             try:
-                for ev in stub.Watch(req):
+                for ev in events:
                     delay = 0.5
                     if ev.kind != "cursor":
                         _print(ev, fmt, header=seen == 0)
@@ -141,11 +142,13 @@ def watch(
                     if limit and seen >= limit:
                         return
                 why = "the node ended the stream"
-            except grpc.RpcError as exc:
-                if exc.code() not in _RETRY:  # type: ignore[attr-defined]
+            except RemoteError as exc:
+                if exc.code not in _RETRY:
                     raise
-                why = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
-            click.echo(f"watch: {why}; reconnecting in {delay:g}s", err=True)
+                why = f"{exc.code}: {exc.details}"
+            click.echo(
+                tr("watch: {why}; reconnecting in {delay:g}s", why=why, delay=delay), err=True
+            )
             time.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
     except KeyboardInterrupt:
@@ -154,7 +157,7 @@ def watch(
         client.channel.close()
 
 
-def _print(ev: services_pb2.WatchEvent, fmt: str, *, header: bool) -> None:
+def _print(ev: WatchEvent, fmt: str, *, header: bool) -> None:
     if fmt == "json":
         click.echo(json.dumps(event_dict(ev), ensure_ascii=False))
     elif fmt == "csv":

@@ -10,6 +10,7 @@ from exchange.client.client import NodeClient, kind_names
 from exchange.client.errors import (
     Busy,
     Denied,
+    InvalidRequest,
     RemoteConflict,
     RemoteError,
     RemoteFailure,
@@ -21,6 +22,7 @@ from exchange.client.errors import (
 __all__ = [
     "Busy",
     "Denied",
+    "InvalidRequest",
     "NodeClient",
     "RemoteConflict",
     "RemoteError",

@@ -17,6 +17,7 @@ import grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.client import types as t
+from exchange.client.admin import AdminCalls
 from exchange.client.convert import from_message, to_dict
 from exchange.client.errors import RemoteNotFound, remote_errors
 from exchange.core.errors import BrandexError
@@ -63,7 +64,7 @@ class _Warnings(grpc.UnaryUnaryClientInterceptor):
 
 
 @dataclass
-class NodeClient:
+class NodeClient(AdminCalls):
     """An open mTLS channel to one node, and the calls staff and operators make.
 
     ``warnings`` collects what the node says with its answers whatever the

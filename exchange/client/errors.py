@@ -15,11 +15,18 @@ from collections.abc import Iterator
 
 import grpc
 
-from exchange.core.errors import BrandexError, ConflictError, FormatError, NotFoundError
+from exchange.core.errors import (
+    BrandexError,
+    ConflictError,
+    FormatError,
+    NotFoundError,
+    ValidationError,
+)
 
 __all__ = [
     "Busy",
     "Denied",
+    "InvalidRequest",
     "RemoteConflict",
     "RemoteError",
     "RemoteFailure",
@@ -38,6 +45,18 @@ class RemoteError(BrandexError):
         self.code = code  # the gRPC status name, e.g. "NOT_FOUND"
         self.details = details  # the node's own message
         self.retry_after_ms = retry_after_ms
+
+
+class InvalidRequest(BrandexError):
+    """The request breaks rules the node would refuse it for; found before sending.
+
+    ``problems`` lists every rule broken (field, rule, value), so a caller can name
+    its own flags or form fields for each.
+    """
+
+    def __init__(self, problems: list[ValidationError]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
 
 
 class RemoteInvalid(RemoteError, FormatError):

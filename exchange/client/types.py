@@ -18,6 +18,7 @@ __all__ = [
     "Accession",
     "AgreementList",
     "AgreementView",
+    "BatchLogged",
     "CaseAction",
     "CaseList",
     "CaseView",
@@ -25,6 +26,7 @@ __all__ = [
     "Evidence",
     "InclusionProof",
     "InfringementCase",
+    "Logged",
     "NodeStatus",
     "OriginState",
     "OriginStatus",
@@ -39,6 +41,7 @@ __all__ = [
     "StatusChange",
     "StatusEvent",
     "Violation",
+    "WatchEvent",
     "Withdrawal",
 ]
 
@@ -322,3 +325,40 @@ class InclusionProof:
     proof: list[bytes]  # RFC 9162 audit path
     checkpoint: str  # the signed note the proof is against
     tlog_proof: str  # the same as C2SP tlog-proof text
+
+
+@dataclass
+class Logged:
+    """What a write signed: the entry's place in the node's own log."""
+
+    origin: str
+    index: int
+    duplicate: bool  # already in the log (same certificate number): nothing new signed
+
+
+@dataclass
+class BatchLogged:
+    """A batch of recognitions: the first new entry's index, how many were new or known."""
+
+    first_index: int
+    added: int
+    duplicates: int
+    wire: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class WatchEvent:
+    """One change a watch reports (fields in the order of the wire message)."""
+
+    cursor: str
+    kind: str  # "cursor", "recognition", "status_change", "case", "case_action", ...
+    origin: str
+    index: int
+    issuer: str
+    record_id: str
+    brand_name: str
+    enterprise_uscc: str
+    status: str
+    case_id: str
+    issued_at: str
+    summary: str

@@ -154,10 +154,6 @@ def _label(code: str) -> str:
     return regions.region_label(code)
 
 
-def _name(code: str) -> str:
-    return regions.region_name(code) if regions.is_region(code) else code
-
-
 # ------------------------------------------------------------------------- status
 
 
@@ -199,7 +195,7 @@ def status_on(record: RecordFacts, changes: Iterable[ChangeFacts], on: date) -> 
 
 def _status_reason(record: RecordFacts, st: StatusOn, on: date) -> Reason:
     why = f" ({reason_label(st.reason)})" if st.reason else ""
-    what = f"{_name(record.issuer)}'s record {record.record_id} ({record.brand_name})"
+    what = f"record {record.record_id} ({record.brand_name}) of {_label(record.issuer)}"
     text = {
         "valid": f"{what} is valid on {on}"
         + (f" (valid until {st.valid_until})" if st.valid_until else " (no expiry)"),
@@ -250,7 +246,7 @@ def _side(
             why = f"{_label(region)} withdrew on {w.effective_on}"
             side = _Side(region, acc, False, why, _refs(acc.ref, w.ref))
         elif acc.effective_until is not None and on > acc.effective_until:
-            why = f"{_label(region)}'s accession ended on {acc.effective_until}"
+            why = f"the accession of {_label(region)} ended on {acc.effective_until}"
             side = _Side(region, acc, False, why, _refs(acc.ref))
         else:
             return _Side(region, acc, True, "", _refs(acc.ref))
@@ -284,7 +280,7 @@ def _joined_text(
         f"and covers {kind_label(kind)}s"
     )
     if theirs.region != region:
-        text += f"; {_label(theirs.region)}'s jurisdiction includes {_label(region)}"
+        text += f"; the jurisdiction of {_label(theirs.region)} includes {_label(region)}"
     return text
 
 
@@ -382,8 +378,11 @@ def decide(
                 )
                 parties = _parties_above(issuer, acc.agreement_id, accs)
                 if parties:
-                    whose = " and ".join(_name(p) + "'s" for p in parties)
-                    text += f"; {whose} accession covers its own records, not {_name(issuer)}'s"
+                    whose = " and ".join(_label(p) for p in parties)
+                    text += (
+                        f"; the accession of {whose} covers its own records only, "
+                        f"not those of {_label(issuer)}"
+                    )
                 failures.append(
                     (
                         _RANK["issuer-not-party"],
@@ -424,7 +423,7 @@ def _not_covered(
 ) -> Reason:
     a, b = ours.accession, theirs.accession
     assert a is not None and b is not None
-    what = f"{_name(record.issuer)}'s record is a {kind_label(record.kind)}"
+    what = f"record {record.record_id} of {_label(record.issuer)} is a {kind_label(record.kind)}"
     if a.covered_kinds == b.covered_kinds:
         text = f"agreement {agreement} covers {_kinds_text(a.covered_kinds)} only; {what}"
     else:

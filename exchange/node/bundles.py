@@ -43,6 +43,12 @@ __all__ = ["build_bundle", "decode_entry"]
 _PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
+def parse_entry(payload: bytes) -> Any:
+    """The ``parse_entry`` :func:`exchange.core.bundle.verify_bundle` takes: a verified
+    payload as a ``brandex.v1.Entry`` message (for the domain rules and status)."""
+    return entries_pb2.Entry.FromString(payload)
+
+
 def decode_entry(payload: bytes) -> dict[str, Any]:
     """Decode an Entry payload to its proto3 JSON mapping, for humans and the verifier.
 

@@ -86,6 +86,22 @@ def test_a_clean_federation_passes(federation_factory, tmp_path: Path) -> None:
     assert doc["clean"] and list(doc["origins"]) == ["yrd/330000"]
     assert doc["origins"]["yrd/330000"]["kinds"] == {"key_announcement": 1, "recognition": 2500}
 
+    # The report in Chinese names the members (not their addresses) and is sealed.
+    zh_report = tmp_path / "audit-zh.html"
+    done = brandex(
+        "--lang", "zh", "audit", "log", "--config", str(fed.configs["anhui"]),
+        *nodes((fed, "anhui"), (fed, "zhejiang")), "--origin", "yrd/330000",
+        "--report", str(zh_report), "--workers", "0",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = zh_report.read_text("utf-8")
+    assert "全量日志审计报告" in page and "正常：未发现任何问题。" in page
+    assert "anhui, 安徽省 (340000)" in page and "zhejiang, 浙江省 (330000)" in page
+    assert page.count(fed.address("anhui")) == 1  # only in the table of nodes asked
+    assert "SHA-256" in page and "brandex" in page
+    sealed = brandex("audit", "digest", str(zh_report))
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+
     # Usage errors exit 2; a node that does not answer exits 3.
     cfg = str(fed.configs["anhui"])
     assert brandex("audit", "log", "--config", cfg, "--origin", "yrd/999999").returncode == 2

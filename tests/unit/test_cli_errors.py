@@ -8,17 +8,23 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+from exchange._proto.brandex.v1 import services_pb2
 from exchange.cli import cases, issue
 from exchange.cli.main import cli
+from exchange.client import NodeClient
 
 
-class _Client:
-    """Stands in for a connected client: records what would be sent."""
+class _Client(NodeClient):
+    """The real client (its local checks included) over a stand-in admin stub that
+    records what would be sent."""
 
     def __init__(self) -> None:
-        self.config = SimpleNamespace(region="330000")
-        self.address = "127.0.0.1:1"
+        super().__init__("127.0.0.1:1", None, SimpleNamespace(region="330000"))  # type: ignore[arg-type]
         self.sent: list = []
+
+    @property
+    def _admin(self):
+        return self.stub(None)
 
     def stub(self, cls):
         client = self
@@ -27,7 +33,7 @@ class _Client:
             def __getattr__(self, name):
                 def call(msg, timeout=None):
                     client.sent.append(msg)
-                    return SimpleNamespace(origin="yrd/330000", index=1, duplicate=False)
+                    return services_pb2.IssueResponse(origin="yrd/330000", index=1)
 
                 return call
 

@@ -157,6 +157,7 @@ OFFLINE = {
     "certs sign",
     "certs install",
     "audit verify",
+    "audit digest",
     "federation init",
     "federation propose",
     "federation sign",
@@ -179,7 +180,7 @@ NO_DATA = {
     "federation sign",
 }
 #: Reports with no tabular CSV form.
-REPORTS = {"audit verify", "audit log"}
+REPORTS = {"audit verify", "audit log", "audit digest"}
 
 
 def _help(path) -> str:
@@ -201,3 +202,18 @@ def test_every_command_has_the_common_flags(path, cmd) -> None:
         assert fmt.default == "table"
     example = " ".join(out.split("Example:", 1)[1].split())
     assert f"brandex {name}" in example, f"brandex {name}'s example runs another command"
+    assert "--lang [zh|en]" in out, f"brandex {name} does not take --lang"
+
+
+@pytest.mark.parametrize(
+    ("path", "cmd"), COMMANDS, ids=[" ".join(p) or "brandex" for p, _ in COMMANDS]
+)
+def test_every_command_and_group_takes_lang(path, cmd) -> None:
+    """``--lang`` on the top group, inherited by every command (either place works)."""
+    assert "--lang [zh|en]" in _help(path)
+
+
+def test_top_level_help_shows_lang_and_says_machine_output_stays_english() -> None:
+    out = _help(())
+    assert "--lang [zh|en]" in out and "BRANDEX_LANG" in out
+    assert "JSON and CSV keys and values stay English" in " ".join(out.split())

@@ -74,7 +74,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
 
 
 def test_tables_fit_the_terminal_and_line_up_chinese() -> None:
-    from exchange.cli.common import _width, table
+    from exchange.cli.common import table, text_width
 
     rows = [
         {"issuer": "330000 浙江省", "brand": "西湖", "enterprise": "杭州西湖茶业有限公司" * 4},
@@ -82,12 +82,12 @@ def test_tables_fit_the_terminal_and_line_up_chinese() -> None:
     ]
     text = table(rows, ["issuer", "brand", "enterprise"], max_width=60)
     lines = text.splitlines()
-    assert all(_width(line) <= 60 for line in lines), text
+    assert all(text_width(line) <= 60 for line in lines), text
     assert all(line == line.rstrip() for line in lines)
     assert lines[1].endswith("…") and lines[2].endswith("…")
     # BRAND starts at the same terminal column on every line (wide characters count two).
     starts = [
-        _width(line[: line.index(v)])
+        text_width(line[: line.index(v)])
         for line, v in zip(lines, ["BRAND", "西湖", "宋河"], strict=True)
     ]
     assert len(set(starts)) == 1, text
