@@ -87,8 +87,10 @@ def cpu_per_form(db: Path, forms: dict[str, list[str]], per_query: int) -> dict[
     """
     from types import SimpleNamespace
 
+    from exchange.core import textforms
     from exchange.store import queries
 
+    textforms.warm_up()  # as the node does at start: pypinyin loads its tables on first use
     conn = queries.open_read_only(db)
     blank = dict.fromkeys(("enterprise", "region", "issuer", "status", "uscc", "valid_on"), "")
     out: dict[str, dict] = {}
