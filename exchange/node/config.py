@@ -38,7 +38,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "tls": ("cert", "key", "operator_cert", "operator_key", "crl"),
     "signing": ("key", "cert"),
-    "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers"),
+    "sync": ("interval", "timeout", "batch_size", "watch", "verify_workers", "parallel_origins"),
     "witness": ("enabled",),
     "limits": ("read_rate", "read_burst"),
     "metrics": ("listen", "health_interval"),
@@ -89,6 +89,7 @@ class NodeConfig:
     watch: bool = True
     witness: bool = True
     verify_workers: int = 2
+    parallel_origins: int = 4  # [sync] origins one round with a peer syncs at once
     read_rate: float = 200.0  # [limits] read RPCs per second per client certificate (0: off)
     read_burst: float = 400.0  # [limits] ... of which this many at once
     metrics_listen: str = ""  # [metrics] listen: host:port of /metrics, /healthz, /readyz ("": off)
@@ -251,6 +252,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         batch_size=_bounded(sync, "batch_size", int, 1000, 1, 5000),
         watch=bool(_get(sync, "watch", bool, "sync.", True)),
         verify_workers=_bounded(sync, "verify_workers", int, 2, 0, 64),
+        parallel_origins=_bounded(sync, "parallel_origins", int, 4, 1, 32),
         witness=bool(_get(witness, "enabled", bool, "witness.", True)),
         read_rate=_bounded(limits, "read_rate", float, 200.0, 0.0, 1e6, "limits."),
         read_burst=_bounded(limits, "read_burst", float, 400.0, 1.0, 1e6, "limits."),
