@@ -67,7 +67,17 @@ PROFILE_BUCKETS: list[tuple[str, str, tuple[str, ...]]] = [
         ),
     ),
     ("stage entries (insert rows, subtree hashes)", "entry", ("Tx.stage",)),
-    ("index (registry projections, rules)", "entry", ("Tx.index", "apply_entries", "_checked")),
+    (
+        "index (registry projections, rules)",
+        "entry",
+        (
+            "Tx.index",
+            "apply_entries",
+            "_checked",
+            "Indexer._catch_up_ahead",
+            "Store.backlog",
+        ),
+    ),
     ("tree root of staged entries", "origin", ("Tx.staged_root", "root_hash")),
     (
         "checkpoint and cosignature checks",
@@ -117,6 +127,20 @@ PROFILE_BUCKETS: list[tuple[str, str, tuple[str, ...]]] = [
         ),
     ),
 ]
+
+
+#: Leaf frames of threads that wait with a timeout or in C (py-spy counts them busy).
+_WAITING = {
+    "Condition.wait",
+    "_wait_once",
+    "Event.wait",
+    "select",
+    "poll",
+    "_PollLikeSelector.select",
+    "_run_channel_spin_thread.<locals>.channel_spin",
+    "_serve",
+    "_exit_with_parent.<locals>.watch",
+}
 
 
 def _bucket(frame: str) -> str | None:
@@ -242,6 +266,8 @@ def classify(raw_profile: Path) -> dict[str, dict[str, float]]:
         if not n.isdigit():
             continue
         frames = stack.split(";")[::-1]  # leaf first
+        if frames[0].split(" (", 1)[0] in _WAITING:
+            continue  # a thread waiting with a timeout (gRPC, events) looks busy to py-spy
         bucket = "other (gRPC threads, start-up, interpreter)"
         for frame in frames:
             name = _bucket(frame)

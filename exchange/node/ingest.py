@@ -45,6 +45,7 @@ from exchange.core.note import (
     parse_note,
 )
 from exchange.core.origin import parse_origin
+from exchange.core.rules import Violation
 from exchange.node.verify import (
     VerifiedBatch,
     verify_batch,
@@ -231,13 +232,22 @@ class Ingest:
                 log.info("%s: resuming after %d staged entries", origin, staging.resumed)
                 history = self._replay_staged(origin, history, staging.next)
             fetched = 0
+            # A small sync is indexed in the same transaction as its commit, so the
+            # registry answers from it at once (a big one leaves that to the indexer,
+            # see indexer.py); its payloads and stateless rule results come back with
+            # the verified batches, found in the workers, not parsed here again.
+            index = claimed.size - local_size <= self.inline_index_limit
+            payloads: list[bytes] = []
+            stateless: list[list[tuple[str, str]]] = []
             for start, envelopes, vb in self._verified_stream(
-                peer, origin, staging.next, claimed.size, history
+                peer, origin, staging.next, claimed.size, history, rules=index
             ):
                 assert vb.history is not None
                 history = vb.history
                 with self.store.write() as tx:
                     tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
+                payloads += vb.payloads
+                stateless += vb.stateless
                 fetched += sum(map(len, envelopes))
                 if fetched >= self.max_round_bytes and staging.next < claimed.size:
                     # Enough for one round: keep what is staged (verified) for the next.
@@ -255,16 +265,19 @@ class Ingest:
             cp, note = self._open(origin, head.checkpoint, history, claimed.size)
             life = history.checkpoint_keys(claimed.size)[0]
             history.check_checkpoint_key(life, cp.size, self.clock(), self._witnessed(note))
-            # A small sync is indexed in the same transaction, so the registry answers
-            # from it at once; a big one leaves that to the indexer (see indexer.py).
-            index = claimed.size - local_size <= self.inline_index_limit
+            found = None
+            if index and len(payloads) == staging.next - staging.start:  # none resumed
+                found = (
+                    [entries_pb2.Entry.FromString(p) for p in payloads],
+                    [[Violation(rule, message) for rule, message in v] for v in stateless],
+                )
             with self.store.write() as tx:
                 root = tx.staged_root(staging)
                 if root != cp.root_hash:
                     # Either the peer's entries are not the ones the checkpoint commits
                     # to, or the issuer signed a tree that does not extend ours.
                     raise _RootMismatch(cp)
-                tx.commit_staged(staging, root, index=index)
+                tx.commit_staged(staging, root, index=index, found=found)
                 tx.save_keys(origin, history.to_rows())
                 if any((k.revoked_at is not None and k.revoked_at >= local_size)
                        or (k.compromised_since is not None and k.revoked_at is None)
@@ -345,7 +358,14 @@ class Ingest:
         return h
 
     def _verified_stream(
-        self, peer: Peer, origin: str, start: int, end: int, history: KeyHistory
+        self,
+        peer: Peer,
+        origin: str,
+        start: int,
+        end: int,
+        history: KeyHistory,
+        *,
+        rules: bool = False,
     ) -> Iterator[tuple[int, list[bytes], VerifiedBatch]]:
         """Yield verified batches in log order, each with the key history after it.
 
@@ -355,6 +375,7 @@ class Ingest:
         entry's time unknown; on settling, its first entry's time is checked
         against the batch before, and a batch sent before a key event of an
         earlier batch was known is verified again here with the history as it is.
+        ``rules``: each batch also carries its payloads and stateless rule results.
         """
         pending: deque[tuple[int, list[bytes], Any, int]] = deque()
         now = self.clock()
@@ -375,7 +396,7 @@ class Ingest:
             except VerificationError:
                 if version == current.version:
                     raise
-                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+                vb = verify_batch(origin, s, envs, current, self.anchors, now, rules)
             if version != current.version or (
                 vb.history is not None
                 and current.last_issued_at is not None
@@ -383,7 +404,7 @@ class Ingest:
                 and vb.first_issued_at < current.last_issued_at - CLOCK_SKEW
             ):
                 # Verified with an outdated history: judge it with the real one.
-                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+                vb = verify_batch(origin, s, envs, current, self.anchors, now, rules)
             assert vb.history is not None
             vb.history.last_issued_at = vb.history.last_issued_at or current.last_issued_at
             current = vb.history
@@ -397,7 +418,7 @@ class Ingest:
                 raise VerificationError(f"{peer.name} sent a batch at {s}, expected {expect}")
             expect = s + len(envelopes)
             if self.pool is None:
-                vb = verify_batch(origin, s, envelopes, current, self.anchors, now)
+                vb = verify_batch(origin, s, envelopes, current, self.anchors, now, rules)
                 yield settle((s, envelopes, vb, current.version))
                 continue
             if not current.keys:
@@ -406,7 +427,14 @@ class Ingest:
                 while pending:
                     yield settle(pending.popleft())
                 fut = self.pool.submit(
-                    verify_batch_in_worker, origin, s, envelopes, current, self._anchors_pem, now
+                    verify_batch_in_worker,
+                    origin,
+                    s,
+                    envelopes,
+                    current,
+                    self._anchors_pem,
+                    now,
+                    rules,
                 )
                 yield settle((s, envelopes, fut, current.version))
                 continue
@@ -418,6 +446,7 @@ class Ingest:
                 ahead(s),
                 self._anchors_pem,
                 now,
+                rules,
             )
             pending.append((s, envelopes, fut, current.version))
             while len(pending) > self.pool_depth:
