@@ -350,6 +350,7 @@ def run(
         joiner_cpu, workers_cpu = _tree_cpu(pid)
         server_cpu = sum(sum(_tree_cpu(nodes.procs[n].pid)) for n in srv) - sum(server_cpu0)
         load1 = _loadavg()
+        verify_end = raw_verify_rate(1.0)  # the load changes during a long run
         rss = nodes.rss_mb(joiner)
         if spy is not None:
             spy.send_signal(2)  # SIGINT: py-spy writes what it has
@@ -375,6 +376,7 @@ def run(
         "cores_busy": round(cpu / seconds, 2),
         "cpu_us_per_entry_all_processes": round(1e6 * cpu / total, 1),
         **limits,
+        "raw_verify_per_s_one_core_at_end": round(verify_end),
         "ratio_to_one_core_verify": round(total / seconds / limits["raw_verify_per_s_one_core"], 2),
         "ratio_to_all_cores_verify": round(
             total / seconds / limits["raw_verify_per_s_all_cores"], 2
