@@ -399,6 +399,14 @@ def run(
         figures["profile_origin_share"] = round(
             sum(v["share"] for v in buckets.values() if v["kind"] == "origin"), 3
         )
+        # The profile covers the joiner and its workers: their CPU, split by the shares.
+        sampled = joiner_cpu + workers_cpu
+        figures["per_entry_cpu_us"] = round(
+            1e6 * sampled * figures["profile_entry_share"] / total, 1
+        )
+        figures["per_origin_cpu_ms"] = round(
+            1e3 * sampled * figures["profile_origin_share"] / len(want), 2
+        )
     emit("join" + tag, **figures)
     return figures
 
