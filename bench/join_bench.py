@@ -40,6 +40,8 @@ import time
 from hashlib import sha256
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
 from bench.common import Nodes, emit, raw_verify_rate, wait
 from bench.join_data import build
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
@@ -230,8 +232,24 @@ def raw_leaf_hash_rate(n: int = 200_000) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def raw_verify_per_cpu_second(seconds: float = 1.0) -> float:
+    """Ed25519 verifies per second of this process's CPU time: on a loaded machine the
+    wall-clock rate measures the share of a core we get, this the cost of a verify."""
+    key = SigningKey(b"\x01" * 32)
+    msg = b"x" * 600
+    sig = key.sign(msg).signature
+    vk = key.verify_key
+    n, c0 = 0, time.process_time()
+    while time.process_time() - c0 < seconds:
+        for _ in range(100):
+            vk.verify(msg, sig)
+        n += 100
+    return n / (time.process_time() - c0)
+
+
 def raw_limits() -> dict[str, float]:
     return {
+        "raw_verify_per_cpu_s": round(raw_verify_per_cpu_second(1.0)),
         "raw_verify_per_s_one_core": round(raw_verify_rate(1.0)),
         "raw_verify_per_s_all_cores": round(raw_verify_all_cores(1.0)),
         "raw_sqlite_insert_rows_per_s": round(raw_sqlite_insert_rate()),
@@ -329,7 +347,7 @@ def run(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
                  "--subprocesses", "--nonblocking", "--rate", "25", "--format", "raw",
                  "-o", str(data / "profile.txt")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=open(data / "py-spy.log", "wb"),  # noqa: SIM115
             )  # fmt: skip
 
         # Watched on the joiner's database file (read-only), not over gRPC: a
@@ -375,6 +393,8 @@ def run(
         "cpu_s_servers": round(server_cpu, 1),
         "cores_busy": round(cpu / seconds, 2),
         "cpu_us_per_entry_all_processes": round(1e6 * cpu / total, 1),
+        # The same in units of one signature check's CPU, measured in this run.
+        "cpu_per_entry_in_verifies": round(cpu / total * limits["raw_verify_per_cpu_s"], 2),
         **limits,
         "raw_verify_per_s_one_core_at_end": round(verify_end),
         "ratio_to_one_core_verify": round(total / seconds / limits["raw_verify_per_s_one_core"], 2),
