@@ -342,9 +342,13 @@ def run(
         nodes.wait_listening(joiner)
         t0 = time.perf_counter()
         pid = nodes.procs[joiner].pid
-        if profile:
+        spy_bin = Path(sys.executable).parent / "py-spy"
+        if profile and not spy_bin.exists():
+            print("join bench: py-spy is not installed (pip install py-spy); no profile",
+                  file=sys.stderr)  # fmt: skip
+        elif profile:
             spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+                [str(spy_bin), "record", "--pid", str(pid),
                  "--subprocesses", "--nonblocking", "--rate", "25", "--format", "raw",
                  "-o", str(data / "profile.txt")],
                 stdout=subprocess.DEVNULL, stderr=open(data / "py-spy.log", "wb"),  # noqa: SIM115
