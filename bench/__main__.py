@@ -12,11 +12,21 @@ import importlib
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 
 def main() -> int:
     scale = float(os.environ.get("BRANDEX_BENCH_SCALE", "1"))
-    only = set(sys.argv[1:])
+    args = sys.argv[1:]
+    # The join bench's generated federation is cached where --data says (else a
+    # directory per scale under the system's temporary directory).
+    data = Path(tempfile.gettempdir()) / f"brandex-join-{scale:g}"
+    if "--data" in args:
+        at = args.index("--data")
+        data = Path(args[at + 1])
+        del args[at : at + 2]
+    only = set(args)
     plan = [
         ("import", "bench.import_bench", "run", {"n": int(100_000 * scale)}),
         ("search", "bench.search_bench", "run", {"n": int(1_000_000 * scale)}),
@@ -28,8 +38,12 @@ def main() -> int:
         (
             "join",
             "bench.join_bench",
-            "breakdown",
-            {"origins": max(4, int(3200 * scale)), "entries": int(100_000 * scale)},
+            "run",
+            {
+                "data": data,
+                "origins": max(4, int(3200 * scale)),
+                "entries": int(1_000_000 * scale),
+            },
         ),
     ]
     failed = 0

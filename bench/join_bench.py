@@ -1,202 +1,451 @@
-"""Joining the nation: a fresh node mirrors M origins holding E entries, fully verified.
+"""Joining the nation: a fresh node mirrors 3,200 origins holding 10^6 entries, fully verified.
 
-The harness builds the federation's logs offline: an anchor for all 31
-provinces, a real Ed25519 signing key and anchor-issued certificate for each of
-M origins (real GB/T 2260 codes), and each origin's log written by a real
-``Ledger`` (key announcement first, then E/M accession entries, each a signed
-DSSE envelope, a signed checkpoint per origin) into one SQLite file. A few
-server nodes are started on copies of that file (each runs as one of the
-origins), and a fresh node that peers with them is launched: the clock runs
-from its port accepting connections until it holds every origin at full size,
-every signature, key certificate, tree and checkpoint checked.
+``python -m bench.join_bench --data DIR [--origins 3200] [--entries 1000000]
+[--servers 2] [--profile]`` (or ``python -m bench join --data DIR``).
 
-Where the time goes is found by running two shapes: (M origins, E entries) and
-(a few origins, the same E). Per-entry work is the second's time per entry; the
-rest of the first's time, divided by M, is the per-origin work (one ListOrigins
-row, a checkpoint and a key certificate chain to verify, a GetEntries call, a
-transaction). The raw limit beside it: the single-core Ed25519 verify rate.
+The federation is generated once under DIR (``bench.join_data``: real keys,
+certificates and signed logs, a skewed distribution of sizes) and reused by
+every later run, so before/after figures compare the same data. Each run copies
+the served database to a few real server nodes, starts them, then launches a
+fresh node peering with all of them: the clock runs from its port accepting
+connections until it holds every origin at full size, every signature, key
+certificate, tree and checkpoint checked (the node's own sync pipeline, nothing
+skipped).
+
+Where the time goes, measured in the same run:
+
+* CPU seconds of every process (the joiner, its verifying workers, the servers),
+  so the wall time can be read against two cores;
+* with ``--profile``, a py-spy sampling profile of the joiner and its workers,
+  each sample put in one bucket (``PROFILE_BUCKETS``) of per-entry work
+  (signature, decoding, leaf hash, storage) or per-origin work (checkpoint,
+  cosignatures, proofs, transactions, RPC set-up);
+* the raw limits of the machine at that moment: Ed25519 verifies per second on one
+  core and on all cores, SQLite bulk inserts of entry-shaped rows per second,
+  SHA-256 leaf hashes per second, and the load average.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import collections
+import multiprocessing as mp
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-from importlib import resources
+from hashlib import sha256
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
 from bench.common import Nodes, emit, raw_verify_rate, wait
-from exchange import pki
-from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
-from exchange.core import x509
-from exchange.node.ledger import Ledger
-from exchange.store import Store
+from bench.join_data import build
+from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 
-FEDERATION = "yrd"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+#: Profile buckets: the first pattern found in a sample's stack (leaf first) names
+#: its bucket; "entry" or "origin" says which kind of work it is.
+PROFILE_BUCKETS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("signature verify (Ed25519)", "entry", ("verify_envelope",)),
+    ("envelope parse (JSON, base64)", "entry", ("parse_envelope",)),
+    ("leaf hash", "entry", ("leaf_hash",)),
+    ("key and time rules", "entry", ("check_time", "KeyHistory.apply", "signer", "issued_at")),
+    ("payload decode and checks", "entry", ("verify_batch", "_same_origin")),
+    (
+        "worker hand-off (pickle, queues)",
+        "entry",
+        (
+            "_process_worker",
+            "_sendback_result",
+            "submit",
+            "settle",
+            "_ahead",
+            "ahead",
+        ),
+    ),
+    ("stage entries (insert rows, subtree hashes)", "entry", ("Tx.stage",)),
+    (
+        "index (registry projections, rules)",
+        "entry",
+        (
+            "Tx.index",
+            "apply_entries",
+            "_checked",
+            "Indexer._catch_up_ahead",
+            "Store.backlog",
+        ),
+    ),
+    ("tree root of staged entries", "origin", ("Tx.staged_root", "root_hash")),
+    (
+        "checkpoint and cosignature checks",
+        "origin",
+        (
+            "Ingest._open",
+            "Ingest._precheck",
+            "Ledger._cosignatures",
+            "Ingest._store_cosignatures",
+            "open_checkpoint",
+            "check_checkpoint_key",
+            "Ingest._merge_cosignatures",
+        ),
+    ),
+    (
+        "transactions (begin, commit, key rows)",
+        "origin",
+        (
+            "Tx.commit_staged",
+            "Tx.accept_checkpoint",
+            "Tx.save_keys",
+            "Tx.begin_staging",
+            "Tx.end_staging",
+            "Store.end_staging",
+            "Store.write",
+        ),
+    ),
+    ("fetch entries (gRPC stream)", "entry", ("GrpcPeer._get_range", "GrpcPeer.get_entries")),
+    (
+        "serving ListOrigins, watch streams",
+        "origin",
+        (
+            "LogService.ListOrigins",
+            "LogService._watch",
+            "SyncEngine._watch_loop",
+        ),
+    ),
+    ("list origins (client)", "origin", ("GrpcPeer.list_origins",)),
+    (
+        "other per-origin sync work",
+        "origin",
+        (
+            "Ingest.sync_origin",
+            "Ingest._sync_origin_locked",
+            "Ingest.sync_from",
+            "SyncEngine._pull_loop",
+        ),
+    ),
+]
 
 
-def _codes() -> list[str]:
-    table = json.loads(
-        resources.files("exchange.core.data").joinpath("regions.json").read_text("utf-8")
-    )
-    return sorted(table)
+#: Leaf frames of threads that wait with a timeout or in C (py-spy counts them busy).
+_WAITING = {
+    "Condition.wait",
+    "_wait_once",
+    "Event.wait",
+    "select",
+    "poll",
+    "_PollLikeSelector.select",
+    "_run_channel_spin_thread.<locals>.channel_spin",
+    "_serve",
+    "_exit_with_parent.<locals>.watch",
+}
 
 
-def build(root: Path, origins: int, entries: int, servers: int) -> tuple[dict, dict[str, float]]:
-    """Write the PKI and one database holding every origin's log; returns (members, timings)."""
-    codes = _codes()
-    if origins + 1 > len(codes):
-        raise ValueError(f"at most {len(codes) - 1} origins (one region is the joiner's)")
-    names = {f"o{c}": c for c in codes[:origins]}
-    joiner = {"joiner": codes[origins]}
-    node_members = {**dict(list(names.items())[:servers]), **joiner}
-    provinces = sorted({c[:2] + "0000" for c in codes})
-    t = {}
-    t0 = time.perf_counter()
-    pki.init_federation(root / "certs", FEDERATION, node_members, jurisdictions=provinces)
-    keys = pki.certify_origins(
-        root / "certs", {n: r for n, r in names.items() if n not in node_members}
-    )
-    for n in node_members:  # the server nodes' own logs use their configured keys
-        paths = pki.member_paths(root / "certs", n)
-        keys[n] = (pki.load_signing_key(paths.signing_key), paths.signing_cert.read_text())
-    t["keys_s"] = time.perf_counter() - t0
+def _bucket(frame: str) -> str | None:
+    func = frame.split(" (", 1)[0]
+    for name, _, patterns in PROFILE_BUCKETS:
+        if any(func == p or func.endswith("." + p) for p in patterns):
+            return name
+    return None
 
-    anchors = x509.load_pem_chain((root / "certs" / "anchor.pem").read_bytes())
-    db = root / "served.db"
-    per, extra = divmod(entries, origins)
-    t0 = time.perf_counter()
-    store = Store(db)
+
+def _cpu_seconds(pid: int) -> float:
     try:
-        for i, (name, region) in enumerate(names.items()):
-            key, chain = keys[name]
-            ledger = Ledger(
-                store,
-                federation=FEDERATION,
-                region=region,
-                signing_key=key,
-                signing_chain_pem=[chain],
-                anchors=anchors,
-                witness=False,
-            )
-            ledger.bootstrap()
-            n = per + (1 if i < extra else 0)
-            bodies = [
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            if ppid == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _tree_cpu(pid: int) -> tuple[float, float]:
+    """(the process's CPU seconds, its children's)."""
+    return _cpu_seconds(pid), sum(_cpu_seconds(c) for c in _children(pid))
+
+
+def _loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _verify_for(seconds: float, out: mp.Queue) -> None:
+    out.put(raw_verify_rate(seconds))
+
+
+def raw_verify_all_cores(seconds: float = 1.0) -> float:
+    """Ed25519 verifies per second summed over one process per core, run together."""
+    ctx = mp.get_context("spawn")
+    q: mp.Queue = ctx.Queue()
+    procs = [ctx.Process(target=_verify_for, args=(seconds, q)) for _ in range(os.cpu_count() or 1)]
+    for p in procs:
+        p.start()
+    rates = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(rates)
+
+
+def raw_sqlite_insert_rate(rows: int = 100_000) -> float:
+    """Rows per second into a table shaped like ``entries`` (WAL, one transaction)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(Path(tmp) / "raw.db")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
+            "CREATE TABLE entries (origin TEXT, idx INTEGER, leaf_hash BLOB, envelope BLOB,"
+            " type TEXT, PRIMARY KEY (origin, idx)) WITHOUT ROWID"
+        )
+        env = os.urandom(480)
+        t0 = time.perf_counter()
+        with conn:
+            conn.executemany(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?)",
                 (
-                    "accession",
-                    entries_pb2.Accession(
-                        agreement_id=f"join-{i}-{j}",
-                        title="join bench",
-                        covered_kinds=[2],
-                        effective_from="2026-01-01",
-                        region=region,
-                    ),
-                )
-                for j in range(n)
-            ]
-            for k in range(0, n, 5000):
-                ledger.issue(bodies[k : k + 5000])
-    finally:
-        store.close()
-    t["logs_s"] = time.perf_counter() - t0
-    return {"origins": names, "nodes": node_members, "joiner": "joiner"}, t
+                    (f"yrd/{i // 300:06d}", i, sha256(env + bytes(i)).digest(), env, "accession")
+                    for i in range(rows)
+                ),
+            )
+        rate = rows / (time.perf_counter() - t0)
+        conn.close()
+    return rate
+
+
+def raw_leaf_hash_rate(n: int = 200_000) -> float:
+    env = os.urandom(480)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        sha256(b"\x00" + env).digest()
+    return n / (time.perf_counter() - t0)
+
+
+def raw_verify_per_cpu_second(seconds: float = 1.0) -> float:
+    """Ed25519 verifies per second of this process's CPU time: on a loaded machine the
+    wall-clock rate measures the share of a core we get, this the cost of a verify."""
+    key = SigningKey(b"\x01" * 32)
+    msg = b"x" * 600
+    sig = key.sign(msg).signature
+    vk = key.verify_key
+    n, c0 = 0, time.process_time()
+    while time.process_time() - c0 < seconds:
+        for _ in range(100):
+            vk.verify(msg, sig)
+        n += 100
+    return n / (time.process_time() - c0)
+
+
+def raw_limits() -> dict[str, float]:
+    return {
+        "raw_verify_per_cpu_s": round(raw_verify_per_cpu_second(1.0)),
+        "raw_verify_per_s_one_core": round(raw_verify_rate(1.0)),
+        "raw_verify_per_s_all_cores": round(raw_verify_all_cores(1.0)),
+        "raw_sqlite_insert_rows_per_s": round(raw_sqlite_insert_rate()),
+        "raw_leaf_hash_per_s": round(raw_leaf_hash_rate()),
+    }
 
 
 def _held(nodes: Nodes, name: str) -> dict[str, int]:
     resp = services_pb2_grpc.LogServiceStub(nodes.channel(name)).ListOrigins(
-        services_pb2.ListOriginsRequest(), timeout=60
+        services_pb2.ListOriginsRequest(), timeout=120
     )
     return {o.origin: o.size for o in resp.origins}
 
 
-def run(origins: int = 3200, entries: int = 100_000, servers: int = 2, tag: str = "") -> dict:
-    raw = raw_verify_rate(0.5)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        members, timings = build(root, origins, entries, servers)
-        node_members = members["nodes"]
-        srv = [n for n in node_members if n != members["joiner"]]
-        nodes = Nodes(
-            root,
-            node_members,
-            {members["joiner"]: srv},
-            sync_interval=30.0,
-            verify_workers=2,
-        )
-        (root / "db").mkdir(exist_ok=True)
-        for name in srv:  # the closed database and its write-ahead log, as SQLite left them
-            for suffix in ("", "-wal"):
-                src = root / f"served.db{suffix}"
-                if src.exists():
-                    shutil.copyfile(src, root / "db" / f"{name}.db{suffix}")
-        try:
-            for name in srv:
-                nodes.start(name, wait=False)
-            for name in srv:
-                nodes.wait_ready(name)
-            want = _held(nodes, srv[0])
-            total = sum(want.values())
-            launched = time.perf_counter()
-            nodes.start(members["joiner"], wait=False)
-            nodes.wait_listening(members["joiner"])
-            t0 = time.perf_counter()
+def _sizes(db: Path) -> dict[str, int]:
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return dict(conn.execute("SELECT origin, size FROM origins").fetchall())
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return {}
+    finally:
+        conn.close()
 
-            def caught_up() -> bool:
-                held = _held(nodes, members["joiner"])
-                return all(held.get(o, 0) >= s for o, s in want.items())
 
-            wait(caught_up, 3600, "the joiner holding every origin", 0.25)
-            done = time.perf_counter()
-            rss = nodes.rss_mb(members["joiner"])
-            db_mb = (
-                sum(p.stat().st_size for p in (root / "db").glob(f"{members['joiner']}.db*"))
-                / 2**20
-            )
-        finally:
-            nodes.stop()
+def classify(raw_profile: Path) -> dict[str, dict[str, float]]:
+    """Share of the sampled CPU per bucket, from py-spy's collapsed stacks."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw_profile.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")[::-1]  # leaf first
+        if frames[0].split(" (", 1)[0] in _WAITING:
+            continue  # a thread waiting with a timeout (gRPC, events) looks busy to py-spy
+        bucket = "other (gRPC threads, start-up, interpreter)"
+        for frame in frames:
+            name = _bucket(frame)
+            if name is not None:
+                bucket = name
+                break
+        counts[bucket] += int(n)
+    total = sum(counts.values()) or 1
+    kinds = {b: k for b, k, _ in PROFILE_BUCKETS}
+    return {
+        b: {"share": round(c / total, 3), "kind": kinds.get(b, "other")}
+        for b, c in counts.most_common()
+    }
+
+
+def run(
+    data: Path,
+    origins: int = 3200,
+    entries: int = 1_000_000,
+    servers: int = 2,
+    profile: bool = False,
+    tag: str = "",
+) -> dict:
+    t0 = time.perf_counter()
+    manifest = build(data, origins, entries, servers)
+    built_now = time.perf_counter() - t0 > 5
+    limits = raw_limits()
+    node_members = manifest["nodes"]
+    joiner = manifest["joiner"]
+    srv = [n for n in node_members if n != joiner]
+    shutil.rmtree(data / "db", ignore_errors=True)
+    shutil.rmtree(data / "nodes", ignore_errors=True)
+    (data / "db").mkdir()
+    t0 = time.perf_counter()
+    for name in srv:  # the closed database, as SQLite left it
+        for suffix in ("", "-wal"):
+            src = data / f"served.db{suffix}"
+            if src.exists():
+                shutil.copyfile(src, data / "db" / f"{name}.db{suffix}")
+    copy_s = time.perf_counter() - t0
+    nodes = Nodes(data, node_members, {joiner: srv}, sync_interval=30.0, verify_workers=2)
+    spy = None
+    try:
+        for name in srv:
+            nodes.start(name, wait=False)
+        for name in srv:
+            nodes.wait_ready(name)
+        want = _held(nodes, srv[0])
+        total = sum(want.values())
+        server_cpu0 = [sum(_tree_cpu(nodes.procs[n].pid)) for n in srv]
+        load0 = _loadavg()
+        launched = time.perf_counter()
+        nodes.start(joiner, wait=False)
+        nodes.wait_listening(joiner)
+        t0 = time.perf_counter()
+        pid = nodes.procs[joiner].pid
+        spy_bin = Path(sys.executable).parent / "py-spy"
+        if profile and not spy_bin.exists():
+            print("join bench: py-spy is not installed (pip install py-spy); no profile",
+                  file=sys.stderr)  # fmt: skip
+        elif profile:
+            spy = subprocess.Popen(
+                [str(spy_bin), "record", "--pid", str(pid),
+                 "--subprocesses", "--nonblocking", "--rate", "25", "--format", "raw",
+                 "-o", str(data / "profile.txt")],
+                stdout=subprocess.DEVNULL, stderr=open(data / "py-spy.log", "wb"),  # noqa: SIM115
+            )  # fmt: skip
+
+        # Watched on the joiner's database file (read-only), not over gRPC: a
+        # ListOrigins of 3,200 rows twice a second would load the node being timed.
+        # The committed sizes are what ListOrigins serves; it confirms at the end.
+        db = data / "db" / f"{joiner}.db"
+
+        def committed() -> bool:
+            sizes = _sizes(db)
+            return all(sizes.get(o, 0) >= s for o, s in want.items())
+
+        wait(committed, 7200, "the joiner holding every origin", 0.1)
+        done = time.perf_counter()
+        held = _held(nodes, joiner)
+        missing = [o for o, s in want.items() if held.get(o, 0) < s]
+        if missing:
+            raise RuntimeError(f"the joiner does not serve {len(missing)} origins")
+        joiner_cpu, workers_cpu = _tree_cpu(pid)
+        server_cpu = sum(sum(_tree_cpu(nodes.procs[n].pid)) for n in srv) - sum(server_cpu0)
+        load1 = _loadavg()
+        verify_end = raw_verify_rate(1.0)  # the load changes during a long run
+        rss = nodes.rss_mb(joiner)
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes what it has
+            spy.wait(60)
+    finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+        nodes.stop()
+    db_mb = sum(p.stat().st_size for p in (data / "db").glob(f"{joiner}.db*")) / 2**20
     seconds = done - t0
+    cpu = joiner_cpu + workers_cpu + server_cpu
     figures = {
         "origins": len(want),
         "entries": total,
         "servers": len(srv),
-        "seconds": round(seconds, 2),
-        "with_startup_s": round(done - launched, 2),
+        "seconds": round(seconds, 1),
+        "with_startup_s": round(done - launched, 1),
         "entries_per_s": round(total / seconds),
-        "ms_per_origin_all_in": round(1000 * seconds / len(want), 2),
-        "raw_verify_per_s_single_core": round(raw),
-        "ratio": round(total / seconds / raw, 2),
+        "target_s": 60,
+        "cpu_s_joiner_main": round(joiner_cpu, 1),
+        "cpu_s_joiner_workers": round(workers_cpu, 1),
+        "cpu_s_servers": round(server_cpu, 1),
+        "cores_busy": round(cpu / seconds, 2),
+        "cpu_us_per_entry_all_processes": round(1e6 * cpu / total, 1),
+        # The same in units of one signature check's CPU, measured in this run.
+        "cpu_per_entry_in_verifies": round(cpu / total * limits["raw_verify_per_cpu_s"], 2),
+        **limits,
+        "raw_verify_per_s_one_core_at_end": round(verify_end),
+        "ratio_to_one_core_verify": round(total / seconds / limits["raw_verify_per_s_one_core"], 2),
+        "ratio_to_all_cores_verify": round(
+            total / seconds / limits["raw_verify_per_s_all_cores"], 2
+        ),
+        "loadavg_start": load0,
+        "loadavg_end": load1,
         "rss_mb_joiner": round(rss, 1),
         "db_mb_joiner": round(db_mb, 1),
-        "build_keys_s": round(timings["keys_s"], 1),
-        "build_logs_s": round(timings["logs_s"], 1),
+        "build_keys_s": manifest["build_keys_s"],
+        "build_logs_s": manifest["build_logs_s"],
+        "built_in_this_run": built_now,
+        "copy_served_db_s": round(copy_s, 1),
     }
+    if profile and (data / "profile.txt").exists():
+        buckets = classify(data / "profile.txt")
+        figures["profile"] = buckets
+        figures["profile_entry_share"] = round(
+            sum(v["share"] for v in buckets.values() if v["kind"] == "entry"), 3
+        )
+        figures["profile_origin_share"] = round(
+            sum(v["share"] for v in buckets.values() if v["kind"] == "origin"), 3
+        )
+        # The profile covers the joiner and its workers: their CPU, split by the shares.
+        sampled = joiner_cpu + workers_cpu
+        figures["per_entry_cpu_us"] = round(
+            1e6 * sampled * figures["profile_entry_share"] / total, 1
+        )
+        figures["per_origin_cpu_ms"] = round(
+            1e3 * sampled * figures["profile_origin_share"] / len(want), 2
+        )
     emit("join" + tag, **figures)
     return figures
 
 
-def breakdown(origins: int = 3200, entries: int = 100_000) -> dict:
-    """The two shapes, and the split of the first one's time into per-entry and per-origin work."""
-    many = run(origins, entries, tag=f"_{origins}_origins")
-    few = run(4, entries, tag="_4_origins")
-    per_entry_s = few["seconds"] / few["entries"]
-    per_origin_s = max(0.0, many["seconds"] - per_entry_s * many["entries"]) / many["origins"]
-    figures = {
-        "origins": many["origins"],
-        "entries": many["entries"],
-        "seconds": many["seconds"],
-        "per_entry_us": round(per_entry_s * 1e6, 1),
-        "per_origin_ms": round(per_origin_s * 1e3, 2),
-        "entry_share": round(per_entry_s * many["entries"] / many["seconds"], 3),
-        "projected_1e6_entries_s": round(per_entry_s * 1_000_000 + per_origin_s * 3200, 1),
-        "target_s": 60,
-    }
-    emit("join_breakdown", **figures)
-    return figures
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m bench.join_bench", description=__doc__)
+    ap.add_argument("--data", type=Path, required=True, help="dataset cache directory")
+    ap.add_argument("--origins", type=int, default=3200)
+    ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--servers", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="py-spy profile of the joiner")
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args(argv)
+    return run(a.data, a.origins, a.entries, a.servers, a.profile, a.tag)
 
 
 if __name__ == "__main__":
-    import sys
-
-    args = [int(a) for a in sys.argv[1:]]
-    breakdown(*args)
+    main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +45,7 @@ from exchange.core.note import (
     parse_note,
 )
 from exchange.core.origin import parse_origin
+from exchange.core.rules import Violation
 from exchange.node.verify import (
     VerifiedBatch,
     verify_batch,
@@ -94,21 +96,47 @@ class Ingest:
     ledger's store, clock, anchors, locks and key histories)."""
 
     def sync_from(self, peer: Peer, origins: Iterable[str] | None = None) -> list[SyncOutcome]:
-        """Bring every origin the peer knows (or the named ones) up to the peer's head."""
+        """Bring every origin the peer knows (or the named ones) up to the peer's head.
+
+        With ``parallel_origins`` > 1, that many origins are synced at once
+        (threads): while one waits for its entries or its verifying workers,
+        another commits, so joining thousands of small origins is not a chain of
+        round trips. An origin another sync is working on (a push, or the same
+        round with another peer) is left for the end of the round, when it is
+        most likely up to date and costs one comparison.
+        """
         wanted = set(origins) if origins is not None else None
-        outcomes = []
-        for head in peer.list_origins():
-            if wanted is not None and head.origin not in wanted:
+        heads = [h for h in peer.list_origins() if wanted is None or h.origin in wanted]
+        outcomes: list[SyncOutcome | None] = [None] * len(heads)
+
+        def first_pass(i: int) -> None:
+            if not self._lock_for(heads[i].origin).locked():
+                outcomes[i] = self._sync_reporting(peer, heads[i])
+
+        def second_pass(i: int) -> None:
+            if outcomes[i] is None:
+                outcomes[i] = self._sync_reporting(peer, heads[i])
+
+        for step in (first_pass, second_pass):
+            if self.parallel_origins <= 1 or len(heads) < 2:
+                for i in range(len(heads)):
+                    step(i)
                 continue
-            try:
-                outcomes.append(self.sync_origin(peer, head))
-            except BrandexError as exc:
-                log.warning("sync %s from %s rejected: %s", head.origin, peer.name, exc)
-                invalid = isinstance(exc, VerificationError | FormatError)
-                outcomes.append(
-                    SyncOutcome(head.origin, "rejected", detail=str(exc), invalid=invalid)
-                )
-        return outcomes
+            with ThreadPoolExecutor(self.parallel_origins, "sync-origin") as ex:
+                for f in [ex.submit(step, i) for i in range(len(heads))]:
+                    f.result()
+        return [o for o in outcomes if o is not None]
+
+    def _sync_reporting(self, peer: Peer, head: OriginHead) -> SyncOutcome:
+        """``sync_origin``, with a refusal as its outcome rather than an exception."""
+        if self.closing.is_set():
+            return SyncOutcome(head.origin, "lagging", detail="node closing")
+        try:
+            return self.sync_origin(peer, head)
+        except BrandexError as exc:
+            log.warning("sync %s from %s rejected: %s", head.origin, peer.name, exc)
+            invalid = isinstance(exc, VerificationError | FormatError)
+            return SyncOutcome(head.origin, "rejected", detail=str(exc), invalid=invalid)
 
     def sync_origin(self, peer: Peer, head: OriginHead) -> SyncOutcome:
         """Verify and take one origin's new entries from a peer, or nothing at all.
@@ -144,6 +172,10 @@ class Ingest:
         if local is not None and local.frozen:
             return SyncOutcome(origin, "equivocation", detail=local.frozen_reason)
         local_size = local.size if local else 0
+        if local is not None and local_size > 0 and head.checkpoint == local.checkpoint:
+            # Byte for byte the note this node verified and accepted: nothing new to
+            # check (a note carrying cosignatures differs and takes the path below).
+            return SyncOutcome(origin, "up-to-date")
         if local is not None and local_size > 0 and claimed.size <= local_size:
             cp, note = self._open(origin, head.checkpoint, self.history(origin))
             mine = (
@@ -200,13 +232,22 @@ class Ingest:
                 log.info("%s: resuming after %d staged entries", origin, staging.resumed)
                 history = self._replay_staged(origin, history, staging.next)
             fetched = 0
+            # A small sync is indexed in the same transaction as its commit, so the
+            # registry answers from it at once (a big one leaves that to the indexer,
+            # see indexer.py); its payloads and stateless rule results come back with
+            # the verified batches, found in the workers, not parsed here again.
+            index = claimed.size - local_size <= self.inline_index_limit
+            payloads: list[bytes] = []
+            stateless: list[list[tuple[str, str]]] = []
             for start, envelopes, vb in self._verified_stream(
-                peer, origin, staging.next, claimed.size, history
+                peer, origin, staging.next, claimed.size, history, rules=index
             ):
                 assert vb.history is not None
                 history = vb.history
                 with self.store.write() as tx:
                     tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
+                payloads += vb.payloads
+                stateless += vb.stateless
                 fetched += sum(map(len, envelopes))
                 if fetched >= self.max_round_bytes and staging.next < claimed.size:
                     # Enough for one round: keep what is staged (verified) for the next.
@@ -224,16 +265,19 @@ class Ingest:
             cp, note = self._open(origin, head.checkpoint, history, claimed.size)
             life = history.checkpoint_keys(claimed.size)[0]
             history.check_checkpoint_key(life, cp.size, self.clock(), self._witnessed(note))
-            # A small sync is indexed in the same transaction, so the registry answers
-            # from it at once; a big one leaves that to the indexer (see indexer.py).
-            index = claimed.size - local_size <= self.inline_index_limit
+            found = None
+            if index and len(payloads) == staging.next - staging.start:  # none resumed
+                found = (
+                    [entries_pb2.Entry.FromString(p) for p in payloads],
+                    [[Violation(rule, message) for rule, message in v] for v in stateless],
+                )
             with self.store.write() as tx:
                 root = tx.staged_root(staging)
                 if root != cp.root_hash:
                     # Either the peer's entries are not the ones the checkpoint commits
                     # to, or the issuer signed a tree that does not extend ours.
                     raise _RootMismatch(cp)
-                tx.commit_staged(staging, root, index=index)
+                tx.commit_staged(staging, root, index=index, found=found)
                 tx.save_keys(origin, history.to_rows())
                 if any((k.revoked_at is not None and k.revoked_at >= local_size)
                        or (k.compromised_since is not None and k.revoked_at is None)
@@ -314,7 +358,14 @@ class Ingest:
         return h
 
     def _verified_stream(
-        self, peer: Peer, origin: str, start: int, end: int, history: KeyHistory
+        self,
+        peer: Peer,
+        origin: str,
+        start: int,
+        end: int,
+        history: KeyHistory,
+        *,
+        rules: bool = False,
     ) -> Iterator[tuple[int, list[bytes], VerifiedBatch]]:
         """Yield verified batches in log order, each with the key history after it.
 
@@ -324,6 +375,7 @@ class Ingest:
         entry's time unknown; on settling, its first entry's time is checked
         against the batch before, and a batch sent before a key event of an
         earlier batch was known is verified again here with the history as it is.
+        ``rules``: each batch also carries its payloads and stateless rule results.
         """
         pending: deque[tuple[int, list[bytes], Any, int]] = deque()
         now = self.clock()
@@ -344,7 +396,7 @@ class Ingest:
             except VerificationError:
                 if version == current.version:
                     raise
-                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+                vb = verify_batch(origin, s, envs, current, self.anchors, now, rules)
             if version != current.version or (
                 vb.history is not None
                 and current.last_issued_at is not None
@@ -352,7 +404,7 @@ class Ingest:
                 and vb.first_issued_at < current.last_issued_at - CLOCK_SKEW
             ):
                 # Verified with an outdated history: judge it with the real one.
-                vb = verify_batch(origin, s, envs, current, self.anchors, now)
+                vb = verify_batch(origin, s, envs, current, self.anchors, now, rules)
             assert vb.history is not None
             vb.history.last_issued_at = vb.history.last_issued_at or current.last_issued_at
             current = vb.history
@@ -365,12 +417,26 @@ class Ingest:
             if s != expect or not envelopes or s + len(envelopes) > end:
                 raise VerificationError(f"{peer.name} sent a batch at {s}, expected {expect}")
             expect = s + len(envelopes)
-            if self.pool is None or not current.keys:
-                # In-process, or the first batch of a new origin (it carries the key).
+            if self.pool is None:
+                vb = verify_batch(origin, s, envelopes, current, self.anchors, now, rules)
+                yield settle((s, envelopes, vb, current.version))
+                continue
+            if not current.keys:
+                # The first batch of a new origin carries its key: verified (in a
+                # worker) before any later batch is sent off with that key.
                 while pending:
                     yield settle(pending.popleft())
-                vb = verify_batch(origin, s, envelopes, current, self.anchors, now)
-                yield settle((s, envelopes, vb, current.version))
+                fut = self.pool.submit(
+                    verify_batch_in_worker,
+                    origin,
+                    s,
+                    envelopes,
+                    current,
+                    self._anchors_pem,
+                    now,
+                    rules,
+                )
+                yield settle((s, envelopes, fut, current.version))
                 continue
             fut = self.pool.submit(
                 verify_batch_in_worker,
@@ -380,6 +446,7 @@ class Ingest:
                 ahead(s),
                 self._anchors_pem,
                 now,
+                rules,
             )
             pending.append((s, envelopes, fut, current.version))
             while len(pending) > self.pool_depth:

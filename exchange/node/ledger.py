@@ -88,6 +88,7 @@ class Ledger(Ingest):
         pool_depth: int = 4,
         origin_lock_wait: float = 2.0,
         inline_index_limit: int = 10_000,
+        parallel_origins: int = 1,
     ) -> None:
         self.store = store
         self.federation = federation
@@ -104,6 +105,7 @@ class Ledger(Ingest):
         self.pool_depth = pool_depth
         self.origin_lock_wait = origin_lock_wait
         self.inline_index_limit = inline_index_limit
+        self.parallel_origins = parallel_origins
         self._anchors_pem = b"".join(
             a.public_bytes(serialization.Encoding.PEM) for a in self.anchors
         )

@@ -31,7 +31,7 @@ __all__ = [
 
 RPC_WORKERS = 64  # the server's worker threads
 MAX_STREAMS = RPC_WORKERS // 2  # open streams in total: half the pool at most
-MAX_STREAMS_PER_CLIENT = 4  # a peer holds one watch stream and syncs one origin at a time
+MAX_STREAMS_PER_CLIENT = 4  # a peer's watch stream and its syncs of up to 3 origins at once
 
 
 def client_key(context: grpc.ServicerContext) -> str:

@@ -236,6 +236,7 @@ def start_node(config: NodeConfig) -> Node:
         signing_chain_pem=[chain_pem],
         anchors=anchors,
         witness=config.witness,
+        parallel_origins=config.parallel_origins,
     )
     _finish_rotation(config, ledger)
     client_creds = channel_credentials(config.tls_cert, config.tls_key, anchors_pem)

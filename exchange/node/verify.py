@@ -25,6 +25,7 @@ from exchange.core.keys import KeyHistory, issued_at
 from exchange.core.note import Ed25519NoteVerifier, Note, parse_note
 from exchange.core.origin import parse_origin
 from exchange.core.records import recognition_errors
+from exchange.core.rules import stateless_violations
 
 __all__ = [
     "VerifiedBatch",
@@ -50,6 +51,10 @@ class VerifiedBatch:
 
     leaf_hashes: list[bytes] = field(default_factory=list)
     types: list[str] = field(default_factory=list)  # each entry's body field name
+    #: With ``rules``: each verified payload and what its body validator found
+    #: ((rule, message) pairs), so the registry can be folded without parsing again.
+    payloads: list[bytes] = field(default_factory=list)
+    stateless: list[list[tuple[str, str]]] = field(default_factory=list)
     history: KeyHistory | None = None
     first_issued_at: datetime | None = None
 
@@ -61,6 +66,7 @@ def verify_batch(
     history: KeyHistory,
     anchors: Sequence[x509.x509.Certificate],
     now: datetime,
+    rules: bool = False,
 ) -> VerifiedBatch:
     """Verify envelopes that would sit at indices start, start+1, ... of ``origin``.
 
@@ -72,6 +78,9 @@ def verify_batch(
             not modified (the result carries the history after the batch).
         anchors: trusted anchors, for key announcements in the range.
         now: the verifier's clock, for the future-time rule.
+        rules: also keep each payload and run the stateless domain rules on it
+            (:func:`exchange.core.rules.stateless_violations`), for a caller that
+            indexes the entries as it commits them.
 
     Raises:
         VerificationError: naming the index and the check that failed.
@@ -118,6 +127,11 @@ def verify_batch(
             out.first_issued_at = at
         out.types.append(body)
         out.leaf_hashes.append(merkle.leaf_hash(raw))
+        if rules:
+            out.payloads.append(env.payload)
+            out.stateless.append(
+                [(v.rule, v.message) for v in stateless_violations(where.region, idx, entry)]
+            )
     out.history = h
     return out
 
@@ -176,12 +190,13 @@ def verify_batch_in_worker(
     history: KeyHistory,
     anchors_pem: bytes,
     now: datetime,
+    rules: bool = False,
 ) -> VerifiedBatch:
     """``verify_batch`` for a worker process: the anchors travel as PEM."""
     anchors = _ANCHORS.get(anchors_pem)
     if anchors is None:
         anchors = _ANCHORS[anchors_pem] = x509.load_pem_chain(anchors_pem)
-    return verify_batch(origin, start, envelopes, history, anchors, now)
+    return verify_batch(origin, start, envelopes, history, anchors, now, rules)
 
 
 def sign_entries(

@@ -274,8 +274,20 @@ class Tx:
         self._owned(staging)
         return merkle.root_hash(staging.next, self.hash_reader(staging.origin))
 
-    def commit_staged(self, staging: Staging, root: bytes, *, index: bool = True) -> None:
-        """Make the staged entries part of the log (the caller checked ``root``)."""
+    def commit_staged(
+        self,
+        staging: Staging,
+        root: bytes,
+        *,
+        index: bool = True,
+        found: tuple[Sequence[object], Sequence[list]] | None = None,
+    ) -> None:
+        """Make the staged entries part of the log (the caller checked ``root``).
+
+        ``found``: the staged entries parsed, with their stateless rule results
+        (see :meth:`index_checked`), when the caller has them; otherwise ``index``
+        reads and parses them again.
+        """
         self._owned(staging)
         origin = staging.origin
         row = self.origin(origin)
@@ -287,7 +299,7 @@ class Tx:
             (staging.next, root, origin),
         )
         del self._stagings[origin]
-        if index:
+        if index and (found is None or not self.index_checked(origin, staging.start, *found)):
             self.index(origin)
 
     def end_staging(self, staging: Staging) -> None:

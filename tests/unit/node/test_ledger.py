@@ -93,14 +93,23 @@ class CountingPool(ThreadPoolExecutor):
         return super().submit(*args, **kw)
 
 
-@pytest.fixture(params=["serial", "pool"])
+@pytest.fixture(params=["serial", "pool", "parallel"])
 def victim(request: pytest.FixtureRequest, certs: Path, tmp_path: Path) -> Iterator[Ledger]:
-    """Anhui's ledger; verifying in-process, or pipelined through an executor."""
+    """Anhui's ledger; verifying in-process, or pipelined through an executor (and
+    syncing several origins at once)."""
     if request.param == "serial":
         yield make_ledger(certs, tmp_path / "anhui.db", "anhui")
         return
+    parallel = 3 if request.param == "parallel" else 1
     with CountingPool(2) as pool:
-        yield make_ledger(certs, tmp_path / "anhui.db", "anhui", pool=pool, pool_depth=2)
+        yield make_ledger(
+            certs,
+            tmp_path / "anhui.db",
+            "anhui",
+            pool=pool,
+            pool_depth=2,
+            parallel_origins=parallel,
+        )
 
 
 # ------------------------------------------------------------------------------ peers
@@ -255,6 +264,38 @@ def test_relay_adds_nothing_trusted_but_its_cosignature(
         ).fetchone()[0]
         == "anhui"
     )
+
+
+def test_many_origins_at_once_each_verified_and_in_order(
+    issuer: Ledger, victim: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    """A round over several origins (synced at once with ``parallel_origins``) takes each
+    in full, reports them in the peer's order, and a second round fetches nothing: each
+    note is byte for byte the one accepted."""
+    js = make_ledger(certs, tmp_path / "js.db", "jiangsu")
+    js.issue(recognitions(0, 12))
+    relay = make_ledger(certs, tmp_path / "relay.db", "zhejiang")  # holds zj and js
+    relay.sync_from(LedgerPeer(issuer))
+    relay.sync_from(LedgerPeer(js))
+    peer = FakePeer(
+        "both", {o: log_at(src, o, src.store.origin(o).size) for src, o in
+                 ((issuer, ZJ), (js, "yrd/320000"))},
+    )  # fmt: skip
+    got = [(o.origin, o.action, o.added) for o in victim.sync_from(peer)]
+    assert got == [("yrd/320000", "appended", 13), (ZJ, "appended", 41)]
+    assert head(victim) == head(issuer)
+    assert head(victim, "yrd/320000") == head(js, "yrd/320000")
+    fetched = list(peer.fetched)
+    again = [(o.origin, o.action) for o in victim.sync_from(peer)]
+    assert again == [("yrd/320000", "up-to-date"), (ZJ, "up-to-date")]
+    assert peer.fetched == fetched
+    # A bad first batch (the one carrying the key, verified in a worker too) is refused.
+    fresh = make_ledger(certs, tmp_path / "fresh.db", "anhui", pool=victim.pool, parallel_origins=3)
+    envs, note = log_at(js, "yrd/320000", 13)
+    bad = FakePeer("bad", {"yrd/320000": ([flip(envs[0]), *envs[1:]], note)})
+    refused = outcome(fresh.sync_from(bad), "yrd/320000")
+    assert (refused.action, refused.invalid) == ("rejected", True)
+    assert fresh.store.origin("yrd/320000") is None
 
 
 def test_witness_keys_are_read_per_member(issuer: Ledger, victim: Ledger) -> None:
