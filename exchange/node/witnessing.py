@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -114,6 +115,9 @@ class CosignRequester:
         #: The size each witness last cosigned, as far as this node knows (0: unknown).
         self.known: dict[str, int] = {}
         self.conflicts = 0
+        #: witness -> (size, when) of its last failed request: not asked again for that
+        #: size before retry_interval, however often the ledger changes meanwhile.
+        self._failed: dict[str, tuple[int, float]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="cosign")
@@ -146,14 +150,29 @@ class CosignRequester:
             return 0
         wanted = self.witnesses()
         have = {w for w, _, _ in ledger.store.cosignatures(ledger.origin, row.size)}
-        todo = sorted(set(wanted) - have)
+        now = time.monotonic()
+        todo = sorted(
+            w
+            for w in set(wanted) - have
+            if not (
+                w in self._failed
+                and self._failed[w][0] == row.size
+                and now - self._failed[w][1] < self.retry_interval
+            )
+        )
         if not todo:
             return 0
         jobs = [
             self._pool.submit(self._ask, name, wanted[name], row.checkpoint, row.size, row.root)
             for name in todo
         ]
-        got = [s for s in (j.result() for j in jobs) if s is not None]
+        answers = [j.result() for j in jobs]
+        for name, answer in zip(todo, answers, strict=True):
+            if answer is None:
+                self._failed[name] = (row.size, now)
+            else:
+                self._failed.pop(name, None)
+        got = [a for a in answers if a is not None]
         if not got:
             return 0
         added = 0
