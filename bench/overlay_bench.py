@@ -42,6 +42,8 @@ import grpc
 from bench.common import Nodes, emit, free_ports, raw_sign_rate
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import overlay
+from exchange.core.note import parse_note
+from exchange.demo.governance import make_genesis
 
 FEDERATION = "yrd"
 
@@ -204,13 +206,24 @@ def _issue(nodes: Nodes, name: str, tag: str) -> None:
 class Overlay:
     """The running overlay: nodes, their metrics ports, the bench's watch streams."""
 
-    def __init__(self, root: Path, n: int, interval: float, witness: bool) -> None:
+    def __init__(
+        self, root: Path, n: int, interval: float, witness: bool, bounded: bool = False
+    ) -> None:
         self.members = national_sample(n)
         ms = [overlay.OverlayMember(k, v) for k, v in self.members.items()]
         self.graph = overlay.overlay(ms)
+        #: Each origin's witness set (bounded witnessing), by member name.
+        self.witness_sets = {m.name: overlay.witnesses(ms, m.name).witnesses for m in ms}
         self.nodes = Nodes(
             root, self.members, dict(self.graph), sync_interval=interval, verify_workers=0
         )
+        document = None
+        if bounded:
+            # A federation document listing every node: peers and witness sets come
+            # from it, and each origin asks its witness set (C2SP tlog-witness).
+            document = make_genesis(
+                root / "certs", list(self.nodes.members.values()), root / "federation-1.json"
+            )
         taken = {m.port for m in self.nodes.members.values()}
         self.metrics = dict(zip(self.nodes.configs, free_ports(n, taken), strict=True))
         for name, path in self.nodes.configs.items():
@@ -218,6 +231,8 @@ class Overlay:
             text = path.read_text("utf-8")
             if not witness:
                 text = text.replace("[witness]\nenabled = true", "[witness]\nenabled = false")
+            if document is not None:  # a top-level key: before every table
+                text = f'federation_document = "{document.resolve()}"\n' + text
             path.write_text(text + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n', "utf-8")
         self.arrivals: Arrivals | None = None
 
@@ -247,6 +262,18 @@ class Overlay:
         hops = overlay.hop_distances(self.graph, src)
         return {"src": src, "origin": origin, "size": size, "t0": t0, "got": got, "hops": hops}
 
+    def cosignatures(self, samples: list[dict]) -> list[int]:
+        """Cosignatures on the newest checkpoint of each origin issued on, as its own node
+        serves it (with bounded witnessing: at most its witness set's size)."""
+        out = []
+        for src in sorted({s["src"] for s in samples}):
+            origin = f"{FEDERATION}/{self.members[src]}"
+            state = services_pb2_grpc.LogServiceStub(self.nodes.channel(src)).GetCheckpoint(
+                services_pb2.GetCheckpointRequest(origin=origin), timeout=30
+            )
+            out.append(sum(1 for x in parse_note(state.checkpoint).signatures if x.name != origin))
+        return out
+
     def stop(self) -> None:
         if self.arrivals:
             self.arrivals.stop()
@@ -268,14 +295,21 @@ def _latency_figures(samples: list[dict], prefix: str) -> dict[str, float]:
 
 
 def _steady_figures(
-    ov: Overlay, steady: list[dict], rounds: int, interval: float, witness: bool, started: float
+    ov: Overlay,
+    steady: list[dict],
+    rounds: int,
+    interval: float,
+    witness: bool,
+    started: float,
+    bounded: bool = False,
 ) -> dict[str, Any]:
     degrees = [len(v) for v in ov.graph.values()]
     return {
         "nodes": len(ov.members),
         "rounds": rounds,
         "poll_interval_s": interval,
-        "witness_all": witness,
+        "witness_all": witness and not bounded,
+        "witness_bounded": witness and bounded,
         "start_s": round(started, 1),
         "max_degree": max(degrees),
         "mean_degree": round(sum(degrees) / len(degrees), 2),
@@ -290,13 +324,14 @@ def run(
     interval: float = 60.0,
     witness: bool = True,
     seed: int = 1,
+    bounded: bool = False,
 ) -> dict:
     """Start ``n`` nodes, run ``rounds`` steady rounds and the churn rounds; one JSON line."""
     churn_rounds = rounds if churn_rounds is None else churn_rounds
     sign_rate = raw_sign_rate(0.5)
     rnd = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        ov = Overlay(Path(tmp), n, interval, witness)
+        ov = Overlay(Path(tmp), n, interval, witness, bounded)
         try:
             t_start = time.monotonic()
             ov.start()
@@ -323,7 +358,16 @@ def run(
                 for p in pids
             ]
             sent = [(after[p]["sent"] - before[p]["sent"]) / max(rounds, 1) for p in pids]
-            steady_figures = _steady_figures(ov, steady, rounds, interval, witness, started_s)
+            steady_figures = _steady_figures(
+                ov, steady, rounds, interval, witness, started_s, bounded
+            )
+            if witness:
+                cosigs = ov.cosignatures(steady)
+                steady_figures.update(
+                    cosignatures_per_checkpoint_max=max(cosigs),
+                    cosignatures_per_checkpoint_median=statistics.median(cosigs),
+                    witness_set_max=max(len(w) for w in ov.witness_sets.values()),
+                )
             steady_figures.update(
                 bytes_per_node_per_entry_median=round(statistics.median(per_node)),
                 bytes_per_node_per_entry_max=round(max(per_node)),
@@ -335,7 +379,9 @@ def run(
                 rss_mb_max=round(max(rss), 1),
                 raw_sign_per_s=round(sign_rate),
             )
-            name = f"overlay_{n}" + ("" if witness else "_no_witness")
+            name = f"overlay_{n}" + (
+                ("_bounded_witness" if bounded else "") if witness else "_no_witness"
+            )
             if churn_rounds:  # the steady figures first: a long churn phase may be cut short
                 emit(name + "_steady", **steady_figures)
             churn: list[dict] = []
@@ -385,7 +431,17 @@ def sizes(ns: tuple[int, ...] = (12, 25), rounds: int = 20) -> None:
     run(min(ns), rounds, churn_rounds=0, witness=True)
 
 
+def bounded_sizes(ns: tuple[int, ...] = (12, 25, 50), rounds: int = 20) -> None:
+    """Witnessing on, bounded: a federation document, each origin asking its witness set."""
+    for n in ns:
+        run(n, rounds, witness=True, bounded=True)
+
+
 if __name__ == "__main__":
     import sys
 
-    sizes(tuple(int(a) for a in sys.argv[1:]) or (12, 25))
+    args = sys.argv[1:]
+    if args and args[0] == "bounded":
+        bounded_sizes(tuple(int(a) for a in args[1:]) or (12, 25, 50))
+    else:
+        sizes(tuple(int(a) for a in args) or (12, 25))

@@ -95,6 +95,7 @@ _ERRORS: dict[grpc.StatusCode, type[RemoteError]] = {
     grpc.StatusCode.NOT_FOUND: RemoteNotFound,
     grpc.StatusCode.FAILED_PRECONDITION: RemoteConflict,
     grpc.StatusCode.ALREADY_EXISTS: RemoteConflict,
+    grpc.StatusCode.ABORTED: RemoteConflict,  # a witness's conflict (its size in metadata)
     grpc.StatusCode.PERMISSION_DENIED: Denied,
     grpc.StatusCode.UNAUTHENTICATED: Denied,
     grpc.StatusCode.RESOURCE_EXHAUSTED: Busy,

@@ -16,6 +16,7 @@ __all__ = [
     "NotFoundError",
     "ValidationError",
     "VerificationError",
+    "WitnessConflict",
 ]
 
 
@@ -52,6 +53,18 @@ class EquivocationError(VerificationError):
 
 class ConflictError(BrandexError):
     """The request conflicts with state already recorded (e.g. a terminal status)."""
+
+
+class WitnessConflict(ConflictError):
+    """A witness's stored size for an origin is not the ``old`` size a log sent.
+
+    ``size`` is the witness's own size, so the log can retry with the right old
+    size and proof (C2SP tlog-witness: 409 Conflict carrying the size).
+    """
+
+    def __init__(self, size: int, message: str) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class NotFoundError(BrandexError):

@@ -17,7 +17,9 @@ from exchange.core.errors import (
     NotFoundError,
     ValidationError,
     VerificationError,
+    WitnessConflict,
 )
+from exchange.core.witness import NotWitnessed
 
 __all__ = [
     "PermissionDenied",
@@ -54,10 +56,14 @@ class ResourceExhausted(BrandexError):
 _CODES: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (NotWitnessed, grpc.StatusCode.PERMISSION_DENIED),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ValidationError, grpc.StatusCode.INVALID_ARGUMENT),
     (FormatError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    # A witness's size differs from the old size sent (C2SP tlog-witness 409): the
+    # caller retries with the size in trailing metadata "brandex-witness-size".
+    (WitnessConflict, grpc.StatusCode.ABORTED),
     (ConflictError, grpc.StatusCode.FAILED_PRECONDITION),
     (EquivocationError, grpc.StatusCode.FAILED_PRECONDITION),
     (VerificationError, grpc.StatusCode.FAILED_PRECONDITION),
@@ -76,6 +82,8 @@ def abort(context: grpc.ServicerContext, exc: BrandexError) -> None:
     retry = getattr(exc, "retry_after_ms", None)
     if retry is not None:
         context.set_trailing_metadata((("retry-after-ms", str(retry)),))
+    if isinstance(exc, WitnessConflict):
+        context.set_trailing_metadata((("brandex-witness-size", str(exc.size)),))
     context.abort(grpc_code(exc), str(exc))
 
 

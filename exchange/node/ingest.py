@@ -455,11 +455,11 @@ class Ingest:
             yield settle(pending.popleft())
 
     def _store_cosignatures(self, tx, origin: str, cp: Checkpoint, note: Note) -> int:
-        """Keep the valid cosignatures of known members, and add our own.
+        """Keep the valid cosignatures of known members, and (without a document) add our own.
 
         With a federation document, only the origin's witnesses (bounded witnessing,
-        exchange.core.overlay.witnesses) count and cosign, so a checkpoint carries a
-        handful of cosignatures whatever the membership."""
+        exchange.core.overlay.witnesses) count, so a checkpoint carries a handful of
+        cosignatures whatever the membership; they cosign on the origin's request."""
         allowed = (
             self.governance.witnesses_of(parse_origin(origin).region)
             if self.governance is not None
@@ -470,7 +470,9 @@ class Ingest:
             if allowed is not None and sig.name not in allowed:
                 continue
             added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
-        if allowed is not None and self.cosigner.name not in allowed:
+        if allowed is not None:
+            # With a federation document this node cosigns only when the origin asks
+            # (C2SP tlog-witness, exchange.node.witnessing), never while mirroring.
             return added
         if self.witness and origin != self.origin:
             ts = int(self.clock().timestamp())

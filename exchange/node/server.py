@@ -20,10 +20,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from exchange._proto.brandex.v1 import services_pb2_grpc
 from exchange.core import x509
 from exchange.core.dsse import keyid_of
 from exchange.core.errors import BrandexError, ConflictError, NotFoundError
 from exchange.core.federation import FederationDoc
+from exchange.core.origin import origin_name, witness_name
 from exchange.core.overlay import OverlayMember, neighbours
 from exchange.node.config import NodeConfig, parse_address
 from exchange.node.governance import Governance
@@ -46,6 +48,7 @@ from exchange.node.observe import (
 )
 from exchange.node.services import NodeContext, add_services
 from exchange.node.sync import GrpcPeer, SyncEngine
+from exchange.node.witnessing import CosignRequester
 from exchange.pki import load_signing_key
 from exchange.store import Store
 from exchange.workers import start_pool
@@ -71,8 +74,11 @@ class Node:
     started_at: str
     health: HealthMonitor | None = None
     observe: ObserveServer | None = None
+    cosign: CosignRequester | None = None
 
     def stop(self, grace: float = 2.0) -> None:
+        if self.cosign is not None:
+            self.cosign.stop()
         if self.health is not None:
             self.health.stop()
         if self.observe is not None:
@@ -168,6 +174,22 @@ def _peer_addresses(config: NodeConfig, governance: Governance | None) -> list[t
         if address:
             out.append((address, m.region))
     out.extend((a, r) for r, a in overrides.items() if doc.departure(r) is None)
+    return out
+
+
+def _witness_addresses(config: NodeConfig, governance: Governance) -> dict[str, str]:
+    """Witness name -> address of each member of this node's own witness set (the
+    federation document's rule, exchange.core.overlay.witnesses); a ``[[peers]]``
+    entry overrides the address of a member of its region, as for peers."""
+    wanted = governance.witnesses_of(config.region) or frozenset()
+    overrides = {p.region: p.address for p in config.peers}
+    doc = governance.latest
+    out = {}
+    for m in doc.members:
+        name = witness_name(origin_name(doc.federation, m.region))
+        address = overrides.get(m.region, m.addresses[0] if m.addresses else "")
+        if name in wanted and address:
+            out[name] = address
     return out
 
 
@@ -356,10 +378,29 @@ def start_node(config: NodeConfig) -> Node:
     metrics.registry.register(
         StateCollector(config.database, ctx.peer_states, ctx.streams.held, own_certs, monitor)
     )
-    node = Node(config, server, engine, ledger, indexer, started_at, monitor, observe)
+    requester = None
+    if governance is not None:
+        # Bounded witnessing: ask the own witness set (C2SP tlog-witness requests).
+        witness_channels: dict[str, services_pb2_grpc.WitnessServiceStub] = {}
+
+        def connect(address: str) -> services_pb2_grpc.WitnessServiceStub:
+            if address not in witness_channels:
+                channel = open_channel(
+                    address, client_creds, max_message_bytes=config.max_message_bytes
+                )
+                witness_channels[address] = services_pb2_grpc.WitnessServiceStub(channel)
+            return witness_channels[address]
+
+        gov = governance
+        requester = CosignRequester(
+            ledger, lambda: _witness_addresses(config, gov), connect, timeout=config.sync_timeout
+        )
+    node = Node(config, server, engine, ledger, indexer, started_at, monitor, observe, requester)
     monitor.check()  # SERVING (or not) from the first answer on
     indexer.start()
     engine.start()
+    if requester is not None:
+        requester.start()
     monitor.start()
     if observe is not None:
         observe.health = monitor

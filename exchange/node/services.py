@@ -35,6 +35,7 @@ from exchange.core.records import (
 )
 from exchange.core.rules import MemoryState, Violation, check_entry
 from exchange.node import requests as checks
+from exchange.node import witnessing
 from exchange.node.errors import PermissionDenied, abort, translate_errors
 from exchange.node.identity import Caller
 from exchange.node.read_services import AuditService, RegistryService, WatchService
@@ -503,6 +504,25 @@ def _same_record(violations: list[Violation], reader: Any, region: str, rec: Any
     return existing is not None and existing.certificate_no == rec.certificate_no
 
 
+# -------------------------------------------------------------- WitnessService
+
+
+class WitnessService(Service, services_pb2_grpc.WitnessServiceServicer):
+    """C2SP tlog-witness add-checkpoint: cosign an origin's checkpoint that extends what
+    this node cosigned before (exchange.node.witnessing, rule in exchange.core.witness)."""
+
+    @translate_errors
+    def AddCheckpoint(self, request, context):
+        self.reader(context, "AddCheckpoint")
+        line = witnessing.add_checkpoint(
+            self.node.ledger,
+            request.checkpoint,
+            request.old_size,
+            list(request.consistency_proof),
+        )
+        return services_pb2.AddCheckpointResponse(cosignature=line.to_line())
+
+
 def add_services(server: grpc.Server, node: NodeContext) -> list[str]:
     """Register every brandex service; returns their full names (for reflection)."""
     services_pb2_grpc.add_LogServiceServicer_to_server(LogService(node), server)
@@ -510,8 +530,16 @@ def add_services(server: grpc.Server, node: NodeContext) -> list[str]:
     services_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(node), server)
     services_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(node), server)
     services_pb2_grpc.add_WatchServiceServicer_to_server(WatchService(node), server)
+    services_pb2_grpc.add_WitnessServiceServicer_to_server(WitnessService(node), server)
     d = services_pb2.DESCRIPTOR
     return [
         d.services_by_name[n].full_name
-        for n in ("LogService", "AdminService", "RegistryService", "AuditService", "WatchService")
+        for n in (
+            "LogService",
+            "AdminService",
+            "RegistryService",
+            "AuditService",
+            "WatchService",
+            "WitnessService",
+        )
     ]

@@ -389,6 +389,31 @@ class Tx:
         )
         return cur.rowcount > 0
 
+    def witness_state(self, origin: str) -> tuple[int, bytes] | None:
+        """(size, root) this node last cosigned for ``origin`` as its witness, or None."""
+        r = self.conn.execute(
+            "SELECT size, root FROM witness_state WHERE origin = ?", (origin,)
+        ).fetchone()
+        return (r[0], bytes(r[1])) if r else None
+
+    def advance_witness(self, origin: str, size: int, root: bytes) -> None:
+        """Record a cosigned (size, root): never backwards, never another root at a size.
+
+        The caller decided with exchange.core.witness in this same transaction; the
+        statement re-checks it, so a bug there cannot make the witness go back.
+        """
+        cur = self.conn.execute(
+            "INSERT INTO witness_state (origin, size, root, updated_at)"
+            " VALUES (?, ?, ?, datetime('now'))"
+            " ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root,"
+            " updated_at = excluded.updated_at"
+            " WHERE excluded.size > witness_state.size"
+            " OR (excluded.size = witness_state.size AND excluded.root = witness_state.root)",
+            (origin, size, root),
+        )
+        if cur.rowcount != 1:
+            raise ConflictError(f"{origin}: witness state would go back or fork at size {size}")
+
     def envelopes(self, origin: str, start: int, end: int) -> list[tuple[int, bytes]]:
         """(index, envelope) of entries [start, end) as this transaction sees them."""
         rows = self.conn.execute(
@@ -671,6 +696,13 @@ class Store:
         if r is None:
             raise NotFoundError(f"{origin} has no accepted checkpoint of size {size}")
         return r[0]
+
+    def witness_state(self, origin: str) -> tuple[int, bytes] | None:
+        """(size, root) this node last cosigned for ``origin`` as its witness, or None."""
+        r = self.read.execute(
+            "SELECT size, root FROM witness_state WHERE origin = ?", (origin,)
+        ).fetchone()
+        return (r[0], bytes(r[1])) if r else None
 
     def cosignatures(self, origin: str, size: int) -> list[tuple[str, int, str]]:
         rows = self.read.execute(

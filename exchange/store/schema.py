@@ -59,6 +59,13 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk=("origin", "size", "witness"),
         if_not_exists=True,
     )
+    # What this node cosigned as a witness (C2SP tlog-witness), per origin: the
+    # size and root it last cosigned. Only ever moves forward (Tx.advance_witness).
+    t("witness_state").create(
+        {"origin": str, "size": int, "root": bytes, "updated_at": str},
+        pk="origin",
+        if_not_exists=True,
+    )
     t("evidence").create(
         {
             "id": int,

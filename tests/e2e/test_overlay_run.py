@@ -2,7 +2,8 @@
 
 The poll interval is an hour, so a node two hops from the issuer can only hold a new
 entry within this test's deadlines if its neighbour relayed the push (a node that
-mirrors origin X's entries pushes X's checkpoint to its own watchers).
+mirrors origin X's entries pushes X's checkpoint to its own watchers). Witnessing is
+on and bounded: a checkpoint never carries more cosignatures than its witness set.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def test_national_sample_is_a_real_hierarchy():
 
 
 def test_overlay_short_run():
-    figures = run(8, rounds=3, churn_rounds=1, interval=3600.0)
+    # Bounded witnessing (a federation document; each origin asks its witness set).
+    figures = run(8, rounds=3, churn_rounds=1, interval=3600.0, bounded=True)
+    assert figures["witness_bounded"]
+    assert 1 <= figures["cosignatures_per_checkpoint_max"] <= figures["witness_set_max"]
     assert figures["max_hops"] >= 2  # reached through a relay, not the (hourly) poll
     assert figures["churn_max_hops"] >= 1
     assert figures["max_degree"] <= overlay.MAX_DEGREE

@@ -172,6 +172,15 @@ REQUESTS = {
         services_pb2.InclusionRequest, origin=_strings, index=_u64, size=_u64
     ),
     ("AuditService", "GetBundle"): st.builds(services_pb2.BundleRequest, record=_ref),
+    ("WitnessService", "AddCheckpoint"): st.builds(
+        services_pb2.AddCheckpointRequest,
+        old_size=_u64,
+        consistency_proof=st.lists(st.binary(max_size=40), max_size=4),
+        checkpoint=st.one_of(
+            _strings,
+            st.sampled_from(["yrd/340000\n6\n" + "A" * 43 + "=\n\n— yrd/340000 AAAA\n"]),
+        ),
+    ),
 }
 STREAMING = {"GetEntries"}
 # The registry RPCs carry the most free-form fields: drawn more often.
