@@ -53,11 +53,19 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a list answer stops (truncated) beyond thi
 MAX_BATCH_BYTES = 1024 * 1024  # envelopes per EntryBatch, in bytes (at least one)
 MAX_ENTRIES_PER_CALL = 100_000  # GetEntries range; a sync asks again for the rest
 MAX_NICE = 45
-#: Origins one watch stream tracks (either side): a federation has a few dozen members;
-#: the region table allows ~3,200 codes, so a hostile peer is capped well below that.
+#: Origins one watch stream tracks (either side) without a federation document: a
+#: hostile peer must not grow our memory with made-up origins. With a document the cap
+#: is its member count (:func:`watch_limit`), so a national federation is never cut.
 MAX_WATCHED_ORIGINS = 512
 #: The status words a record row can have (exchange.store.projections).
 STATUS_WORDS = frozenset({"valid", "suspended", "revoked", "withdrawn"})
+
+
+def watch_limit(members: int) -> int:
+    """Origins one watch stream may track, given the federation document's member
+    count (0 without a document): every member, and never fewer than the default."""
+    return max(MAX_WATCHED_ORIGINS, members)
+
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 

@@ -146,11 +146,12 @@ class LogService(Service, services_pb2_grpc.LogServiceServicer):
             if new_version == version:
                 continue
             version = new_version
+            gov = ledger.governance
             rows = [
                 r
                 for r in ledger.store.origins()
                 if r.checkpoint and checks.acceptable_origin(r.origin, ledger.federation)
-            ][: checks.MAX_WATCHED_ORIGINS]
+            ][: checks.watch_limit(len(gov.latest.members) if gov is not None else 0)]
             held = {r.origin for r in rows}
             for gone in [o for o in sent if o not in held]:  # never more than it streams
                 del sent[gone]

@@ -313,18 +313,19 @@ class SyncEngine:
             wake.clear()
 
     def _watched(self, peer: GrpcPeer, origin: str) -> bool:
-        """Track only origins of our federation, and at most MAX_WATCHED_ORIGINS per peer:
-        a peer must not grow our memory (or our status answers) with made-up origins."""
+        """Track only origins of our federation, and at most ``requests.watch_limit`` per
+        peer: a peer must not grow our memory (or our status answers) with made-up origins."""
         state = self.states[peer.address]
         if origin in state.sizes:
             return True
         if not requests.acceptable_origin(origin, self.ledger.federation):
             state.last_error = f"watch: ignored malformed origin {origin[:40]!r}"
             return False
-        if len(state.sizes) >= requests.MAX_WATCHED_ORIGINS:
+        gov = self.ledger.governance
+        limit = requests.watch_limit(len(gov.latest.members) if gov is not None else 0)
+        if len(state.sizes) >= limit:
             state.last_error = (
-                f"watch: ignored origin {origin}: already tracking "
-                f"{requests.MAX_WATCHED_ORIGINS} from this peer"
+                f"watch: ignored origin {origin}: already tracking {limit} from this peer"
             )
             return False
         return True

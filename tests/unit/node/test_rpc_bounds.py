@@ -114,3 +114,11 @@ def test_sync_client_fetches_long_ranges_in_pieces(monkeypatch: pytest.MonkeyPat
     got = [e for _, batch in peer.get_entries("yrd/330000", 2, 20) for e in batch]
     assert got == envs[2:20]
     assert fake.calls == [(2, 8), (8, 14), (14, 20)]
+
+
+def test_watch_streams_track_every_member_of_a_national_federation():
+    """Without a document a peer is capped at MAX_WATCHED_ORIGINS; with one, every member
+    (3,200 at national scale) fits, and a small federation keeps the default cap."""
+    assert requests.watch_limit(0) == requests.MAX_WATCHED_ORIGINS
+    assert requests.watch_limit(7) == requests.MAX_WATCHED_ORIGINS
+    assert requests.watch_limit(3200) == 3200
