@@ -39,7 +39,9 @@ MESSAGES: dict[str, str] = {
         "品牌、拼音（songhe）、首字母（shly）、企业名称或信用代码"
     ),
     "{n} records": "共 {n} 条记录",
-    "No exact match: showing records for a near spelling.": "没有完全匹配的结果：显示拼写相近的记录。",
+    "No exact match: showing records for a near spelling.": (
+        "没有完全匹配的结果：显示拼写相近的记录。"
+    ),
     "Nothing found.": "没有找到。",
     "valid until": "有效期至",
     "Issuer": "签发机关",
