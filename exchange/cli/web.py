@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from exchange.cli.common import EXIT_USAGE, handle_errors
-from exchange.core.errors import BrandexError
+from exchange.cli.common import EXIT_USAGE, emit, handle_errors, output_option
 
 __all__ = ["web_group"]
 
@@ -106,7 +105,12 @@ def cert_command(config_path: Path, anchor_dir: Path | None) -> None:
 
 @web_group.group("user")
 def user_group() -> None:
-    """Console accounts (kept in the console's own users.db)."""
+    """Console accounts (kept in the console's own users.db).
+
+    \b
+    Example:
+      brandex web user list --config nodes/anhui.toml
+    """
 
 
 def _accounts(config_path: Path):
@@ -148,16 +152,30 @@ def user_add(name: str, role: str, password_stdin: bool, config_path: Path) -> N
 
 @user_group.command("list")
 @_config_option
+@output_option
 @handle_errors
-def user_list(config_path: Path) -> None:
-    """List the accounts: name, role, created, failed logins, locked until."""
+def user_list(config_path: Path, fmt: str) -> None:
+    """List the accounts: name, role, created, failed logins, locked until.
+
+    \b
+    Example:
+      brandex web user list --config nodes/anhui.toml --format json
+    """
     accounts = _accounts(config_path)
     try:
-        for u in accounts.users.all():
-            locked = f"  locked until {u.locked_until}" if u.locked_until else ""
-            click.echo(f"{u.name}\t{u.role}\t{u.created_at}\tfailures={u.failures}{locked}")
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "created_at": u.created_at,
+                "failures": u.failures,
+                "locked_until": u.locked_until,
+            }
+            for u in accounts.users.all()
+        ]
     finally:
         accounts.users.close()
+    emit(rows, ["name", "role", "created_at", "failures", "locked_until"], fmt)
 
 
 @user_group.command("remove")
@@ -165,12 +183,15 @@ def user_list(config_path: Path) -> None:
 @_config_option
 @handle_errors
 def user_remove(name: str, config_path: Path) -> None:
-    """Remove an account (its open sessions end at their next request)."""
+    """Remove an account (its open sessions end at their next request).
+
+    \b
+    Example:
+      brandex web user remove wang --config nodes/anhui.toml
+    """
     accounts = _accounts(config_path)
     try:
         accounts.users.remove(name)
-    except BrandexError:
-        raise
     finally:
         accounts.users.close()
     click.echo(f"user {name} removed")

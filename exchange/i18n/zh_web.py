@@ -109,6 +109,15 @@ MESSAGES: dict[str, str] = {
     "signs checkpoints": "检查点签名",
     "witness": "见证联署",
     "Download the bundle": "下载记录包",
+    "format": "格式",
+    "DSSE signature": "DSSE 签名",
+    "checkpoint signature": "检查点签名",
+    "cosignatures": "见证联署",
+    "inclusion proof": "包含证明",
+    "verifier keys": "验证密钥",
+    "A province's recognition also holds in its cities and counties.": (
+        "省级认可在其所辖市、县同样有效。"
+    ),
     # cases
     "Case": "案件",
     "Type": "类型",

@@ -303,9 +303,14 @@ def create_app(console: Console) -> FastAPI:
         lang = _lang(request)
         today = _today(console)
         history = console.client.record(issuer, record_id, today)
+        # The issuer's own jurisdiction is implied by the node's list (recognised_in names
+        # agreement partners only): ask about it too, and show the regions answering yes.
+        asked = [history.view.issuer, *history.view.recognised_in][:MAX_EXPLAINED]
         why: dict[str, list[t.CheckResult]] = {}
-        for region in history.view.recognised_in[:MAX_EXPLAINED]:
-            why[region] = console.client.check(region, today, record=(issuer, record_id))
+        for region in dict.fromkeys(asked):
+            answers = console.client.check(region, today, record=(issuer, record_id))
+            if any(a.recognised for a in answers):
+                why[region] = answers
         return views.record_view(history, why, lang, translator(lang))
 
     def check_data(

@@ -236,7 +236,8 @@ def _case(c: t.CaseView, lang: str, tr: Tr) -> dict[str, Any]:
 def record_view(
     h: t.RecordHistory, why: dict[str, list[t.CheckResult]], lang: str, tr: Tr
 ) -> dict[str, Any]:
-    """A record: every field, its lifecycle, where it counts today and why, its cases."""
+    """A record: every field, its lifecycle, where it counts today and why (``why``: the
+    regions where it is recognised, each with the node's answer), its cases."""
     v = h.view
     timeline = [
         {
@@ -260,8 +261,7 @@ def record_view(
             }
         )
     recognised = []
-    for region in v.recognised_in:
-        results = why.get(region, [])
+    for region, results in why.items():
         reasons = [_reason(r, lang) for c in results for r in c.reasons]
         recognised.append(
             {"region": region, "region_label": region_text(region, lang), "reasons": reasons}

@@ -125,9 +125,15 @@ def test_search_as_you_type_facets_and_record_verified_in_browser(staff, site, t
     assert "yrd/330000 #" in timeline and "签名密钥" in timeline and "见证时间" in timeline
     recognised = page.locator("#recognised").inner_text()
     assert "安徽省" in recognised and "yrd-2006" in recognised and "互认协议" in recognised
+    assert "浙江省" in recognised and "签发机关辖区内" in recognised  # its own jurisdiction
     assert "杭州某假冒作坊" in page.locator("table.cases").inner_text()
     page.wait_for_selector("#verify[data-state=valid]")
     assert page.locator("#verdict").inner_text().startswith("已在本浏览器中验证")
+    assert (
+        page.locator("#checks tr[data-check=dsse-signature]")
+        .first.inner_text()
+        .startswith("DSSE 签名")
+    )
     results = page.locator("#checks td.ok").count()
     assert results >= 5 and page.locator("#checks td.bad").count() == 0
     fps = page.locator("#keys td.fp").all_inner_texts()

@@ -21,6 +21,12 @@ function cell(text, cls) {
   return td;
 }
 
+// data-check-dsse-signature -> dataset.checkDsseSignature
+function checkName(id) {
+  const key = "check" + id.replace(/(^|-)(\w)/g, (_, __, c) => c.toUpperCase());
+  return labels[key] || id;
+}
+
 function groups(hex) {
   return hex.match(/.{1,4}/g).join(" ");
 }
@@ -42,8 +48,10 @@ async function run() {
   body.replaceChildren();
   for (const c of result.checks) {
     const tr = document.createElement("tr");
+    tr.dataset.check = c.check;
+    if (!c.ok) tr.className = "failed";
     tr.append(
-      cell(c.check),
+      cell(checkName(c.check)),
       cell(c.subject),
       cell(c.ok ? labels.labelPass : labels.labelFail, c.ok ? "ok" : "bad"),
       cell(c.detail || ""),
@@ -66,7 +74,7 @@ async function run() {
     box.dataset.state = "valid";
   } else {
     const f = result.failure || {};
-    verdict.textContent = fill(labels.labelInvalid, { check: f.check, subject: f.subject });
+    verdict.textContent = fill(labels.labelInvalid, { check: checkName(f.check), subject: f.subject });
     verdict.className = "verdict fail";
     box.dataset.state = "invalid";
   }
