@@ -91,19 +91,11 @@ class WebUsers:
         with self._lock:
             return [WebUser(**row) for row in self._db[_TABLE].rows_where(order_by="name")]
 
-    def record_failure(self, name: str, locked_until: str = "") -> int:
-        """Count one failed login; lock the account until ``locked_until`` if given.
-        Returns the count (0 for an unknown name: nothing is stored for it)."""
+    def record_failure(self, name: str, failures: int, locked_until: str = "") -> None:
+        """Store the count of failed logins in a row (and the lock, if one starts now)."""
         with self._lock:
-            user = self._get(name)
-            if user is None:
-                return 0
-            failures = user.failures + 1
-            changes: dict[str, object] = {"failures": failures}
-            if locked_until:
-                changes["locked_until"] = locked_until
-            self._db[_TABLE].update(name, changes)
-            return failures
+            if self._get(name) is not None:
+                self._db[_TABLE].update(name, {"failures": failures, "locked_until": locked_until})
 
     def record_success(self, name: str) -> None:
         with self._lock:

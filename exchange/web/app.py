@@ -19,7 +19,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -201,10 +201,10 @@ def create_app(console: Console) -> FastAPI:
     # ------------------------------------------------------------- login, language
 
     @app.get("/login", include_in_schema=False)
-    def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    def login_form(request: Request, next: str = "/") -> Response:
         session = _session(request)
         if session is not None and session.logged_in:
-            return RedirectResponse(_safe_next(next), status_code=303)  # type: ignore[return-value]
+            return RedirectResponse(_safe_next(next), status_code=303)
         return _render(request, session, "login.html", {"next": _safe_next(next), "error": ""})
 
     @app.post("/login", include_in_schema=False)
@@ -530,7 +530,3 @@ def page_api_routes() -> dict[str, str]:
         "/agreements": "/api/v1/agreements",
         "/federation": "/api/v1/federation",
     }
-
-
-def session_lifetime(minutes: int) -> timedelta:
-    return timedelta(minutes=minutes)

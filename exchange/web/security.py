@@ -109,13 +109,15 @@ class Accounts:
         if user is None:
             _verify(_DUMMY_HASH, password)
             return LoginResult(None, "unknown-user")
-        if user.locked_until and now < datetime.fromisoformat(user.locked_until):
-            return LoginResult(None, "locked", user.locked_until)
+        failures = user.failures
+        if user.locked_until:
+            if now < datetime.fromisoformat(user.locked_until):
+                return LoginResult(None, "locked", user.locked_until)
+            failures = 0  # the lock ran out: five more tries
         if not _verify(user.password_hash, password):
-            locked = ""
-            if user.failures + 1 >= MAX_FAILURES:
-                locked = _iso(now + LOCKOUT)
-            self.users.record_failure(name, locked)
+            failures += 1
+            locked = _iso(now + LOCKOUT) if failures >= MAX_FAILURES else ""
+            self.users.record_failure(name, failures, locked)
             return LoginResult(None, "locked" if locked else "bad-password", locked)
         self.users.record_success(name)
         if _HASHER.check_needs_rehash(user.password_hash):

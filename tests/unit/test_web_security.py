@@ -122,6 +122,7 @@ def test_lockout_after_five_failures_for_fifteen_minutes(setup) -> None:
     assert login(http, "li").status_code == 303  # per user: li is not locked
     http.cookies.clear()
     clock.now += timedelta(minutes=15, seconds=1)
+    assert login(http, password="nope").status_code == 401  # five more tries after a lock
     assert login(http).status_code == 303
     assert console.accounts.users.get("wang").failures == 0
     results = [e["result"] for e in console.log.read() if e.get("user") == "wang"]
