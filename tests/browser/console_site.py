@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import Federation, _demo_records, brandex, free_port, wait_until
+from harness import DEADLINE, Federation, _demo_records, brandex, free_port, wait_until
 
 from exchange import pki
 from exchange._proto.brandex.v1 import entries_pb2
@@ -32,6 +32,8 @@ PASSWORD = "staff-password-1"
 REGIONS = {"zhejiang": "330000", "anhui": "340000", "henan": "410000"}
 #: Records per issuer besides the featured ones (facets need a few of each).
 PER_ISSUER = 25
+#: Setting up three nodes, a sync and an index on a shared, busy machine: wait generously.
+SETUP_DEADLINE = 5 * DEADLINE
 
 
 @dataclass
@@ -124,12 +126,13 @@ def start_console_site(root: Path, certs: Path) -> ConsoleSite:
             held = fed.sizes("anhui")
             return all(held.get(o, 0) >= n for o, n in want.items())
 
-        wait_until(converged, what="anhui mirrors zhejiang and henan")
+        wait_until(converged, SETUP_DEADLINE, "anhui mirrors zhejiang and henan")
         config = fed.configs["anhui"]
         with NodeClient.from_config(config) as c:
             wait_until(
                 lambda: all(o.indexed == o.size for o in c.node_status().origins),
-                what="anhui indexes every log",
+                SETUP_DEADLINE,
+                "anhui indexes every log",
             )
         brandex("web", "cert", "--config", str(config), expect=0)
         for user in ("wang", "zhao", "locked"):
@@ -165,7 +168,7 @@ def start_console_site(root: Path, certs: Path) -> ConsoleSite:
                 )
             return _console_up(url)
 
-        wait_until(up, what="the console to serve")
+        wait_until(up, SETUP_DEADLINE, "the console to serve")
     except BaseException:
         site.stop()
         raise
