@@ -33,6 +33,13 @@ DEPENDENCIES = [
     "rfc8785>=0.1.4",
     "pypinyin>=0.50",  # search: brand names as pinyin and initials (exchange.core.textforms)
     "zhconv>=1.4",  # search: traditional characters to simplified (why not OpenCC: textforms)
+    # The staff console (exchange.web, docs/console.md): ASGI app, templates, accounts.
+    "fastapi>=0.110",
+    "uvicorn>=0.29",
+    "jinja2>=3.1",
+    "argon2-cffi>=23.1",
+    "itsdangerous>=2.1",
+    "python-multipart>=0.0.9",
 ]
 
 

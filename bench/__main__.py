@@ -30,6 +30,7 @@ def main() -> int:
     plan = [
         ("import", "bench.import_bench", "run", {"n": int(100_000 * scale)}),
         ("search", "bench.search_bench", "run", {"n": int(1_000_000 * scale)}),
+        ("console", "bench.console_bench", "run", {"n": int(1_000_000 * scale)}),
         ("sync", "bench.sync_bench", "run", {"n": int(100_000 * scale)}),
         ("catch_up", "bench.propagation_bench", "catch_up", {"n": int(10_000 * scale)}),
         ("push", "bench.propagation_bench", "push_propagation", {}),

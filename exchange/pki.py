@@ -9,6 +9,7 @@ Layout under ``out`` (for example ``certs/yrd``)::
     anchor.pem  anchor.key  federation.json
     <name>/node.pem      <name>/node.key       TLS server + client (ECDSA P-256)
     <name>/operator.pem  <name>/operator.key   operator's TLS client (ECDSA P-256)
+    <name>/staff.pem     <name>/staff.key      staff's read-only TLS client (the console)
     <name>/signing.pem   <name>/signing.key    Ed25519 entry/checkpoint signing key
     <name>/governance.pub <name>/governance.key Ed25519 key for federation changes
     <name>/request.json  <name>/anchor.pem     what the member asked; the anchor it installed
@@ -55,6 +56,7 @@ from exchange.core.errors import (
 from exchange.core.regions import validate_region
 from exchange.core.x509 import (
     JURISDICTION_URI_PREFIX,
+    STAFF_URI_PREFIX,
     anchor_jurisdictions,
     cert_operator_region,
     cert_region,
@@ -85,6 +87,7 @@ __all__ = [
     "forget_member",
     "init_federation",
     "install_certificates",
+    "issue_staff_certificate",
     "load_governance_key",
     "load_signing_key",
     "member_paths",
@@ -326,6 +329,7 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 _EKU: dict[str, list[x509.ObjectIdentifier] | None] = {
     "node": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
     "operator": [ExtendedKeyUsageOID.CLIENT_AUTH],
+    "staff": [ExtendedKeyUsageOID.CLIENT_AUTH],
     "signing": None,
 }
 
@@ -499,6 +503,40 @@ def _install(
 
 
 # --- file writing -------------------------------------------------------------------------
+
+
+def issue_staff_certificate(
+    anchor_dir: Path, region: str, dest: Path, label: str = "", now: datetime | None = None
+) -> tuple[Path, Path]:
+    """A read-only staff client certificate for ``region`` (``urn:brandex:staff:R``),
+    issued by the anchor in ``anchor_dir``: ``dest/staff.key`` (0600) and ``staff.pem``.
+
+    The staff console presents it to its node: it may call the read RPCs and
+    nothing that writes (exchange.node.service_base). An existing pair in ``dest``
+    is replaced (re-issue); revoke the old certificate with ``certs revoke``.
+
+    Raises:
+        NotFoundError: no anchor key in ``anchor_dir``.
+        ValidationError: unknown region, or one outside the anchor's jurisdictions.
+    """
+    moment = _now(now)
+    validate_region(region, "region")
+    issuer = _load_issuer(Path(anchor_dir))
+    _check_within(region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(
+        issuer,
+        f"brandex staff {region} {label}".strip(),
+        key.public_key(),
+        [x509.UniformResourceIdentifier(STAFF_URI_PREFIX + region)],
+        _EKU["staff"],
+        moment,
+    )
+    dest = Path(dest)
+    key_path, cert_path = dest / "staff.key", dest / "staff.pem"
+    _write(key_path, _key_pem(key), 0o600)
+    _write(cert_path, _cert_pem(cert), 0o644)
+    return key_path, cert_path
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

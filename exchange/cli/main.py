@@ -21,6 +21,7 @@ from exchange.cli.node import node_group
 from exchange.cli.registry import check, search, show
 from exchange.cli.status_cmd import status_group
 from exchange.cli.watch import watch
+from exchange.cli.web import web_group
 
 __all__ = ["cli", "main"]
 
@@ -70,6 +71,7 @@ for command in (import_cmd, export_cmd, status_group, case_group, agreement_grou
     cli.add_command(command)
 for command in (search, show, check, keys_group, federation_group, watch):
     cli.add_command(command)
+cli.add_command(web_group)
 
 
 def main() -> None:

@@ -223,14 +223,17 @@ class FederationDoc:
         return next((r.since for r in self.revoked_keys if r.keyid == keyid), None)
 
     def admits(self, region: str, fingerprint: str, role: str) -> str | None:
-        """None when a ``role`` ('node' or 'operator') certificate of ``region`` may connect,
-        else why not."""
+        """None when a ``role`` ('node', 'operator' or 'staff') certificate of ``region`` may
+        connect, else why not. Staff certificates (read-only) are not listed in the
+        document: the member's anchor vouches for them, and a member that left loses them."""
         m = self.member_of_region(region)
         if m is None:
             gone = self.departure(region)
             if gone is not None:
                 return f"region {region} left the federation on {format_time(gone.at)}"
             return f"region {region} is not a member of federation {self.federation!r}"
+        if role == "staff":
+            return None
         allowed = m.tls_certs if role == "node" else m.operator_certs
         if allowed and fingerprint not in allowed:
             return (

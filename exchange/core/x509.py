@@ -5,7 +5,9 @@ lists the regions it may certify as ``urn:brandex:jurisdiction:<code>`` URI
 SANs, because in the real world every province runs its own CA and must not be
 able to mint a certificate for another province. A member certificate names its
 region as ``urn:brandex:region:<code>`` (nodes and Ed25519 signing keys) or
-``urn:brandex:operator:<code>`` (an agency's operator client); it is believed
+``urn:brandex:operator:<code>`` (an agency's operator client) or
+``urn:brandex:staff:<code>`` (a read-only client of that region's staff, e.g.
+its staff console); it is believed
 only if it chains to an anchor whose jurisdictions contain that region.
 
 TLS libraries check the chain but know nothing of jurisdictions, so with
@@ -36,9 +38,11 @@ __all__ = [
     "JURISDICTION_URI_PREFIX",
     "OPERATOR_URI_PREFIX",
     "REGION_URI_PREFIX",
+    "STAFF_URI_PREFIX",
     "anchor_jurisdictions",
     "cert_operator_region",
     "cert_region",
+    "cert_staff_region",
     "describe",
     "load_crl",
     "load_pem_chain",
@@ -54,6 +58,10 @@ REGION_URI_PREFIX = "urn:brandex:region:"
 
 OPERATOR_URI_PREFIX = "urn:brandex:operator:"
 """URI SAN prefix naming the region whose operator (agency staff client) holds the cert."""
+
+STAFF_URI_PREFIX = "urn:brandex:staff:"
+"""URI SAN prefix naming the region whose staff hold a read-only client certificate
+(the staff console): it may call the read RPCs and nothing that writes."""
 
 JURISDICTION_URI_PREFIX = "urn:brandex:jurisdiction:"
 """URI SAN prefix, on anchors only, naming a region the anchor may certify."""
@@ -197,6 +205,15 @@ def cert_operator_region(cert: x509.Certificate) -> str | None:
     return _single_code(cert, OPERATOR_URI_PREFIX)
 
 
+def cert_staff_region(cert: x509.Certificate) -> str | None:
+    """Return the region whose staff (read-only role) hold this client certificate.
+
+    Raises:
+        VerificationError: if the URI is malformed or several regions are named.
+    """
+    return _single_code(cert, STAFF_URI_PREFIX)
+
+
 def anchor_jurisdictions(anchor: x509.Certificate) -> list[str]:
     """Return the regions an anchor may certify, in certificate order.
 
@@ -331,7 +348,7 @@ def verify_chain(
     Checks, in order: every link's signature (``verify_directly_issued_by``),
     that every issuer is a CA allowed to issue at its depth, every validity
     window (leaf, intermediates, anchor) against ``at``, and that each region the
-    leaf names (``urn:brandex:region:`` and/or ``urn:brandex:operator:``) lies
+    leaf names (its ``urn:brandex:region:``, ``operator:`` or ``staff:`` URI SAN) lies
     within a jurisdiction of the anchor it chains to. It does not check
     extended key usage: TLS already did that for peers, and signing
     certificates have their own check in :func:`verify_signing_certificate`.
@@ -361,11 +378,12 @@ def verify_chain(
     for cert in [leaf, *path, anchor]:
         _check_validity(cert, at)
 
-    regions = [r for r in (cert_region(leaf), cert_operator_region(leaf)) if r is not None]
+    named = (cert_region(leaf), cert_operator_region(leaf), cert_staff_region(leaf))
+    regions = [r for r in named if r is not None]
     if not regions:
         raise VerificationError(
             f"certificate {describe(leaf)!r} names no region"
-            f" (no {REGION_URI_PREFIX} or {OPERATOR_URI_PREFIX} URI SAN)"
+            f" (no {REGION_URI_PREFIX}, {OPERATOR_URI_PREFIX} or {STAFF_URI_PREFIX} URI SAN)"
         )
     jurisdictions = anchor_jurisdictions(anchor)
     for region in regions:

@@ -30,6 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
+from exchange.demo.console import DEMO_PASSWORD, DEMO_USER, start_console
 from exchange.demo.dataset import FEATURED, demo_records
 from exchange.demo.federation import (
     demo_members,
@@ -375,6 +376,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
             return set(sizes[0]) == set(target) and all(s == sizes[0] for s in sizes)
 
         wait_for(converged, 180, "all nodes to converge")
+        console = start_console(fed, port_free, free_port)
         sizes = fed.sizes()
         origins = sorted(target)
         say("  node      " + " ".join(f"{o:>11s}" for o in origins))
@@ -436,6 +438,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
         export_bundle(fed, state, zj["issuer"], zj["record_id"])
         write_artifacts(fed, state)
         say(f"\nstate left in {state}: databases, bundle, checkpoint-<region>.txt, vkeys.txt")
+        say_console(console, after="the demo stops it now; `make up` keeps it running")
     finally:
         fed.stop()
         say("all nodes stopped")
@@ -531,6 +534,13 @@ def write_artifacts(fed: DemoFederation, state: Path) -> None:
     say(f"  wrote checkpoint-<region>.txt for {len(lines) // 2} origins and vkeys.txt")
 
 
+def say_console(url: str, after: str) -> None:
+    """The last words: where the staff console is, and the demo account to log in with."""
+    say("\n-- the staff console (Anhui's node, read-only staff certificate) --")
+    say(f"  console: {url}/   user: {DEMO_USER}   password: {DEMO_PASSWORD}")
+    say(f"  ({after}; docs/console.md is the staff guide)")
+
+
 def run_up(state: Path) -> int:
     with DemoLock(state, _command("up", state)) as lock:
         return _run_up(state, lock)
@@ -548,12 +558,13 @@ def _run_up(state: Path, lock: DemoLock) -> int:
         fed.start()
         say("federation ready: " + ", ".join(f"{m.name}=127.0.0.1:{m.port}" for m in fed.members))
         show_metrics(fed, "zhejiang")
+        say_console(start_console(fed, port_free, free_port), after="runs until Ctrl-C")
         anhui = fed.shown(fed.configs["anhui"])
         say(f"try: .venv/bin/brandex node status --config {anhui}   (Ctrl-C stops)")
         while not stop.is_set():
             for name, proc in fed.procs.items():
                 if proc.poll() is not None:
-                    say(f"node {name} exited with {proc.returncode}; stopping the federation")
+                    say(f"{name} exited with {proc.returncode}; stopping the federation")
                     stop.set()
             stop.wait(1.0)
     finally:

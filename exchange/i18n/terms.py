@@ -136,3 +136,26 @@ def case_type_name(case_type: int, lang: str) -> str:
 
 def case_action_name(action: int, lang: str) -> str:
     return _enum_name(CASE_ACTION_ZH, CaseActionType, action, lang)
+
+
+#: The codes of a recognition decision's reasons (exchange.core.recognition.decide),
+#: as the console's "is it recognised here?" answer heads each reason.
+DECISION_ZH: dict[str, str] = {
+    "jurisdiction": "签发机关辖区内",
+    "agreement": "互认协议",
+    "valid": "有效",
+    "expired": "已过期",
+    "not-yet-valid": "尚未生效",
+    "suspended": "已暂停",
+    "revoked": "已撤销",
+    "withdrawn": "已撤回",
+    "agreement-not-in-force": "协议未生效",
+    "kind-not-covered": "协议不涵盖该类型",
+    "issuer-not-party": "签发机关未加入协议",
+    "no-agreement": "无互认协议",
+}
+
+
+def decision_name(code: str, lang: str) -> str:
+    """Name a reason code of a recognition decision in ``lang``."""
+    return DECISION_ZH.get(code, code) if lang == "zh" else code.replace("-", " ")

@@ -17,7 +17,14 @@ from exchange.core.errors import ValidationError
 from exchange.core.regions import validate_region
 from exchange.node.limits import MAX_STREAMS_PER_CLIENT
 
-__all__ = ["NODE_FILES", "NodeConfig", "PeerConfig", "load_config", "parse_address"]
+__all__ = [
+    "NODE_FILES",
+    "NodeConfig",
+    "PeerConfig",
+    "WebConfig",
+    "load_config",
+    "parse_address",
+]
 
 #: Every key a config may hold, per table ("" is the top level; "peers" each [[peers]]).
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
@@ -36,6 +43,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "metrics",
         "peers",
         "federation_document",
+        "web",
     ),
     "tls": ("cert", "key", "operator_cert", "operator_key", "crl"),
     "signing": ("key", "cert"),
@@ -44,6 +52,15 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "limits": ("read_rate", "read_burst"),
     "metrics": ("listen", "health_interval"),
     "peers": ("address", "region"),
+    "web": (
+        "listen",
+        "tls_cert",
+        "tls_key",
+        "staff_cert",
+        "staff_key",
+        "state",
+        "session_minutes",
+    ),
 }
 #: The files ``brandex node run`` reads.
 NODE_FILES = ("anchors", "tls.cert", "tls.key", "signing.key", "signing.cert")
@@ -63,6 +80,23 @@ _FILE_ATTRS = {
 class PeerConfig:
     address: str
     region: str
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The ``[web]`` table: the staff console (``brandex web``) that runs beside this node.
+
+    It presents a staff certificate (read-only role) to the node; it listens on
+    loopback unless told otherwise, with TLS when ``tls_cert``/``tls_key`` are set.
+    """
+
+    listen: str = "127.0.0.1:8080"
+    staff_cert: Path | None = None  # default: staff.pem beside the operator certificate
+    staff_key: Path | None = None
+    tls_cert: Path | None = None  # both or neither: HTTPS with them, plain HTTP without
+    tls_key: Path | None = None
+    state: Path | None = None  # users.db and access.jsonl (default: <database>-web/)
+    session_minutes: int = 480  # a login lasts this long
 
 
 @dataclass(frozen=True)
@@ -101,6 +135,7 @@ class NodeConfig:
     #: The bootstrap (pinned) federation document; with it, peers come from the document
     #: and [[peers]] only overrides a member's address. None: peers from [[peers]] alone.
     federation_document: Path | None = None
+    web: WebConfig = field(default_factory=WebConfig)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -207,6 +242,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     witness = _get(raw, "witness", dict, "", {})
     limits = _get(raw, "limits", dict, "", {})
     metrics = _get(raw, "metrics", dict, "", {})
+    web = _get(raw, "web", dict, "", {})
     anchors = _get(raw, "anchors", list, "")
     if not anchors:
         raise ValidationError("anchors", "must name at least one trust anchor PEM file")
@@ -226,6 +262,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     assert isinstance(metrics, dict)
     tables = {"tls": tls, "signing": signing, "sync": sync, "witness": witness, "limits": limits}
     tables["metrics"] = metrics
+    tables["web"] = web
     for table, value in tables.items():
         _refuse_unknown(value, table, f"{table}.")
     metrics_listen = str(_get(metrics, "listen", str, "metrics.", ""))
@@ -261,4 +298,19 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         read_burst=_bounded(limits, "read_burst", float, 400.0, 1.0, 1e6, "limits."),
         metrics_listen=metrics_listen,
         health_interval=_bounded(metrics, "health_interval", float, 5.0, 0.1, 3_600.0, "metrics."),
+        web=_web(web, p),  # type: ignore[arg-type]
     )
+
+
+def _web(web: dict, p: Any) -> WebConfig:
+    """The ``[web]`` table, paths resolved like every other path of the config."""
+    listen = str(_get(web, "listen", str, "web.", WebConfig.listen))
+    parse_address(listen, "web.listen")
+    paths = {}
+    for key in ("staff_cert", "staff_key", "tls_cert", "tls_key", "state"):
+        value = _get(web, key, str, "web.", "")
+        paths[key] = p(value) if value else None
+    if (paths["tls_cert"] is None) != (paths["tls_key"] is None):
+        raise ValidationError("web.tls_cert", "tls_cert and tls_key go together (both or neither)")
+    minutes = _bounded(web, "session_minutes", int, 480, 1, 7 * 24 * 60, "web.")
+    return WebConfig(listen=listen, session_minutes=minutes, **paths)

@@ -3,7 +3,8 @@
 TLS already refused any certificate that does not chain to a trusted anchor;
 here the caller's certificate is checked once more against the anchors'
 jurisdictions and mapped to a role: a member node (``urn:brandex:region:R``)
-reads, and only the node's own operator (``urn:brandex:operator:R``) writes.
+and a member's staff (``urn:brandex:staff:R``, the staff console) read, and
+only the node's own operator (``urn:brandex:operator:R``) writes.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ class Caller:
     operator: str | None  # operator of this region
     subject: str
     serial: str = ""  # the certificate's serial number, hex
+    staff: str | None = None  # staff (read-only) of this region
+
+    @property
+    def role(self) -> tuple[str, str | None]:
+        """(role, region) as the federation document admits it: 'operator', 'node' or 'staff'."""
+        if self.operator:
+            return "operator", self.operator
+        if self.region:
+            return "node", self.region
+        return "staff", self.staff
 
     @property
     def actor(self) -> tuple[str, str]:
@@ -101,7 +112,9 @@ class Caller:
     def __str__(self) -> str:
         if self.operator:
             return f"operator of {self.operator}"
-        return f"member {self.region}" if self.region else self.subject
+        if self.region:
+            return f"member {self.region}"
+        return f"staff of {self.staff}" if self.staff else self.subject
 
 
 class CallerCache:
@@ -165,6 +178,7 @@ class CallerCache:
                 x509.cert_operator_region(cert),
                 cert.subject.rfc4514_string(),
                 f"{cert.serial_number:x}",
+                x509.cert_staff_region(cert),
             )
             hit = (
                 caller,
@@ -190,9 +204,7 @@ class CallerCache:
                     f"certificate {serial:x} of {caller.subject} is revoked by federation "
                     f"document version {self.governance.latest.version}"
                 )
-            role, region = (
-                ("operator", caller.operator) if caller.operator else ("node", caller.region)
-            )
+            role, region = caller.role
             why = self.governance.admits(region, fingerprint, role)
             if why is not None:
                 raise VerificationError(why)

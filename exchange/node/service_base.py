@@ -73,8 +73,8 @@ class Service:
             caller = self.node.callers.caller(context)
         except VerificationError as exc:
             raise Unauthenticated(f"client certificate refused: {exc}") from None
-        if not caller.region and not caller.operator:
-            raise PermissionDenied("certificate names no member region or operator")
+        if not caller.region and not caller.operator and not caller.staff:
+            raise PermissionDenied("certificate names no member region, operator or staff")
         return caller
 
     def reader(self, context: grpc.ServicerContext, what: str) -> Caller:

@@ -178,6 +178,10 @@ NO_DATA = {
     "federation init",
     "federation propose",
     "federation sign",
+    "web",
+    "web cert",
+    "web user add",
+    "web user remove",
 }
 #: Reports with no tabular CSV form.
 REPORTS = {"audit verify", "audit log", "audit digest"}

@@ -76,6 +76,11 @@ def test_wheel_from_a_fresh_clone_installs_and_runs_anywhere(tmp_path: Path) -> 
     # The in-browser verifier is served from the installed package.
     for static in ("verify.js", "verify.html", "verify-page.js", "verify.css"):
         assert f"exchange/web/static/{static}" in names
+    # ... and so is the staff console: its scripts, style and page templates.
+    for static in ("console.css", "search.js", "record.js"):
+        assert f"exchange/web/static/{static}" in names
+    for template in ("base.html", "search.html", "record.html", "login.html"):
+        assert f"exchange/web/templates/{template}" in names
     # The generated code refuses an older grpcio than the grpcio-tools that made it.
     (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     requires = zipfile.ZipFile(wheel).read(meta).decode()

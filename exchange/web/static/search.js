@@ -1,0 +1,95 @@
+// Search as you type: the query box asks the JSON API (debounced) and redraws the
+// results and facets; the page works without this file (the form submits).
+// No inline script or style: the console's CSP allows neither.
+
+const DEBOUNCE_MS = 250;
+
+const form = document.getElementById("search-form");
+const box = document.getElementById("q");
+const results = document.getElementById("results");
+const hits = document.getElementById("hits");
+const facets = document.getElementById("facets");
+const summary = document.getElementById("summary");
+const labels = results.dataset;
+
+let timer = null;
+let asked = 0;
+
+function filters() {
+  const out = {};
+  for (const input of form.querySelectorAll("input[type=hidden]")) out[input.name] = input.value;
+  return out;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function drawHits(data) {
+  hits.replaceChildren();
+  for (const r of data.records) {
+    const name = el("a", { class: "brand-name", href: r.url });
+    for (const s of r.brand_segments) name.append(s.match ? el("mark", {}, s.text) : s.text);
+    const until = r.valid_until ? ` · ${labels.labelValidUntil} ${r.valid_until}` : "";
+    hits.append(
+      el(
+        "li",
+        { class: `hit status-${r.status}` },
+        name,
+        el("span", { class: "badge" }, r.status_label),
+        el("div", { class: "meta" }, `${r.kind_label} · ${r.issuer_label} · ${r.record_id}`),
+        el("div", { class: "meta" }, `${r.enterprise_name} · ${r.enterprise_region_label}${until}`),
+      ),
+    );
+  }
+  const total = String(data.total) + (data.total_is_lower_bound ? "+" : "");
+  summary.textContent = labels.labelTotal.replace("{n}", total);
+  for (const id of ["typo", "none"]) document.getElementById(id)?.remove();
+  if (data.typo) summary.after(el("p", { class: "note", id: "typo" }, labels.labelTypo));
+  if (!data.records.length) hits.after(el("p", { class: "note", id: "none" }, labels.labelNone));
+}
+
+function drawFacets(data) {
+  facets.replaceChildren();
+  for (const f of data.facets) {
+    const list = el("ul");
+    for (const v of f.values) {
+      const link = el(
+        "a",
+        { href: v.url, "data-field": f.field, "data-value": v.value, class: v.active ? "active" : "" },
+        `${v.label} `,
+        el("span", { class: "count" }, v.count),
+      );
+      list.append(el("li", {}, link));
+    }
+    facets.append(el("section", { class: "facet", "data-field": f.field }, el("h3", {}, f.label), list));
+  }
+}
+
+async function ask() {
+  const mine = ++asked;
+  const params = new URLSearchParams({ q: box.value, ...filters() });
+  const resp = await fetch(`/api/v1/search?${params}`, { headers: { Accept: "application/json" } });
+  if (mine !== asked) return; // a newer query was typed meanwhile
+  if (!resp.ok) return;
+  const data = await resp.json();
+  if (mine !== asked) return;
+  drawHits(data);
+  drawFacets(data);
+  history.replaceState(null, "", `/?${params}`);
+  results.dataset.state = "done";
+  results.dataset.query = box.value;
+}
+
+box.addEventListener("input", () => {
+  clearTimeout(timer);
+  results.dataset.state = "typing";
+  timer = setTimeout(() => ask().catch(() => {}), DEBOUNCE_MS);
+});
+results.dataset.state = "ready";
