@@ -66,7 +66,7 @@ MESSAGES: dict[str, str] = {
     "yes": "是",
     "no": "否",
     "ok": "正常",
-    "open": "办理中",
+    "open": "处理中",
     "closed": "已结案",
     "no expiry": "长期有效",
     # ---- search (exchange/cli/registry.py)
@@ -212,7 +212,7 @@ MESSAGES: dict[str, str] = {
     "INVALID: {why}": "无效：{why}",
     "no checks ran": "未运行任何检查",
     "ok  ": "通过",
-    "FAIL": "失败",
+    "FAIL": "未通过",
     "format": "格式",
     "certificate-chain": "证书链",
     "checkpoint-signature": "检查点签名",

@@ -107,12 +107,12 @@ MESSAGES: dict[str, str] = {
     "Key fingerprint (SHA-256)": "密钥指纹（SHA-256）",
     "signs records": "记录签名",
     "signs checkpoints": "检查点签名",
-    "witness": "见证联署",
+    "witness cosigning": "见证联署",
     "Download the bundle": "下载记录包",
     "format": "格式",
     "DSSE signature": "DSSE 签名",
     "checkpoint signature": "检查点签名",
-    "cosignatures": "见证联署",
+    "cosignatures": "副署",
     "inclusion proof": "包含证明",
     "verifier keys": "验证密钥",
     "A province's recognition also holds in its cities and counties.": (
@@ -148,7 +148,6 @@ MESSAGES: dict[str, str] = {
     "As node {name} ({region}) sees it, started {started}.": (
         "节点 {name}（{region}）所见，启动于 {started}。"
     ),
-    "federation document version {v}": "联盟文件第 {v} 版",
     "Logs": "日志",
     "Size": "条目数",
     "Latest witness cosignature": "最新见证联署",
