@@ -22,6 +22,7 @@ from exchange.core.errors import BrandexError
 from exchange.core.note import parse_note
 from exchange.core.regions import region_name
 from exchange.i18n import terms
+from exchange.i18n.reasons import reason_text
 from exchange.web.highlight import segments
 
 __all__ = [
@@ -285,7 +286,7 @@ def _reason(r: t.Reason, lang: str) -> dict[str, Any]:
     return {
         "code": r.code,
         "label": terms.decision_name(r.code, lang),
-        "text": r.text,
+        "text": reason_text(r.text, lang),
         "entries": [f"{p.origin}#{p.index}" for p in r.entries],
     }
 
