@@ -16,6 +16,7 @@ from cryptography import x509
 
 from exchange import pki
 from exchange.cli.common import emit, emit_one, output_option, table
+from exchange.cli.lang import tr
 from exchange.core.errors import BrandexError
 from exchange.core.regions import region_label
 from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
@@ -124,9 +125,16 @@ def init_command(
         )
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"federation {federation!r}: anchor and {len(chosen)} member(s) in {target}")
+    click.echo(
+        tr(
+            "federation {f!r}: anchor and {n} member(s) in {target}",
+            f=federation,
+            n=len(chosen),
+            target=target,
+        )
+    )
     if anchor_only:
-        click.echo("members join with: brandex certs request, certs sign, certs install")
+        click.echo(tr("members join with: brandex certs request, certs sign, certs install"))
 
 
 @certs_group.command("add")
@@ -160,7 +168,14 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
         pki.add_member(out, name, region, hosts=list(hosts))
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"member {name!r} ({region_label(region)}) added to {out}")
+    click.echo(
+        tr(
+            "member {name!r} ({region}) added to {out}",
+            name=name,
+            region=region_label(region),
+            out=out,
+        )
+    )
 
 
 @certs_group.command("request")
@@ -194,8 +209,17 @@ def request_command(region: str, name: str, out: Path, hosts: tuple[str, ...], f
         paths = pki.request_certificates(out, name, region, hosts=list(hosts), force=force)
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"keys for {name!r} ({region_label(region)}) made in {out} (mode 0600)")
-    click.echo(f"send {paths.request} to the anchor's holder; keep everything else here")
+    click.echo(
+        tr(
+            "keys for {name!r} ({region}) made in {out} (mode 0600)",
+            name=name,
+            region=region_label(region),
+            out=out,
+        )
+    )
+    click.echo(
+        tr("send {path} to the anchor's holder; keep everything else here", path=paths.request)
+    )
 
 
 @certs_group.command("sign")
@@ -234,10 +258,17 @@ def sign_command(request: Path, anchor_dir: Path, response: Path | None) -> None
         raise click.ClickException(str(exc)) from exc
     hosts = ", ".join(req.hosts) or "-"
     click.echo(
-        f"certified {req.name!r} ({region_label(req.region)}), extra hosts: {hosts},"
-        f" governance key {req.governance_raw.hex()[:16]}"
+        tr(
+            "certified {name!r} ({region}), extra hosts: {hosts}, governance key {key}",
+            name=req.name,
+            region=region_label(req.region),
+            hosts=hosts,
+            key=req.governance_raw.hex()[:16],
+        )
     )
-    click.echo(f"response written to {target}; send it back to {req.name}")
+    click.echo(
+        tr("response written to {target}; send it back to {name}", target=target, name=req.name)
+    )
 
 
 @certs_group.command("install")
@@ -271,7 +302,9 @@ def install_command(response: Path, member_dir: Path, anchor: Path | None) -> No
         paths = pki.install_certificates(member_dir, response, anchor=anchor)
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"installed node, operator and signing certificates in {paths.node_cert.parent}")
+    click.echo(
+        tr("installed node, operator and signing certificates in {dir}", dir=paths.node_cert.parent)
+    )
 
 
 @certs_group.command("revoke")
@@ -299,7 +332,14 @@ def revoke_command(certificate: Path, out: Path) -> None:
         path, serial = pki.revoke_certificate(out, certificate.read_bytes())
     except BrandexError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"revoked: certificate {serial:x} ({certificate}); list written to {path}")
+    click.echo(
+        tr(
+            "revoked: certificate {serial} ({cert}); list written to {path}",
+            serial=f"{serial:x}",
+            cert=certificate,
+            path=path,
+        )
+    )
 
 
 @certs_group.command("renew")
@@ -338,8 +378,17 @@ def renew_command(name: str, out: Path, hosts: tuple[str, ...]) -> None:
     for path in written:
         if path.suffix == ".pem":
             cert = x509.load_pem_x509_certificate(path.read_bytes())
-            click.echo(f"renewed: {path} (serial {cert.serial_number:x}, until {_expiry(cert)})")
-    click.echo(f"restart node {name!r} to serve the new certificate; old files kept as *.old")
+            click.echo(
+                tr(
+                    "renewed: {path} (serial {serial}, until {until})",
+                    path=path,
+                    serial=f"{cert.serial_number:x}",
+                    until=_expiry(cert),
+                )
+            )
+    click.echo(
+        tr("restart node {name!r} to serve the new certificate; old files kept as *.old", name=name)
+    )
 
 
 def _expiry(cert: x509.Certificate) -> str:
@@ -383,8 +432,13 @@ def show_command(out: Path, fmt: str) -> None:
 
     if fmt == "table":
         click.echo(
-            f"federation {doc['federation']}: anchor {describe(anchor)!r},"
-            f" expires {_expiry(anchor)}, jurisdictions [{', '.join(jurisdictions)}]"
+            tr(
+                "federation {f}: anchor {anchor!r}, expires {until}, jurisdictions [{j}]",
+                f=doc["federation"],
+                anchor=describe(anchor),
+                until=_expiry(anchor),
+                j=", ".join(jurisdictions),
+            )
         )
     header = ("member", "region", "node", "operator", "signing", "status")
     rows: list[tuple[str, ...]] = [header]

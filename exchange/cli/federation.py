@@ -25,6 +25,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import tr
 from exchange.cli.options import refusals
 from exchange.core import federation as fd
 from exchange.core import x509
@@ -115,8 +116,14 @@ def init(federation, certs_dir, members, anchors, threshold, quorum, days, out) 
     )
     write_document(out, fd.unsigned_document(body))
     click.echo(
-        f"wrote {out}: {federation} version 1, {len(listed)} members, threshold {threshold}; "
-        "now each member signs it (brandex federation sign)"
+        tr(
+            "wrote {out}: {f} version 1, {n} members, threshold {t}; "
+            "now each member signs it (brandex federation sign)",
+            out=out,
+            f=federation,
+            n=len(listed),
+            t=threshold,
+        )
     )
 
 
@@ -201,8 +208,15 @@ def propose(
     )
     write_document(out, fd.unsigned_document(body))
     click.echo(
-        f"wrote {out}: version {prev.version + 1} proposed; it needs {prev.threshold} "
-        f"signatures of version {prev.version}'s members and {body['threshold']} of its own"
+        tr(
+            "wrote {out}: version {v} proposed; it needs {old_t} signatures of version "
+            "{old}'s members and {t} of its own",
+            out=out,
+            v=prev.version + 1,
+            old_t=prev.threshold,
+            old=prev.version,
+            t=body["threshold"],
+        )
     )
 
 
@@ -221,7 +235,13 @@ def sign(proposal, key_path, out) -> None:
     raw = fd.sign_document(read_document(proposal), load_governance_key(key_path))
     write_document(out or proposal, raw)
     doc = fd.parse_document(raw)
-    click.echo(f"signed version {doc.version}: {len(doc.envelope.signatures)} signature(s) now")
+    click.echo(
+        tr(
+            "signed version {v}: {n} signature(s) now",
+            v=doc.version,
+            n=len(doc.envelope.signatures),
+        )
+    )
 
 
 @federation_group.command("publish")
@@ -241,8 +261,13 @@ def publish(document, config_path, node_addr, cert, key, fmt) -> None:
     row = {"result": "published", "version": resp.version, "index": resp.index}
     if fmt == "table":
         click.echo(
-            f"published: version {resp.version} accepted by {client.address} and logged as "
-            f"entry #{resp.index} of {client.config.origin}"
+            tr(
+                "published: version {v} accepted by {node} and logged as entry #{i} of {origin}",
+                v=resp.version,
+                node=client.address,
+                i=resp.index,
+                origin=client.config.origin,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -288,19 +313,28 @@ def show(document, save, config_path, node_addr, cert, key, fmt) -> None:
     warning = fd.expiry_warning(doc, datetime.now(UTC))
     if fmt == "table":
         click.echo(
-            f"federation {doc.federation} version {doc.version}: issued "
-            f"{fd.format_time(doc.issued_at)}, expires {fd.format_time(doc.expires_at)}; "
-            f"threshold {doc.threshold}; {len(doc.envelope.signatures)} signature(s); "
-            f"witness {doc.policy.describe()}; payload sha256 {doc.digest[:16]}…"
+            tr(
+                "federation {f} version {v}: issued {issued}, expires {expires}; threshold {t};"
+                " {n} signature(s); witness {policy}; payload sha256 {digest}…",
+                f=doc.federation,
+                v=doc.version,
+                issued=fd.format_time(doc.issued_at),
+                expires=fd.format_time(doc.expires_at),
+                t=doc.threshold,
+                n=len(doc.envelope.signatures),
+                policy=doc.policy.describe(),
+                digest=doc.digest[:16],
+            )
         )
         if doc.departed:
-            click.echo(
-                "departed: " + ", ".join(f"{d.name} ({d.at:%Y-%m-%d})" for d in doc.departed)
-            )
+            gone = ", ".join(f"{d.name} ({d.at:%Y-%m-%d})" for d in doc.departed)
+            click.echo(tr("departed: {members}", members=gone))
         if doc.revoked_keys:
-            click.echo("revoked keys: " + ", ".join(r.keyid[:16] for r in doc.revoked_keys))
+            click.echo(
+                tr("revoked keys: {keys}", keys=", ".join(r.keyid[:16] for r in doc.revoked_keys))
+            )
         if warning:
-            click.echo(f"warning: {warning}")
+            click.echo(tr("warning: {warning}", warning=warning))
     emit(rows, ["name", "region", "addresses", "signing_keys", "signed"], fmt)
 
 

@@ -13,6 +13,7 @@ from exchange.cli.common import (
     handle_errors,
     output_option,
 )
+from exchange.cli.lang import tr
 from exchange.cli.options import refusals
 from exchange.core.keys import parse_time
 from exchange.pki import certify_signing_key
@@ -78,8 +79,12 @@ def rotate(anchor_dir, new_key, new_cert, member, config_path, node_addr, cert, 
     row = {"result": "rotated", "origin": resp.origin, "index": resp.index}
     if fmt == "table":
         click.echo(
-            f"rotated: {resp.origin} entry #{resp.index} announces the new key, signed by the "
-            "old one; everything after is signed by the new key"
+            tr(
+                "rotated: {origin} entry #{i} announces the new key, signed by the old one;"
+                " everything after is signed by the new key",
+                origin=resp.origin,
+                i=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)
@@ -118,8 +123,13 @@ def revoke(keyid, compromised_since, reason, config_path, node_addr, cert, key, 
     row = {"result": "revoked", "keyid": keyid, "origin": resp.origin, "index": resp.index}
     if fmt == "table":
         click.echo(
-            f"revoked: key {keyid} of {resp.origin}, compromised since {since.isoformat()} "
-            f"(entry #{resp.index})"
+            tr(
+                "revoked: key {keyid} of {origin}, compromised since {since} (entry #{i})",
+                keyid=keyid,
+                origin=resp.origin,
+                since=since.isoformat(),
+                i=resp.index,
+            )
         )
     else:
         emit_one(row, list(row), fmt)

@@ -304,4 +304,66 @@ MESSAGES: dict[str, str] = {
     "Issue {n}": "问题 {n}",
     "Notes": "备注",
     "What each kind of issue means": "各类问题的含义",
+    # certs, federation and keys
+    "federation {f!r}: anchor and {n} member(s) in {target}": (
+        "联盟 {f!r}：信任锚与 {n} 个成员已写入 {target}"
+    ),
+    "members join with: brandex certs request, certs sign, certs install": (
+        "成员加入步骤：brandex certs request、certs sign、certs install"
+    ),
+    "member {name!r} ({region}) added to {out}": ("成员 {name!r}（{region}）已加入 {out}"),
+    "keys for {name!r} ({region}) made in {out} (mode 0600)": (
+        "已在 {out} 为 {name!r}（{region}）生成密钥（权限 0600）"
+    ),
+    "send {path} to the anchor's holder; keep everything else here": (
+        "请将 {path} 交给信任锚持有方；其余文件留在本地"
+    ),
+    "certified {name!r} ({region}), extra hosts: {hosts}, governance key {key}": (
+        "已签发 {name!r}（{region}）的证书，附加主机：{hosts}，治理密钥 {key}"
+    ),
+    "response written to {target}; send it back to {name}": ("答复已写入 {target}；请交回 {name}"),
+    "installed node, operator and signing certificates in {dir}": (
+        "节点、操作员和签名证书已安装到 {dir}"
+    ),
+    "revoked: certificate {serial} ({cert}); list written to {path}": (
+        "已吊销：证书 {serial}（{cert}）；吊销列表已写入 {path}"
+    ),
+    "renewed: {path} (serial {serial}, until {until})": (
+        "已续期：{path}（序列号 {serial}，有效至 {until}）"
+    ),
+    "restart node {name!r} to serve the new certificate; old files kept as *.old": (
+        "请重启节点 {name!r} 以启用新证书；旧文件保留为 *.old"
+    ),
+    "federation {f}: anchor {anchor!r}, expires {until}, jurisdictions [{j}]": (
+        "联盟 {f}：信任锚 {anchor!r}，有效至 {until}，管辖区域 [{j}]"
+    ),
+    (
+        "wrote {out}: {f} version 1, {n} members, threshold {t}; now each member signs it (brandex "
+        "federation sign)"
+    ): ("已写入 {out}：{f} 第 1 版，{n} 个成员，门限 {t}；请各成员签署（brandex federation sign）"),
+    (
+        "wrote {out}: version {v} proposed; it needs {old_t} signatures of version {old}'s members "
+        "and {t} of its own"
+    ): ("已写入 {out}：提议第 {v} 版；需要第 {old} 版成员的 {old_t} 个签名及本版成员的 {t} 个签名"),
+    "signed version {v}: {n} signature(s) now": ("已签署第 {v} 版：现有 {n} 个签名"),
+    "published: version {v} accepted by {node} and logged as entry #{i} of {origin}": (
+        "已发布：第 {v} 版已被 {node} 接受，记入 {origin} 的第 #{i} 条"
+    ),
+    (
+        "federation {f} version {v}: issued {issued}, expires {expires}; "
+        "threshold {t}; {n} signature(s); witness {policy}; payload sha256 {digest}…"
+    ): (
+        "联盟 {f} 第 {v} 版：签发于 {issued}，有效至 {expires}；"
+        "门限 {t}；{n} 个签名；见证 {policy}；载荷 sha256 {digest}…"
+    ),
+    "departed: {members}": "已退出：{members}",
+    "revoked keys: {keys}": "已吊销密钥：{keys}",
+    (
+        "rotated: {origin} entry #{i} announces the new key, signed by the old one;"
+        " everything after is signed by the new key"
+    ): "已轮换：{origin} 第 #{i} 条公布新密钥，由旧密钥签名；此后均由新密钥签名",
+    "revoked: key {keyid} of {origin}, compromised since {since} (entry #{i})": (
+        "已吊销：{origin} 的密钥 {keyid}，自 {since} 起视为泄露（第 #{i} 条）"
+    ),
+    "warning: {warning}": "警告：{warning}",
 }

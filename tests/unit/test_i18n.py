@@ -63,3 +63,25 @@ def test_every_domain_word_has_chinese():
     assert terms.kind_name(99, "zh") == "类型 99"
     assert terms.state_name("revoked", "zh") == "已撤销"
     assert terms.reason_name(ReasonCode.SPOT_CHECK_FAILURE, "en") == "spot check failure"
+
+
+def test_every_cli_message_has_chinese():
+    """Each literal message the CLI passes to ``tr`` has a Chinese entry, so ``--lang zh``
+    never falls back to English for a fixed phrase (node-sent details stay as sent)."""
+    import ast
+    from pathlib import Path
+
+    import exchange.cli
+
+    missing = []
+    for path in sorted(Path(exchange.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "tr"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value not in i18n.ZH
+            ):
+                missing.append(f"{path.name}: {node.args[0].value}")
+    assert missing == []

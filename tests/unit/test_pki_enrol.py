@@ -536,3 +536,19 @@ def test_cli_request_sign_install(tmp_path: Path) -> None:
 
     usage = run("sign", "jx/request.json")
     assert usage.returncode == 2 and "--anchor" in usage.stderr
+
+    chinese = run_brandex(
+        tmp_path,
+        "--lang",
+        "zh",
+        "certs",
+        "request",
+        "--region",
+        "360100",
+        "--name",
+        "nc",
+        "--out",
+        "nc",
+    )
+    assert chinese.returncode == 0, chinese.stderr
+    assert "已在 nc 为 'nc'（南昌市 (360100)）生成密钥（权限 0600）" in chinese.stdout
