@@ -40,54 +40,76 @@ __all__ = [
 ]
 
 
-def _kinds(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {counts[k]}" for k in BODIES if counts.get(k)) or "none"
+def _kinds(counts: dict[str, int], tr) -> str:
+    return ", ".join(f"{k} {counts[k]}" for k in BODIES if counts.get(k)) or tr("none")
 
 
-def _witness_line(witnesses: dict[str, list[int]]) -> str:
+def _witness_line(witnesses: dict[str, list[int]], tr) -> str:
     if not witnesses:
-        return "no cosignatures"
+        return tr("no cosignatures")
     return "; ".join(
-        f"{name} saw {', '.join(str(s) for s in sizes)}" for name, sizes in witnesses.items()
+        tr("{name} saw {sizes}", name=name, sizes=", ".join(str(s) for s in sizes))
+        for name, sizes in witnesses.items()
     )
 
 
-def to_text(result: AuditResult) -> str:
-    """The terminal summary: one block per origin, then every issue listed."""
+def to_text(result: AuditResult, lang: str = "en") -> str:
+    """The terminal summary: one block per origin, then every issue listed, in ``lang``
+    (issue messages and evidence stay as the checks word them)."""
+    tr = translator(lang)
     st = result.stats
-    head = f"brandex audit log: {len(result.sources)} node(s), {len(result.origins)} origin(s)"
+    head = tr(
+        "brandex audit log: {nodes} node(s), {origins} origin(s)",
+        nodes=len(result.sources),
+        origins=len(result.origins),
+    )
     if "entries_downloaded" in st:
-        head += (
-            f", {st['entries_downloaded']} entries downloaded, "
-            f"{st.get('entries_verified', 0)} verified in {st.get('seconds', 0)} s"
+        head += tr(
+            ", {down} entries downloaded, {ok} verified in {s} s",
+            down=st["entries_downloaded"],
+            ok=st.get("entries_verified", 0),
+            s=st.get("seconds", 0),
         )
     lines = [head, ""]
     for origin, o in result.origins.items():
         sizes = ", ".join(f"{c['size']} ({', '.join(c['sources'])})" for c in o["checkpoints"])
         lines.append(
-            f"{origin}: {o['entries']} entries ({_kinds(o['kinds'])}); "
-            f"{len(o['histories'])} history(ies); issues: {o['issues']}"
+            tr(
+                "{origin}: {n} entries ({kinds}); {h} history(ies); issues: {issues}",
+                origin=origin,
+                n=o["entries"],
+                kinds=_kinds(o["kinds"], tr),
+                h=len(o["histories"]),
+                issues=o["issues"],
+            )
         )
-        lines.append(f"  checkpoints: {sizes or 'none'}")
-        lines.append(f"  witnesses: {_witness_line(o['witnesses'])}")
+        lines.append(tr("  checkpoints: {sizes}", sizes=sizes or tr("none")))
+        lines.append(tr("  witnesses: {line}", line=_witness_line(o["witnesses"], tr)))
     if result.issues:
-        lines += ["", f"ISSUES ({result.total_issues}):"]
+        lines += ["", tr("ISSUES ({n}):", n=result.total_issues)]
         for i in result.issues:
-            where = f" entry {i.index}" if i.index is not None else ""
+            where = tr(" entry {i}", i=i.index) if i.index is not None else ""
             src = f" [{i.source}]" if i.source else ""
             lines.append(f"  [{i.kind}] {i.origin}{where}{src}: {i.message}")
             for label, text in i.evidence:
-                lines.append(f"      evidence: {label}:")
+                lines.append(tr("      evidence: {label}:", label=label))
                 lines += [f"        {line}" for line in text.rstrip("\n").split("\n")]
         for (origin, kind), n in sorted(result.unlisted.items()):
-            lines.append(f"  ... and {n} more [{kind}] issues on {origin} (not listed)")
+            lines.append(
+                tr(
+                    "  ... and {n} more [{kind}] issues on {origin} (not listed)",
+                    n=n,
+                    kind=kind,
+                    origin=origin,
+                )
+            )
     if result.notes:
-        lines += ["", "notes:"] + [f"  {n}" for n in result.notes]
+        lines += ["", tr("notes:")] + [f"  {n}" for n in result.notes]
     lines.append("")
     lines.append(
-        "result: CLEAN, nothing found"
+        tr("result: CLEAN, nothing found")
         if result.clean
-        else f"result: {result.total_issues} issue(s) FOUND"
+        else tr("result: {n} issue(s) FOUND", n=result.total_issues)
     )
     return "\n".join(lines)
 

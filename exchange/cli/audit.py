@@ -350,7 +350,7 @@ def log_audit(config_path, nodes, origins, report_path, fmt, workers, cert, key)
             )
             sys.exit(EXIT_USAGE)
         click.echo(tr("wrote {path}", path=report_path), err=True)
-    click.echo(to_json(result) if fmt == "json" else to_text(result))
+    click.echo(to_json(result) if fmt == "json" else to_text(result, lang()))
     sys.exit(0 if result.clean else EXIT_NEGATIVE)
 
 

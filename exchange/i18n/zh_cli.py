@@ -366,4 +366,25 @@ MESSAGES: dict[str, str] = {
         "已吊销：{origin} 的密钥 {keyid}，自 {since} 起视为泄露（第 #{i} 条）"
     ),
     "warning: {warning}": "警告：{warning}",
+    # audit log's terminal summary
+    "no cosignatures": "无副署",
+    "{name} saw {sizes}": "{name} 见到 {sizes}",
+    "brandex audit log: {nodes} node(s), {origins} origin(s)": (
+        "brandex 全日志审计：{nodes} 个节点，{origins} 个日志"
+    ),
+    ", {down} entries downloaded, {ok} verified in {s} s": "，下载 {down} 条，{s} 秒内验证 {ok} 条",
+    "{origin}: {n} entries ({kinds}); {h} history(ies); issues: {issues}": (
+        "{origin}：{n} 条（{kinds}）；{h} 段历史；问题：{issues}"
+    ),
+    "  checkpoints: {sizes}": "  检查点：{sizes}",
+    "  witnesses: {line}": "  见证：{line}",
+    "ISSUES ({n}):": "问题（{n}）：",
+    " entry {i}": " 第 {i} 条",
+    "      evidence: {label}:": "      证据：{label}：",
+    "  ... and {n} more [{kind}] issues on {origin} (not listed)": (
+        "  ……{origin} 另有 {n} 个 [{kind}] 问题（未列出）"
+    ),
+    "notes:": "备注：",
+    "result: CLEAN, nothing found": "结果：无异常，未发现问题",
+    "result: {n} issue(s) FOUND": "结果：发现 {n} 个问题",
 }

@@ -194,6 +194,8 @@ def test_a_clean_federation_passes(certs, anchors) -> None:
     assert o["checkpoints"][0]["backed"] and o["checkpoints"][0]["sources"] == ["A", "B"]
     assert result.origins[AH]["witnesses"] == {"yrd/330000/witness": [3]}
     assert "CLEAN" in to_text(result)
+    chinese = to_text(result, "zh")
+    assert chinese.endswith("结果：无异常，未发现问题") and "个节点" in chinese
     assert json.loads(to_json(result))["clean"] is True
 
 
