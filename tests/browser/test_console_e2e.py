@@ -279,3 +279,59 @@ def test_wrong_password_forged_csrf_and_lockout_are_refused(browser, site, tmp_p
     queries = [e for e in log if e["event"] == "query" and e["route"] == "/api/v1/search"]
     assert any(e["user"] == "wang" and e["params"].get("q") == "shly" for e in queries)
     assert all(e["ip"] == "127.0.0.1" for e in log if "ip" in e)
+
+
+def test_console_serves_tls_when_configured(site, tmp_path) -> None:
+    """With ``[web] tls_cert``/``tls_key`` the console speaks HTTPS only: the session
+    cookie is ``Secure``, HSTS is sent, and plain HTTP on that port gets no page."""
+    import ssl
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from harness import free_port, wait_until
+
+    from exchange.demo.federation import brandex_command
+    from exchange.node.config import load_config
+
+    node = load_config(site.config)
+    tls_config = site.config.with_name("anhui-web-tls.toml")
+    tls_config.write_text(
+        site.config.read_text()
+        + f'\n[web]\ntls_cert = "{node.tls_cert}"\ntls_key = "{node.tls_key}"\n'
+        + f'state = "{tmp_path / "web-tls"}"\n'
+    )
+    port = free_port()
+    log = open(tmp_path / "web-tls.log", "ab")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen(
+        brandex_command("web", "--config", str(tls_config), "--listen", f"127.0.0.1:{port}"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    trust = ssl.create_default_context(cafile=str(node.anchors[0]))
+    answers: list = []
+
+    def served() -> bool:
+        assert proc.poll() is None, (tmp_path / "web-tls.log").read_text(errors="replace")
+        try:
+            resp = urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/login", context=trust, timeout=5
+            )
+        except OSError:
+            return False
+        answers.append(resp)
+        return True
+
+    try:
+        wait_until(served, 120, "the console to serve HTTPS")
+        resp = answers[-1]
+        assert resp.status == 200
+        cookies = resp.headers.get_all("Set-Cookie") or []
+        assert cookies and all("Secure" in c and "HttpOnly" in c for c in cookies)
+        assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
