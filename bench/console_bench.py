@@ -95,15 +95,21 @@ def _first_render(url: str, cookie: str, queries: list[str]) -> dict[str, float]
     return _percentiles(samples) if samples else "no paint timing"
 
 
-def run(n: int = 1_000_000, per_query: int = 200, renders: int = 20) -> dict:
+def run(
+    n: int = 1_000_000, per_query: int = 200, renders: int = 20, keep: Path | None = None
+) -> dict:
+    """``keep``: a folder to build the database in once and reuse on later runs (the
+    same folder ``python -m bench.search_bench N DIR`` uses)."""
     import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         nodes = Nodes(root, {"zhejiang": "330000"}, {})
         db = root / "db" / "zhejiang.db"
         db.parent.mkdir(parents=True, exist_ok=True)
-        _build(db, root / "certs", n)
+        if not (keep and db.exists()):
+            _build(db, root / "certs", n)
         store = Store(db)
         brands = [
             r[0] for r in store.read.execute("SELECT brand_name FROM records WHERE rowid % 997 = 0")
@@ -157,4 +163,7 @@ def run(n: int = 1_000_000, per_query: int = 200, renders: int = 20) -> dict:
 if __name__ == "__main__":
     import sys
 
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    run(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000,
+        keep=Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+    )
