@@ -479,9 +479,17 @@ def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str)
         f" --config {fed.shown(fed.configs['anhui'])}"
         f" -o {shown}"
     )
-    done = _brandex(*export)
-    if done.returncode != 0:
-        raise SystemExit(f"error: bundle export failed: {done.stderr}")
+
+    # Witnesses cosign when their origin asks (C2SP tlog-witness), after each new
+    # checkpoint and again after a witness's key rotates: wait until the checkpoints
+    # Anhui holds carry two cosignatures by the witnesses' current keys.
+    def quorum() -> bool:
+        done = _brandex(*export)
+        if done.returncode != 0:
+            raise SystemExit(f"error: bundle export failed: {done.stderr}")
+        return _brandex(*verify, "--format", "json").returncode == 0
+
+    wait_for(quorum, 120, "two current-key cosignatures on every checkpoint in the bundle")
     say(f"  $ brandex audit verify {shown} --anchors certs/yrd/anchor.pem --min-cosignatures 2")
     done = _brandex(*verify)
     lines = done.stdout.splitlines()

@@ -469,7 +469,9 @@ class Ingest:
         for sig, ts in self._cosignatures(note):
             if allowed is not None and sig.name not in allowed:
                 continue
-            added += tx.add_cosignature(origin, cp.size, sig.name, ts, sig.to_line())
+            added += tx.add_cosignature(
+                origin, cp.size, sig.name, ts, sig.to_line(), replace=self.by_current_key(sig)
+            )
         if allowed is not None:
             # With a federation document this node cosigns only when the origin asks
             # (C2SP tlog-witness, exchange.node.witnessing), never while mirroring.

@@ -205,6 +205,20 @@ class Ledger(Ingest):
             bytes(r["public_key"]) for r in self.store.key_rows(origin) if r["revoked_at"] is None
         ]
 
+    def by_current_key(self, sig: NoteSignature) -> bool:
+        """Whether a witness cosignature line is by its member's current key.
+
+        A line by an older (rotated, not revoked) key stays valid evidence, but a
+        line by the current key replaces it when one arrives: bundles carry one
+        key per witness (the newest), so only current-key lines count for whoever
+        verifies one. Used by the origin asking its witnesses and by every mirror.
+        """
+        found = cosigner_key(sig, self.witness_keys)
+        if found is None:
+            return False
+        current = self.history(found[0].name).current()
+        return current is not None and current.public_key == found[1]
+
     def _cosignatures(self, note: Note) -> list[tuple[NoteSignature, int]]:
         """Each witness cosignature on ``note`` by a known member's key that verifies, with
         its timestamp (this node's own excepted)."""

@@ -149,7 +149,12 @@ class CosignRequester:
         if row is None or not row.checkpoint or row.size == 0:
             return 0
         wanted = self.witnesses()
-        have = {w for w, _, _ in ledger.store.cosignatures(ledger.origin, row.size)}
+        body = parse_note(row.checkpoint).text
+        have = {
+            w
+            for w, _, line in ledger.store.cosignatures(ledger.origin, row.size)
+            if self._by_current_key(body, line)
+        }
         now = time.monotonic()
         todo = sorted(
             w
@@ -180,10 +185,23 @@ class CosignRequester:
         with ledger.store.write() as tx:
             if tx.has_checkpoint(origin, row.size):
                 for sig, ts in got:
-                    added += tx.add_cosignature(origin, row.size, sig.name, ts, sig.to_line())
+                    # A witness asked again after its key rotated: its new line replaces
+                    # the old key's (a bundle carries one key per witness).
+                    added += tx.add_cosignature(
+                        origin, row.size, sig.name, ts, sig.to_line(), replace=True
+                    )
         if added:
             ledger._notify()
         return added
+
+    def _by_current_key(self, body: str, line: str) -> bool:
+        """Whether a stored cosignature line is by the witness's current key
+        (:meth:`Ledger.by_current_key`); one by an older key is asked for again."""
+        try:
+            sig = parse_note(body + "\n" + line).signatures[0]
+        except (BrandexError, IndexError):
+            return False
+        return self.ledger.by_current_key(sig)
 
     def _proof(self, old: int, size: int) -> list[bytes]:
         if not 0 < old < size:

@@ -379,11 +379,20 @@ class Tx:
         )
 
     def add_cosignature(
-        self, origin: str, size: int, witness: str, timestamp: int, line: str
+        self, origin: str, size: int, witness: str, timestamp: int, line: str, replace: bool = False
     ) -> bool:
-        """Keep a verified cosignature line; returns True if it was new."""
+        """Keep a verified cosignature line; returns True if it was new (or, with
+        ``replace``, different from the witness's line it replaced)."""
+        if replace:
+            old = self.conn.execute(
+                "SELECT line FROM cosignatures WHERE origin = ? AND size = ? AND witness = ?",
+                (origin, size, witness),
+            ).fetchone()
+            if old is not None and old[0] == line:
+                return False
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO cosignatures (origin, size, witness, timestamp, line)"
+            f"{verb} INTO cosignatures (origin, size, witness, timestamp, line)"
             " VALUES (?, ?, ?, ?, ?)",
             (origin, size, witness, timestamp, line),
         )
