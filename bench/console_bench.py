@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Nodes, emit, free_port, wait
-from bench.search_bench import _build, _percentiles, query_forms
+from bench.common import emit, free_port, wait
+from bench.search_bench import _percentiles, query_forms, zhejiang_database
 from exchange import pki
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.demo.federation import brandex_command
@@ -105,11 +105,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         root = keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        nodes = Nodes(root, {"zhejiang": "330000"}, {})
-        db = root / "db" / "zhejiang.db"
-        db.parent.mkdir(parents=True, exist_ok=True)
-        if not (keep and db.exists()):
-            _build(db, root / "certs", n)
+        nodes, db, _ = zhejiang_database(root, n, keep is not None)
         store = Store(db)
         brands = [
             r[0] for r in store.read.execute("SELECT brand_name FROM records WHERE rowid % 997 = 0")
