@@ -295,7 +295,7 @@ class Ingest:
         if origin == self.origin:
             self.lost_tail = None
             log.warning("own log %s recovered up to %d entries", origin, claimed.size)
-        self._notify()
+        self._notify(origin)
         return SyncOutcome(origin, "appended", added=claimed.size - local_size)
 
     def _precheck(
@@ -488,7 +488,7 @@ class Ingest:
                 return 0
             added = self._store_cosignatures(tx, origin, cp, note)
         if added:
-            self._notify()
+            self._notify(origin)
         return added
 
     def _equivocation(
@@ -499,7 +499,7 @@ class Ingest:
         with self.store.write() as tx:
             tx.add_evidence(origin, ours, theirs, peer.name, detail)
         log.error("EQUIVOCATION on %s: %s; origin frozen on this node", origin, detail)
-        self._notify()
+        self._notify(origin)
         return SyncOutcome(origin, "equivocation", detail=detail)
 
     def _handle_root_mismatch(

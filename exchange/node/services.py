@@ -145,16 +145,21 @@ class LogService(Service, services_pb2_grpc.LogServiceServicer):
                 return
             if new_version == version:
                 continue
+            changed = ledger.changed_since(version) if version >= 0 else None
             version = new_version
-            gov = ledger.governance
-            rows = [
-                r
-                for r in ledger.store.origins()
-                if r.checkpoint and checks.acceptable_origin(r.origin, ledger.federation)
-            ][: checks.watch_limit(len(gov.latest.members) if gov is not None else 0)]
-            held = {r.origin for r in rows}
-            for gone in [o for o in sent if o not in held]:  # never more than it streams
-                del sent[gone]
+            if changed is not None and changed <= sent.keys():
+                # Only heads this stream already sends changed: re-read just those.
+                rows = [r for r in map(ledger.store.origin, sorted(changed)) if r and r.checkpoint]
+            else:
+                gov = ledger.governance
+                rows = [
+                    r
+                    for r in ledger.store.origins()
+                    if r.checkpoint and checks.acceptable_origin(r.origin, ledger.federation)
+                ][: checks.watch_limit(len(gov.latest.members) if gov is not None else 0)]
+                held = {r.origin for r in rows}
+                for gone in [o for o in sent if o not in held]:  # never more than it streams
+                    del sent[gone]
             for row in rows:
                 state = origin_state(ledger, row.origin, row)
                 key = (state.size, state.checkpoint)

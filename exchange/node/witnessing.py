@@ -191,7 +191,7 @@ class CosignRequester:
                         origin, row.size, sig.name, ts, sig.to_line(), replace=True
                     )
         if added:
-            ledger._notify()
+            ledger._notify(origin)
         return added
 
     def _by_current_key(self, body: str, line: str) -> bool:

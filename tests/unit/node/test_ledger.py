@@ -608,3 +608,26 @@ def test_staged_entries_of_another_tree_are_dropped_not_committed(
     second = outcome(victim.sync_from(honest))  # the staged rows went with the failure
     assert (second.action, honest.fetched) == ("appended", [(ZJ, 0, 41)])
     assert head(victim) == head(issuer)
+
+
+def test_changes_name_the_origins_whose_heads_moved(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    """A watch stream re-reads only the origins ``changed_since`` names; a change of
+    everything (a federation document) or a version older than the kept changes is
+    None, so the stream falls back to reading every origin."""
+    js = make_ledger(certs, tmp_path / "js.db", "jiangsu")
+    start = js.version
+    assert js.changed_since(start) == set()
+    js.issue(recognitions(0, 2))
+    assert js.changed_since(start) == {"yrd/320000"}
+    mid = js.version
+    js.sync_from(LedgerPeer(issuer))
+    assert js.changed_since(mid) == {ZJ}
+    assert js.changed_since(start) == {"yrd/320000", ZJ}
+    js._notify()  # e.g. a new federation document: every origin's answer may change
+    assert js.changed_since(mid) is None
+    assert js.changed_since(js.version) == set()
+    for _ in range(js._changes.maxlen):
+        js._notify("yrd/320000")
+    assert js.changed_since(mid) is None  # older than the kept changes
