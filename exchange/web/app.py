@@ -116,6 +116,43 @@ def _user(request: Request) -> Session:
 # Module level: FastAPI reads these annotations from the module (postponed evaluation).
 User = Annotated[Session, Depends(_user)]
 Text = Annotated[str, Query(max_length=200)]
+Offset = Annotated[int, Query(ge=0, le=10_000)]
+
+
+class SearchQuery:
+    """A search's query parameters: one definition for the search page and its API."""
+
+    def __init__(
+        self,
+        q: Text = "",
+        issuer: Text = "",
+        region: Text = "",
+        kind: Text = "",
+        status: Text = "",
+        nice_class: Text = "",
+        offset: Offset = 0,
+    ) -> None:
+        self.q, self.offset = q, offset
+        self.issuer, self.region, self.kind = issuer, region, kind
+        self.status, self.nice_class = status, nice_class
+
+    def filters(self) -> dict[str, str]:
+        """The filters given, by name (for the page's links and facets)."""
+        named = {
+            "issuer": self.issuer,
+            "region": self.region,
+            "kind": self.kind,
+            "status": self.status,
+            "nice_class": self.nice_class,
+        }
+        return {k: v for k, v in named.items() if v}
+
+
+class CasesQuery:
+    """The cases listing's query parameters (page and API)."""
+
+    def __init__(self, brand: Text = "", region: Text = "", open_only: bool = False) -> None:
+        self.brand, self.region, self.open_only = brand, region, open_only
 
 
 def create_app(console: Console) -> FastAPI:
@@ -260,42 +297,22 @@ def create_app(console: Console) -> FastAPI:
 
     # ------------------------------------------------------------------ the answers
 
-    def search_data(
-        request: Request,
-        q: str,
-        issuer: str,
-        region: str,
-        kind: str,
-        status: str,
-        nice_class: str,
-        offset: int,
-    ) -> dict[str, Any]:
+    def search_data(request: Request, p: SearchQuery) -> dict[str, Any]:
         lang = _lang(request)
-        filters = {
-            k: v
-            for k, v in {
-                "issuer": issuer,
-                "region": region,
-                "kind": kind,
-                "status": status,
-                "nice_class": nice_class,
-            }.items()
-            if v
-        }
         found = console.client.search(
-            q,
-            issuer=issuer or None,
-            region=region or None,
-            kind=kind or None,
-            status=status or None,
-            nice_class=int(nice_class) if nice_class.isdigit() else None,
+            p.q,
+            issuer=p.issuer or None,
+            region=p.region or None,
+            kind=p.kind or None,
+            status=p.status or None,
+            nice_class=int(p.nice_class) if p.nice_class.isdigit() else None,
             limit=PAGE_SIZE,
-            offset=offset,
+            offset=p.offset,
             today=_today(console),
             facets=True,
         )
-        data = views.search_view(found, q, filters, lang, translator(lang))
-        data["offset"] = offset
+        data = views.search_view(found, p.q, p.filters(), lang, translator(lang))
+        data["offset"] = p.offset
         data["page_size"] = PAGE_SIZE
         return data
 
@@ -340,10 +357,10 @@ def create_app(console: Console) -> FastAPI:
             raise ValidationError("brand", "give a brand or a record")
         return views.check_view(results, code, when, lang, translator(lang))
 
-    def cases_data(request: Request, brand: str, region: str, open_only: bool) -> dict[str, Any]:
+    def cases_data(request: Request, p: CasesQuery) -> dict[str, Any]:
         lang = _lang(request)
-        code = regions.resolve_region(region, "region") if region.strip() else None
-        found = console.client.cases(brand=brand or None, region=code, open_only=open_only)
+        code = regions.resolve_region(p.region, "region") if p.region.strip() else None
+        found = console.client.cases(brand=p.brand or None, region=code, open_only=p.open_only)
         return views.cases_view(found, lang, translator(lang))
 
     def agreements_data(request: Request) -> dict[str, Any]:
@@ -360,17 +377,9 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def search_page(
-        request: Request,
-        session: User,
-        q: Text = "",
-        issuer: Text = "",
-        region: Text = "",
-        kind: Text = "",
-        status: Text = "",
-        nice_class: Text = "",
-        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+        request: Request, session: User, p: Annotated[SearchQuery, Depends()]
     ) -> HTMLResponse:
-        data = search_data(request, q, issuer, region, kind, status, nice_class, offset)
+        data = search_data(request, p)
         return _render(request, session, "search.html", {"result": data, "page": "search"})
 
     @app.get("/record/{issuer}/{record_id}", include_in_schema=False)
@@ -403,14 +412,10 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/cases", include_in_schema=False)
     def cases_page(
-        request: Request,
-        session: User,
-        brand: Text = "",
-        region: Text = "",
-        open_only: bool = False,
+        request: Request, session: User, p: Annotated[CasesQuery, Depends()]
     ) -> HTMLResponse:
-        data = cases_data(request, brand, region, open_only)
-        form = {"brand": brand, "region": region, "open_only": open_only}
+        data = cases_data(request, p)
+        form = {"brand": p.brand, "region": p.region, "open_only": p.open_only}
         return _render(
             request, session, "cases.html", {"data": data, "form": form, "page": "cases"}
         )
@@ -448,17 +453,9 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/api/v1/search", tags=["registry"], summary="Search records (the search page)")
     def api_search(
-        request: Request,
-        session: User,
-        q: Text = "",
-        issuer: Text = "",
-        region: Text = "",
-        kind: Text = "",
-        status: Text = "",
-        nice_class: Text = "",
-        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+        request: Request, session: User, p: Annotated[SearchQuery, Depends()]
     ) -> dict[str, Any]:
-        return search_data(request, q, issuer, region, kind, status, nice_class, offset)
+        return search_data(request, p)
 
     @app.get(
         "/api/v1/records/{issuer}/{record_id}",
@@ -490,13 +487,9 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/api/v1/cases", tags=["registry"], summary="Counterfeit cases (cases page)")
     def api_cases(
-        request: Request,
-        session: User,
-        brand: Text = "",
-        region: Text = "",
-        open_only: bool = False,
+        request: Request, session: User, p: Annotated[CasesQuery, Depends()]
     ) -> dict[str, Any]:
-        return cases_data(request, brand, region, open_only)
+        return cases_data(request, p)
 
     @app.get("/api/v1/agreements", tags=["registry"], summary="Agreements (agreements page)")
     def api_agreements(request: Request, session: User) -> dict[str, Any]:
