@@ -77,6 +77,9 @@ class Node:
     cosign: CosignRequester | None = None
 
     def stop(self, grace: float = 2.0) -> None:
+        # First: it wakes every thread waiting for a change (the cosignature requests
+        # wait up to their 15 s retry interval, the watch streams peers hold on us).
+        self.ledger.close()
         if self.cosign is not None:
             self.cosign.stop()
         if self.health is not None:
@@ -84,7 +87,6 @@ class Node:
         if self.observe is not None:
             self.observe.stop()
         self.engine.stop()
-        self.ledger.close()  # ends the watch streams peers hold on us
         self.server.stop(grace).wait()
         self.indexer.stop()
         if self.ledger.pool is not None:
