@@ -24,6 +24,17 @@ from exchange.core.x509 import anchor_jurisdictions, describe, verify_chain
 __all__ = ["certs_group"]
 
 _DEFAULT_OUT = Path("certs/yrd")
+#: The federation directory made by 'certs init' (anchor key, members): one option for
+#: every command that works in it, as --dir (--out, its first name, still works).
+federation_dir_option = click.option(
+    "--dir",
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_OUT,
+    show_default=True,
+    help="Federation directory made by 'certs init' (--out is the old name).",
+)
 
 
 def _parse_members(values: Sequence[str]) -> dict[str, str]:
@@ -140,13 +151,7 @@ def init_command(
 @certs_group.command("add")
 @click.option("--region", required=True, metavar="REGION", help="The member's region code.")
 @click.option("--name", required=True, help="Member name (its directory under --out).")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_OUT,
-    show_default=True,
-    help="Federation directory made by 'certs init'.",
-)
+@federation_dir_option
 @click.option(
     "--host",
     "hosts",
@@ -162,7 +167,7 @@ def add_command(region: str, name: str, out: Path, hosts: tuple[str, ...]) -> No
 
     \b
     Example:
-      brandex certs add --region 330300 --name wenzhou --out certs/yrd
+      brandex certs add --region 330300 --name wenzhou --dir certs/yrd
     """
     try:
         pki.add_member(out, name, region, hosts=list(hosts))
@@ -309,14 +314,7 @@ def install_command(response: Path, member_dir: Path, anchor: Path | None) -> No
 
 @certs_group.command("revoke")
 @click.argument("certificate", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_OUT,
-    show_default=True,
-    help="Federation directory holding the anchor key.",
-)
+@federation_dir_option
 def revoke_command(certificate: Path, out: Path) -> None:
     """Revoke a member's TLS or operator certificate: add it to the anchor's list.
 
@@ -344,15 +342,7 @@ def revoke_command(certificate: Path, out: Path) -> None:
 
 @certs_group.command("renew")
 @click.option("--name", required=True, help="The member whose TLS certificates to renew.")
-@click.option(
-    "--dir",
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_OUT,
-    show_default=True,
-    help="Federation directory holding the anchor key.",
-)
+@federation_dir_option
 @click.option(
     "--host",
     "hosts",
@@ -396,15 +386,7 @@ def _expiry(cert: x509.Certificate) -> str:
 
 
 @certs_group.command("show")
-@click.option(
-    "--dir",
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_OUT,
-    show_default=True,
-    help="Federation directory made by 'certs init' (--out is the old name).",
-)
+@federation_dir_option
 @output_option
 def show_command(out: Path, fmt: str) -> None:
     """List the anchor and each member's region, cert expiries and chain status.
