@@ -8,8 +8,6 @@ document files atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +19,7 @@ from exchange.core.dsse import keyid_of
 from exchange.core.errors import FormatError, NotFoundError
 from exchange.core.origin import witness_name
 from exchange.core.policy import default_policy
+from exchange.files import write_atomic
 
 __all__ = [
     "GOVERNANCE_KEY",
@@ -100,10 +99,4 @@ def read_document(path: Path) -> bytes:
 
 def write_document(path: Path, raw: bytes) -> None:
     """Write atomically: a reader never sees half a document."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd_, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd_, "wb") as f:
-        f.write(raw)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(Path(path), raw, 0o644)

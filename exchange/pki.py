@@ -29,10 +29,8 @@ agency keeps the anchor key offline (or in an HSM), and its governance key too.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,6 +61,7 @@ from exchange.core.x509 import (
     region_within,
     verify_chain,
 )
+from exchange.files import write_atomic
 from exchange.pki_request import (
     MAX_FILE_BYTES,
     ROLES,
@@ -534,45 +533,16 @@ def issue_staff_certificate(
     )
     dest = Path(dest)
     key_path, cert_path = dest / "staff.key", dest / "staff.pem"
-    _write(key_path, _key_pem(key), 0o600)
-    _write(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
     return key_path, cert_path
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` atomically, the file born with ``mode``.
-
-    The temporary file is created by ``os.open`` with the final mode, so a key
-    is never readable by others, not even for an instant, and a crash leaves
-    either the old file or the new one, never half a key.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        except FileExistsError:  # pragma: no cover - 48 random bits collided
-            continue
-        break
-    else:  # pragma: no cover
-        raise OSError(f"could not create a temporary file next to {path}")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _write_files(paths: MemberPaths, files: Mapping[str, bytes]) -> None:
     """Write {MemberPaths field: contents}; private keys 0600, everything else 0644."""
     for field, data in files.items():
         path: Path = getattr(paths, field)
-        _write(path, data, 0o600 if path.suffix == ".key" else 0o644)
+        write_atomic(path, data, 0o600 if path.suffix == ".key" else 0o644)
 
 
 def _read_limited(path: Path, what: str) -> bytes:
@@ -590,7 +560,7 @@ def _read_limited(path: Path, what: str) -> bytes:
 
 def _write_federation(out: Path, doc: Mapping[str, Any]) -> None:
     text = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    _write(out / _FEDERATION_FILE, text.encode("utf-8"), 0o644)
+    write_atomic(out / _FEDERATION_FILE, text.encode("utf-8"), 0o644)
 
 
 # --- public API ---------------------------------------------------------------------------
@@ -696,8 +666,8 @@ def init_federation(
         paths = member_paths(out, name)
         member_files[name] = (paths, _run_flow(anchor, doc, paths, name, region, host_list, moment))
 
-    _write(out / _ANCHOR_KEY, _key_pem(anchor.key), 0o600)
-    _write(out / _ANCHOR_CERT, _cert_pem(anchor.cert), 0o644)
+    write_atomic(out / _ANCHOR_KEY, _key_pem(anchor.key), 0o600)
+    write_atomic(out / _ANCHOR_CERT, _cert_pem(anchor.cert), 0o644)
     for paths, files in member_files.values():
         _write_files(paths, files)
     _write_federation(out, doc)
@@ -871,7 +841,7 @@ def sign_request(
     doc = read_federation(anchor_dir)
     issuer = _load_issuer(anchor_dir)
     req, response_bytes, entry = _sign(issuer, doc, data, moment)
-    _write(Path(response), response_bytes, 0o644)
+    write_atomic(Path(response), response_bytes, 0o644)
     doc["members"][req.name] = entry
     _write_federation(anchor_dir, doc)
     return req
@@ -958,10 +928,10 @@ def renew_member_tls(
         path = out / name / filename
         if path.exists():
             mode = 0o600 if filename.endswith(".key") else 0o644
-            _write(path.with_name(filename + ".old"), path.read_bytes(), mode)
+            write_atomic(path.with_name(filename + ".old"), path.read_bytes(), mode)
         written.append(path)
     for filename, data in files.items():
-        _write(out / name / filename, data, 0o600 if filename.endswith(".key") else 0o644)
+        write_atomic(out / name / filename, data, 0o600 if filename.endswith(".key") else 0o644)
     return written
 
 
@@ -997,8 +967,8 @@ def certify_signing_key(
     stem = f"signing-{hashlib.sha256(raw).hexdigest()[:12]}"
     dest.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = dest / f"{stem}.key", dest / f"{stem}.pem"
-    _write(key_path, _key_pem(key), 0o600)
-    _write(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
     return key_path, cert_path
 
 
@@ -1047,7 +1017,7 @@ def revoke_certificate(
     for r in revoked:
         builder = builder.add_revoked_certificate(r)
     crl = builder.sign(issuer.key, hashes.SHA256())
-    _write(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
     return path, cert.serial_number
 
 
