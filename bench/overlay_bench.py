@@ -291,6 +291,9 @@ def _latency_figures(samples: list[dict], prefix: str) -> dict[str, float]:
         f"{prefix}max_s": round(max(last), 3),
         f"{prefix}per_hop_median_s": round(statistics.median(per_hop), 3),
         f"{prefix}max_hops": max(max(s["hops"].values()) for s in samples),
+        # Every round's figure, in round order: one slow round (a push missed and
+        # caught by the poll interval, a loaded box) shows as itself, not only in p99.
+        f"{prefix}rounds_s": [round(x, 2) for x in last],
     }
 
 
