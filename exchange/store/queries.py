@@ -26,6 +26,7 @@ from exchange.core.recognition import (
     WithdrawalFacts,
 )
 from exchange.core.records import Kind, ReasonCode, Status
+from exchange.store.database import map_pages
 from exchange.store.search import (
     COUNT_CAP,
     exact_brands,
@@ -518,7 +519,9 @@ def case_action_refs(
 
 def open_read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to a node's database (for scrapes beside the node)."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    map_pages(conn)
+    return conn
 
 
 def origin_gauges(
