@@ -38,6 +38,7 @@ def _build(db: Path, certs: Path, n: int) -> None:
     for i in range(0, n, step):
         recs = synthetic_records(min(step, n - i), offset=i)
         ledger.issue([("recognition", r) for r in recs])
+    store.merge_search_index()  # as after a rebuild: one segment, not a load's dozen
     store.close()
 
 

@@ -25,6 +25,7 @@ from exchange.core.errors import ConflictError, NotFoundError
 from exchange.store.lock import DatabaseLock
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
+from exchange.store.search import merge_index
 
 __all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
 
@@ -571,6 +572,12 @@ class Store:
         conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per connection
         map_pages(conn)
         return conn
+
+    def merge_search_index(self) -> None:
+        """Merge the search index into one segment (:func:`search.merge_index`),
+        for a bulk load such as the benchmarks' million records."""
+        with self.write() as tx:
+            merge_index(tx.conn)
 
     @property
     def read(self) -> sqlite3.Connection:
