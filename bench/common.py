@@ -193,9 +193,12 @@ class Nodes:
         )
         return next((o.indexed for o in st.origins if o.origin == origin), 0)
 
-    def rss_mb(self, name: str) -> float:
+    def rss_mb(self, name: str, field: str = "VmRSS") -> float:
+        """Resident memory of a node. ``VmRSS`` counts the database pages the node
+        reads through its memory map (the OS page cache, shared and reclaimable);
+        ``RssAnon`` is the node's own memory alone."""
         for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 

@@ -25,6 +25,7 @@ from functools import cache
 from itertools import islice
 
 __all__ = [
+    "completions",
     "initials",
     "is_pinyin_query",
     "pinyin_segmentations",
@@ -88,6 +89,18 @@ def _toneless(reading: str) -> str:
 @cache
 def _prefixes() -> frozenset[str]:
     return frozenset(s[:i] for s in syllables() for i in range(1, len(s) + 1))
+
+
+@cache
+def completions(start: str) -> tuple[str, ...]:
+    """The syllables that begin with ``start`` (``jia`` -> ``jia jian jiang jiao``).
+
+    A query's last syllable may be typed in part; searching for these few whole
+    syllables instead of an FTS5 prefix (``jia*``) lets the index stream their
+    postings: a prefix query merges the postings of every term it matches, over
+    the whole index, before the first row comes back.
+    """
+    return tuple(sorted(s for s in syllables() if s.startswith(start)))
 
 
 def pinyin_syllables(text: str) -> list[list[str]]:

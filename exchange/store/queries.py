@@ -26,6 +26,7 @@ from exchange.core.recognition import (
     WithdrawalFacts,
 )
 from exchange.core.records import Kind, ReasonCode, Status
+from exchange.store.database import map_pages
 from exchange.store.search import (
     COUNT_CAP,
     exact_brands,
@@ -384,8 +385,14 @@ def search(
     if plan is None:
         return SearchAnswer([], 0, False)
     limit = min(f.limit or 20, 1000)
+    facets: tuple[dict[str, Counter], int, bool] = ({}, 0, False)
+    if with_facets:
+        facets = _facets(conn, plan, today)
     if len(page) < limit and (page or f.offset == 0):
         total, capped = f.offset + len(page), False  # the page ran out: that is the count
+    elif with_facets:  # the facets counted the matches up to FACET_CAP + 1 already
+        matched = facets[1] + facets[2]
+        total, capped = min(matched, COUNT_CAP), matched > COUNT_CAP
     else:
         source, params, where = plan.source, plan.params, plan.where
         total = conn.execute(
@@ -394,8 +401,7 @@ def search(
         ).fetchone()[0]
         total, capped = min(total, COUNT_CAP), total > COUNT_CAP
     answer = SearchAnswer(page, total, capped, typo=typo)
-    if with_facets:
-        answer.facets, answer.facets_over, answer.facets_partial = _facets(conn, plan, today)
+    answer.facets, answer.facets_over, answer.facets_partial = facets
     return answer
 
 
@@ -518,7 +524,9 @@ def case_action_refs(
 
 def open_read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to a node's database (for scrapes beside the node)."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    map_pages(conn)
+    return conn
 
 
 def origin_gauges(

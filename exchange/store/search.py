@@ -48,6 +48,7 @@ __all__ = [
     "index_record",
     "index_values",
     "match_expression",
+    "merge_index",
     "phrase",
     "spaced",
     "typo_expression",
@@ -149,10 +150,25 @@ def _rebuild(conn: sqlite3.Connection, batch: int) -> None:
         last = got[-1][0]
     if own:
         conn.execute("BEGIN")
+    merge_index(conn, "records_fts_next")
     conn.execute("DROP TABLE records_fts")
     conn.execute("ALTER TABLE records_fts_next RENAME TO records_fts")
     if own:
         conn.execute("COMMIT")
+
+
+def merge_index(conn: sqlite3.Connection, table: str = "records_fts") -> None:
+    """Merge the index's segments into one (FTS5 'optimize'), after a bulk load.
+
+    Every FTS5 query looks each of its terms up in every segment: a pinyin query
+    spelled out as a few dozen phrases over the 12 segments a million-record
+    load leaves did hundreds of lookups, and one segment cut the p99 of those
+    forms by half (measured in docs/PERFORMANCE.md). It rewrites the whole
+    index (minutes at a million records, its size again in WAL), so it runs
+    after a rebuild or a bulk load only; a live node's writes add small segments
+    that FTS5's automerge keeps few.
+    """
+    conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
 
 def phrase(value: str) -> str:
@@ -284,9 +300,13 @@ def _pinyin_alternatives(text: str) -> list[str]:
     """FTS5 sub-expressions for a Latin query read as pinyin and as initials."""
     alts = []
     readings = textforms.pinyin_segmentations(text)
-    # The last syllable may be typed in part (li... for liang): always a prefix.
+    # The last syllable may be typed in part (li... for liang): always read as
+    # each whole syllable it begins, not as an FTS5 prefix (see
+    # textforms.completions: `"xinji jia"*` cost 15 ms at 1M records, the same
+    # phrases spelled out 0.2 ms). The phrase's positions make both mean the
+    # same records: the last bigram's first syllable is fixed by the one before.
     for pieces, _ in readings:
-        alts.append(_syllables_phrase(pieces) + "*")
+        alts += [_syllables_phrase([*pieces[:-1], c]) for c in textforms.completions(pieces[-1])]
     # Initials: brand names are short, and a query that reads as whole syllables
     # (songhe) is pinyin, not six initials; each extra letter bigram is one more
     # posting list to read.
@@ -294,7 +314,7 @@ def _pinyin_alternatives(text: str) -> list[str]:
     whole = any(not partial for _, partial in readings)
     if " " not in text and 2 <= len(letters) <= 8 and (len(letters) <= 3 or not whole):
         alts.append(f"initials2 : {phrase(_marked(map(operator.add, letters, letters[1:])))}")
-    return alts
+    return list(dict.fromkeys(alts))
 
 
 def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | None:

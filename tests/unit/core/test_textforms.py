@@ -33,6 +33,13 @@ def test_segmentations_of_typed_pinyin():
     assert tf.pinyin_segmentations("宋河") == []
 
 
+def test_completions_are_the_syllables_a_start_begins():
+    assert tf.completions("jia") == ("jia", "jian", "jiang", "jiao")
+    assert tf.completions("liang") == ("liang",)
+    assert "shuang" in tf.completions("s") and all(c.startswith("s") for c in tf.completions("s"))
+    assert tf.completions("q" * 3) == ()
+
+
 def test_typo_neighbours_read_as_pinyin():
     assert tf.typo_variants("sognhe") == ["songhe"]
     assert "songheliangye" in tf.typo_variants("songhelaingye")

@@ -8,7 +8,7 @@ import pytest
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.store import Store, queries
-from exchange.store.search import create_search_index, index_values
+from exchange.store.search import create_search_index, index_values, match_expression
 from tests.builders import search_query, uscc
 
 ON = "2025-06-01"
@@ -84,6 +84,8 @@ def _date(s: str):
         ("songheliangye", {"r2"}),
         ("song he liang ye", {"r2"}),
         ("songheli", {"r2"}),  # the last syllable typed in part
+        ("song hel", {"r2", "r3"}),  # one letter of the last: liang, lao
+        ("son", {"r0", "r1", "r2", "r3", "r4", "r7"}),  # one syllable in part
         ("shly", {"r2"}),
         ("hn", {"r0"}),  # initials inside a name: 河南宋河 -> hnsh
         ("xian", {"r5", "r6"}),  # xi an (西安) and xian (先)
@@ -185,11 +187,38 @@ def test_a_rebuild_in_batches_survives_an_interruption(tmp_path) -> None:
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "records_fts_next" not in names
-    assert segments <= 3  # a segment per batch, not per row
+    assert segments == 1  # a segment per batch, merged into one at the end
     s = Store(path)
     assert sorted(find(s, "宋河")) == ["r0", "r1", "r2"]
     assert sorted(find(s, "songhe")) == ["r0", "r1", "r2"]
     assert find(s, "宋城") == ["r4"]
+
+
+def test_a_partial_last_syllable_is_spelled_out_not_a_prefix() -> None:
+    """An FTS5 prefix on a pinyin token merges every matching term's postings before
+    the first row: the pinyin columns get whole syllables only (Latin words keep theirs)."""
+    expr = match_expression("xinjia")
+    pinyin = expr.split(" OR ")[1:]
+    assert pinyin and not any(p.endswith("*)") for p in pinyin)
+    assert '"\ue000xinjiang"' in expr and '"\ue000xinji \ue000jiao"' in expr
+    assert expr.startswith('({brand product enterprise latin} : "xinjia"*)')
+
+
+def test_merging_the_index_keeps_every_answer(tmp_path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    brands = ["宋河粮液", "宋河酒", "河南宋河", "粮液春", "宋城"]
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+    for i, b in enumerate(brands):  # a segment per transaction
+        with s.write() as tx:
+            tx.append("yrd/330000", i, [b"a"], [_entry(i, b)])
+    segments = "SELECT count(DISTINCT segid) FROM records_fts_idx"
+    before = {q: sorted(find(s, q)) for q in ("宋河", "songhe", "shly", "song", "宋")}
+    assert s.read.execute(segments).fetchone()[0] > 1
+    s.merge_search_index()
+    assert s.read.execute(segments).fetchone()[0] == 1
+    assert {q: sorted(find(s, q)) for q in before} == before
+    assert before["宋河"] == ["r0", "r1", "r2"]
 
 
 def test_index_values_hold_the_pinyin_forms() -> None:
