@@ -31,8 +31,8 @@ from exchange.store.search import (
     COUNT_CAP,
     exact_brands,
     filter_tags,
+    filters_match,
     match_expression,
-    phrase,
     typo_expression,
 )
 
@@ -213,7 +213,7 @@ def _plan(f: Any, text_expr: str | None) -> _Plan | None:
         nice=f.nice_class,
     )
     if tags:
-        parts.append("tags : (" + " AND ".join(map(phrase, tags)) + ")")
+        parts.append(filters_match(tags))
     text_only = bool(f.text) and len(parts) == 1
     row_where, row_params = [], []
     if common_status:

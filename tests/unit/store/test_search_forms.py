@@ -149,6 +149,9 @@ def test_facets_count_every_match(store) -> None:
         "brand",  # before the pinyin columns
         # before the pinyin tokens were marked (unmarked tokens would find nothing now)
         "brand, product, enterprise, latin, brand2, product2, enterprise2, tags, py1, py2, ini",
+        # before the filter tags were marked (a filtered search would find nothing now)
+        "brand, product, enterprise, latin, brand2, product2, enterprise2, tags, pinyin1,"
+        " pinyin2, initials2",
     ],
 )
 def test_an_older_index_is_rebuilt(tmp_path, columns) -> None:
@@ -240,3 +243,20 @@ def test_facets_stop_at_the_cap_and_say_so(store, monkeypatch) -> None:
     assert sum(answer.facets["issuer"].values()) == 2
     few = queries.search(store.read, search_query(text="粮液"), _date(ON), with_facets=True)
     assert few.facets_over == 1 and not few.facets_partial
+
+
+def test_a_latin_prefix_never_reads_the_filter_tags(tmp_path) -> None:
+    """The tags are marked, so the first letter typed (``s*``) is not a prefix of the
+    status tag every valid record carries: the index holds no Latin term starting
+    with ``s`` at all for these records, and filters still narrow."""
+    s = Store(tmp_path / "db.sqlite")
+    with s.write() as tx:
+        tx.ensure_origin("yrd/330000", "330000")
+        tx.append("yrd/330000", 0, [b"a"] * 2, [_entry(0, "宋河粮液"), _entry(1, "杏花村")])
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, records_fts, 'row')")
+    terms = {r[0] for r in conn.execute("SELECT term FROM temp.v")}
+    conn.close()
+    assert not {t for t in terms if t[:1] in "sirkn"}, terms
+    assert find(s, "s") == ["r0"]  # songheliangye, read as a syllable
+    assert queries.search(s.read, search_query(text="宋河", status="valid"), _date(ON)).rows
