@@ -128,9 +128,21 @@ def _parse_canonical(raw: bytes) -> Envelope | None:
     m = _CANONICAL.fullmatch(raw)
     if m is None:
         return None
-    payload, ptype, keyid, sig = (g.decode("ascii") for g in m.groups())
-    signed = ((keyid, _unb64(sig, "signature")),)  # the general path's order of checks
-    return Envelope(ptype, _unb64(payload, "payload"), signed, raw)
+    payload, ptype, keyid, sig = m.groups()
+    signed = ((keyid.decode("ascii"), _unb64_bytes(sig, "signature")),)  # the general order
+    return Envelope(ptype.decode("ascii"), _unb64_bytes(payload, "payload"), signed, raw)
+
+
+def _unb64_bytes(value: bytes, what: str) -> bytes:
+    """``_unb64`` of ASCII bytes: a canonical value decodes and encodes back to itself
+    (checked in C); anything else goes through ``_unb64`` for its verdict and reason."""
+    try:
+        out = binascii.a2b_base64(value, strict_mode=True)
+        if binascii.b2a_base64(out, newline=False) == value:
+            return out
+    except binascii.Error:
+        pass
+    return _unb64(value.decode("ascii"), what)
 
 
 def _parse_json(raw: bytes, signatures: tuple[int, int]) -> Envelope:
