@@ -140,7 +140,12 @@ def build(root: Path, origins: int, entries: int, servers: int) -> dict:
     pool = start_pool(2)
     assert pool is not None
     store = Store(root / "served.db")
-    at = datetime.now(UTC).isoformat(timespec="seconds")
+    # One time for every entry, the key announcements included: on a loaded machine
+    # writing the logs takes longer than the clock-skew rule allows a log's time to
+    # go back, and an announcement stamped when it is written would be newer than
+    # the accessions signed before it.
+    at_dt = datetime.now(UTC).replace(microsecond=0)
+    at = at_dt.isoformat(timespec="seconds")
     try:
         # Signing tasks run ahead in the workers while this process writes the logs.
         tasks: deque = deque()
@@ -160,9 +165,9 @@ def build(root: Path, origins: int, entries: int, servers: int) -> dict:
             ]
             tasks.append((name, futures))
             while len(tasks) > 8 or (tasks and i == len(names) - 1):
-                _write(store, anchors, keys, layout, *tasks.popleft())
+                _write(store, anchors, keys, layout, at_dt, *tasks.popleft())
         while tasks:
-            _write(store, anchors, keys, layout, *tasks.popleft())
+            _write(store, anchors, keys, layout, at_dt, *tasks.popleft())
     finally:
         store.close()
         pool.shutdown()
@@ -184,7 +189,7 @@ def build(root: Path, origins: int, entries: int, servers: int) -> dict:
     return manifest
 
 
-def _write(store: Store, anchors, keys, layout, name: str, futures: list) -> None:
+def _write(store: Store, anchors, keys, layout, at: datetime, name: str, futures: list) -> None:
     """One origin's log: the key announcement (``Ledger.bootstrap``), then its entries."""
     region, _ = layout[name]
     key, chain = keys[name]
@@ -195,6 +200,7 @@ def _write(store: Store, anchors, keys, layout, name: str, futures: list) -> Non
         signing_key=key,
         signing_chain_pem=[chain],
         anchors=anchors,
+        clock=lambda: at,
         witness=False,
     )
     ledger.bootstrap()

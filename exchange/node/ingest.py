@@ -104,18 +104,24 @@ class Ingest:
         round trips. An origin another sync is working on (a push, or the same
         round with another peer) is left for the end of the round, when it is
         most likely up to date and costs one comparison.
+
+        A round that brings more than ``inline_index_limit`` entries in all (a
+        node joining, or back after a long time away) leaves the registry fold
+        of every origin to the indexer, as one big origin's sync does: the
+        verified logs are committed first, searchable a little later.
         """
         wanted = set(origins) if origins is not None else None
         heads = [h for h in peer.list_origins() if wanted is None or h.origin in wanted]
         outcomes: list[SyncOutcome | None] = [None] * len(heads)
+        inline = self._round_backlog(heads) <= self.inline_index_limit
 
         def first_pass(i: int) -> None:
             if not self._lock_for(heads[i].origin).locked():
-                outcomes[i] = self._sync_reporting(peer, heads[i])
+                outcomes[i] = self._sync_reporting(peer, heads[i], inline)
 
         def second_pass(i: int) -> None:
             if outcomes[i] is None:
-                outcomes[i] = self._sync_reporting(peer, heads[i])
+                outcomes[i] = self._sync_reporting(peer, heads[i], inline)
 
         for step in (first_pass, second_pass):
             if self.parallel_origins <= 1 or len(heads) < 2:
@@ -127,19 +133,30 @@ class Ingest:
                     f.result()
         return [o for o in outcomes if o is not None]
 
-    def _sync_reporting(self, peer: Peer, head: OriginHead) -> SyncOutcome:
+    def _round_backlog(self, heads: list[OriginHead]) -> int:
+        """How many entries the peer's heads hold beyond this node's logs (as claimed:
+        it only decides where the registry fold happens, nothing is trusted on it)."""
+        held = {r.origin: r.size for r in self.store.origins()}
+        return sum(max(0, h.size - held.get(h.origin, 0)) for h in heads)
+
+    def _sync_reporting(self, peer: Peer, head: OriginHead, inline: bool = True) -> SyncOutcome:
         """``sync_origin``, with a refusal as its outcome rather than an exception."""
         if self.closing.is_set():
             return SyncOutcome(head.origin, "lagging", detail="node closing")
         try:
-            return self.sync_origin(peer, head)
+            return self.sync_origin(peer, head, inline_index=inline)
         except BrandexError as exc:
             log.warning("sync %s from %s rejected: %s", head.origin, peer.name, exc)
             invalid = isinstance(exc, VerificationError | FormatError)
             return SyncOutcome(head.origin, "rejected", detail=str(exc), invalid=invalid)
 
-    def sync_origin(self, peer: Peer, head: OriginHead) -> SyncOutcome:
+    def sync_origin(
+        self, peer: Peer, head: OriginHead, *, inline_index: bool = True
+    ) -> SyncOutcome:
         """Verify and take one origin's new entries from a peer, or nothing at all.
+
+        ``inline_index``: a small sync folds its entries into the registry in its
+        commit (False: the indexer does, as for a big one).
 
         When the fetched entries do not hash to the signed root, the peer's whole
         log is fetched and checked, to tell a fork (evidence, origin frozen) from
@@ -155,14 +172,16 @@ class Ingest:
         lock = self._lock_for(head.origin)
         locked = lock.acquire(timeout=self.origin_lock_wait)
         try:
-            return self._sync_origin_locked(peer, head, region)
+            return self._sync_origin_locked(peer, head, region, inline_index)
         except _RootMismatch as exc:
             return self._handle_root_mismatch(peer, head, exc)
         finally:
             if locked:
                 lock.release()
 
-    def _sync_origin_locked(self, peer: Peer, head: OriginHead, region: str) -> SyncOutcome:
+    def _sync_origin_locked(
+        self, peer: Peer, head: OriginHead, region: str, inline_index: bool = True
+    ) -> SyncOutcome:
         origin = head.origin
         note = parse_note(head.checkpoint)
         claimed = parse_checkpoint_body(note.text)
@@ -236,7 +255,7 @@ class Ingest:
             # registry answers from it at once (a big one leaves that to the indexer,
             # see indexer.py); its payloads and stateless rule results come back with
             # the verified batches, found in the workers, not parsed here again.
-            index = claimed.size - local_size <= self.inline_index_limit
+            index = inline_index and claimed.size - local_size <= self.inline_index_limit
             payloads: list[bytes] = []
             stateless: list[list[tuple[str, str]]] = []
             for start, envelopes, vb in self._verified_stream(

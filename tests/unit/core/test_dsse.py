@@ -4,9 +4,19 @@ import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from exchange.core.dsse import keyid_of, pae, parse_envelope, sign_envelope, verify_envelope
+from exchange.core.dsse import (
+    _parse_canonical,
+    _parse_json,
+    keyid_of,
+    pae,
+    parse_envelope,
+    sign_envelope,
+    verify_envelope,
+)
 from exchange.core.errors import FormatError, VerificationError
 
 KEY = SigningKey(bytes(range(32)))
@@ -84,3 +94,53 @@ def test_wrong_payload_type_is_rejected():
 def test_malformed_envelopes_are_format_errors(raw):
     with pytest.raises(FormatError):
         parse_envelope(raw)
+
+
+def _general(raw: bytes):
+    """What the general (json.loads) path makes of ``raw``: the envelope or the error."""
+    try:
+        return _parse_json(raw, (1, 8))
+    except FormatError as exc:
+        return str(exc)
+
+
+def _fast(raw: bytes):
+    try:
+        return parse_envelope(raw)
+    except FormatError as exc:
+        return str(exc)
+
+
+def test_canonical_envelopes_take_the_fast_path_with_the_same_result():
+    raw = sign_envelope(b"\x00payload\xff", KEY)
+    env = _parse_canonical(raw)
+    assert env is not None and env == _parse_json(raw, (1, 8)) == parse_envelope(raw)
+    assert env.payload == b"\x00payload\xff" and env.raw is raw
+
+
+_ASCII = st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=12)
+
+
+@given(
+    payload=st.one_of(st.binary(max_size=40), _ASCII.map(str.encode)),
+    ptype=st.one_of(_ASCII, st.text(max_size=4)),
+    keyid=_ASCII,
+    sig=st.one_of(st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode()), _ASCII),
+    spelling=st.sampled_from(["canonical", "spaced", "escaped", "duplicate", "two-sigs"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_path_accepts_and_rejects_exactly_what_json_does(payload, ptype, keyid, sig, spelling):
+    """Whatever the spelling, parse_envelope gives what the json.loads path gives."""
+    b64 = base64.b64encode(payload).decode() if spelling != "escaped" else "AA\\u003d\\u003d"
+    doc = {"payload": b64, "payloadType": ptype, "signatures": [{"keyid": keyid, "sig": sig}]}
+    if spelling == "two-sigs":
+        doc["signatures"].append({"keyid": keyid, "sig": sig})
+    text = json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=spelling != "spaced")
+    if spelling == "spaced":
+        text = text.replace(",", ", ")
+    if spelling == "escaped":
+        text = text.replace("\\\\u003d", "\\u003d")
+    if spelling == "duplicate":
+        text = '{"payload":"AA==",' + text[1:]
+    raw = text.encode("utf-8")
+    assert _fast(raw) == _general(raw)

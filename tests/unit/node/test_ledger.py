@@ -483,6 +483,30 @@ def test_a_big_sync_commits_the_log_and_leaves_the_index_to_the_indexer(
     assert victim.store.read.execute(count).fetchone()[0] == 40
 
 
+def test_a_round_of_many_small_origins_leaves_the_index_to_the_indexer(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    """Each origin is small, but the round brings more than the inline limit in all (a
+    node joining): every log is committed verified, and only the indexer folds them."""
+    js = make_ledger(certs, tmp_path / "js.db", "jiangsu")
+    js.issue(recognitions(0, 12))
+    logs = {ZJ: log_at(issuer, ZJ, 11), "yrd/320000": log_at(js, "yrd/320000", 13)}
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", inline_index_limit=20)
+    got = [(o.origin, o.action, o.added) for o in victim.sync_from(FakePeer("both", logs))]
+    assert got == [("yrd/320000", "appended", 13), (ZJ, "appended", 11)]
+    rows = {o: victim.store.origin(o) for o in logs}
+    assert {o: (r.size, r.indexed) for o, r in rows.items()} == {
+        ZJ: (11, 0),
+        "yrd/320000": (13, 0),
+    }
+    assert Indexer(victim, chunk=7).catch_up() == 24
+    assert all(victim.store.origin(o).indexed == n for o, n in ((ZJ, 11), ("yrd/320000", 13)))
+    # A round within the limit still folds inline.
+    small = make_ledger(certs, tmp_path / "small.db", "anhui", inline_index_limit=24)
+    small.sync_from(FakePeer("both", logs))
+    assert all(small.store.origin(o).indexed == small.store.origin(o).size for o in logs)
+
+
 def test_the_indexer_runs_the_stateless_rules_in_the_pool_one_chunk_ahead(
     issuer: Ledger, certs: Path, tmp_path: Path
 ) -> None:
