@@ -28,8 +28,13 @@ $(PROTO_STAMP): $(PROTO_SRC) tools/gen_proto.py $(VENV_STAMP)
 
 proto: $(PROTO_STAMP)
 
+# Two workers, whole files each (module fixtures such as a federation are built
+# once): end-to-end tests spend most of their time waiting on node processes, so
+# two files at a time fit on two cores. TEST_JOBS=0 runs everything in one process.
+TEST_JOBS ?= 2
+
 test: dev
-	$(PY) -m pytest -q -m "not slow" --durations=15 tests
+	$(PY) -m pytest -q -m "not slow" -n $(TEST_JOBS) --dist loadfile --durations=15 tests
 
 test-all: dev
 	$(PY) -m pytest -q tests

@@ -24,7 +24,7 @@ from exchange.demo.federation import Member, ensure_pki, node_command, write_con
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 
-DEADLINE = float(os.environ.get("BRANDEX_TEST_DEADLINE", "90"))
+DEADLINE = float(os.environ.get("BRANDEX_TEST_DEADLINE", "180"))
 
 
 def free_port() -> int:
