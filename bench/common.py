@@ -40,17 +40,20 @@ def raw_sign_rate(seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def raw_verify_rate(seconds: float = 1.0) -> float:
+def raw_verify_rate(seconds: float = 1.0, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Ed25519 verifies per second of ``clock``: wall time by default; with
+    ``time.process_time``, per second of this process's CPU (on a loaded machine
+    the wall-clock rate measures the share of a core we get, that the cost)."""
     key = SigningKey(b"\x01" * 32)
     msg = b"x" * 600
     sig = key.sign(msg).signature
     vk = key.verify_key
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    n, t0 = 0, clock()
+    while clock() - t0 < seconds:
         for _ in range(100):
             vk.verify(msg, sig)
         n += 100
-    return n / (time.perf_counter() - t0)
+    return n / (clock() - t0)
 
 
 def free_port() -> int:
