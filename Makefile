@@ -28,11 +28,11 @@ $(PROTO_STAMP): $(PROTO_SRC) tools/gen_proto.py $(VENV_STAMP)
 
 proto: $(PROTO_STAMP)
 
-# TEST_JOBS=2 runs two test files at a time (pytest-xdist, whole files each: about
-# 9.5 minutes instead of 14 on 2 cores). Not the default yet: a node restarted on
-# its own port in a fault test can lose that port to the other worker's nodes
-# (seen once: test_kill_receiver_during_large_sync exited 2, not SIGKILL).
-TEST_JOBS ?= 0
+# Two test files at a time (pytest-xdist, whole files each): the end-to-end files
+# mostly wait on node processes, so two overlap on 2 cores (about 9.5 minutes, not
+# 14). Each worker hands out node ports from its own block (tests/conftest.py,
+# exchange/ports.py). TEST_JOBS=0 runs everything in one process.
+TEST_JOBS ?= 2
 
 test: dev
 	$(PY) -m pytest -q -m "not slow" -n $(TEST_JOBS) --dist loadfile --durations=15 tests

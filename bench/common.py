@@ -21,6 +21,7 @@ from exchange.demo.dataset import demo_records
 from exchange.demo.federation import Member, ensure_pki, node_command, write_configs
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
+from exchange.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,31 +55,6 @@ def raw_verify_rate(seconds: float = 1.0, clock: Callable[[], float] = time.perf
             vk.verify(msg, sig)
         n += 100
     return n / (clock() - t0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_ports(k: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """``k`` distinct free ports, none in ``exclude``: the sockets are held until all are
-    chosen, so one run never hands the same port to two listeners."""
-    held: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        while len(ports) < k:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-            port = s.getsockname()[1]
-            if port not in exclude and port not in ports:
-                ports.append(port)
-    finally:
-        for s in held:
-            s.close()
-    return ports
 
 
 def wait(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.02) -> Any:

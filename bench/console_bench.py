@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, free_port, wait
+from bench.common import emit, wait
 from bench.search_bench import _percentiles, query_forms, zhejiang_database
 from exchange import pki
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.demo.federation import brandex_command
+from exchange.ports import free_port
 from exchange.store import Store
 
 PASSWORD = "bench-password-1"

@@ -39,11 +39,12 @@ from typing import Any
 
 import grpc
 
-from bench.common import Nodes, emit, free_ports, raw_sign_rate
+from bench.common import Nodes, emit, raw_sign_rate
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import overlay
 from exchange.core.note import parse_note
 from exchange.demo.governance import make_genesis
+from exchange.ports import free_ports
 
 FEDERATION = "yrd"
 

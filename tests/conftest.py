@@ -19,5 +19,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 # the Chinese output ask for it explicitly.
 os.environ["BRANDEX_LANG"] = "en"
 
+# Each pytest-xdist worker (gw0, gw1, ...) hands out node ports from its own block below
+# the kernel's ephemeral range (exchange/ports.py): a node stopped and restarted on its
+# port must not find it taken by the other worker's nodes or by an outgoing connection.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+if _WORKER.isdigit() and int(_WORKER) < 5:
+    _LOW = 12000 + 4000 * int(_WORKER)
+    os.environ.setdefault("BRANDEX_PORT_RANGE", f"{_LOW}-{_LOW + 3999}")
+
 settings.register_profile("brandex", deadline=None, derandomize=bool(os.environ.get("CI")))
 settings.load_profile("brandex")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.demo.federation import brandex_command, run_brandex
+from exchange.ports import free_port, port_free
 
 __all__ = ["CONSOLE_MEMBER", "DEMO_PASSWORD", "DEMO_USER", "start_console"]
 
@@ -33,7 +34,7 @@ def _serving(url: str) -> bool:
         return False
 
 
-def start_console(fed: Any, port_free: Any, free_port: Any, timeout: float = 60) -> str:
+def start_console(fed: Any, timeout: float = 60) -> str:
     """Start Anhui's console beside the demo nodes; returns its address."""
     config: Path = fed.configs[CONSOLE_MEMBER]
     done = run_brandex(fed.root, "web", "cert", "--config", str(config))

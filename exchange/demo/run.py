@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +43,7 @@ from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
+from exchange.ports import free_port, port_free
 
 __all__ = ["DemoFederation", "main"]
 
@@ -68,16 +68,6 @@ AGREEMENTS = [
 
 def say(text: str = "") -> None:
     print(text, flush=True)
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class DemoFederation:
@@ -247,13 +237,6 @@ class DemoFederation:
         return out
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def metrics_url(fed: DemoFederation, name: str) -> str:
     """Where ``name`` serves its Prometheus metrics (from its config)."""
     return f"http://{fed.config(name).metrics_listen}/metrics"
@@ -376,7 +359,7 @@ def _run_demo(state: Path, lock: DemoLock) -> int:
             return set(sizes[0]) == set(target) and all(s == sizes[0] for s in sizes)
 
         wait_for(converged, 180, "all nodes to converge")
-        console = start_console(fed, port_free, free_port)
+        console = start_console(fed)
         sizes = fed.sizes()
         origins = sorted(target)
         say("  node      " + " ".join(f"{o:>11s}" for o in origins))
@@ -566,7 +549,7 @@ def _run_up(state: Path, lock: DemoLock) -> int:
         fed.start()
         say("federation ready: " + ", ".join(f"{m.name}=127.0.0.1:{m.port}" for m in fed.members))
         show_metrics(fed, "zhejiang")
-        say_console(start_console(fed, port_free, free_port), after="runs until Ctrl-C")
+        say_console(start_console(fed), after="runs until Ctrl-C")
         anhui = fed.shown(fed.configs["anhui"])
         say(f"try: .venv/bin/brandex node status --config {anhui}   (Ctrl-C stops)")
         while not stop.is_set():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,9 @@ from exchange.demo.dataset import demo_records
 from exchange.demo.federation import Member, ensure_pki, node_command, write_configs
 from exchange.node.config import load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
+from exchange.ports import free_port
 
 DEADLINE = float(os.environ.get("BRANDEX_TEST_DEADLINE", "180"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def brandex(
