@@ -115,6 +115,9 @@ class CosignRequester:
         #: The size each witness last cosigned, as far as this node knows (0: unknown).
         self.known: dict[str, int] = {}
         self.conflicts = 0
+        #: Rounds run, and the ledger version the loop has acted on (for tests).
+        self.rounds = 0
+        self.seen = -1
         #: witness -> (size, when) of its last failed request: not asked again for that
         #: size before retry_interval, however often the ledger changes meanwhile.
         self._failed: dict[str, tuple[int, float]] = {}
@@ -133,12 +136,25 @@ class CosignRequester:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
-        version = -1
+        """A round when the own log changed, the federation document did (a witness set
+        or key), or ``retry_interval`` passed; not on every other origin's change.
+
+        A node mirroring thousands of origins sees a change every few milliseconds
+        while it syncs; a round reads the own checkpoint and its cosignature lines.
+        """
+        version = self.ledger.version
+        ran_at, ran_when = -1, float("-inf")
         while not self._stop.is_set() and not self.ledger.closing.is_set():
-            try:
-                self.request_round()
-            except Exception:
-                log.exception("cosignature requests failed")
+            changed = self.ledger.changed_since(ran_at) if ran_at >= 0 else None
+            due = time.monotonic() - ran_when >= self.retry_interval
+            if changed is None or self.ledger.origin in changed or due:
+                ran_at, ran_when = version, time.monotonic()
+                self.rounds += 1
+                try:
+                    self.request_round()
+                except Exception:
+                    log.exception("cosignature requests failed")
+            self.seen = version
             version = self.ledger.wait_for_change(version, timeout=self.retry_interval)
 
     def request_round(self) -> int:

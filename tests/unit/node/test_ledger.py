@@ -655,3 +655,40 @@ def test_changes_name_the_origins_whose_heads_moved(
     for _ in range(js._changes.maxlen):
         js._notify("yrd/320000")
     assert js.changed_since(mid) is None  # older than the kept changes
+
+
+def test_cosignature_rounds_follow_the_own_log_not_every_mirrored_origin(
+    certs: Path, tmp_path: Path
+) -> None:
+    """A node mirroring many origins sees a change every few milliseconds while it
+    syncs; its cosignature requester runs a round for its own log's changes only
+    (and for a change of everything, or when the retry interval passes)."""
+    from exchange.node.witnessing import CosignRequester
+
+    ledger = make_ledger(certs, tmp_path / "zj.db", "zhejiang")
+    requester = CosignRequester(
+        ledger, witnesses=dict, connect=lambda address: None, retry_interval=3600
+    )
+
+    def settle(version: int) -> None:
+        deadline = time.monotonic() + 60
+        while requester.seen < version:
+            assert time.monotonic() < deadline, "the requester never woke"
+            time.sleep(0.01)
+
+    requester.start()
+    try:
+        settle(ledger.version)
+        assert requester.rounds == 1
+        for _ in range(30):
+            ledger._notify("yrd/340000")
+            settle(ledger.version)
+        assert requester.rounds == 1
+        ledger.issue(recognitions(0, 1))
+        settle(ledger.version)
+        assert requester.rounds == 2
+        ledger._notify(None)
+        settle(ledger.version)
+        assert requester.rounds == 3
+    finally:
+        requester.stop()
