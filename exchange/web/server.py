@@ -121,6 +121,9 @@ def serve(config: NodeConfig, listen: str | None = None) -> None:
             log_level="warning",
             access_log=False,
             server_header=False,
+            # SIGTERM stops the console within seconds: connections still open then
+            # (a stalled client, a half-done TLS handshake) are not waited on.
+            timeout_graceful_shutdown=3,
             **tls,
         )
     finally:
