@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from exchange import pki
+from exchange import pki, pki_issue
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import x509
 from exchange.core.checkpoint import Checkpoint, sign_checkpoint
@@ -127,7 +127,7 @@ def build(root: Path, origins: int, entries: int, servers: int) -> dict:
     provinces = sorted({r[:2] + "0000" for r, _ in layout.values()} | {joiner_region[:2] + "0000"})
     t0 = time.perf_counter()
     pki.init_federation(root / "certs", FEDERATION, node_members, jurisdictions=provinces)
-    keys = pki.certify_origins(
+    keys = pki_issue.certify_origins(
         root / "certs", {n: layout[n][0] for n in names if n not in node_members}
     )
     for n in node_members:

@@ -20,7 +20,9 @@ own directory; :func:`sign_request`, run by the anchor's holder, checks the
 request and answers with ``response.json``; :func:`install_certificates` checks
 that answer against the member's keys and writes the certificates beside them.
 :func:`init_federation` and :func:`add_member` run the same three steps in
-memory, so there is one way a member certificate comes to be.
+memory (:mod:`exchange.pki_enrol`), so there is one way a member certificate
+comes to be. Certificates themselves are built in :mod:`exchange.pki_issue`;
+this module reads and writes the files around them.
 
 Private keys are unencrypted PKCS#8 PEM, created with mode 0600 and never
 widened. That is acceptable for a demo federation on one machine; a real
@@ -33,53 +35,64 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import nacl.signing
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from exchange.core.errors import (
     ConflictError,
     FormatError,
     NotFoundError,
     ValidationError,
-    VerificationError,
 )
 from exchange.core.regions import validate_region
 from exchange.core.x509 import (
-    JURISDICTION_URI_PREFIX,
     STAFF_URI_PREFIX,
     anchor_jurisdictions,
-    cert_operator_region,
-    cert_region,
-    region_within,
-    verify_chain,
 )
 from exchange.files import write_atomic
+from exchange.pki_enrol import (
+    CERT_FIELD,
+    KEY_FIELD,
+    check_new_member,
+    install_response,
+    new_request,
+    run_flow,
+    sign_member,
+    tls_files,
+)
+from exchange.pki_issue import (
+    ANCHOR_CERT,
+    ANCHOR_KEY,
+    BACKDATE,
+    EKU,
+    anchor_label,
+    anchor_name,
+    cert_to_pem,
+    check_within,
+    issue_certificate,
+    key_to_pem,
+    load_issuer,
+    make_anchor,
+    utc_now,
+)
 from exchange.pki_request import (
     MAX_FILE_BYTES,
     ROLES,
     CertRequest,
-    build_request,
-    build_response,
     check_hosts,
     check_name,
     expected_sans,
     expected_subject,
-    parse_request,
-    parse_response,
 )
 
 __all__ = [
-    "ANCHOR_VALIDITY_YEARS",
     "DEMO_MEMBERS",
-    "MEMBER_VALIDITY_YEARS",
     "MemberPaths",
     "add_member",
     "certify_signing_key",
@@ -108,14 +121,7 @@ DEMO_MEMBERS: dict[str, str] = {
 }
 """The demo federation: the YRD provinces plus a city and a county, and Henan."""
 
-ANCHOR_VALIDITY_YEARS = 10
-MEMBER_VALIDITY_YEARS = 2
-
-# Clock skew between machines should not make a fresh certificate "not yet valid".
-_BACKDATE = timedelta(hours=1)
 _FEDERATION_FILE = "federation.json"
-_ANCHOR_CERT = "anchor.pem"
-_ANCHOR_KEY = "anchor.key"
 
 
 @dataclass(frozen=True)
@@ -153,12 +159,12 @@ def member_paths(out: Path, name: str) -> MemberPaths:
         operator_key=base / "operator.key",
         signing_cert=base / "signing.pem",
         signing_key=base / "signing.key",
-        anchor=out / _ANCHOR_CERT,
+        anchor=out / ANCHOR_CERT,
         governance_key=base / "governance.key",
         governance_pub=base / "governance.pub",
         request=base / "request.json",
         response=base / "response.json",
-        installed_anchor=base / _ANCHOR_CERT,
+        installed_anchor=base / ANCHOR_CERT,
     )
 
 
@@ -168,21 +174,7 @@ def _own_paths(member_dir: Path) -> MemberPaths:
     return member_paths(member_dir.parent, member_dir.name)
 
 
-# Which MemberPaths field holds each role's private key and certificate.
-_KEY_FIELD = {"node": "node_key", "operator": "operator_key", "signing": "signing_key"}
-_CERT_FIELD = {"node": "node_cert", "operator": "operator_cert", "signing": "signing_cert"}
-
-
 # --- validation -------------------------------------------------------------------------
-
-
-def _check_within(region: str, jurisdictions: Sequence[str], anchor_name: str) -> None:
-    if not any(region_within(region, j) for j in jurisdictions):
-        raise ValidationError(
-            "region",
-            f"not within anchor {anchor_name!r} jurisdictions [{', '.join(jurisdictions)}]",
-            region,
-        )
 
 
 def _check_distinct_regions(members: Mapping[str, str]) -> None:
@@ -194,311 +186,6 @@ def _check_distinct_regions(members: Mapping[str, str]) -> None:
                 " one node per region"
             )
         seen[region] = name
-
-
-# --- certificate building -----------------------------------------------------------------
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
-    return now.astimezone(UTC)
-
-
-def _add_years(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February in a non-leap target year
-        return moment.replace(year=moment.year + years, day=28)
-
-
-def _cn(text: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-
-def _anchor_name(federation: str) -> str:
-    return f"brandex {federation} anchor"
-
-
-@dataclass(frozen=True)
-class _Issuer:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-
-def _make_anchor(federation: str, jurisdictions: Sequence[str], now: datetime) -> _Issuer:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _cn(_anchor_name(federation))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(_add_years(now, ANCHOR_VALIDITY_YEARS))
-        # pathLen 0: this tooling issues members directly; no intermediate may appear.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(JURISDICTION_URI_PREFIX + j) for j in jurisdictions]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return _Issuer(cert, key)
-
-
-def _digital_signature_only() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _issue(
-    issuer: _Issuer,
-    subject: str,
-    public_key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey,
-    sans: list[x509.GeneralName],
-    eku: list[x509.ObjectIdentifier] | None,
-    now: datetime,
-) -> x509.Certificate:
-    # A member certificate must not outlive the anchor that vouches for it.
-    not_after = min(_add_years(now, MEMBER_VALIDITY_YEARS), issuer.cert.not_valid_after_utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_cn(subject))
-        .issuer_name(issuer.cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_digital_signature_only(), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-    )
-    if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    return builder.sign(issuer.key, hashes.SHA256())
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),  # demo federation: see the module docstring
-    )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-_EKU: dict[str, list[x509.ObjectIdentifier] | None] = {
-    "node": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-    "operator": [ExtendedKeyUsageOID.CLIENT_AUTH],
-    "staff": [ExtendedKeyUsageOID.CLIENT_AUTH],
-    "signing": None,
-}
-
-
-def _public_pem(key: ed25519.Ed25519PrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-# --- the three steps, in memory ----------------------------------------------------------------
-# Each returns {MemberPaths field: file contents}; writing is the caller's last act, so a
-# refusal at any step leaves nothing behind.
-
-
-def _new_request(name: str, region: str, hosts: Sequence[str]) -> dict[str, bytes]:
-    """Step 1 (the member): fresh private keys and the request that proves possession of them."""
-    keys: dict[str, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey] = {
-        "node": ec.generate_private_key(ec.SECP256R1()),
-        "operator": ec.generate_private_key(ec.SECP256R1()),
-        "signing": ed25519.Ed25519PrivateKey.generate(),
-    }
-    governance = ed25519.Ed25519PrivateKey.generate()
-    files = {_KEY_FIELD[role]: _key_pem(keys[role]) for role in ROLES}
-    files["governance_key"] = _key_pem(governance)
-    files["governance_pub"] = _public_pem(governance)
-    files["request"] = build_request(keys, governance, name, region, hosts)
-    return files
-
-
-def _tls_files(
-    issuer: _Issuer, name: str, region: str, hosts: Sequence[str], now: datetime
-) -> dict[str, bytes]:
-    """A member's node (server and client) and operator (client) keys and certificates."""
-    node_key = ec.generate_private_key(ec.SECP256R1())
-    node = _issue(
-        issuer,
-        f"brandex node {region} {name}",
-        node_key.public_key(),
-        expected_sans("node", region, hosts),
-        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-        now,
-    )
-    operator_key = ec.generate_private_key(ec.SECP256R1())
-    operator = _issue(
-        issuer,
-        f"brandex operator {region} {name}",
-        operator_key.public_key(),
-        expected_sans("operator", region, ()),
-        [ExtendedKeyUsageOID.CLIENT_AUTH],
-        now,
-    )
-    return {
-        "node.pem": _cert_pem(node),
-        "node.key": _key_pem(node_key),
-        "operator.pem": _cert_pem(operator),
-        "operator.key": _key_pem(operator_key),
-    }
-
-
-def _anchor_label(anchor: x509.Certificate) -> str:
-    cn = anchor.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(cn[0].value) if cn else anchor.subject.rfc4514_string()
-
-
-def _check_new_member(
-    doc: Mapping[str, Any], name: str, region: str, governance_hex: str | None = None
-) -> None:
-    """Refuse a name, region or governance key that already belongs to a member."""
-    members: Mapping[str, Mapping[str, str]] = doc["members"]
-    if name in members:
-        raise ConflictError(f"member {name!r} already exists (region {members[name]['region']})")
-    for other, entry in members.items():
-        if entry["region"] == region:
-            raise ConflictError(f"region {region} already belongs to member {other!r}")
-        if governance_hex is not None and entry.get("governance_key") == governance_hex:
-            raise ConflictError(f"the governance key is already member {other!r}'s")
-
-
-def _sign(
-    issuer: _Issuer, doc: Mapping[str, Any], request: bytes, now: datetime
-) -> tuple[CertRequest, bytes, dict[str, str]]:
-    """Step 2 (the anchor): check ``request`` against the anchor and ``doc``; issue.
-
-    Returns the checked request, the response bytes and the member's entry for
-    ``federation.json``; ``doc`` is not changed.
-    """
-    req = parse_request(request)
-    _check_within(req.region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
-    governance_hex = req.governance_raw.hex()
-    _check_new_member(doc, req.name, req.region, governance_hex)
-    certs = {
-        role: _issue(
-            issuer,
-            expected_subject(role, req.name, req.region),
-            req.csrs[role].public_key(),  # type: ignore[arg-type]  # types checked in parse
-            expected_sans(role, req.region, req.hosts),
-            _EKU[role],
-            now,
-        )
-        for role in ROLES
-    }
-    response = build_response(doc["federation"], req.name, req.region, issuer.cert, certs)
-    return req, response, {"region": req.region, "governance_key": governance_hex}
-
-
-def _install(
-    keys: Mapping[str, bytes],
-    response: bytes,
-    request: bytes | None,
-    now: datetime,
-    expect_anchor: x509.Certificate | None = None,
-    where: str = "the member directory",
-) -> dict[str, bytes]:
-    """Step 3 (the member): check the response against its keys; return the certificate files.
-
-    ``keys`` maps each role to its private key PEM. Every certificate must hold
-    that key's public half and chain to the response's anchor (which must be
-    ``expect_anchor`` when given) within its jurisdictions, for the region and
-    name the member asked for (``request``, when it is at hand).
-    """
-    resp = parse_response(response)
-    # The anchor is installed as the member's trust root: a changed byte in it
-    # (its jurisdictions, say) must be caught even when no anchor is pinned.
-    try:
-        resp.anchor.verify_directly_issued_by(resp.anchor)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        raise VerificationError(
-            f"the response's anchor {_anchor_label(resp.anchor)!r} is not validly self-signed"
-        ) from None
-    if expect_anchor is not None and resp.anchor != expect_anchor:
-        raise VerificationError(
-            f"the response's anchor {_anchor_label(resp.anchor)!r} is not the anchor you trust"
-            f" ({_anchor_label(expect_anchor)!r})"
-        )
-    if request is not None:
-        asked = parse_request(request)
-        if (asked.name, asked.region) != (resp.name, resp.region):
-            raise ValidationError(
-                "response",
-                f"is for {resp.name!r} in {resp.region}, but {where} asked for"
-                f" {asked.name!r} in {asked.region}",
-            )
-    for role in ROLES:
-        cert = resp.certificates[role]
-        try:
-            key = serialization.load_pem_private_key(keys[role], password=None)
-        except (ValueError, TypeError) as exc:
-            raise FormatError(f"{where}: cannot read the {role} key: {exc}") from None
-        try:
-            matches = key.public_key() == cert.public_key()
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise FormatError(f"the {role} certificate's key cannot be read: {exc}") from None
-        if not matches:
-            raise VerificationError(
-                f"the {role} certificate is not for the {role} key in {where}"
-                " (a response for other keys, or keys made again since the request)"
-            )
-        try:
-            verify_chain(cert, [], [resp.anchor], at=now)
-        except VerificationError as exc:
-            raise VerificationError(f"the {role} certificate: {exc}") from None
-        named = cert_operator_region(cert) if role == "operator" else cert_region(cert)
-        if named != resp.region:
-            raise VerificationError(
-                f"the {role} certificate names region {named}, not {resp.region}"
-            )
-    files = {_CERT_FIELD[role]: _cert_pem(resp.certificates[role]) for role in ROLES}
-    files["installed_anchor"] = _cert_pem(resp.anchor)
-    return files
 
 
 # --- file writing -------------------------------------------------------------------------
@@ -518,23 +205,23 @@ def issue_staff_certificate(
         NotFoundError: no anchor key in ``anchor_dir``.
         ValidationError: unknown region, or one outside the anchor's jurisdictions.
     """
-    moment = _now(now)
+    moment = utc_now(now)
     validate_region(region, "region")
-    issuer = _load_issuer(Path(anchor_dir))
-    _check_within(region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
+    issuer = load_issuer(Path(anchor_dir))
+    check_within(region, anchor_jurisdictions(issuer.cert), anchor_label(issuer.cert))
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _issue(
+    cert = issue_certificate(
         issuer,
         f"brandex staff {region} {label}".strip(),
         key.public_key(),
         [x509.UniformResourceIdentifier(STAFF_URI_PREFIX + region)],
-        _EKU["staff"],
+        EKU["staff"],
         moment,
     )
     dest = Path(dest)
     key_path, cert_path = dest / "staff.key", dest / "staff.pem"
-    write_atomic(key_path, _key_pem(key), 0o600)
-    write_atomic(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, key_to_pem(key), 0o600)
+    write_atomic(cert_path, cert_to_pem(cert), 0o644)
     return key_path, cert_path
 
 
@@ -564,30 +251,6 @@ def _write_federation(out: Path, doc: Mapping[str, Any]) -> None:
 
 
 # --- public API ---------------------------------------------------------------------------
-
-
-def _run_flow(
-    issuer: _Issuer,
-    doc: dict[str, Any],
-    paths: MemberPaths,
-    name: str,
-    region: str,
-    hosts: Sequence[str],
-    now: datetime,
-) -> dict[str, bytes]:
-    """Request, sign and install one member in memory; records it in ``doc``.
-
-    The same three steps the CLI runs across agencies, for the conveniences
-    that make a whole demo federation on one machine.
-    """
-    files = _new_request(name, region, hosts)
-    _, response, entry = _sign(issuer, doc, files["request"], now)
-    keys = {role: files[_KEY_FIELD[role]] for role in ROLES}
-    files.update(
-        _install(keys, response, files["request"], now, issuer.cert, str(paths.request.parent))
-    )
-    doc["members"][name] = entry
-    return files
 
 
 def init_federation(
@@ -631,7 +294,7 @@ def init_federation(
             members share a region.
     """
     out = Path(out)
-    moment = _now(now)
+    moment = utc_now(now)
     check_name("federation", federation)
     if not members and not jurisdictions:
         raise ValidationError(
@@ -649,25 +312,25 @@ def init_federation(
     for code in juris:
         validate_region(code, "jurisdiction")
     for region in members.values():
-        _check_within(region, juris, _anchor_name(federation))
+        check_within(region, juris, anchor_name(federation))
     host_list = check_hosts(hosts)
 
-    existing = [p for p in (_ANCHOR_CERT, _ANCHOR_KEY, _FEDERATION_FILE) if (out / p).exists()]
+    existing = [p for p in (ANCHOR_CERT, ANCHOR_KEY, _FEDERATION_FILE) if (out / p).exists()]
     if existing and not force:
         raise ConflictError(
             f"{out} already holds a federation ({', '.join(existing)});"
             " refusing to overwrite its anchor without force"
         )
 
-    anchor = _make_anchor(federation, juris, moment)
+    anchor = make_anchor(federation, juris, moment)
     doc: dict[str, Any] = {"federation": federation, "jurisdictions": juris, "members": {}}
     member_files = {}
     for name, region in members.items():
         paths = member_paths(out, name)
-        member_files[name] = (paths, _run_flow(anchor, doc, paths, name, region, host_list, moment))
+        member_files[name] = (paths, run_flow(anchor, doc, paths, name, region, host_list, moment))
 
-    write_atomic(out / _ANCHOR_KEY, _key_pem(anchor.key), 0o600)
-    write_atomic(out / _ANCHOR_CERT, _cert_pem(anchor.cert), 0o644)
+    write_atomic(out / ANCHOR_KEY, key_to_pem(anchor.key), 0o600)
+    write_atomic(out / ANCHOR_CERT, cert_to_pem(anchor.cert), 0o644)
     for paths, files in member_files.values():
         _write_files(paths, files)
     _write_federation(out, doc)
@@ -721,22 +384,6 @@ def read_federation(out: Path) -> dict[str, Any]:
     return doc
 
 
-def _load_issuer(out: Path) -> _Issuer:
-    cert_path, key_path = out / _ANCHOR_CERT, out / _ANCHOR_KEY
-    try:
-        cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"no anchor in {out} (missing {Path(exc.filename).name})") from None
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise FormatError(f"{out}: cannot read the anchor: {exc}") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-        raise FormatError(f"{key_path} is not the private key of {cert_path}")
-    return _Issuer(cert, key)
-
-
 def add_member(
     out: Path,
     name: str,
@@ -767,19 +414,19 @@ def add_member(
             member directory already holds files.
     """
     out = Path(out)
-    moment = _now(now)
+    moment = utc_now(now)
     check_name("member", name)
     validate_region(region, "region")
     host_list = check_hosts(hosts)
     doc = read_federation(out)
-    issuer = _load_issuer(out)
-    _check_within(region, anchor_jurisdictions(issuer.cert), _anchor_label(issuer.cert))
-    _check_new_member(doc, name, region)
+    issuer = load_issuer(out)
+    check_within(region, anchor_jurisdictions(issuer.cert), anchor_label(issuer.cert))
+    check_new_member(doc, name, region)
     paths = member_paths(out, name)
-    present = _present(paths, (*_KEY_FIELD.values(), *_CERT_FIELD.values(), "governance_key"))
+    present = _present(paths, (*KEY_FIELD.values(), *CERT_FIELD.values(), "governance_key"))
     if present:
         raise ConflictError(f"{out / name} already holds {', '.join(sorted(present))}")
-    files = _run_flow(issuer, doc, paths, name, region, host_list, moment)
+    files = run_flow(issuer, doc, paths, name, region, host_list, moment)
     _write_files(paths, files)
     _write_federation(out, doc)
 
@@ -809,13 +456,13 @@ def request_certificates(
     validate_region(region, "region")
     host_list = check_hosts(hosts)
     paths = _own_paths(member_dir)
-    present = _present(paths, (*_KEY_FIELD.values(), "governance_key"))
+    present = _present(paths, (*KEY_FIELD.values(), "governance_key"))
     if present and not force:
         raise ConflictError(
             f"{member_dir} already holds {', '.join(sorted(present))};"
             " refusing to replace private keys without force"
         )
-    _write_files(paths, _new_request(name, region, host_list))
+    _write_files(paths, new_request(name, region, host_list))
     return paths
 
 
@@ -836,11 +483,11 @@ def sign_request(
         ConflictError: the name, region or governance key is already a member's.
     """
     anchor_dir = Path(anchor_dir)
-    moment = _now(now)
+    moment = utc_now(now)
     data = _read_limited(Path(request), "certificate request")
     doc = read_federation(anchor_dir)
-    issuer = _load_issuer(anchor_dir)
-    req, response_bytes, entry = _sign(issuer, doc, data, moment)
+    issuer = load_issuer(anchor_dir)
+    req, response_bytes, entry = sign_member(issuer, doc, data, moment)
     write_atomic(Path(response), response_bytes, 0o644)
     doc["members"][req.name] = entry
     _write_federation(anchor_dir, doc)
@@ -867,12 +514,12 @@ def install_certificates(
         FormatError, ValidationError, VerificationError: the response is refused;
             nothing is written.
     """
-    moment = _now(now)
+    moment = utc_now(now)
     paths = _own_paths(member_dir)
     data = _read_limited(Path(response), "certificate response")
     keys = {}
     for role in ROLES:
-        key_path: Path = getattr(paths, _KEY_FIELD[role])
+        key_path: Path = getattr(paths, KEY_FIELD[role])
         try:
             keys[role] = key_path.read_bytes()
         except FileNotFoundError:
@@ -886,7 +533,7 @@ def install_certificates(
             raise NotFoundError(f"no anchor certificate at {anchor}") from None
         except ValueError as exc:
             raise FormatError(f"{anchor}: not a PEM certificate: {exc}") from None
-    files = _install(keys, data, request, moment, expected, str(member_dir))
+    files = install_response(keys, data, request, moment, expected, str(member_dir))
     _write_files(paths, files)
     return paths
 
@@ -906,12 +553,12 @@ def renew_member_tls(
         NotFoundError: no federation, anchor or member ``name`` in ``out``.
     """
     out = Path(out)
-    moment = _now(now)
+    moment = utc_now(now)
     doc = read_federation(out)
     if name not in doc["members"]:
         raise NotFoundError(f"{out} has no member {name!r}")
     region = doc["members"][name]["region"]
-    issuer = _load_issuer(out)
+    issuer = load_issuer(out)
     paths = member_paths(out, name)
     kept: list[str] = []
     if paths.node_cert.exists():
@@ -922,7 +569,7 @@ def renew_member_tls(
             sans = x509.SubjectAlternativeName([])
         kept = [str(v) for v in sans.get_values_for_type(x509.DNSName)]
         kept += [str(v) for v in sans.get_values_for_type(x509.IPAddress)]
-    files = _tls_files(issuer, name, region, check_hosts([*kept, *hosts]), moment)
+    files = tls_files(issuer, name, region, check_hosts([*kept, *hosts]), moment)
     written = []
     for filename in files:
         path = out / name / filename
@@ -948,27 +595,27 @@ def certify_signing_key(
         NotFoundError: no federation, anchor or member ``name`` in ``out``.
     """
     out, dest = Path(out), Path(dest)
-    moment = _now(now)
+    moment = utc_now(now)
     doc = read_federation(out)
     if name not in doc["members"]:
         raise NotFoundError(f"{out} has no member {name!r}")
     region = doc["members"][name]["region"]
-    issuer = _load_issuer(out)
+    issuer = load_issuer(out)
     key = ed25519.Ed25519PrivateKey.generate()
-    cert = _issue(
+    cert = issue_certificate(
         issuer,
         expected_subject("signing", name, region),
         key.public_key(),
         expected_sans("signing", region, ()),
-        _EKU["signing"],
+        EKU["signing"],
         moment,
     )
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     stem = f"signing-{hashlib.sha256(raw).hexdigest()[:12]}"
     dest.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = dest / f"{stem}.key", dest / f"{stem}.pem"
-    write_atomic(key_path, _key_pem(key), 0o600)
-    write_atomic(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, key_to_pem(key), 0o600)
+    write_atomic(cert_path, cert_to_pem(cert), 0o644)
     return key_path, cert_path
 
 
@@ -989,8 +636,8 @@ def revoke_certificate(
         FormatError: ``cert_pem`` is not a certificate the anchor issued.
     """
     out = Path(out)
-    moment = _now(now)
-    issuer = _load_issuer(out)
+    moment = utc_now(now)
+    issuer = load_issuer(out)
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:
@@ -1011,7 +658,7 @@ def revoke_certificate(
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.cert.subject)
-        .last_update(moment - _BACKDATE)
+        .last_update(moment - BACKDATE)
         .next_update(moment + timedelta(days=365))
     )
     for r in revoked:
@@ -1061,49 +708,3 @@ def load_governance_key(path: Path) -> nacl.signing.SigningKey:
         FormatError: it is not an unencrypted Ed25519 PKCS#8 PEM key.
     """
     return _load_ed25519(path, "governance key")
-
-
-def certify_origins(
-    out: Path, regions: Mapping[str, str], now: datetime | None = None
-) -> dict[str, tuple[nacl.signing.SigningKey, str]]:
-    """Signing keys and certificates for many origins at once, in memory only.
-
-    For harnesses that build a large federation's logs offline (thousands of
-    origins): a real key and a certificate from the anchor in ``out`` for each
-    region, exactly as a member's, without the TLS and operator credentials or
-    any file (a member's full set costs tens of milliseconds, mostly fsync).
-
-    Returns:
-        name -> (signing key, certificate PEM).
-
-    Raises:
-        NotFoundError: no federation or anchor in ``out``.
-        ValidationError: a region that is unknown or outside the anchor's jurisdictions.
-    """
-    out = Path(out)
-    moment = _now(now)
-    issuer = _load_issuer(out)
-    anchor_cn = issuer.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    label = str(anchor_cn[0].value) if anchor_cn else issuer.cert.subject.rfc4514_string()
-    jurisdictions = anchor_jurisdictions(issuer.cert)
-    result = {}
-    for name, region in regions.items():
-        check_name("member", name)
-        validate_region(region, "region")
-        _check_within(region, jurisdictions, label)
-        key = ed25519.Ed25519PrivateKey.generate()
-        cert = _issue(
-            issuer,
-            f"brandex signing key {region}",
-            key.public_key(),
-            expected_sans("signing", region, ()),
-            None,
-            moment,
-        )
-        raw = key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        result[name] = (nacl.signing.SigningKey(raw), _cert_pem(cert).decode())
-    return result

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from harness import Federation
 
-from exchange import pki, pki_request
+from exchange import pki, pki_issue, pki_request
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.node.identity import open_channel
 
@@ -37,21 +37,21 @@ def node(tmp_path_factory: pytest.TempPathFactory, shared_certs: Path):
     # (Kaifeng) and one certificate it should never have issued (for Zhejiang's region).
     hn = root / "hn"
     pki.init_federation(hn, "hn", {"kaifeng": "410200"}, jurisdictions=["410000"])
-    issuer = pki._load_issuer(hn)
+    issuer = pki_issue.load_issuer(hn)
     # `certs sign` refuses such a request, so the rogue certificates are minted directly.
     (hn / "rogue").mkdir()
     for role in ("node", "operator"):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = pki._issue(
+        cert = pki_issue.issue_certificate(
             issuer,
             pki_request.expected_subject(role, "rogue", "330000"),
             key.public_key(),
             pki_request.expected_sans(role, "330000", ()),
-            pki._EKU[role],
+            pki_issue.EKU[role],
             datetime.now(UTC),
         )
-        (hn / "rogue" / f"{role}.pem").write_bytes(pki._cert_pem(cert))
-        (hn / "rogue" / f"{role}.key").write_bytes(pki._key_pem(key))
+        (hn / "rogue" / f"{role}.pem").write_bytes(pki_issue.cert_to_pem(cert))
+        (hn / "rogue" / f"{role}.key").write_bytes(pki_issue.key_to_pem(key))
     config = fed.configs["zhejiang"]
     text = config.read_text()
     line = next(ln for ln in text.splitlines() if ln.startswith("anchors = "))

@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from harness import wait_until
 from hostile import HostilePeer, ScriptedLog
 
-from exchange import pki
+from exchange import pki, pki_issue
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core.x509 import OPERATOR_URI_PREFIX, REGION_URI_PREFIX
 from exchange.node.identity import open_channel
@@ -45,15 +45,15 @@ ADMIN_RPCS = {
 
 def _cert(certs: Path, out: Path, name: str, uris: list[str], now: datetime) -> tuple[Path, Path]:
     """A client certificate from the federation's real anchor, issued as of ``now``."""
-    issuer = pki._load_issuer(certs)
+    issuer = pki_issue.load_issuer(certs)
     key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.UniformResourceIdentifier(u) for u in uris] or [x509.DNSName("client.test")]
-    cert = pki._issue(
+    cert = pki_issue.issue_certificate(
         issuer, f"test {name}", key.public_key(), sans, [ExtendedKeyUsageOID.CLIENT_AUTH], now
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.pem").write_bytes(pki._cert_pem(cert))
-    (out / f"{name}.key").write_bytes(pki._key_pem(key))
+    (out / f"{name}.pem").write_bytes(pki_issue.cert_to_pem(cert))
+    (out / f"{name}.key").write_bytes(pki_issue.key_to_pem(key))
     return out / f"{name}.pem", out / f"{name}.key"
 
 

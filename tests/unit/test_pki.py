@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from exchange import pki
+from exchange import pki, pki_issue
 from exchange.cli.certs import certs_group
 from exchange.core.errors import (
     ConflictError,
@@ -163,7 +163,7 @@ def test_member_certificates_chain_and_name_their_region(fed: Path, name: str, r
 def test_certify_origins_in_memory(fed: Path) -> None:
     """Harness keys for many origins: each certified for its region, nothing written."""
     before = sorted(p.name for p in fed.iterdir())
-    got = pki.certify_origins(fed, {"cixi": "330282", "longwan": "330303"}, now=NOW)
+    got = pki_issue.certify_origins(fed, {"cixi": "330282", "longwan": "330303"}, now=NOW)
     assert sorted(p.name for p in fed.iterdir()) == before
     anchor = _cert(pki.member_paths(fed, "wenzhou").anchor)
     for name, region in (("cixi", "330282"), ("longwan", "330303")):
@@ -172,7 +172,7 @@ def test_certify_origins_in_memory(fed: Path) -> None:
         raw = verify_signing_certificate(cert, [], [anchor], at=NOW, region=region)
         assert raw == bytes(key.verify_key)
     with pytest.raises(ValidationError):  # outside the anchor's jurisdictions
-        pki.certify_origins(fed, {"beijing": "110000"}, now=NOW)
+        pki_issue.certify_origins(fed, {"beijing": "110000"}, now=NOW)
 
 
 def test_signing_certificate_matches_signing_key(fed: Path) -> None:

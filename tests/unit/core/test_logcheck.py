@@ -12,7 +12,7 @@ import pytest
 from builders import counterfeit_case, recognition
 from nacl.signing import SigningKey
 
-from exchange import pki
+from exchange import pki, pki_issue
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.audit.report import to_html, to_json, to_text
 from exchange.audit.runner import decode_entry
@@ -664,22 +664,7 @@ class _FakeLogService:
 
 def _second_signing_key(certs: Path) -> tuple[SigningKey, str]:
     """Another key certified for 330000 (a key rotation), from the same anchor."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat
-    from cryptography.x509 import UniformResourceIdentifier
-
-    issuer = pki._load_issuer(certs)
-    key = ed25519.Ed25519PrivateKey.generate()
-    cert = pki._issue(
-        issuer,
-        "brandex signing key 330000 (rotated)",
-        key.public_key(),
-        [UniformResourceIdentifier("urn:brandex:region:330000")],
-        None,
-        datetime.now(UTC),
-    )
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, pki.serialization.NoEncryption())
-    return SigningKey(raw), cert.public_bytes(Encoding.PEM).decode()
+    return pki_issue.certify_origins(certs, {"rotated": "330000"})["rotated"]
 
 
 def _run(certs: Path, logs: dict[str, dict[str, tuple[list[bytes], str]]], workers: int):
