@@ -13,17 +13,8 @@ from exchange.cli.options import DATE, REGION, enum_names
 from exchange.client import RemoteError
 from exchange.client.admin import PendingBatch
 from exchange.core.records import Kind, Sector
-from exchange.spreadsheet import (
-    COLUMNS,
-    Defaults,
-    ImportPlan,
-    Limits,
-    plan_import,
-    read_sheet,
-    record_row,
-    write_rejects,
-    write_sheet,
-)
+from exchange.import_plan import Defaults, ImportPlan, plan_import, write_rejects
+from exchange.spreadsheet import COLUMNS, Limits, read_sheet, record_row, write_sheet
 
 __all__ = ["export_cmd", "import_cmd"]
 

@@ -45,7 +45,7 @@ class _Date(click.ParamType):
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
-        from exchange.spreadsheet import normalise_date
+        from exchange.import_plan import normalise_date
 
         text = normalise_date(str(value))
         try:

@@ -88,7 +88,7 @@ def _today(console: Console) -> date:
 
 def _date(text: str | None, console: Console) -> str:
     """A date in any form the importer reads (2026/6/1, 2026年6月1日 ...) as YYYY-MM-DD."""
-    from exchange.spreadsheet import normalise_date
+    from exchange.import_plan import normalise_date
 
     if not text or not text.strip():
         return _today(console).isoformat()

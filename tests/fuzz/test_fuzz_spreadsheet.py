@@ -21,19 +21,15 @@ from hypothesis import strategies as st
 
 from exchange.core.errors import FormatError
 from exchange.core.records import recognition_errors
-from exchange.spreadsheet import (
-    COLUMNS,
+from exchange.import_plan import (
     Defaults,
-    RowError,
-    Sheet,
     derive_record_id,
     normalise_date,
     parse_kind,
     parse_sector,
     plan_import,
-    read_sheet,
-    record_row,
 )
+from exchange.spreadsheet import COLUMNS, RowError, Sheet, read_sheet, record_row
 
 # --encoding unicode_escape warns about the escapes it finds in a mutated file, and
 # openpyxl about damaged relationship parts.

@@ -14,21 +14,16 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core.errors import FormatError
 from exchange.core.uscc import check_char
 from exchange.demo.dataset import demo_records
-from exchange.spreadsheet import (
-    COLUMNS,
+from exchange.import_plan import (
     Defaults,
-    Limits,
-    RowError,
     derive_record_id,
     normalise_date,
     parse_kind,
     parse_sector,
     plan_import,
-    read_sheet,
-    record_row,
     write_rejects,
-    write_sheet,
 )
+from exchange.spreadsheet import COLUMNS, Limits, RowError, read_sheet, record_row, write_sheet
 
 ISSUER = "330000"
 ZH = {c.field: c.zh for c in COLUMNS}
