@@ -19,7 +19,7 @@ from google.protobuf.json_format import ParseDict, ParseError
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.client import types as t
-from exchange.client.convert import from_message, to_dict
+from exchange.client.convert import from_message
 from exchange.client.errors import InvalidRequest, from_rpc_error, remote_errors
 from exchange.core.errors import BrandexError, ValidationError
 from exchange.core.records import (
@@ -176,6 +176,4 @@ class PendingBatch:
             resp = self._future.result()
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        out = from_message(t.BatchLogged, resp)
-        out.wire = to_dict(resp)
-        return out
+        return from_message(t.BatchLogged, resp)

@@ -18,7 +18,7 @@ import grpc
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.client import types as t
 from exchange.client.admin import AdminCalls
-from exchange.client.convert import from_message, to_dict
+from exchange.client.convert import from_message
 from exchange.client.errors import RemoteNotFound, remote_errors
 from exchange.core.errors import BrandexError
 from exchange.core.origin import parse_origin
@@ -181,7 +181,7 @@ class NodeClient(AdminCalls):
             resp = self._registry.Search(req, timeout=TIMEOUT)
         out = from_message(t.SearchResult, _without_facets(resp))
         out.facets = {f.field: [(c.value, int(c.count)) for c in f.counts] for f in resp.facets}
-        out.wire = to_dict(resp)
+        out.keep_message(resp)  # wire: the whole answer, facets too
         return out
 
     def record(self, issuer: str, record_id: str, today: object = None) -> t.RecordHistory:

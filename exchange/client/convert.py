@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 
-__all__ = ["from_message", "to_dict"]
+__all__ = ["Wired", "from_message", "to_dict"]
 
 T = TypeVar("T")
 
@@ -32,48 +33,75 @@ _INT64 = {
 }
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+class Wired:
+    """An answer that keeps the message it came from: ``wire`` is that message in
+    protobuf's JSON mapping (:func:`to_dict`), made on first use.
+
+    Only ``--format json`` and the CLI's exports read ``wire``; the console's pages
+    never do, and making it for every answer was most of the client's CPU per search
+    (the response and each of its records converted twice).
+    """
+
+    _message: Any = None
+    _wire: dict[str, Any] | None = None
+
+    def keep_message(self, message: Any) -> None:
+        self._message, self._wire = message, None
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        if self._wire is None:
+            self._wire = to_dict(self._message) if self._message is not None else {}
+        return self._wire
 
 
-def _value(hint: Any, fd: FieldDescriptor, raw: Any) -> Any:
+Convert = Callable[[Any], Any]
+
+
+def _converter(hint: Any, fd: FieldDescriptor) -> Convert:
+    """How one field's raw value becomes what ``hint`` says (worked out once per class)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):  # date | None
         inner = next(a for a in typing.get_args(hint) if a is not type(None))
-        if inner is date:
-            return date.fromisoformat(raw) if raw else None
-        return _value(inner, fd, raw)
+        return _one(inner, fd) if inner is date else _converter(inner, fd)
     if origin is list:
         (item,) = typing.get_args(hint)
-        return [_one(item, fd, x) for x in raw]
+        one = _one(item, fd)
+        return lambda raw: [one(x) for x in raw]
     if origin is dict:
-        return dict(raw)
-    return _one(hint, fd, raw)
+        return dict
+    return _one(hint, fd)
 
 
-def _one(hint: Any, fd: FieldDescriptor, raw: Any) -> Any:
+def _one(hint: Any, fd: FieldDescriptor) -> Convert:
     if dataclasses.is_dataclass(hint):
-        return from_message(hint, raw)  # type: ignore[arg-type]
+        return lambda raw: from_message(hint, raw)  # type: ignore[arg-type]
     if hint is str and fd.enum_type is not None:
-        value = fd.enum_type.values_by_number.get(raw)
-        return value.name if value is not None else str(raw)
+        names = {v.number: v.name for v in fd.enum_type.values}
+        return lambda raw: names[raw] if raw in names else str(raw)
     if hint is date:
-        return date.fromisoformat(raw) if raw else None
-    return hint(raw) if hint in (int, bool, str) else raw
+        return lambda raw: date.fromisoformat(raw) if raw else None
+    if hint in (int, bool, str):
+        return hint
+    return lambda raw: raw
+
+
+@cache
+def _plan(cls: type, descriptor: Any) -> tuple[tuple[str, Convert], ...]:
+    hints = typing.get_type_hints(cls)
+    fields = descriptor.fields_by_name
+    return tuple(
+        (f.name, _converter(hints[f.name], fields[f.name]))
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+    )
 
 
 def from_message(cls: type[T], msg: Any) -> T:
-    """``msg`` as a ``cls`` instance (``wire`` is filled by :func:`to_dict` when present)."""
-    fields = msg.DESCRIPTOR.fields_by_name
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name == "wire":
-            kwargs["wire"] = to_dict(msg)
-            continue
-        fd = fields[f.name]
-        kwargs[f.name] = _value(_hints(cls)[f.name], fd, getattr(msg, f.name))
-    return cls(**kwargs)
+    """``msg`` as a ``cls`` instance; a :class:`Wired` answer keeps ``msg`` for ``wire``."""
+    out = cls(**{name: convert(getattr(msg, name)) for name, convert in _plan(cls, msg.DESCRIPTOR)})
+    if isinstance(out, Wired):
+        out.keep_message(msg)
+    return out
 
 
 def _numbers(desc: Any, d: dict) -> None:

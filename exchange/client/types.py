@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+
+from exchange.client.convert import Wired
 
 __all__ = [
     "Accession",
@@ -81,7 +82,7 @@ class Provenance:
 
 
 @dataclass
-class RecordView:
+class RecordView(Wired):
     issuer: str
     issuer_name: str
     record: Recognition
@@ -89,7 +90,6 @@ class RecordView:
     valid_until: date | None
     provenance: Provenance
     recognised_in: list[str]
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -148,15 +148,14 @@ class CaseView:
 
 
 @dataclass
-class RecordHistory:
+class RecordHistory(Wired):
     view: RecordView
     events: list[StatusEvent]
     cases: list[CaseView]
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
-class SearchResult:
+class SearchResult(Wired):
     records: list[RecordView]
     total: int
     total_is_lower_bound: bool
@@ -165,7 +164,6 @@ class SearchResult:
     facets_over: int
     facets_partial: bool
     typo: bool
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -182,19 +180,17 @@ class Reason:
 
 
 @dataclass
-class CheckResult:
+class CheckResult(Wired):
     record: RecordRef
     brand_name: str
     recognised: bool
     reasons: list[Reason]
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
-class CaseList:
+class CaseList(Wired):
     cases: list[CaseView]
     truncated: bool
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -225,10 +221,9 @@ class AgreementView:
 
 
 @dataclass
-class AgreementList:
+class AgreementList(Wired):
     agreements: list[AgreementView]
     truncated: bool
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -301,7 +296,7 @@ class Violation:
 
 
 @dataclass
-class NodeStatus:
+class NodeStatus(Wired):
     name: str
     region: str
     origin: str
@@ -315,7 +310,6 @@ class NodeStatus:
     federation_warning: str = ""  # "... expired on D" or "... expires on D"
     federation_expired: bool = False
     governance_evidence: list[GovernanceEvidence] = field(default_factory=list)
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -337,13 +331,12 @@ class Logged:
 
 
 @dataclass
-class BatchLogged:
+class BatchLogged(Wired):
     """A batch of recognitions: the first new entry's index, how many were new or known."""
 
     first_index: int
     added: int
     duplicates: int
-    wire: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass

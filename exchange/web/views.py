@@ -46,11 +46,7 @@ Tr = Callable[..., str]
 def jsonable(value: Any) -> Any:
     """Dataclasses, dates and bytes as JSON values (dates ISO, bytes base64)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "wire"
-        }
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
