@@ -27,6 +27,7 @@ from exchange.core.recognition import (
 )
 from exchange.core.records import Kind, ReasonCode, Status
 from exchange.store.database import map_pages
+from exchange.store.facet_index import FacetIndex
 from exchange.store.search import (
     COUNT_CAP,
     exact_brands,
@@ -322,46 +323,31 @@ def _ranked_page(
     return out
 
 
-def _facets(conn: sqlite3.Connection, plan: _Plan, on: str) -> tuple[dict[str, Counter], int, bool]:
+def _facets(
+    conn: sqlite3.Connection, plan: _Plan, on: date, index: FacetIndex
+) -> tuple[dict[str, Counter], int, bool]:
     """Counts by issuer, enterprise province, kind, status on ``on`` and Nice class,
-    over the first :data:`FACET_CAP` matches, counted by SQLite in one statement
-    (the matches are read once, into a materialised CTE)."""
-    source, params, where, order = plan.source, plan.params, plan.where, plan.order
-    status = (
-        "CASE WHEN status = 'valid' AND valid_until != '' AND valid_until < ? THEN 'expired'"
-        " WHEN status = 'valid' AND valid_from > ? THEN 'not yet valid' ELSE status END"
-    )
-    sql = (
-        "WITH m AS MATERIALIZED (SELECT r.issuer, r.enterprise_region, r.kind, r.status,"
-        f" r.valid_from, r.valid_until, r.nice_classes FROM {source} WHERE {where}"
-        f" ORDER BY {order} LIMIT ?), c AS MATERIALIZED (SELECT * FROM m LIMIT ?)"
-        " SELECT 'n', '', count(*) FROM m"
-        " UNION ALL SELECT 'issuer', issuer, count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'region', substr(enterprise_region, 1, 2), count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'kind', kind, count(*) FROM c GROUP BY 2"
-        f" UNION ALL SELECT 'status', {status}, count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'nice_class', j.value, count(*)"
-        " FROM c, json_each(c.nice_classes) j GROUP BY 2"
-    )
-    facets: dict[str, Counter] = {
-        k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
-    }
-    matched = 0
-    for name, value, n in conn.execute(sql, [*params, FACET_CAP + 1, FACET_CAP, on, on]):
-        if name == "n":
-            matched = n
-        elif name == "region":
-            facets[name][str(value or "").ljust(6, "0")] += n
-        elif name == "kind":
-            kind = Kind(value).name if value in Kind._value2member_map_ else str(value)
-            facets[name][kind] += n
-        else:
-            facets[name][str(value)] += n
-    return facets, min(matched, FACET_CAP), matched > FACET_CAP
+    over the first :data:`FACET_CAP` matches (in log order), from ``index``.
+
+    Only the matches' rowids are read (up to ``FACET_CAP + 1``, to say whether
+    there are more); when every condition lives in the FTS5 index that is FTS5
+    alone, with no records row read (:mod:`exchange.store.facet_index`).
+    """
+    if plan.row_where == "1 = 1" and plan.source.startswith("records_fts f JOIN"):
+        sql = f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid LIMIT ?"
+    else:
+        sql = f"SELECT r.rowid FROM {plan.source} WHERE {plan.where} ORDER BY {plan.order} LIMIT ?"
+    ids = [r[0] for r in conn.execute(sql, [*plan.params, FACET_CAP + 1])]
+    matched = len(ids)
+    return index.count(ids[:FACET_CAP], on), min(matched, FACET_CAP), matched > FACET_CAP
 
 
 def search(
-    conn: sqlite3.Connection, f: Any, on: date | None = None, with_facets: bool = False
+    conn: sqlite3.Connection,
+    f: Any,
+    on: date | None = None,
+    with_facets: bool = False,
+    facet_index: FacetIndex | None = None,
 ) -> SearchAnswer:
     """Substring, pinyin and initials search with filters; ``f`` carries SearchRequest fields.
 
@@ -370,9 +356,12 @@ def search(
     stops at the LIMIT; only a USCC (its own exact index) and a validity date
     are checked on the records table. Totals stop counting at ``COUNT_CAP``.
     Results are ranked (:func:`_ranked_page`). A pinyin query that matches
-    nothing is tried once more one edit away (``typo``).
+    nothing is tried once more one edit away (``typo``). Facets are counted from
+    ``facet_index`` (a node passes its ``Store.facet_index()``); without one, one
+    is loaded for this call (a full read of ``records``: fine for a small file).
     """
-    today = (on or date.today()).isoformat()
+    day = on or date.today()
+    today = day.isoformat()
     typo = False
     plan = _plan(f, match_expression(f.text) if f.text else None)
     ranked = bool(f.text)
@@ -387,7 +376,7 @@ def search(
     limit = min(f.limit or 20, 1000)
     facets: tuple[dict[str, Counter], int, bool] = ({}, 0, False)
     if with_facets:
-        facets = _facets(conn, plan, today)
+        facets = _facets(conn, plan, day, facet_index or FacetIndex.load(conn))
     if len(page) < limit and (page or f.offset == 0):
         total, capped = f.offset + len(page), False  # the page ran out: that is the count
     elif with_facets:  # the facets counted the matches up to FACET_CAP + 1 already
