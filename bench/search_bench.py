@@ -90,7 +90,6 @@ def cpu_per_form(db: Path, forms: dict[str, list[str]], per_query: int) -> dict[
 
     from exchange.core import textforms
     from exchange.store import queries
-
     from exchange.store.facet_index import FacetIndex
 
     textforms.warm_up()  # as the node does at start: pypinyin loads its tables on first use
