@@ -108,9 +108,8 @@ class RegistryService(Service, services_pb2_grpc.RegistryServiceServicer):
         checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
-        facet_index = self.node.store.facet_index() if request.facets else None
         found = queries.search(
-            conn, request, on, with_facets=request.facets, facet_index=facet_index
+            conn, request, on, with_facets=request.facets, facet_index=self.node.store.facet_index()
         )
         return services_pb2.SearchResponse(
             records=record_views(self.node, found.rows, on, conn),

@@ -150,6 +150,15 @@ class FacetIndex:
         for rowid, rec in changes:
             self._set(rowid, rec)
 
+    def valid_on(self, rowid: int, day: int) -> bool:
+        """Whether the record at ``rowid`` is valid on ``day`` (a date ordinal): its
+        status is valid and the day lies in [valid_from, valid_until] (the rank
+        "valid today" of a search, as ``queries._ranked_page`` checks it in SQL)."""
+        if rowid >= len(self._status) or self._status[rowid] != self._valid:
+            return False
+        until = self._until[rowid]
+        return self._from[rowid] <= day and (until == _NO_DATE or until >= day)
+
     def nbytes(self) -> int:
         """Bytes held by the per-rowid columns (the value tables are a few KB)."""
         return sum(c.itemsize * len(c) for c in self._columns())

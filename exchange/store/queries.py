@@ -333,7 +333,7 @@ def _facets(
     there are more); when every condition lives in the FTS5 index that is FTS5
     alone, with no records row read (:mod:`exchange.store.facet_index`).
     """
-    if plan.row_where == "1 = 1" and plan.source.startswith("records_fts f JOIN"):
+    if _fts_only(plan):
         sql = f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid LIMIT ?"
     else:
         sql = f"SELECT r.rowid FROM {plan.source} WHERE {plan.where} ORDER BY {plan.order} LIMIT ?"
@@ -363,27 +363,43 @@ def search(
     day = on or date.today()
     today = day.isoformat()
     typo = False
+    limit = min(f.limit or 20, 1000)
     plan = _plan(f, match_expression(f.text) if f.text else None)
-    ranked = bool(f.text)
-    page = _ranked_page(conn, plan, exact_brands(f.text), today, f, ranked) if plan else []
+    exact = exact_brands(f.text)
+    walk = max(FACET_CAP + 1 if with_facets else COUNT_CAP + 1, f.offset + limit)
+    ids: list[int] | None = None  # the first `walk` matches' rowids, when read
+    found = _page_in_memory(conn, plan, facet_index, day, f, walk) if not exact else None
+    if found is not None:
+        page, ids = found
+    else:
+        page = _ranked_page(conn, plan, exact, today, f, bool(f.text)) if plan else []
     if plan and not page and f.offset == 0 and f.text:
-        retry = _plan(f, typo_expression(f.text)) if typo_expression(f.text) else None
+        expr = typo_expression(f.text)
+        retry = _plan(f, expr) if expr else None
         if retry is not None:
-            page = _ranked_page(conn, retry, [], today, f)
-            plan, typo = (retry, True) if page else (plan, False)
+            found = _page_in_memory(conn, retry, facet_index, day, f, walk)
+            retry_page, retry_ids = found or (_ranked_page(conn, retry, [], today, f), None)
+            if retry_page:
+                plan, typo, page, ids = retry, True, retry_page, retry_ids
     if plan is None:
         return SearchAnswer([], 0, False)
-    limit = min(f.limit or 20, 1000)
     facets: tuple[dict[str, Counter], int, bool] = ({}, 0, False)
     if with_facets:
-        facets = _facets(conn, plan, day, facet_index or FacetIndex.load(conn))
+        index = facet_index or FacetIndex.load(conn)
+        if ids is not None:  # the same walk read the matches the facets count
+            matched = len(ids)
+            facets = index.count(ids[:FACET_CAP], day), min(matched, FACET_CAP), matched > FACET_CAP
+        else:
+            facets = _facets(conn, plan, day, index)
     if len(page) < limit and (page or f.offset == 0):
         total, capped = f.offset + len(page), False  # the page ran out: that is the count
-    elif with_facets:  # the facets counted the matches up to FACET_CAP + 1 already
-        matched = facets[1] + facets[2]
+    elif ids is not None or with_facets:  # matches up to COUNT_CAP + 1 were read already
+        matched = len(ids) if ids is not None else facets[1] + facets[2]
         total, capped = min(matched, COUNT_CAP), matched > COUNT_CAP
     else:
         source, params, where = plan.source, plan.params, plan.where
+        if _fts_only(plan):
+            source = "records_fts f"
         total = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})",
             params,
@@ -392,6 +408,65 @@ def search(
     answer = SearchAnswer(page, total, capped, typo=typo)
     answer.facets, answer.facets_over, answer.facets_partial = facets
     return answer
+
+
+def _fts_only(plan: _Plan) -> bool:
+    """Whether FTS5 alone decides the matches (nothing is checked on the records row)."""
+    return plan.row_where == "1 = 1" and plan.source.startswith("records_fts f JOIN")
+
+
+def _page_in_memory(
+    conn: sqlite3.Connection,
+    plan: _Plan | None,
+    index: FacetIndex | None,
+    day: date,
+    f: Any,
+    walk: int,
+) -> tuple[list[dict], list[int]] | None:
+    """The ranked page read with one FTS5 walk, and the rowids walked (at least
+    ``walk`` of them, when there are as many); None: use :func:`_ranked_page`.
+
+    For a text query without an exact-brand rank whose conditions all live in the
+    FTS5 index (a Latin query: pinyin, initials, typos). :func:`_ranked_page`
+    asks SQLite for the records valid today first, reading rows until it has a
+    page: when few matches are valid it reads every match's row, and the total
+    and the facets then walk the matches again. Here the matches' rowids are
+    read once, in log order, only until the page's valid ones are found and
+    ``walk`` were seen (the total's and the facets' need), with the validity
+    held in ``index`` (:meth:`FacetIndex.valid_on`); only the page's rows are
+    read. The rank is :func:`_ranked_page`'s: valid today, then the rest, each
+    in log order (the walk stops only once the page lies among the valid ones).
+    """
+    if index is None or plan is None or not f.text or not _fts_only(plan):
+        return None
+    cur = conn.execute(
+        f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid", plan.params
+    )
+    limit = min(f.limit or 20, 1000)
+    need = f.offset + limit
+    ordinal = day.toordinal()
+    valid_on = index.valid_on
+    ids: list[int] = []
+    valid: list[int] = []
+    while chunk := cur.fetchmany(max(walk, 256)):
+        got = [r[0] for r in chunk]
+        ids += got
+        valid += [r for r in got if valid_on(r, ordinal)]
+        if len(valid) >= need and len(ids) >= walk:
+            break
+    cur.close()
+    if len(valid) >= need:
+        want = valid[f.offset : need]
+    else:
+        chosen = set(valid)
+        want = (valid + [r for r in ids if r not in chosen])[f.offset : need]
+    if not want:
+        return [], ids
+    marks = ", ".join("?" * len(want))
+    by_rowid = {}
+    for row in rows(conn, f"SELECT rowid AS rowid_, * FROM records WHERE rowid IN ({marks})", want):
+        by_rowid[row.pop("rowid_")] = row
+    return [by_rowid[r] for r in want if r in by_rowid], ids
 
 
 def search_records(

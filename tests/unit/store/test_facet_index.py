@@ -89,3 +89,71 @@ def test_status_on_a_date(status, start, end, shown) -> None:
         return date.fromisoformat(s).toordinal() if s else 0
 
     assert facet_status(status, day(start), day(end), ON.toordinal()) == shown
+
+
+@pytest.fixture
+def ranked(tmp_path):
+    """Brands read ``songhe`` in several ranks: valid, expired on ON, revoked."""
+    from tests.unit.store.test_search_forms import store as forms_store
+
+    return forms_store.__wrapped__(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "kw"),
+    [
+        ("songhe", {}),
+        ("song he", {}),
+        ("songh", {}),
+        ("sh", {}),
+        ("shly", {}),
+        ("sognhe", {}),  # a typo: found one edit away
+        ("songhe", {"limit": 2}),
+        ("songhe", {"limit": 2, "offset": 1}),
+        ("songhe", {"limit": 2, "offset": 3}),
+        ("songhe", {"offset": 9}),
+        ("songhe", {"region": "330300"}),  # a filter in the index
+        ("songhe", {"status": "valid"}),  # checked on the row: the SQL ranks
+        ("宋河", {}),  # an exact-brand rank: the SQL ranks
+    ],
+)
+@pytest.mark.parametrize("cap", [100, 1])
+def test_ranking_with_the_index_equals_ranking_in_sql(
+    ranked, monkeypatch, text, kw, cap
+) -> None:
+    """One FTS5 walk ranked with the validity held in memory gives the page, total,
+    facets and typo flag the SQL tiers give, also when the walk is too short to
+    decide the rank (``cap`` 1: it falls back to SQL)."""
+    monkeypatch.setattr(queries, "COUNT_CAP", cap)
+    monkeypatch.setattr(queries, "FACET_CAP", max(cap, 2))
+    f = search_query(text=text, **kw)
+    for facets in (False, True):
+        sql = queries.search(ranked.read, f, ON, with_facets=facets)
+        kept = queries.search(
+            ranked.read, f, ON, with_facets=facets, facet_index=ranked.facet_index()
+        )
+        assert [r["record_id"] for r in kept.rows] == [r["record_id"] for r in sql.rows]
+        assert kept.rows == sql.rows
+        assert (kept.total, kept.capped, kept.typo) == (sql.total, sql.capped, sql.typo)
+        assert (kept.facets, kept.facets_over, kept.facets_partial) == (
+            sql.facets,
+            sql.facets_over,
+            sql.facets_partial,
+        )
+    if text == "songhe" and not kw:
+        # valid first (r0, r4, r2 are valid on ON), then r1 (expired), r3 (revoked), r7
+        assert [r["record_id"] for r in sql.rows][:3] == ["r0", "r2", "r4"]
+
+
+def test_a_pinyin_query_is_ranked_without_the_sql_tiers(ranked, monkeypatch) -> None:
+    """The walk decides a Latin query's page: the row-reading tiers are not asked."""
+
+    def refuse(*a, **kw):
+        raise AssertionError("the SQL tiers ran")
+
+    expected = queries.search(ranked.read, search_query(text="songhe"), ON).rows
+    monkeypatch.setattr(queries, "_ranked_page", refuse)
+    got = queries.search(
+        ranked.read, search_query(text="songhe"), ON, facet_index=ranked.facet_index()
+    )
+    assert got.rows == expected and len(got.rows) == 6
