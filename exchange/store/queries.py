@@ -445,13 +445,12 @@ def _page_in_memory(
     limit = min(f.limit or 20, 1000)
     need = f.offset + limit
     ordinal = day.toordinal()
-    valid_on = index.valid_on
     ids: list[int] = []
     valid: list[int] = []
     while chunk := cur.fetchmany(max(walk, 256)):
         got = [r[0] for r in chunk]
         ids += got
-        valid += [r for r in got if valid_on(r, ordinal)]
+        valid += index.valid_among(got, ordinal)
         if len(valid) >= need and len(ids) >= walk:
             break
     cur.close()
