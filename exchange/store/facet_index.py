@@ -87,20 +87,22 @@ class _Values:
 
 
 class FacetIndex:
-    """Facet values per rowid (status code 0: no record at that rowid)."""
+    """Facet values per rowid (status code 0: no record at that rowid).
+
+    Issuer, province, kind and Nice classes are packed into one 64-bit int per
+    record (16 bits each, codes of :class:`_Values`): a facet count is then one
+    ``Counter`` over the matches, whose few distinct values are unpacked after.
+    """
 
     def __init__(self) -> None:
         self._issuers = _Values()
         self._regions = _Values()
         self._statuses = _Values()  # code 0 = no record
         self._nice = _Values(())  # tuples of classes, e.g. (33,) or (29, 30)
-        self._issuer = array("H")
-        self._region = array("H")
-        self._kind = array("H")
+        self._packed = array("Q")
         self._status = array("B")
         self._from = array("i")
         self._until = array("i")
-        self._nice_of = array("H")
         self._valid = self._statuses.code("valid")
 
     @classmethod
@@ -113,22 +115,14 @@ class FacetIndex:
                 index._set(rowid, dict(zip(FACET_COLUMNS, values, strict=True)))
         return index
 
+    def _columns(self) -> tuple[array, ...]:
+        return (self._packed, self._status, self._from, self._until)
+
     def _grow(self, rowid: int) -> None:
         extra = rowid + 1 - len(self._status)
         if extra > 0:
             for column in self._columns():
                 column.extend(array(column.typecode, bytes(extra * column.itemsize)))
-
-    def _columns(self) -> tuple[array, ...]:
-        return (
-            self._issuer,
-            self._region,
-            self._kind,
-            self._status,
-            self._from,
-            self._until,
-            self._nice_of,
-        )
 
     def _set(self, rowid: int, rec: Mapping[str, Any] | None) -> None:
         self._grow(rowid)
@@ -137,13 +131,18 @@ class FacetIndex:
             return
         nice = rec.get("nice_classes") or "[]"
         classes = json.loads(nice) if isinstance(nice, str) else nice
-        self._issuer[rowid] = self._issuers.code(rec.get("issuer") or "")
-        self._region[rowid] = self._regions.code((rec.get("enterprise_region") or "")[:2])
-        self._kind[rowid] = int(rec.get("kind") or 0)
+        codes = (
+            self._issuers.code(rec.get("issuer") or ""),
+            self._regions.code((rec.get("enterprise_region") or "")[:2]),
+            int(rec.get("kind") or 0),
+            self._nice.code(tuple(int(n) for n in classes)),
+        )
+        if max(codes) > 0xFFFF:
+            raise ValueError(f"facet values beyond 16 bits: {codes}")
+        self._packed[rowid] = codes[0] | codes[1] << 16 | codes[2] << 32 | codes[3] << 48
         self._status[rowid] = self._statuses.code(rec.get("status") or "")
         self._from[rowid] = _ordinal(rec.get("valid_from"))
         self._until[rowid] = _ordinal(rec.get("valid_until"))
-        self._nice_of[rowid] = self._nice.code(tuple(int(n) for n in classes))
 
     def apply(self, changes: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
         """Apply the notes of one committed transaction, in order."""
@@ -154,21 +153,13 @@ class FacetIndex:
         """Whether the record at ``rowid`` is valid on ``day`` (a date ordinal): its
         status is valid and the day lies in [valid_from, valid_until] (the rank
         "valid today" of a search, as ``queries._ranked_page`` checks it in SQL)."""
-        if rowid >= len(self._status) or self._status[rowid] != self._valid:
-            return False
-        until = self._until[rowid]
-        return self._from[rowid] <= day and (until == _NO_DATE or until >= day)
+        return bool(self.valid_among([rowid], day))
 
     def valid_among(self, rowids: Iterable[int], day: int) -> list[int]:
         """The ``rowids`` whose records are valid on ``day`` (:meth:`valid_on`, for
         many at once: a search walks up to thousands of matches)."""
-        status, start, until, valid, n = (
-            self._status,
-            self._from,
-            self._until,
-            self._valid,
-            len(self._status),
-        )
+        status, start, until, valid = self._status, self._from, self._until, self._valid
+        n = len(status)
         return [
             r
             for r in rowids
@@ -185,33 +176,35 @@ class FacetIndex:
     def count(self, rowids: Iterable[int], on: date) -> dict[str, Counter]:
         """Counts by issuer, enterprise province, kind, status on ``on`` and Nice
         class over ``rowids`` (each a record's rowid; unknown ones are skipped)."""
-        status = self._status
-        n = len(status)
+        status, n = self._status, len(self._status)
         ids = [r for r in rowids if r < n and status[r]]
-        facets: dict[str, Counter] = {}
-        by = Counter(map(self._issuer.__getitem__, ids))
-        facets["issuer"] = Counter({self._issuers.values[c]: k for c, k in by.items()})
-        by = Counter(map(self._region.__getitem__, ids))
-        facets["region"] = Counter()
-        for c, k in by.items():
-            facets["region"][str(self._regions.values[c]).ljust(6, "0")] += k
-        kinds: Counter = Counter()
-        for value, k in Counter(map(self._kind.__getitem__, ids)).items():
-            kinds[Kind(value).name if value in Kind._value2member_map_ else str(value)] += k
-        facets["kind"] = kinds
-        day = on.toordinal()
-        statuses: Counter = Counter()
+        facets: dict[str, Counter] = {
+            k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
+        }
+        for packed, k in Counter(map(self._packed.__getitem__, ids)).items():
+            facets["issuer"][self._issuers.values[packed & 0xFFFF]] += k
+            region = str(self._regions.values[packed >> 16 & 0xFFFF])
+            facets["region"][region.ljust(6, "0")] += k
+            kind = packed >> 32 & 0xFFFF
+            facets["kind"][Kind(kind).name if kind in Kind._value2member_map_ else str(kind)] += k
+            for cls in self._nice.values[packed >> 48]:
+                facets["nice_class"][str(cls)] += k
+        statuses = facets["status"]
         valid = self._valid
         for c, k in Counter(map(status.__getitem__, ids)).items():
             if c != valid:
                 statuses[self._statuses.values[c]] += k
-        for r in ids:
-            if status[r] == valid:
-                statuses[facet_status("valid", self._from[r], self._until[r], day)] += 1
-        facets["status"] = statuses
-        nice: Counter = Counter()
-        for c, k in Counter(map(self._nice_of.__getitem__, ids)).items():
-            for cls in self._nice.values[c]:
-                nice[str(cls)] += k
-        facets["nice_class"] = nice
+        day = on.toordinal()
+        held = [r for r in ids if status[r] == valid]
+        if held:  # status valid: valid, expired or not yet valid on the day (facet_status)
+            until = self._until
+            today = len(self.valid_among(held, day))
+            expired = sum(1 for r in held if until[r] != _NO_DATE and until[r] < day)
+            for name, k in (
+                ("valid", today),
+                ("expired", expired),
+                ("not yet valid", len(held) - today - expired),
+            ):
+                if k:
+                    statuses[name] += k
         return facets

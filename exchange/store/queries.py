@@ -368,7 +368,7 @@ def search(
     exact = exact_brands(f.text)
     walk = max(FACET_CAP + 1 if with_facets else COUNT_CAP + 1, f.offset + limit)
     ids: list[int] | None = None  # the first `walk` matches' rowids, when read
-    found = _page_in_memory(conn, plan, facet_index, day, f, walk) if not exact else None
+    found = _page_in_memory(conn, plan, facet_index, day, f, walk, exact)
     if found is not None:
         page, ids = found
     else:
@@ -422,12 +422,14 @@ def _page_in_memory(
     day: date,
     f: Any,
     walk: int,
+    exact: list[str] = (),  # type: ignore[assignment]
 ) -> tuple[list[dict], list[int]] | None:
     """The ranked page read with one FTS5 walk, and the rowids walked (at least
     ``walk`` of them, when there are as many); None: use :func:`_ranked_page`.
 
-    For a text query without an exact-brand rank whose conditions all live in the
-    FTS5 index (a Latin query: pinyin, initials, typos). :func:`_ranked_page`
+    For a text query whose conditions all live in the FTS5 index (no USCC, date
+    or common-status filter; with an exact-brand rank only for the text alone,
+    whose exact brands the ``brand_name`` index lists). :func:`_ranked_page`
     asks SQLite for the records valid today first, reading rows until it has a
     page: when few matches are valid it reads every match's row, and the total
     and the facets then walk the matches again. Here the matches' rowids are
@@ -439,6 +441,14 @@ def _page_in_memory(
     """
     if index is None or plan is None or not f.text or not _fts_only(plan):
         return None
+    first: list[int] = []  # the exact brands' rowids: the first rank, in log order
+    if exact:
+        if not plan.text_only:
+            return None
+        marks = ", ".join("?" * len(exact))
+        sql = f"SELECT rowid FROM records WHERE brand_name IN ({marks}) ORDER BY rowid"
+        first = [r[0] for r in conn.execute(sql, exact)]
+    skip = set(first)
     cur = conn.execute(
         f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid", plan.params
     )
@@ -450,15 +460,16 @@ def _page_in_memory(
     while chunk := cur.fetchmany(max(walk, 256)):
         got = [r[0] for r in chunk]
         ids += got
-        valid += index.valid_among(got, ordinal)
-        if len(valid) >= need and len(ids) >= walk:
+        valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
+        if len(first) + len(valid) >= need and len(ids) >= walk:
             break
     cur.close()
-    if len(valid) >= need:
-        want = valid[f.offset : need]
+    head = first + valid
+    if len(head) >= need:
+        want = head[f.offset : need]
     else:
-        chosen = set(valid)
-        want = (valid + [r for r in ids if r not in chosen])[f.offset : need]
+        chosen = skip.union(valid)
+        want = (head + [r for r in ids if r not in chosen])[f.offset : need]
     if not want:
         return [], ids
     marks = ", ".join("?" * len(want))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 import pytest
@@ -114,13 +115,18 @@ def ranked(tmp_path):
         ("songhe", {"offset": 9}),
         ("songhe", {"region": "330300"}),  # a filter in the index
         ("songhe", {"status": "valid"}),  # checked on the row: the SQL ranks
-        ("宋河", {}),  # an exact-brand rank: the SQL ranks
+        ("宋河", {}),  # the exact brands (r1, r4) first, then valid, then the rest
+        ("宋河", {"limit": 1, "offset": 1}),
+        ("宋河", {"limit": 2, "offset": 2}),
+        ("宋河", {"limit": 3, "offset": 3}),
+        ("宋河", {"region": "330300"}),  # a filter with an exact rank: the SQL ranks
+        ("宋", {}),
+        ("宋河糧液", {}),  # traditional: exact in simplified form
+        ("河南", {"offset": 1}),
     ],
 )
 @pytest.mark.parametrize("cap", [100, 1])
-def test_ranking_with_the_index_equals_ranking_in_sql(
-    ranked, monkeypatch, text, kw, cap
-) -> None:
+def test_ranking_with_the_index_equals_ranking_in_sql(ranked, monkeypatch, text, kw, cap) -> None:
     """One FTS5 walk ranked with the validity held in memory gives the page, total,
     facets and typo flag the SQL tiers give, also when the walk is too short to
     decide the rank (``cap`` 1: it falls back to SQL)."""
@@ -143,17 +149,40 @@ def test_ranking_with_the_index_equals_ranking_in_sql(
     if text == "songhe" and not kw:
         # valid first (r0, r4, r2 are valid on ON), then r1 (expired), r3 (revoked), r7
         assert [r["record_id"] for r in sql.rows][:3] == ["r0", "r2", "r4"]
+    if text == "宋河" and not kw:
+        assert [r["record_id"] for r in sql.rows] == ["r1", "r4", "r0", "r2", "r3"]
 
 
-def test_a_pinyin_query_is_ranked_without_the_sql_tiers(ranked, monkeypatch) -> None:
-    """The walk decides a Latin query's page: the row-reading tiers are not asked."""
+@pytest.mark.parametrize(("text", "n"), [("songhe", 6), ("宋河", 5)])
+def test_a_text_query_is_ranked_without_the_sql_tiers(ranked, monkeypatch, text, n) -> None:
+    """The walk decides a text query's page: the row-reading tiers are not asked."""
 
     def refuse(*a, **kw):
         raise AssertionError("the SQL tiers ran")
 
-    expected = queries.search(ranked.read, search_query(text="songhe"), ON).rows
+    expected = queries.search(ranked.read, search_query(text=text), ON).rows
     monkeypatch.setattr(queries, "_ranked_page", refuse)
-    got = queries.search(
-        ranked.read, search_query(text="songhe"), ON, facet_index=ranked.facet_index()
-    )
-    assert got.rows == expected and len(got.rows) == 6
+    got = queries.search(ranked.read, search_query(text=text), ON, facet_index=ranked.facet_index())
+    assert got.rows == expected and len(got.rows) == n
+
+
+def test_the_status_count_follows_facet_status(tmp_path) -> None:
+    """The status facet counted many at a time equals facet_status record by record."""
+    cases = [
+        ("valid", "2024-01-01", ""),
+        ("valid", "2024-01-01", "2025-05-31"),
+        ("valid", "2024-01-01", "2025-06-01"),
+        ("valid", "2025-06-02", ""),
+        ("valid", "2025-06-02", "2025-05-01"),  # both: expired wins, as in facet_status
+        ("revoked", "2024-01-01", "2025-05-31"),
+        ("suspended", "2024-01-01", ""),
+    ]
+    index = FacetIndex()
+    for i, (status, start, end) in enumerate(cases, 1):
+        index.apply([(i, {"status": status, "valid_from": start, "valid_until": end})])
+
+    def day(s: str) -> int:
+        return date.fromisoformat(s).toordinal() if s else 0
+
+    expected = Counter(facet_status(s, day(a), day(b), ON.toordinal()) for s, a, b in cases)
+    assert index.count(range(len(cases) + 3), ON)["status"] == expected
