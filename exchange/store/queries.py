@@ -460,7 +460,8 @@ def _page_in_memory(
     while chunk := cur.fetchmany(max(walk, 256)):
         got = [r[0] for r in chunk]
         ids += got
-        valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
+        if len(first) + len(valid) < need:  # past that only the count needs the rowids
+            valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
         if len(first) + len(valid) >= need and len(ids) >= walk:
             break
     cur.close()
