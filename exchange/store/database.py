@@ -566,6 +566,8 @@ class Store:
         self._local = threading.local()
         self._stagings: dict[str, Staging] = {}
         self._facets: FacetIndex | None = None
+        self._facets_loading: list | None = None  # notes of commits during the load
+        self._facets_load = threading.Lock()
         self._writer = self._connect()
         db = sqlite_utils.Database(self._writer)
         with self._lock:
@@ -597,11 +599,25 @@ class Store:
     def facet_index(self) -> FacetIndex:
         """The records' facet values in memory (:mod:`exchange.store.facet_index`):
         loaded on first use (a full read of ``records``: seconds at a million; the
-        node loads it at start), then kept current by every write transaction."""
+        node loads it at start), then kept current by every write transaction.
+
+        Writes go on during the load: from its start they note their changes,
+        which are applied after it in commit order (setting a rowid's values
+        again is harmless when the load's snapshot already had them).
+        """
         if self._facets is None:
-            with self._lock:  # no write commits while it loads, so it misses none
+            with self._facets_load:
                 if self._facets is None:
-                    self._facets = FacetIndex.load(self._writer)
+                    with self._lock:
+                        self._facets_loading = []
+                    conn = self._connect()
+                    try:
+                        index = FacetIndex.load(conn)
+                    finally:
+                        conn.close()
+                    with self._lock:
+                        index.apply(self._facets_loading)
+                        self._facets, self._facets_loading = index, None
         return self._facets
 
     @property
@@ -633,7 +649,8 @@ class Store:
             if durable:
                 self._writer.execute("PRAGMA synchronous = FULL")
             self._writer.execute("BEGIN IMMEDIATE")
-            notes: list | None = [] if self._facets is not None else None
+            listening = self._facets is not None or self._facets_loading is not None
+            notes: list | None = [] if listening else None
             self._writer.facet_changes = notes  # type: ignore[attr-defined]
             try:
                 yield Tx(self._writer, self._stagings)
@@ -644,6 +661,8 @@ class Store:
                 self._writer.execute("COMMIT")
                 if notes and self._facets is not None:
                     self._facets.apply(notes)
+                elif notes and self._facets_loading is not None:
+                    self._facets_loading += notes
             finally:
                 self._writer.facet_changes = None  # type: ignore[attr-defined]
                 if durable:

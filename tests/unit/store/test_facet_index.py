@@ -186,3 +186,21 @@ def test_the_status_count_follows_facet_status(tmp_path) -> None:
 
     expected = Counter(facet_status(s, day(a), day(b), ON.toordinal()) for s, a, b in cases)
     assert index.count(range(len(cases) + 3), ON)["status"] == expected
+
+
+def test_a_write_committed_while_the_index_loads_is_not_lost(store, monkeypatch) -> None:
+    """Writes do not wait for the load (seconds at a million records): what they
+    commit meanwhile is applied to the loaded index after it."""
+    real = FacetIndex.load
+
+    def load_then_write(cls, conn):
+        index = real(conn)  # the load's snapshot: before the revocation
+        with store.write() as tx:
+            tx.append("yrd/330000", 2, [b"c"], [_revoke("r1")])
+        return index
+
+    monkeypatch.setattr(FacetIndex, "load", classmethod(load_then_write))
+    kept = store.facet_index()
+    monkeypatch.setattr(FacetIndex, "load", real)
+    assert _counts(kept, store)["status"] == {"valid": 1, "revoked": 1}
+    assert _counts(kept, store) == _counts(FacetIndex.load(store.read), store)
