@@ -8,6 +8,7 @@ the projections in step: an append is all there or not there at all.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -27,6 +28,8 @@ from exchange.store.lock import DatabaseLock
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
 from exchange.store.search import merge_index
+
+log = logging.getLogger(__name__)
 
 __all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
 
@@ -660,7 +663,11 @@ class Store:
             else:
                 self._writer.execute("COMMIT")
                 if notes and self._facets is not None:
-                    self._facets.apply(notes)
+                    try:
+                        self._facets.apply(notes)
+                    except Exception:  # the write is committed: only the index is stale
+                        log.exception("facet index update failed; it is loaded again")
+                        self._facets = None
                 elif notes and self._facets_loading is not None:
                     self._facets_loading += notes
             finally:

@@ -43,6 +43,7 @@ FACET_COLUMNS = (
 )
 _NO_DATE = 0  # valid_until '' (no end)
 _FOREVER = 2**31 - 1  # a day after every date
+_WIDE = 0xFFFF  # a packed value that says: see FacetIndex._wide
 
 
 def facet_status(status: str, valid_from: int, valid_until: int, on: int) -> str:
@@ -101,6 +102,7 @@ class FacetIndex:
         self._statuses = _Values()  # code 0 = no record
         self._nice = _Values(())  # tuples of classes, e.g. (33,) or (29, 30)
         self._packed = array("Q")
+        self._wide: dict[int, tuple[int, ...]] = {}  # codes too wide to pack, by rowid
         self._status = array("B")
         # The days a record is valid on are lo..hi (see _set): one check per match.
         self._lo = array("i")
@@ -139,9 +141,12 @@ class FacetIndex:
             int(rec.get("kind") or 0),
             self._nice.code(tuple(int(n) for n in classes)),
         )
-        if max(codes) > 0xFFFF:
-            raise ValueError(f"facet values beyond 16 bits: {codes}")
-        self._packed[rowid] = codes[0] | codes[1] << 16 | codes[2] << 32 | codes[3] << 48
+        self._wide.pop(rowid, None)
+        if not 0 <= min(codes) <= max(codes) < _WIDE:  # never in practice: 16 bits each
+            self._wide[rowid] = codes
+            self._packed[rowid] = _WIDE
+        else:
+            self._packed[rowid] = codes[0] | codes[1] << 16 | codes[2] << 32 | codes[3] << 48
         status = self._statuses.code(rec.get("status") or "")
         self._status[rowid] = status
         if status == self._valid:
@@ -190,13 +195,17 @@ class FacetIndex:
         facets: dict[str, Counter] = {
             k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
         }
+        by_codes: Counter = Counter()
         for packed, k in Counter(map(self._packed.__getitem__, ids)).items():
-            facets["issuer"][self._issuers.values[packed & 0xFFFF]] += k
-            region = str(self._regions.values[packed >> 16 & 0xFFFF])
-            facets["region"][region.ljust(6, "0")] += k
-            kind = packed >> 32 & 0xFFFF
+            if packed == _WIDE:
+                by_codes.update(self._wide[r] for r in ids if r in self._wide)
+            else:
+                by_codes[tuple(packed >> b & 0xFFFF for b in (0, 16, 32, 48))] += k
+        for (issuer, region, kind, nice), k in by_codes.items():
+            facets["issuer"][self._issuers.values[issuer]] += k
+            facets["region"][str(self._regions.values[region]).ljust(6, "0")] += k
             facets["kind"][Kind(kind).name if kind in Kind._value2member_map_ else str(kind)] += k
-            for cls in self._nice.values[packed >> 48]:
+            for cls in self._nice.values[nice]:
                 facets["nice_class"][str(cls)] += k
         statuses = facets["status"]
         for c, k in by_status.items():

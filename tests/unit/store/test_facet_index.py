@@ -204,3 +204,15 @@ def test_a_write_committed_while_the_index_loads_is_not_lost(store, monkeypatch)
     monkeypatch.setattr(FacetIndex, "load", real)
     assert _counts(kept, store)["status"] == {"valid": 1, "revoked": 1}
     assert _counts(kept, store) == _counts(FacetIndex.load(store.read), store)
+
+
+def test_values_too_wide_to_pack_are_still_counted() -> None:
+    """Codes past 16 bits (a kind no enum knows, 65,535 issuers) are kept aside."""
+    index = FacetIndex()
+    rec = {"issuer": "330000", "kind": 70000, "status": "revoked", "nice_classes": "[3]"}
+    index.apply([(1, rec), (2, {**rec, "kind": 1}), (3, {**rec, "kind": -1})])
+    f = index.count([1, 2, 3], ON)
+    assert f["kind"] == {"70000": 1, "WELL_KNOWN_TRADEMARK": 1, "-1": 1}
+    assert f["issuer"] == {"330000": 3} and f["nice_class"] == {"3": 3}
+    index.apply([(1, {**rec, "kind": 2})])  # no longer wide
+    assert index.count([1], ON)["kind"] == {"PROVINCIAL_FAMOUS_BRAND_PRODUCT": 1}
