@@ -92,6 +92,16 @@ def _prefixes() -> frozenset[str]:
 
 
 @cache
+def _next_letters() -> dict[str, frozenset[str]]:
+    """For each start of a syllable ("" included), the letters that may follow it."""
+    out: dict[str, set[str]] = {}
+    for s in syllables():
+        for i in range(len(s)):
+            out.setdefault(s[:i], set()).add(s[i])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+@cache
 def completions(start: str) -> tuple[str, ...]:
     """The syllables that begin with ``start`` (``jia`` -> ``jia jian jiang jiao``).
 
@@ -118,6 +128,7 @@ def warm_up() -> None:
     """Load pypinyin's tables and the syllable list now (they load on first use)."""
     syllables()
     _prefixes()
+    _next_letters()
     pinyin_syllables("宋河")
     simplified("糧")
 
@@ -195,6 +206,25 @@ def _reach(word: str) -> list[bool]:
     return reach
 
 
+def _reaches_end(word: str, start: int, known: list[bool], last_known: list[int]) -> bool:
+    """``_reach(word)[-1]``, given ``known``: the reach of a string that equals
+    ``word`` before position ``start`` (so positions up to ``start`` are known;
+    ``last_known[k]``: the last reachable position <= k); only the rest is
+    computed, and it stops where no syllable can bridge the gap."""
+    table, n = syllables(), len(word)
+    reach = known[: start + 1] + [False] * (n - start)
+    last = last_known[start]
+    for i in range(start - 5 if start > 5 else 0, n):
+        if i - last > 6:
+            return False  # no syllable is longer than six letters
+        if reach[i]:
+            last = i
+            for j in range(i + 1 if i >= start else start + 1, (i + 6 if i + 6 < n else n) + 1):
+                if word[i:j] in table:
+                    reach[j] = True
+    return reach[n]
+
+
 def typo_variants(query: str) -> list[str]:
     """Strings one edit away from ``query`` (letters only) that read as whole pinyin.
 
@@ -216,14 +246,33 @@ def typo_variants(query: str) -> list[str]:
         return []
     broke = max(i for i, ok in enumerate(reach) if ok)
     window = range(max(0, broke - 5), min(n, broke + 3))
-    candidates = [word[:i] + word[i + 1 :] for i in window]
-    candidates += [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in window if i < n - 1]
-    candidates += [word[:i] + c + word[i + 1 :] for i in window for c in letters]
-    candidates += [word[:i] + c + word[i:] for i in [*window, n] for c in letters]
+    # (candidate, where it first differs from word): word's reach up to there holds
+    candidates = [(word[:i] + word[i + 1 :], i) for i in window]
+    candidates += [
+        (word[:i] + word[i + 1] + word[i] + word[i + 2 :], i) for i in window if i < n - 1
+    ]
+    # A letter put at i lies in a syllable that starts at a reachable p <= i, so
+    # word[p:i] + letter begins a syllable: only such letters are tried.
+    nexts = _next_letters()
+    fits = {}
+    for i in [*window, n]:
+        ok = set().union(
+            *(nexts.get(word[p:i], ()) for p in range(max(0, i - 5), i + 1) if reach[p])
+        )
+        fits[i] = [c for c in letters if c in ok]
+    candidates += [(word[:i] + c + word[i + 1 :], i) for i in window for c in fits[i]]
+    candidates += [(word[:i] + c + word[i:], i) for i in [*window, n] for c in fits[i]]
+    last_known, last = [], -1
+    for i, ok in enumerate(reach):
+        last = i if ok else last
+        last_known.append(last)
     out: list[str] = []
-    for c in dict.fromkeys(candidates):
-        if c != word and _reach(c)[-1]:
-            out.append(c)
-            if len(out) == MAX_TYPO_VARIANTS:
-                break
+    seen = {word}
+    for c, start in candidates:
+        if c not in seen:
+            seen.add(c)
+            if _reaches_end(c, start, reach, last_known):
+                out.append(c)
+                if len(out) == MAX_TYPO_VARIANTS:
+                    break
     return out

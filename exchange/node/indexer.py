@@ -107,9 +107,11 @@ class Indexer:
         return done
 
     def _run(self) -> None:
-        # Load the pinyin tables here, in the background, rather than in the first
-        # search or the first indexed entry (a few seconds on a busy machine).
+        # Load the pinyin tables and the facet index here, in the background, rather
+        # than in the first search or the first indexed entry (a few seconds on a
+        # busy machine; the facet index reads every records row once).
         textforms.warm_up()
+        self.ledger.store.facet_index()
         version = -1
         while not self.ledger.closing.is_set():
             try:

@@ -108,7 +108,9 @@ class RegistryService(Service, services_pb2_grpc.RegistryServiceServicer):
         checks.search(request)
         on = self._on(request.today)
         conn = self.node.store.read
-        found = queries.search(conn, request, on, with_facets=request.facets)
+        found = queries.search(
+            conn, request, on, with_facets=request.facets, facet_index=self.node.store.facet_index()
+        )
         return services_pb2.SearchResponse(
             records=record_views(self.node, found.rows, on, conn),
             total=found.total,

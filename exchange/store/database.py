@@ -8,6 +8,7 @@ the projections in step: an append is all there or not there at all.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -22,10 +23,13 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
+from exchange.store.facet_index import FacetIndex
 from exchange.store.lock import DatabaseLock
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
 from exchange.store.schema import create_schema
 from exchange.store.search import merge_index
+
+log = logging.getLogger(__name__)
 
 __all__ = ["OriginRow", "SqliteHashReader", "Staging", "Store", "Tx"]
 
@@ -545,6 +549,13 @@ def map_pages(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that can carry notes for the facet index (see
+    :func:`exchange.store.facet_index.note_change`): None when nothing listens."""
+
+    facet_changes: list | None = None
+
+
 class Store:
     """The node's database file."""
 
@@ -557,6 +568,9 @@ class Store:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._stagings: dict[str, Staging] = {}
+        self._facets: FacetIndex | None = None
+        self._facets_loading: list | None = None  # notes of commits during the load
+        self._facets_load = threading.Lock()
         self._writer = self._connect()
         db = sqlite_utils.Database(self._writer)
         with self._lock:
@@ -564,7 +578,13 @@ class Store:
             self._writer.commit()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=60,
+            check_same_thread=False,
+            isolation_level=None,
+            factory=_Connection,
+        )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -578,6 +598,30 @@ class Store:
         for a bulk load such as the benchmarks' million records."""
         with self.write() as tx:
             merge_index(tx.conn)
+
+    def facet_index(self) -> FacetIndex:
+        """The records' facet values in memory (:mod:`exchange.store.facet_index`):
+        loaded on first use (a full read of ``records``: seconds at a million; the
+        node loads it at start), then kept current by every write transaction.
+
+        Writes go on during the load: from its start they note their changes,
+        which are applied after it in commit order (setting a rowid's values
+        again is harmless when the load's snapshot already had them).
+        """
+        if self._facets is None:
+            with self._facets_load:
+                if self._facets is None:
+                    with self._lock:
+                        self._facets_loading = []
+                    conn = self._connect()
+                    try:
+                        index = FacetIndex.load(conn)
+                    finally:
+                        conn.close()
+                    with self._lock:
+                        index.apply(self._facets_loading)
+                        self._facets, self._facets_loading = index, None
+        return self._facets
 
     @property
     def read(self) -> sqlite3.Connection:
@@ -608,6 +652,9 @@ class Store:
             if durable:
                 self._writer.execute("PRAGMA synchronous = FULL")
             self._writer.execute("BEGIN IMMEDIATE")
+            listening = self._facets is not None or self._facets_loading is not None
+            notes: list | None = [] if listening else None
+            self._writer.facet_changes = notes  # type: ignore[attr-defined]
             try:
                 yield Tx(self._writer, self._stagings)
             except BaseException:
@@ -615,7 +662,16 @@ class Store:
                 raise
             else:
                 self._writer.execute("COMMIT")
+                if notes and self._facets is not None:
+                    try:
+                        self._facets.apply(notes)
+                    except Exception:  # the write is committed: only the index is stale
+                        log.exception("facet index update failed; it is loaded again")
+                        self._facets = None
+                elif notes and self._facets_loading is not None:
+                    self._facets_loading += notes
             finally:
+                self._writer.facet_changes = None  # type: ignore[attr-defined]
                 if durable:
                     self._writer.execute("PRAGMA synchronous = NORMAL")
 

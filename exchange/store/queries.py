@@ -27,6 +27,7 @@ from exchange.core.recognition import (
 )
 from exchange.core.records import Kind, ReasonCode, Status
 from exchange.store.database import map_pages
+from exchange.store.facet_index import FacetIndex
 from exchange.store.search import (
     COUNT_CAP,
     exact_brands,
@@ -322,46 +323,31 @@ def _ranked_page(
     return out
 
 
-def _facets(conn: sqlite3.Connection, plan: _Plan, on: str) -> tuple[dict[str, Counter], int, bool]:
+def _facets(
+    conn: sqlite3.Connection, plan: _Plan, on: date, index: FacetIndex
+) -> tuple[dict[str, Counter], int, bool]:
     """Counts by issuer, enterprise province, kind, status on ``on`` and Nice class,
-    over the first :data:`FACET_CAP` matches, counted by SQLite in one statement
-    (the matches are read once, into a materialised CTE)."""
-    source, params, where, order = plan.source, plan.params, plan.where, plan.order
-    status = (
-        "CASE WHEN status = 'valid' AND valid_until != '' AND valid_until < ? THEN 'expired'"
-        " WHEN status = 'valid' AND valid_from > ? THEN 'not yet valid' ELSE status END"
-    )
-    sql = (
-        "WITH m AS MATERIALIZED (SELECT r.issuer, r.enterprise_region, r.kind, r.status,"
-        f" r.valid_from, r.valid_until, r.nice_classes FROM {source} WHERE {where}"
-        f" ORDER BY {order} LIMIT ?), c AS MATERIALIZED (SELECT * FROM m LIMIT ?)"
-        " SELECT 'n', '', count(*) FROM m"
-        " UNION ALL SELECT 'issuer', issuer, count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'region', substr(enterprise_region, 1, 2), count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'kind', kind, count(*) FROM c GROUP BY 2"
-        f" UNION ALL SELECT 'status', {status}, count(*) FROM c GROUP BY 2"
-        " UNION ALL SELECT 'nice_class', j.value, count(*)"
-        " FROM c, json_each(c.nice_classes) j GROUP BY 2"
-    )
-    facets: dict[str, Counter] = {
-        k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
-    }
-    matched = 0
-    for name, value, n in conn.execute(sql, [*params, FACET_CAP + 1, FACET_CAP, on, on]):
-        if name == "n":
-            matched = n
-        elif name == "region":
-            facets[name][str(value or "").ljust(6, "0")] += n
-        elif name == "kind":
-            kind = Kind(value).name if value in Kind._value2member_map_ else str(value)
-            facets[name][kind] += n
-        else:
-            facets[name][str(value)] += n
-    return facets, min(matched, FACET_CAP), matched > FACET_CAP
+    over the first :data:`FACET_CAP` matches (in log order), from ``index``.
+
+    Only the matches' rowids are read (up to ``FACET_CAP + 1``, to say whether
+    there are more); when every condition lives in the FTS5 index that is FTS5
+    alone, with no records row read (:mod:`exchange.store.facet_index`).
+    """
+    if _fts_only(plan):
+        sql = f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid LIMIT ?"
+    else:
+        sql = f"SELECT r.rowid FROM {plan.source} WHERE {plan.where} ORDER BY {plan.order} LIMIT ?"
+    ids = [r[0] for r in conn.execute(sql, [*plan.params, FACET_CAP + 1])]
+    matched = len(ids)
+    return index.count(ids[:FACET_CAP], on), min(matched, FACET_CAP), matched > FACET_CAP
 
 
 def search(
-    conn: sqlite3.Connection, f: Any, on: date | None = None, with_facets: bool = False
+    conn: sqlite3.Connection,
+    f: Any,
+    on: date | None = None,
+    with_facets: bool = False,
+    facet_index: FacetIndex | None = None,
 ) -> SearchAnswer:
     """Substring, pinyin and initials search with filters; ``f`` carries SearchRequest fields.
 
@@ -370,31 +356,50 @@ def search(
     stops at the LIMIT; only a USCC (its own exact index) and a validity date
     are checked on the records table. Totals stop counting at ``COUNT_CAP``.
     Results are ranked (:func:`_ranked_page`). A pinyin query that matches
-    nothing is tried once more one edit away (``typo``).
+    nothing is tried once more one edit away (``typo``). Facets are counted from
+    ``facet_index`` (a node passes its ``Store.facet_index()``); without one, one
+    is loaded for this call (a full read of ``records``: fine for a small file).
     """
-    today = (on or date.today()).isoformat()
+    day = on or date.today()
+    today = day.isoformat()
     typo = False
+    limit = min(f.limit or 20, 1000)
     plan = _plan(f, match_expression(f.text) if f.text else None)
-    ranked = bool(f.text)
-    page = _ranked_page(conn, plan, exact_brands(f.text), today, f, ranked) if plan else []
+    exact = exact_brands(f.text)
+    walk = max(FACET_CAP + 1 if with_facets else COUNT_CAP + 1, f.offset + limit)
+    ids: list[int] | None = None  # the first `walk` matches' rowids, when read
+    found = _page_in_memory(conn, plan, facet_index, day, f, walk, exact)
+    if found is not None:
+        page, ids = found
+    else:
+        page = _ranked_page(conn, plan, exact, today, f, bool(f.text)) if plan else []
     if plan and not page and f.offset == 0 and f.text:
-        retry = _plan(f, typo_expression(f.text)) if typo_expression(f.text) else None
+        expr = typo_expression(f.text)
+        retry = _plan(f, expr) if expr else None
         if retry is not None:
-            page = _ranked_page(conn, retry, [], today, f)
-            plan, typo = (retry, True) if page else (plan, False)
+            found = _page_in_memory(conn, retry, facet_index, day, f, walk)
+            retry_page, retry_ids = found or (_ranked_page(conn, retry, [], today, f), None)
+            if retry_page:
+                plan, typo, page, ids = retry, True, retry_page, retry_ids
     if plan is None:
         return SearchAnswer([], 0, False)
-    limit = min(f.limit or 20, 1000)
     facets: tuple[dict[str, Counter], int, bool] = ({}, 0, False)
     if with_facets:
-        facets = _facets(conn, plan, today)
+        index = facet_index or FacetIndex.load(conn)
+        if ids is not None:  # the same walk read the matches the facets count
+            matched = len(ids)
+            facets = index.count(ids[:FACET_CAP], day), min(matched, FACET_CAP), matched > FACET_CAP
+        else:
+            facets = _facets(conn, plan, day, index)
     if len(page) < limit and (page or f.offset == 0):
         total, capped = f.offset + len(page), False  # the page ran out: that is the count
-    elif with_facets:  # the facets counted the matches up to FACET_CAP + 1 already
-        matched = facets[1] + facets[2]
+    elif ids is not None or with_facets:  # matches up to COUNT_CAP + 1 were read already
+        matched = len(ids) if ids is not None else facets[1] + facets[2]
         total, capped = min(matched, COUNT_CAP), matched > COUNT_CAP
     else:
         source, params, where = plan.source, plan.params, plan.where
+        if _fts_only(plan):
+            source = "records_fts f"
         total = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})",
             params,
@@ -403,6 +408,76 @@ def search(
     answer = SearchAnswer(page, total, capped, typo=typo)
     answer.facets, answer.facets_over, answer.facets_partial = facets
     return answer
+
+
+def _fts_only(plan: _Plan) -> bool:
+    """Whether FTS5 alone decides the matches (nothing is checked on the records row)."""
+    return plan.row_where == "1 = 1" and plan.source.startswith("records_fts f JOIN")
+
+
+def _page_in_memory(
+    conn: sqlite3.Connection,
+    plan: _Plan | None,
+    index: FacetIndex | None,
+    day: date,
+    f: Any,
+    walk: int,
+    exact: list[str] = (),  # type: ignore[assignment]
+) -> tuple[list[dict], list[int]] | None:
+    """The ranked page read with one FTS5 walk, and the rowids walked (at least
+    ``walk`` of them, when there are as many); None: use :func:`_ranked_page`.
+
+    For a text query whose conditions all live in the FTS5 index (no USCC, date
+    or common-status filter; with an exact-brand rank only for the text alone,
+    whose exact brands the ``brand_name`` index lists). :func:`_ranked_page`
+    asks SQLite for the records valid today first, reading rows until it has a
+    page: when few matches are valid it reads every match's row, and the total
+    and the facets then walk the matches again. Here the matches' rowids are
+    read once, in log order, only until the page's valid ones are found and
+    ``walk`` were seen (the total's and the facets' need), with the validity
+    held in ``index`` (:meth:`FacetIndex.valid_on`); only the page's rows are
+    read. The rank is :func:`_ranked_page`'s: valid today, then the rest, each
+    in log order (the walk stops only once the page lies among the valid ones).
+    """
+    if index is None or plan is None or not f.text or not _fts_only(plan):
+        return None
+    first: list[int] = []  # the exact brands' rowids: the first rank, in log order
+    if exact:
+        if not plan.text_only:
+            return None
+        marks = ", ".join("?" * len(exact))
+        sql = f"SELECT rowid FROM records WHERE brand_name IN ({marks}) ORDER BY rowid"
+        first = [r[0] for r in conn.execute(sql, exact)]
+    skip = set(first)
+    cur = conn.execute(
+        f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid", plan.params
+    )
+    limit = min(f.limit or 20, 1000)
+    need = f.offset + limit
+    ordinal = day.toordinal()
+    ids: list[int] = []
+    valid: list[int] = []
+    while chunk := cur.fetchmany(max(walk, 256)):
+        got = [r[0] for r in chunk]
+        ids += got
+        if len(first) + len(valid) < need:  # past that only the count needs the rowids
+            valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
+        if len(first) + len(valid) >= need and len(ids) >= walk:
+            break
+    cur.close()
+    head = first + valid
+    if len(head) >= need:
+        want = head[f.offset : need]
+    else:
+        chosen = skip.union(valid)
+        want = (head + [r for r in ids if r not in chosen])[f.offset : need]
+    if not want:
+        return [], ids
+    marks = ", ".join("?" * len(want))
+    by_rowid = {}
+    for row in rows(conn, f"SELECT rowid AS rowid_, * FROM records WHERE rowid IN ({marks})", want):
+        by_rowid[row.pop("rowid_")] = row
+    return [by_rowid[r] for r in want if r in by_rowid], ids
 
 
 def search_records(

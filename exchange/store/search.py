@@ -38,6 +38,7 @@ from itertools import pairwise
 from typing import Any
 
 from exchange.core import textforms
+from exchange.store.facet_index import note_change
 
 __all__ = [
     "COUNT_CAP",
@@ -83,6 +84,8 @@ INDEXED_COLUMNS = (
     "kind",
     "status",
     "nice_classes",
+    "valid_from",  # not indexed: the facets' status on a date (facet_index) needs them
+    "valid_until",
 )
 _CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK = re.compile(f"([{_CJK_CLASS}])")
@@ -287,6 +290,7 @@ _DELETE = (
 
 def index_record(conn: sqlite3.Connection, rowid: int, rec: Any) -> None:
     conn.execute(_INSERT.format(table="records_fts"), [rowid, *index_values(rec)])
+    note_change(conn, rowid, rec)
 
 
 def index_many(
@@ -295,10 +299,13 @@ def index_many(
     conn.executemany(
         _INSERT.format(table=table), [[rowid, *index_values(rec)] for rowid, rec in rows]
     )
+    for rowid, rec in rows:
+        note_change(conn, rowid, rec)
 
 
 def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
     conn.execute(_DELETE, [rowid, *index_values(old)])
+    note_change(conn, rowid, None)
 
 
 def _syllables_phrase(pieces: list[str]) -> str:
