@@ -195,7 +195,9 @@ class Ledger(Ingest):
         with self._changed:
             self._bulk_rounds += delta
         if delta < 0:
-            self._notify()  # the indexer, holding back, goes on now
+            # The indexer, holding back, goes on now. A change of "anything" makes
+            # watch streams compare every head once: once per such round, rare.
+            self._notify()
 
     # ------------------------------------------------------------------- keys
 
