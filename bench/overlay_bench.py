@@ -184,6 +184,21 @@ def served_streams(port: int) -> int:
     return -1
 
 
+def synced_peers(port: int) -> int:
+    """How many peers this node has finished a full sync round with (its /metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(
+        1
+        for line in text.splitlines()
+        if line.startswith("brandex_sync_rounds_total{") and float(line.split()[-1]) >= 1
+    )
+
+
+def _cosigners(note: str, origin: str) -> int:
+    return sum(1 for x in parse_note(note).signatures if x.name != origin)
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -214,7 +229,12 @@ class Overlay:
         ms = [overlay.OverlayMember(k, v) for k, v in self.members.items()]
         self.graph = overlay.overlay(ms)
         #: Each origin's witness set (bounded witnessing), by member name.
-        self.witness_sets = {m.name: overlay.witnesses(ms, m.name).witnesses for m in ms}
+        sets = {m.name: overlay.witnesses(ms, m.name) for m in ms}
+        self.witness_sets = {k: v.witnesses for k, v in sets.items()}
+        #: Cosignatures each origin's checkpoint needs before start-up is over: the
+        #: witness set's quorum with bounded witnessing (the document's rule); with
+        #: everyone witnessing, or none, no figure of its own (0).
+        self.quorums = {k: v.quorum if bounded and witness else 0 for k, v in sets.items()}
         self.nodes = Nodes(
             root, self.members, dict(self.graph), sync_interval=interval, verify_workers=0
         )
@@ -240,6 +260,48 @@ class Overlay:
     def start(self) -> None:
         self.nodes.start_all()
         self.arrivals = Arrivals(self.nodes)
+
+    def started_up(self) -> list[str]:
+        """The nodes still starting up (empty: start-up is over).
+
+        A node has started up once it has finished a full sync round with every
+        peer (``brandex_sync_rounds_total``, one label per peer) and serves every
+        origin's checkpoint with at least its quorum of cosignatures. Until then
+        the first full rounds, the key announcements and the witnesses' answers
+        still cross the overlay, and a round issued in that tail measures the
+        start-up's backlog, not propagation.
+        """
+        waiting = []
+        for name, member in self.nodes.members.items():
+            if synced_peers(self.metrics[name]) < len(member.peers):
+                waiting.append(name)
+                continue
+            heads = services_pb2_grpc.LogServiceStub(self.nodes.channel(name)).ListOrigins(
+                services_pb2.ListOriginsRequest(), timeout=60
+            )
+            notes = {o.origin: o.checkpoint for o in heads.origins if o.size > 0}
+            for other, region in self.members.items():
+                origin = f"{FEDERATION}/{region}"
+                note = notes.get(origin)
+                if note is None or _cosigners(note, origin) < self.quorums[other]:
+                    waiting.append(name)
+                    break
+        return waiting
+
+    def wait_started_up(self, timeout: float = 1800.0) -> None:
+        """Until :meth:`started_up` is over (a condition polled once a second, not a
+        sleep): a start-up that never ends is a failed run, reported with its nodes."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                waiting = self.started_up()
+            except grpc.RpcError as exc:  # a node busy starting: ask again
+                waiting = [f"(rpc: {exc.code()})"]
+            if not waiting:
+                return
+            if time.monotonic() > end:
+                raise RuntimeError(f"start-up not over after {timeout:.0f} s: {waiting[:10]}")
+            time.sleep(1.0)  # the polling period of the condition
 
     def pids(self) -> dict[int, str]:
         return {p.pid: n for n, p in self.nodes.procs.items() if p.poll() is None}
@@ -339,9 +401,12 @@ def run(
         try:
             t_start = time.monotonic()
             ov.start()
+            # Round one starts after start-up is over: every node has synced with each
+            # of its peers and holds every origin's checkpoint with its quorum.
+            ov.wait_started_up()
             started_s = time.monotonic() - t_start
             pids = ov.pids()
-            before = quiet(set(pids))  # the first full sync rounds are not counted
+            before = quiet(set(pids))  # what start-up left moving is not counted
             steady = []
             for i in range(rounds):
                 steady.append(ov.round(rnd, f"steady-{i}"))

@@ -32,6 +32,7 @@ receive it with each batch.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,10 +68,21 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def parse_time(text: str, what: str = "issued_at") -> datetime:
     """Parse an RFC 3339 time; naive times are UTC. VerificationError otherwise."""
+    at = _parse_time(text) if isinstance(text, str) else None
+    if at is None:
+        raise VerificationError(f"{what} {text!r} is not an RFC 3339 time")
+    return at
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_time(text: str) -> datetime | None:
+    """Memoised: a batch's entries mostly carry the same few times (an import signs
+    hundreds at one ``issued_at``), and every entry's time is read twice while it is
+    verified. A datetime is immutable, so sharing one is safe."""
     try:
         at = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise VerificationError(f"{what} {text!r} is not an RFC 3339 time") from None
+    except ValueError:
+        return None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 

@@ -9,6 +9,11 @@ crash loses nothing: the next start picks up where the cursor stands.
 Every entry passes the domain rules (:mod:`exchange.core.rules`) as it is
 indexed. With worker processes, their stateless part (the body validators,
 most of the cost) runs there, for the next chunk while this one is applied.
+
+While a sync round that defers its fold runs (a node joining: ``Ledger.bulk_syncing``)
+the indexer holds back, between chunks: on a machine of a few cores it would take
+CPU and the verifying workers from the round, which is what decides when the node
+holds every log verified; the fold waits for the round's end.
 """
 
 from __future__ import annotations
@@ -63,12 +68,16 @@ class Indexer:
         if self.ledger.pool is not None:
             return self._catch_up_ahead()
         done = 0
-        while not self.ledger.closing.is_set():
+        while not self._held():
             n = self.ledger.store.index_backlog(self.chunk)
             if n == 0:
                 break
             done += n
         return done
+
+    def _held(self) -> bool:
+        """Stop between chunks: the node is closing, or a bulk sync round runs."""
+        return self.ledger.closing.is_set() or self.ledger.bulk_syncing
 
     def _ahead(self, chunk: tuple[str, int, list[bytes]] | None) -> _Job | None:
         """Start the stateless rules of a chunk in the worker processes."""
@@ -88,7 +97,7 @@ class Indexer:
     def _catch_up_ahead(self) -> int:
         store, done = self.ledger.store, 0
         job = self._ahead(store.backlog(self.chunk))
-        while job is not None and not self.ledger.closing.is_set():
+        while job is not None and not self._held():
             origin, start, payloads, futures = job
             if not payloads:
                 break
@@ -114,6 +123,9 @@ class Indexer:
         self.ledger.store.facet_index()
         version = -1
         while not self.ledger.closing.is_set():
+            if self.ledger.bulk_syncing:  # its end is a change: we wake then
+                version = self.ledger.wait_for_change(version, timeout=5.0)
+                continue
             try:
                 n = self.catch_up()
                 if n:

@@ -108,7 +108,8 @@ class Ingest:
         A round that brings more than ``inline_index_limit`` entries in all (a
         node joining, or back after a long time away) leaves the registry fold
         of every origin to the indexer, as one big origin's sync does: the
-        verified logs are committed first, searchable a little later.
+        verified logs are committed first, searchable a little later: the indexer
+        holds back until such a round ends (``Ledger.bulk_syncing``).
         """
         wanted = set(origins) if origins is not None else None
         heads = [h for h in peer.list_origins() if wanted is None or h.origin in wanted]
@@ -123,14 +124,20 @@ class Ingest:
             if outcomes[i] is None:
                 outcomes[i] = self._sync_reporting(peer, heads[i], inline)
 
-        for step in (first_pass, second_pass):
-            if self.parallel_origins <= 1 or len(heads) < 2:
-                for i in range(len(heads)):
-                    step(i)
-                continue
-            with ThreadPoolExecutor(self.parallel_origins, "sync-origin") as ex:
-                for f in [ex.submit(step, i) for i in range(len(heads))]:
-                    f.result()
+        if not inline:
+            self._bulk_round(+1)
+        try:
+            for step in (first_pass, second_pass):
+                if self.parallel_origins <= 1 or len(heads) < 2:
+                    for i in range(len(heads)):
+                        step(i)
+                    continue
+                with ThreadPoolExecutor(self.parallel_origins, "sync-origin") as ex:
+                    for f in [ex.submit(step, i) for i in range(len(heads))]:
+                        f.result()
+        finally:
+            if not inline:
+                self._bulk_round(-1)
         return [o for o in outcomes if o is not None]
 
     def _round_backlog(self, heads: list[OriginHead]) -> int:
@@ -258,17 +265,25 @@ class Ingest:
             index = inline_index and claimed.size - local_size <= self.inline_index_limit
             payloads: list[bytes] = []
             stateless: list[list[tuple[str, str]]] = []
+            # The last batch is staged in the commit's own transaction: one write
+            # transaction fewer per origin (most origins of a join fit in one
+            # batch), and nothing lost to a crash that the next sync would not
+            # fetch again anyway.
+            last: tuple[int, list[bytes], VerifiedBatch] | None = None
             for start, envelopes, vb in self._verified_stream(
                 peer, origin, staging.next, claimed.size, history, rules=index
             ):
                 assert vb.history is not None
                 history = vb.history
-                with self.store.write() as tx:
-                    tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
+                if start + len(envelopes) == claimed.size:
+                    last = (start, envelopes, vb)
+                else:
+                    with self.store.write() as tx:
+                        tx.stage(staging, start, envelopes, vb.types, vb.leaf_hashes)
                 payloads += vb.payloads
                 stateless += vb.stateless
                 fetched += sum(map(len, envelopes))
-                if fetched >= self.max_round_bytes and staging.next < claimed.size:
+                if fetched >= self.max_round_bytes and last is None:
                     # Enough for one round: keep what is staged (verified) for the next.
                     self.store.pause_staging(staging)
                     return SyncOutcome(
@@ -277,7 +292,7 @@ class Ingest:
                         detail=f"staged {staging.next - local_size} of "
                         f"{claimed.size - local_size} entries ({fetched >> 20} MiB this round)",
                     )
-            if staging.next != claimed.size:
+            if (last[0] + len(last[1]) if last else staging.next) != claimed.size:
                 raise VerificationError(f"{peer.name} sent fewer entries than its checkpoint holds")
             # The checkpoint must verify with the key that signs that size, and that
             # key's certificate must be valid at the checkpoint's time evidence.
@@ -285,12 +300,14 @@ class Ingest:
             life = history.checkpoint_keys(claimed.size)[0]
             history.check_checkpoint_key(life, cp.size, self.clock(), self._witnessed(note))
             found = None
-            if index and len(payloads) == staging.next - staging.start:  # none resumed
+            if index and len(payloads) == claimed.size - staging.start:  # none resumed
                 found = (
                     [entries_pb2.Entry.FromString(p) for p in payloads],
                     [[Violation(rule, message) for rule, message in v] for v in stateless],
                 )
             with self.store.write() as tx:
+                if last is not None:
+                    tx.stage(staging, last[0], last[1], last[2].types, last[2].leaf_hashes)
                 root = tx.staged_root(staging)
                 if root != cp.root_hash:
                     # Either the peer's entries are not the ones the checkpoint commits

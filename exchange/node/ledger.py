@@ -118,6 +118,10 @@ class Ledger(Ingest):
         #: (version, origin) of the latest changes, for :meth:`changed_since`.
         self._changes: collections.deque[tuple[int, str | None]] = collections.deque(maxlen=4096)
         self._sync_locks: dict[str, threading.Lock] = {}
+        #: How many sync rounds that leave their registry fold to the indexer (a
+        #: node joining, or back after a long time away) are running now: the
+        #: indexer holds back while there are any (see :attr:`bulk_syncing`).
+        self._bulk_rounds = 0
         #: Set when a peer holds a bigger signed checkpoint of the own log than this
         #: node (a tail lost to a power cut or a restored backup): issuing waits.
         self.lost_tail: str | None = None
@@ -175,6 +179,25 @@ class Ledger(Ingest):
     @property
     def version(self) -> int:
         return self._version
+
+    @property
+    def bulk_syncing(self) -> bool:
+        """Whether a deferred-fold sync round is running (see ``Ingest.sync_from``).
+
+        The indexer waits while one is: on two cores its fold, and the stateless
+        rules it sends to the same verifying workers, would only slow the round
+        down (the join's time to "verified"), not make the registry ready sooner.
+        """
+        with self._changed:
+            return self._bulk_rounds > 0
+
+    def _bulk_round(self, delta: int) -> None:
+        with self._changed:
+            self._bulk_rounds += delta
+        if delta < 0:
+            # The indexer, holding back, goes on now. A change of "anything" makes
+            # watch streams compare every head once: once per such round, rare.
+            self._notify()
 
     # ------------------------------------------------------------------- keys
 

@@ -507,6 +507,43 @@ def test_a_round_of_many_small_origins_leaves_the_index_to_the_indexer(
     assert all(small.store.origin(o).indexed == small.store.origin(o).size for o in logs)
 
 
+def test_the_indexer_holds_back_while_a_deferred_fold_round_runs(
+    issuer: Ledger, certs: Path, tmp_path: Path
+) -> None:
+    """During a round that leaves the fold to the indexer (a join), the indexer folds
+    nothing, even what the round already committed; when the round ends, it folds all."""
+    js = make_ledger(certs, tmp_path / "js.db", "jiangsu")
+    js.issue(recognitions(0, 12))
+    logs = {ZJ: log_at(issuer, ZJ, 11), "yrd/320000": log_at(js, "yrd/320000", 13)}
+    victim = make_ledger(certs, tmp_path / "anhui.db", "anhui", inline_index_limit=20)
+    during: list[tuple[bool, int]] = []
+
+    class Watching(FakePeer):
+        def get_entries(self, origin: str, start: int, end: int):
+            if origin == ZJ:  # the second origin: yrd/320000 is committed by now
+                assert victim.store.origin("yrd/320000").size == 13
+                during.append((victim.bulk_syncing, Indexer(victim, chunk=7).catch_up()))
+            yield from super().get_entries(origin, start, end)
+
+    got = [o.action for o in victim.sync_from(Watching("both", logs))]
+    assert got == ["appended", "appended"]
+    assert during == [(True, 0)]
+    assert victim.store.origin("yrd/320000").indexed == 0
+    assert not victim.bulk_syncing
+    assert Indexer(victim, chunk=7).catch_up() == 24
+    # A round within the limit holds nothing back.
+    small = make_ledger(certs, tmp_path / "small.db", "anhui", inline_index_limit=24)
+    seen: list[bool] = []
+
+    class Small(FakePeer):
+        def get_entries(self, origin: str, start: int, end: int):
+            seen.append(small.bulk_syncing)
+            yield from super().get_entries(origin, start, end)
+
+    small.sync_from(Small("both", logs))
+    assert seen == [False, False]
+
+
 def test_the_indexer_runs_the_stateless_rules_in_the_pool_one_chunk_ahead(
     issuer: Ledger, certs: Path, tmp_path: Path
 ) -> None:
