@@ -428,7 +428,11 @@ def run_node(config: NodeConfig) -> None:
         config.listen,
         len(node.ledger.store.origins()),
     )
-    done.wait()
+    # Wake every second: a process-directed SIGTERM may be delivered to any thread
+    # (a gRPC or sync thread), and CPython runs the handler only when the main
+    # thread runs bytecode; a main thread asleep in a plain wait() never would.
+    while not done.wait(1.0):
+        pass
     node.stop()
     log.info("node %s stopped", config.name)
 
