@@ -51,7 +51,7 @@ from exchange.node.verify import (
     verify_batch,
     verify_batch_in_worker,
 )
-from exchange.store.database import OriginRow
+from exchange.store.tx import OriginRow
 
 __all__ = ["Ingest", "OriginHead", "Peer", "SyncOutcome"]
 

@@ -54,7 +54,7 @@ from exchange.node.verify import (
     sign_entries,
 )
 from exchange.store import Store
-from exchange.store.database import OriginRow
+from exchange.store.tx import OriginRow
 
 if TYPE_CHECKING:
     from exchange.core.federation import FederationDoc

@@ -49,8 +49,8 @@ from exchange.node.service_base import (
 )
 from exchange.node.verify import validate_records
 from exchange.store import queries
-from exchange.store.database import Tx
 from exchange.store.state import SqliteState
+from exchange.store.tx import Tx
 
 __all__ = ["AdminService", "LogService", "NodeContext", "add_services"]
 

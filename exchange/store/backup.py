@@ -16,8 +16,8 @@ import sqlite3
 from pathlib import Path
 
 from exchange.core.errors import ConflictError, FormatError
-from exchange.store.database import _ORIGIN_COLS, OriginRow, _row
 from exchange.store.lock import DatabaseLock
+from exchange.store.tx import ORIGIN_COLUMNS, OriginRow, origin_row
 
 __all__ = ["DatabaseLock", "Snapshot", "copy_online", "file_sha256", "restore_file"]
 
@@ -120,8 +120,8 @@ class Snapshot:
         self.close()
 
     def origins(self) -> list[OriginRow]:
-        rows = self._conn.execute(f"SELECT {_ORIGIN_COLS} FROM origins ORDER BY origin")
-        return [_row(r) for r in rows]
+        rows = self._conn.execute(f"SELECT {ORIGIN_COLUMNS} FROM origins ORDER BY origin")
+        return [origin_row(r) for r in rows]
 
     def entries(self, origin: str, size: int) -> list[tuple[int, bytes, bytes]]:
         """(index, stored leaf hash, envelope) of the first ``size`` entries, in order."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from exchange.store.database import Store, Tx
+from exchange.store.database import Store
+from exchange.store.tx import Tx
 
 __all__ = ["add_evidence", "documents", "evidence", "save_document"]
 

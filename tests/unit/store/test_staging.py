@@ -14,7 +14,7 @@ from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.errors import ConflictError
 from exchange.store import Store
-from exchange.store.database import Staging
+from exchange.store.tx import Staging
 
 ORIGIN = "yrd/330000"
 
