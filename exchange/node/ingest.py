@@ -124,9 +124,7 @@ class Ingest:
             if outcomes[i] is None:
                 outcomes[i] = self._sync_reporting(peer, heads[i], inline)
 
-        if not inline:
-            self._bulk_round(+1)
-        try:
+        with self._bulk_round(deferred=not inline):
             for step in (first_pass, second_pass):
                 if self.parallel_origins <= 1 or len(heads) < 2:
                     for i in range(len(heads)):
@@ -135,9 +133,6 @@ class Ingest:
                 with ThreadPoolExecutor(self.parallel_origins, "sync-origin") as ex:
                     for f in [ex.submit(step, i) for i in range(len(heads))]:
                         f.result()
-        finally:
-            if not inline:
-                self._bulk_round(-1)
         return [o for o in outcomes if o is not None]
 
     def _round_backlog(self, heads: list[OriginHead]) -> int:

@@ -10,9 +10,10 @@ small ``Peer`` protocol, so the rules are testable without sockets.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -191,10 +192,19 @@ class Ledger(Ingest):
         with self._changed:
             return self._bulk_rounds > 0
 
-    def _bulk_round(self, delta: int) -> None:
+    @contextlib.contextmanager
+    def _bulk_round(self, deferred: bool = True) -> Iterator[None]:
+        """Counts a deferred-fold round (``deferred``) while it runs; nothing otherwise."""
+        if not deferred:
+            yield
+            return
         with self._changed:
-            self._bulk_rounds += delta
-        if delta < 0:
+            self._bulk_rounds += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._bulk_rounds -= 1
             # The indexer, holding back, goes on now. A change of "anything" makes
             # watch streams compare every head once: once per such round, rare.
             self._notify()

@@ -177,7 +177,8 @@ class _Plan:
     ``row_where`` (with ``row_params``) is the part checked on the records row;
     ``text_only`` says the FTS5 expression is the query text alone, which any
     record whose brand equals the query satisfies, so the exact-brand rank can
-    skip FTS5 (see :func:`_ranked_page`).
+    skip FTS5 (see :func:`_ranked_page`); ``fts_only`` that FTS5 alone decides
+    the matches (nothing is checked on the records row).
     """
 
     source: str
@@ -187,6 +188,7 @@ class _Plan:
     row_where: str
     row_params: list
     text_only: bool
+    fts_only: bool
 
 
 def _plan(f: Any, text_expr: str | None) -> _Plan | None:
@@ -227,7 +229,8 @@ def _plan(f: Any, text_expr: str | None) -> _Plan | None:
         row_where.append("r.valid_from <= ? AND (r.valid_until = '' OR r.valid_until >= ?)")
         row_params += [f.valid_on, f.valid_on]
     where, params = list(row_where), list(row_params)
-    if parts and not f.uscc:
+    fts = bool(parts) and not f.uscc
+    if fts:
         source, order = "records_fts f JOIN records r ON r.rowid = f.rowid", "f.rowid"
         where.insert(0, "records_fts MATCH ?")
         params.insert(0, " AND ".join(parts))
@@ -244,6 +247,7 @@ def _plan(f: Any, text_expr: str | None) -> _Plan | None:
         " AND ".join(row_where) or "1 = 1",
         row_params,
         text_only,
+        fts_only=fts and not row_where,
     )
 
 
@@ -333,7 +337,7 @@ def _facets(
     there are more); when every condition lives in the FTS5 index that is FTS5
     alone, with no records row read (:mod:`exchange.store.facet_index`).
     """
-    if _fts_only(plan):
+    if plan.fts_only:
         sql = f"SELECT f.rowid FROM records_fts f WHERE {plan.where} ORDER BY f.rowid LIMIT ?"
     else:
         sql = f"SELECT r.rowid FROM {plan.source} WHERE {plan.where} ORDER BY {plan.order} LIMIT ?"
@@ -398,7 +402,7 @@ def search(
         total, capped = min(matched, COUNT_CAP), matched > COUNT_CAP
     else:
         source, params, where = plan.source, plan.params, plan.where
-        if _fts_only(plan):
+        if plan.fts_only:
             source = "records_fts f"
         total = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT {COUNT_CAP + 1})",
@@ -408,11 +412,6 @@ def search(
     answer = SearchAnswer(page, total, capped, typo=typo)
     answer.facets, answer.facets_over, answer.facets_partial = facets
     return answer
-
-
-def _fts_only(plan: _Plan) -> bool:
-    """Whether FTS5 alone decides the matches (nothing is checked on the records row)."""
-    return plan.row_where == "1 = 1" and plan.source.startswith("records_fts f JOIN")
 
 
 def _page_in_memory(
@@ -439,7 +438,7 @@ def _page_in_memory(
     read. The rank is :func:`_ranked_page`'s: valid today, then the rest, each
     in log order (the walk stops only once the page lies among the valid ones).
     """
-    if index is None or plan is None or not f.text or not _fts_only(plan):
+    if index is None or plan is None or not f.text or not plan.fts_only:
         return None
     first: list[int] = []  # the exact brands' rowids: the first rank, in log order
     if exact:
