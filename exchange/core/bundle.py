@@ -78,12 +78,9 @@ from exchange.core.recognition import (
     decide,
     status_on,
 )
-from exchange.core.records import (
-    ReasonCode,
-    Status,
-)
 from exchange.core.rules import MemoryState, body_of, check_entry
 from exchange.core.tlogproof import parse_tlog_proof
+from exchange.core.vocabulary import ReasonCode, Status
 
 __all__ = [
     "CHECKS",

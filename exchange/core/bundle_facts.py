@@ -22,14 +22,8 @@ from exchange.core.recognition import (
     RecordFacts,
     WithdrawalFacts,
 )
-from exchange.core.records import (
-    BODIES,
-    Kind,
-    ReasonCode,
-    Status,
-    parse_date,
-    parse_optional_date,
-)
+from exchange.core.records import parse_date, parse_optional_date
+from exchange.core.vocabulary import BODIES, Kind, ReasonCode, Status
 
 
 class Fields:

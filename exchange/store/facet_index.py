@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from exchange.core.records import Kind
+from exchange.core.vocabulary import Kind
 
 __all__ = ["FACET_COLUMNS", "FacetIndex", "facet_status", "note_change"]
 
