@@ -135,19 +135,26 @@ def parse_bundle(doc: object) -> Parsed:
     record = _item(doc, "bundle", type_="recognition")
     _need(record.origin == origin, "the record's origin is the bundle's origin")
     _need(record.chain_pem is not None, "certificate_chain_pem is required")
-    related = doc.get("related", [])
-    _need(
-        isinstance(related, list) and len(related) <= _MAX_RELATED,
-        f"related must be a list of at most {_MAX_RELATED} entries",
-    )
-    items = [record] + [_item(r, f"related[{i}]") for i, r in enumerate(related)]
+
+    def entries(name: str, types: frozenset[str]) -> list[Item]:
+        """The bundle's list ``name``: bounded, each entry of ``types`` and this federation."""
+        docs = doc.get(name, [])
+        _need(
+            isinstance(docs, list) and len(docs) <= _MAX_RELATED,
+            f"{name} must be a list of at most {_MAX_RELATED} entries",
+        )
+        out = [_item(d, f"{name}[{i}]", types=types) for i, d in enumerate(docs)]
+        for it in out:
+            fed, _ = _origin_parts(it.origin, "origin")
+            _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
+        return out
+
+    items = [record, *entries("related", RELATED_TYPES)]
     seen: set[tuple[str, int]] = set()
     for it in items:
         key = (it.origin, it.index)
         _need(key not in seen, f"entry {it.origin}#{it.index} appears twice")
         seen.add(key)
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
         _need(
             it.chain_pem is not None or it.origin == origin,
             f"{it.subject} is from another origin and needs its certificate_chain_pem",
@@ -168,26 +175,12 @@ def parse_bundle(doc: object) -> Parsed:
         isinstance(vkeys, list) and all(isinstance(v, str) for v in vkeys),
         "vkeys must be a list of strings",
     )
-    key_docs = doc.get("key_entries", [])
-    _need(
-        isinstance(key_docs, list) and len(key_docs) <= _MAX_RELATED,
-        f"key_entries must be a list of at most {_MAX_RELATED} entries",
-    )
-    key_entries = [_item(d, f"key_entries[{i}]", types=KEY_TYPES) for i, d in enumerate(key_docs)]
+    key_entries = entries("key_entries", KEY_TYPES)
     for it in key_entries:
         _need(it.type in KEY_TYPES, f"{it.subject}: key_entries hold key entries only")
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
-    context_docs = doc.get("context", [])
-    _need(
-        isinstance(context_docs, list) and len(context_docs) <= _MAX_RELATED,
-        f"context must be a list of at most {_MAX_RELATED} entries",
-    )
-    context = [_item(d, f"context[{i}]", types=RELATED_TYPES) for i, d in enumerate(context_docs)]
+    context = entries("context", RELATED_TYPES)
     for it in context:
         it.context = True
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
         _need(it.chain_pem is not None, f"{it.subject} needs its certificate_chain_pem")
     seen_all = {(it.origin, it.index) for it in items}
     for it in context:
