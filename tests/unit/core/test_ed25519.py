@@ -268,3 +268,30 @@ def test_non_canonical_keys_are_refused_though_they_decode() -> None:
         assert ours(enc, b"m", sig) is libsodium(enc, b"m", sig) is False
         found += 1
     assert found > 0
+
+
+def test_every_verifier_in_exchange_uses_the_rule() -> None:
+    """One home: no module builds PyNaCl's VerifyKey (libsodium) to verify.
+
+    The accept set is the same, but a second verifier is a second place for the
+    rule to drift (and the slow one). Signing keys stay with PyNaCl.
+    """
+    import ast
+
+    root = Path(__file__).resolve().parents[3] / "exchange"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "ed25519.py" and path.parent.name == "core":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "nacl.signing":
+                if any(a.name == "VerifyKey" for a in node.names):
+                    offenders.append(f"{path.relative_to(root)}: imports nacl's VerifyKey")
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr == "VerifyKey"
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "signing"
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}: nacl.signing.VerifyKey")
+    assert offenders == []
