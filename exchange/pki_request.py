@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from exchange.core import ed25519 as ed25519_rule
 from exchange.core.errors import FormatError, ValidationError, VerificationError
 from exchange.core.regions import validate_region
 from exchange.core.x509 import OPERATOR_URI_PREFIX, REGION_URI_PREFIX, load_pem_chain
@@ -368,12 +369,11 @@ def parse_request(data: bytes) -> CertRequest:
         raise FormatError(f"{what}: governance_proof is not base64") from None
     raw = governance.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     ders = [csrs[r].public_bytes(serialization.Encoding.DER) for r in ROLES]
-    try:
-        governance.verify(proof, _proof_message(name, region, raw, ders))
-    except InvalidSignature:
+    # The node's Ed25519 rule (libsodium's accept set), not OpenSSL's: one rule everywhere.
+    if not ed25519_rule.verify(raw, _proof_message(name, region, raw, ders), proof):
         raise VerificationError(
             f"{what}: governance_proof is not a signature of this request by its governance key"
-        ) from None
+        )
     return CertRequest(name, region, hosts, csrs, governance)
 
 

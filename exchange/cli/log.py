@@ -168,7 +168,7 @@ def vkeys(config_path, node_addr, cert, key, fmt) -> None:
 
     Example: brandex log vkeys --config nodes/zhejiang.toml > vkeys.txt
     """
-    from nacl.signing import VerifyKey
+    from exchange.core.ed25519 import VerifyKey
 
     client = connect(config_path, node_addr, cert, key)
     rows = [

@@ -35,7 +35,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography import x509 as cx509
-from nacl.signing import VerifyKey
 
 from exchange.core import merkle, regions, x509
 from exchange.core.bundle_facts import (
@@ -59,6 +58,7 @@ from exchange.core.cosignature import (
     parse_cosignature_vkey,
 )
 from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import BrandexError, FormatError, VerificationError
 from exchange.core.keys import KeyHistory, KeyLife, certify_announcement, issued_at
 from exchange.core.note import (

@@ -24,6 +24,7 @@ import nacl.exceptions
 import nacl.signing
 
 from exchange.core.checkpoint import parse_checkpoint_body
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import FormatError, VerificationError
 from exchange.core.note import (
     ED25519_PUBLIC_KEY_SIZE,
@@ -111,7 +112,7 @@ class CosignatureSigner(KeyIdentity):
 
     def verifier(self) -> CosignatureVerifier:
         """Return the matching verifier."""
-        return CosignatureVerifier(self._name, self._signing_key.verify_key)
+        return CosignatureVerifier(self._name, VerifyKey(bytes(self._signing_key.verify_key)))
 
     def sign_at(self, body: str, timestamp: int) -> bytes:
         """Sign a checkpoint body at ``timestamp`` (POSIX seconds, from the caller).
@@ -131,7 +132,7 @@ class CosignatureVerifier(KeyIdentity):
 
     SIG_TYPE = SIG_TYPE_COSIGNATURE
 
-    def __init__(self, name: str, verify_key: nacl.signing.VerifyKey) -> None:
+    def __init__(self, name: str, verify_key: VerifyKey) -> None:
         """Bind a cosigner name to an Ed25519 public key.
 
         Raises:
@@ -248,7 +249,7 @@ def parse_cosignature_vkey(vkey: str) -> CosignatureVerifier:
             a 0x01 note key) or its key id does not match.
     """
     name, public_key = decode_vkey(vkey, SIG_TYPE_COSIGNATURE, ED25519_PUBLIC_KEY_SIZE)
-    return CosignatureVerifier(name, nacl.signing.VerifyKey(public_key))
+    return CosignatureVerifier(name, VerifyKey(public_key))
 
 
 def cosigner_key(

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import FormatError, VerificationError
 
 __all__ = [

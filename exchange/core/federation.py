@@ -41,10 +41,11 @@ from typing import Any
 
 import rfc8785
 from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from exchange.core import regions
 from exchange.core.dsse import Envelope, keyid_of, pae, parse_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import ConflictError, FormatError, VerificationError
 from exchange.core.policy import WitnessPolicy, parse_policy
 

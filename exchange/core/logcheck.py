@@ -46,13 +46,13 @@ from typing import Any
 
 from cryptography import x509 as cx509
 from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
 
 from exchange.core import federation as federation_doc
 from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import CosignatureVerifier, cosigner_key
 from exchange.core.dsse import PAYLOAD_TYPE, pae, parse_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import (
     BrandexError,
     FormatError,

@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import nacl.exceptions
 import nacl.signing
 
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import FormatError, VerificationError
 
 __all__ = [
@@ -327,7 +328,7 @@ class KeyIdentity:
 class Ed25519NoteVerifier(KeyIdentity):
     """Verifies signed-note Ed25519 signatures (type 0x01) over the note text."""
 
-    def __init__(self, name: str, verify_key: nacl.signing.VerifyKey) -> None:
+    def __init__(self, name: str, verify_key: VerifyKey) -> None:
         """Bind a key name (by convention the log origin) to an Ed25519 public key.
 
         Raises:
@@ -361,7 +362,7 @@ class Ed25519NoteSigner(KeyIdentity):
 
     def verifier(self) -> Ed25519NoteVerifier:
         """Return the matching verifier, so callers never re-derive the name pairing."""
-        return Ed25519NoteVerifier(self._name, self._signing_key.verify_key)
+        return Ed25519NoteVerifier(self._name, VerifyKey(bytes(self._signing_key.verify_key)))
 
     def sign(self, text: str) -> bytes:
         """Sign the UTF-8 note text; returns the 64-byte signature (without key id)."""
@@ -594,4 +595,4 @@ def parse_vkey(vkey: str) -> Ed25519NoteVerifier:
             (e.g. a 0x04 cosigner key) or its key id does not match.
     """
     name, public_key = decode_vkey(vkey, SIG_TYPE_ED25519, ED25519_PUBLIC_KEY_SIZE)
-    return Ed25519NoteVerifier(name, nacl.signing.VerifyKey(public_key))
+    return Ed25519NoteVerifier(name, VerifyKey(public_key))

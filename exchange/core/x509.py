@@ -436,7 +436,7 @@ def verify_signing_certificate(
         region: the origin's region code the key must belong to.
 
     Returns:
-        The raw 32-byte Ed25519 public key, ready for ``nacl.signing.VerifyKey``.
+        The raw 32-byte Ed25519 public key, ready for ``exchange.core.ed25519.VerifyKey``.
 
     Raises:
         VerificationError: naming the first check that failed.

@@ -526,11 +526,10 @@ def write_artifacts(fed: DemoFederation, state: Path) -> None:
     for o in stub.ListOrigins(services_pb2.ListOriginsRequest(), timeout=10).origins:
         region = parse_origin(o.origin).region
         (state / f"checkpoint-{region}.txt").write_text(o.checkpoint, encoding="utf-8")
-    from nacl.signing import VerifyKey
-
     from exchange.cli.log import federation_keys
     from exchange.client import NodeClient
     from exchange.core.cosignature import CosignatureVerifier
+    from exchange.core.ed25519 import VerifyKey
     from exchange.core.note import Ed25519NoteVerifier
     from exchange.core.origin import witness_name
 

@@ -23,13 +23,13 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
-from nacl.signing import VerifyKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
 from exchange.core.bundle import FORMAT
 from exchange.core.cosignature import CosignatureVerifier, cosigner_key
 from exchange.core.dsse import keyid_of, parse_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import FormatError, NotFoundError
 from exchange.core.keys import KeyHistory
 from exchange.core.note import Ed25519NoteVerifier, parse_note

@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nacl.signing import VerifyKey
-
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
 from exchange.core.checkpoint import (
@@ -31,6 +29,7 @@ from exchange.core.cosignature import (
     cosign,
 )
 from exchange.core.dsse import parse_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import (
     BrandexError,
     ConflictError,

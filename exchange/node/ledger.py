@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import x509
@@ -33,6 +33,7 @@ from exchange.core.cosignature import (
     cosigner_key,
 )
 from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import (
     ConflictError,
     EquivocationError,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from google.protobuf.message import DecodeError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.dsse import parse_envelope, sign_envelope, verify_envelope
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import BrandexError, VerificationError
 from exchange.core.keys import KeyHistory, KeyLife, issued_at
 from exchange.core.note import Ed25519NoteVerifier, Note, parse_note

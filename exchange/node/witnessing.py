@@ -24,12 +24,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
-from nacl.signing import VerifyKey
 
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 from exchange.core import merkle
 from exchange.core.checkpoint import parse_checkpoint_body
 from exchange.core.cosignature import CosignatureVerifier, cosign, cosigner_key
+from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import BrandexError, FormatError, VerificationError
 from exchange.core.note import Ed25519NoteVerifier, NoteSignature, parse_note
 from exchange.core.origin import parse_origin

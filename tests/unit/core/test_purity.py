@@ -13,8 +13,9 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[3] / "exchange" / "core"
 # rfc8785: pure JCS encoder (core.federation); pypinyin and zhconv: pure text conversion
-# over packaged dictionaries (core.textforms).
-ALLOWED_THIRD_PARTY = {"nacl", "cryptography", "rfc8785", "pypinyin", "zhconv"}
+# over packaged dictionaries (core.textforms); solders: ed25519-dalek's verify, the fast path
+# of core.ed25519 (no I/O).
+ALLOWED_THIRD_PARTY = {"nacl", "cryptography", "rfc8785", "pypinyin", "zhconv", "solders"}
 FILES = sorted(CORE.rglob("*.py"))
 
 
