@@ -28,8 +28,9 @@ from datetime import date
 from typing import Any
 
 from exchange.core.records import Kind
+from exchange.store.latin_terms import LatinTerms
 
-__all__ = ["FACET_COLUMNS", "FacetIndex", "facet_status", "note_change"]
+__all__ = ["FACET_COLUMNS", "TEXT_COLUMNS", "FacetIndex", "facet_status", "note_change"]
 
 #: The records columns the facets are counted from.
 FACET_COLUMNS = (
@@ -41,6 +42,8 @@ FACET_COLUMNS = (
     "valid_until",
     "nice_classes",
 )
+#: The records columns whose Latin words the search index holds (LatinTerms).
+TEXT_COLUMNS = ("brand_name", "product", "enterprise_name", "brand_name_latin")
 _NO_DATE = 0  # valid_until '' (no end)
 _FOREVER = 2**31 - 1  # a day after every date
 _WIDE = 0xFFFF  # a packed value that says: see FacetIndex._wide
@@ -70,7 +73,8 @@ def note_change(conn: sqlite3.Connection, rowid: int, rec: Mapping[str, Any] | N
     """
     notes = getattr(conn, "facet_changes", None)
     if notes is not None:
-        notes.append((rowid, None if rec is None else {c: rec.get(c) for c in FACET_COLUMNS}))
+        columns = (*FACET_COLUMNS, *TEXT_COLUMNS)
+        notes.append((rowid, None if rec is None else {c: rec.get(c) for c in columns}))
 
 
 class _Values:
@@ -108,11 +112,16 @@ class FacetIndex:
         self._lo = array("i")
         self._hi = array("i")
         self._valid = self._statuses.code("valid")
+        #: The search index's Latin terms, kept current by the same notes.
+        self.terms = LatinTerms()
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> FacetIndex:
-        """Every record's facet values, read once (seconds at a million records)."""
+        """Every record's facet values, read once (seconds at a million records),
+        and the search index's Latin terms (read first: a record written after
+        that is noted, :func:`note_change`)."""
         index = cls()
+        index.terms = LatinTerms.load(conn)
         cur = conn.execute(f"SELECT rowid, {', '.join(FACET_COLUMNS)} FROM records ORDER BY rowid")
         while batch := cur.fetchmany(10_000):
             for rowid, *values in batch:
@@ -162,6 +171,8 @@ class FacetIndex:
         """Apply the notes of one committed transaction, in order."""
         for rowid, rec in changes:
             self._set(rowid, rec)
+            if rec is not None:
+                self.terms.note(str(rec.get(c) or "") for c in TEXT_COLUMNS)
 
     def valid_on(self, rowid: int, day: int) -> bool:
         """Whether the record at ``rowid`` is valid on ``day`` (a date ordinal): its

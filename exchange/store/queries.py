@@ -393,7 +393,8 @@ def search(
     today = day.isoformat()
     typo = False
     limit = min(f.limit or 20, 1000)
-    plan = _plan(f, match_expression(f.text) if f.text else None)
+    terms = facet_index.terms if facet_index is not None else None
+    plan = _plan(f, match_expression(f.text, terms=terms) if f.text else None)
     exact = exact_brands(f.text)
     walk = max(FACET_CAP + 1 if with_facets else COUNT_CAP + 1, f.offset + limit)
     ids: list[int] | None = None  # the first `walk` matches' rowids, when read

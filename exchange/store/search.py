@@ -40,6 +40,7 @@ from typing import Any
 
 from exchange.core import textforms
 from exchange.store.facet_index import note_change
+from exchange.store.latin_terms import LatinTerms
 
 __all__ = [
     "COUNT_CAP",
@@ -92,6 +93,7 @@ _CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK = re.compile(f"([{_CJK_CLASS}])")
 _CJK_ONLY = re.compile(f"[{_CJK_CLASS}]+")
 _CJK_RUNS = re.compile(f"([{_CJK_CLASS}]+)")
+_PLAIN = re.compile("[a-z0-9]+")
 _BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
 #: Start the tokens of the three pinyin columns (private-use characters, which
 #: the unicode61 tokenizer keeps inside tokens), one mark per column. FTS5 keeps
@@ -347,12 +349,16 @@ def _pinyin_alternatives(text: str) -> list[str]:
     return list(dict.fromkeys(alts))
 
 
-def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | None:
+def match_expression(
+    query: str, fields: tuple[str, ...] = _FIELDS, terms: LatinTerms | None = None
+) -> str | None:
     """The FTS5 query for a user's substring query (None when nothing is searchable).
 
     ``fields`` narrows it to some of brand_name, product and enterprise_name.
     A query of Latin letters over every field is also read as brand pinyin
     (whole, spaced or run together) and as brand initials, any of which may match.
+    With the index's Latin ``terms``, a last Latin word typed in part is written
+    out as the terms it begins instead of an FTS5 prefix (:func:`_spelled_out`).
     """
     cols = {"brand_name": "brand", "product": "product", "enterprise_name": "enterprise"}
     names = [cols[f] for f in fields]
@@ -365,14 +371,38 @@ def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | Non
     if not tokens:
         return None
     quoted = phrase(" ".join(tokens))
+    spelled = None
     if not _CJK.fullmatch(tokens[-1]):
         quoted += "*"  # a Latin word may be typed in part
         if fields == _FIELDS:
             names.append("latin")
+        spelled = _spelled_out(tokens, terms) if terms is not None else None
+    if spelled:
+        quoted = "(" + " OR ".join(spelled) + ")"
     base = f"{{{' '.join(names)}}} : {quoted}"
     if fields != _FIELDS or not textforms.is_pinyin_query(text):
         return base
-    return " OR ".join(f"({e})" for e in [base, *_pinyin_alternatives(text)])
+    alternatives = _pinyin_alternatives(text)
+    if spelled == [] and alternatives:  # the Latin reading cannot match: leave it out
+        return " OR ".join(f"({e})" for e in alternatives)
+    return " OR ".join(f"({e})" for e in [base, *alternatives])
+
+
+def _spelled_out(tokens: list[str], terms: LatinTerms) -> list[str] | None:
+    """The phrases the prefix phrase ``"tokens"*`` stands for, one per index term
+    its last word begins ([]: none can match, as no term begins it or an earlier
+    Latin word is no term); None when ``terms`` cannot tell (see
+    :mod:`exchange.store.latin_terms`), or a word is not plain ASCII letters and
+    digits, which FTS5 would fold or split in its own way."""
+    words = [t if _CJK.fullmatch(t) else t.lower() for t in tokens]
+    if not all(_CJK.fullmatch(w) or _PLAIN.fullmatch(w) for w in words):
+        return None
+    ends = terms.starting(words[-1])
+    if ends is None:
+        return None
+    if any(not _CJK.fullmatch(w) and w not in terms for w in words[:-1]):
+        return []
+    return [phrase(" ".join([*words[:-1], end])) for end in ends]
 
 
 def typo_expression(query: str) -> str | None:
