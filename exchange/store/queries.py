@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -482,20 +483,25 @@ def _page_in_memory(
     ordinal = day.toordinal()
     ids: list[int] = []
     valid: list[int] = []
-    while chunk := cur.fetchmany(max(walk, 256)):
+    size = max(walk, 256)
+    while chunk := cur.fetchmany(size):
         got = [r[0] for r in chunk]
         ids += got
         if len(first) + len(valid) < need:  # past that only the count needs the rowids
             valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
         if len(first) + len(valid) >= need and len(ids) >= walk:
             break
+        # Few valid matches so far: the walk may go to the end; larger chunks
+        # cost less per rowid (each valid_among call has a fixed cost).
+        size = max(size, 2048)
     cur.close()
     head = first + valid
     if len(head) >= need:
         want = head[f.offset : need]
     else:
         chosen = skip.union(valid)
-        want = (head + [r for r in ids if r not in chosen])[f.offset : need]
+        rest = islice((r for r in ids if r not in chosen), need - len(head))
+        want = [*head, *rest][f.offset : need]
     if not want:
         return [], ids
     marks = ", ".join("?" * len(want))
