@@ -25,8 +25,9 @@ from pathlib import Path
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import regions
-from exchange.core.records import Kind, Sector, recognition_errors
+from exchange.core.records import recognition_errors
 from exchange.core.uscc import is_valid_uscc, uscc_region
+from exchange.core.vocabulary import Kind, Sector
 from exchange.i18n.terms import KIND_ZH, SECTOR_ZH
 from exchange.spreadsheet import BY_FIELD, Column, RowError, Sheet, map_headers, neutralise
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core.errors import FormatError
-from exchange.core.records import Kind, Sector
+from exchange.core.vocabulary import Kind, Sector
 from exchange.i18n.terms import KIND_ZH, SECTOR_ZH
 
 __all__ = [

@@ -25,7 +25,7 @@ from html import escape
 
 from exchange.core import regions
 from exchange.core.logcheck import ISSUE_KINDS, AuditResult
-from exchange.core.records import BODIES
+from exchange.core.vocabulary import BODIES
 from exchange.i18n import translator
 
 __all__ = [

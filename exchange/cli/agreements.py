@@ -17,7 +17,7 @@ from exchange.cli.common import (
 from exchange.cli.lang import tr
 from exchange.cli.options import DATE, enum_names, region_text, sent
 from exchange.client import types as t
-from exchange.core.records import Kind
+from exchange.core.vocabulary import Kind
 
 __all__ = ["agreement_group"]
 

@@ -23,7 +23,7 @@ from exchange.cli.options import (
     yuan,
 )
 from exchange.client import types as t
-from exchange.core.records import CaseActionType, CaseType
+from exchange.core.vocabulary import CaseActionType, CaseType
 from exchange.i18n.terms import CASE_ACTION_ZH, CASE_TYPE_ZH
 
 __all__ = ["case_group"]

@@ -12,7 +12,7 @@ from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, REGION, enum_names
 from exchange.client import RemoteError
 from exchange.client.admin import PendingBatch
-from exchange.core.records import Kind, Sector
+from exchange.core.vocabulary import Kind, Sector
 from exchange.import_plan import Defaults, ImportPlan, plan_import, write_rejects
 from exchange.spreadsheet import COLUMNS, Limits, read_sheet, record_row, write_sheet
 

@@ -7,7 +7,7 @@ import click
 from exchange.cli.common import client_options, connect, emit_one, handle_errors, output_option
 from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, REGION, enum_names, sent
-from exchange.core.records import Kind, Sector
+from exchange.core.vocabulary import Kind, Sector
 
 __all__ = ["issue"]
 

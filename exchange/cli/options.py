@@ -94,7 +94,7 @@ REGION = _Region()
 
 
 def enum_names(enum: Any) -> list[str]:
-    """The names of an enumeration of :mod:`exchange.core.records` (which mirror the
+    """The names of an enumeration of :mod:`exchange.core.vocabulary` (which mirror the
     wire's), without its ``*_UNSPECIFIED`` zero."""
     return [m.name for m in enum if not m.name.endswith("UNSPECIFIED")]
 

@@ -29,7 +29,7 @@ from exchange.cli.lang import lang, tr
 from exchange.cli.options import DATE, REGION, region_text
 from exchange.client import NodeClient, RemoteNotFound, kind_names
 from exchange.client import types as t
-from exchange.core.records import Kind, ReasonCode, Sector, Status
+from exchange.core.vocabulary import Kind, ReasonCode, Sector, Status
 from exchange.i18n.reasons import reason_text
 from exchange.i18n.terms import KIND_ZH, REASON_ZH, SECTOR_ZH, STATUS_ZH, state_name
 

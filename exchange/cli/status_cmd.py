@@ -17,7 +17,7 @@ from exchange.cli.common import (
 from exchange.cli.lang import region_text, tr
 from exchange.cli.options import DATE, enum_names, refusals, sent
 from exchange.client import types as t
-from exchange.core.records import ReasonCode
+from exchange.core.vocabulary import ReasonCode
 from exchange.import_plan import parse_kind, parse_sector
 
 __all__ = ["status_group"]

@@ -27,7 +27,6 @@ each entry it carries is in the log; they do not show that no other entry
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +38,19 @@ from cryptography import x509 as cx509
 from nacl.signing import VerifyKey
 
 from exchange.core import merkle, regions, x509
+from exchange.core.bundle_facts import (
+    KeyEntry,
+    accession_facts,
+    change_facts,
+    check_body,
+    entry_body,
+    entry_issued_at,
+    key_text,
+    record_facts,
+    text_of,
+    withdrawal_facts,
+)
+from exchange.core.bundle_format import FORMAT, KEY_TYPES, Item, Parsed, parse_bundle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import (
     WITNESS_SUFFIX,
@@ -48,7 +60,7 @@ from exchange.core.cosignature import (
 )
 from exchange.core.dsse import keyid_of, parse_envelope, verify_envelope
 from exchange.core.errors import BrandexError, FormatError, VerificationError
-from exchange.core.keys import KeyHistory, KeyLife, certify_announcement, issued_at, parse_time
+from exchange.core.keys import KeyHistory, KeyLife, certify_announcement, issued_at
 from exchange.core.note import (
     Ed25519NoteVerifier,
     parse_note,
@@ -66,16 +78,9 @@ from exchange.core.recognition import (
     decide,
     status_on,
 )
-from exchange.core.records import (
-    BODIES,
-    Kind,
-    ReasonCode,
-    Status,
-    parse_date,
-    parse_optional_date,
-)
 from exchange.core.rules import MemoryState, body_of, check_entry
 from exchange.core.tlogproof import parse_tlog_proof
+from exchange.core.vocabulary import ReasonCode, Status
 
 __all__ = [
     "CHECKS",
@@ -85,9 +90,6 @@ __all__ = [
     "Report",
     "verify_bundle",
 ]
-
-#: Value of the bundle's ``format`` field.
-FORMAT = "brandex.bundle/v1"
 
 #: The checks a report may name, in the order they run for each entry.
 CHECKS = (
@@ -108,16 +110,6 @@ CHECKS = (
     "rules",
 )
 
-
-_RELATED_TYPES = frozenset(
-    {"status_change", "infringement_case", "case_action", "accession", "withdrawal"}
-)
-_KEY_TYPES = frozenset({"key_announcement", "key_revocation"})
-
-
-#: Bounds on what one bundle may carry, so a hostile file cannot make us work forever.
-_MAX_RELATED = 10_000
-_MAX_CHAIN = 8
 
 DecodeEntry = Callable[[bytes], Mapping[str, Any]]
 """Decodes an Entry payload to its proto3 JSON mapping (original field names)."""
@@ -243,217 +235,6 @@ class _Run:
         return _Stop()
 
 
-# ----------------------------------------------------------------- format
-
-
-@dataclass
-class _Item:
-    """One entry of the bundle (the record or a related entry), as given."""
-
-    type: str
-    origin: str
-    index: int
-    leaf: bytes
-    payload: Any
-    tlog_proof: str
-    chain_pem: list[str] | None
-    vkey: str | None
-    context: bool = False  # carried for the rules only, not about the record
-
-    @property
-    def subject(self) -> str:
-        what = "record" if self.type == "recognition" else self.type
-        return f"{what} {self.origin}#{self.index}"
-
-
-def _need(cond: bool, what: str) -> None:
-    if not cond:
-        raise FormatError(what)
-
-
-def _origin_parts(origin: object, what: str) -> tuple[str, str]:
-    _need(isinstance(origin, str), f"{what} must be a string")
-    assert isinstance(origin, str)
-    try:
-        o = parse_origin(origin)
-    except FormatError as exc:
-        raise FormatError(f"{what}: {exc}") from None
-    return o.federation, o.region
-
-
-def _pem_list(value: object, what: str) -> list[str]:
-    _need(
-        isinstance(value, list)
-        and 1 <= len(value) <= _MAX_CHAIN
-        and all(isinstance(p, str) and p for p in value),
-        f"{what} must be a list of 1 to {_MAX_CHAIN} PEM strings",
-    )
-    return list(value)  # type: ignore[arg-type]
-
-
-def _item(
-    d: object, what: str, *, type_: str | None = None, types: frozenset[str] = _RELATED_TYPES
-) -> _Item:
-    _need(isinstance(d, dict), f"{what} must be an object")
-    assert isinstance(d, dict)
-    t = type_ if type_ is not None else d.get("type")
-    _need(
-        isinstance(t, str) and t in types | {"recognition"},
-        f"{what}.type must be one of {sorted(types)}",
-    )
-    _origin_parts(d.get("origin"), f"{what}.origin")
-    index = d.get("index")
-    _need(
-        isinstance(index, int) and not isinstance(index, bool) and index >= 0,
-        f"{what}.index must be a whole number",
-    )
-    leaf = d.get("leaf")
-    _need(isinstance(leaf, str) and leaf.isascii(), f"{what}.leaf must be an ASCII string")
-    proof = d.get("tlog_proof")
-    _need(isinstance(proof, str), f"{what}.tlog_proof must be a string")
-    chain = d.get("certificate_chain_pem")
-    chain_pem = None if chain is None else _pem_list(chain, f"{what}.certificate_chain_pem")
-    vkey = d.get("vkey")
-    _need(vkey is None or isinstance(vkey, str), f"{what}.vkey must be a string")
-    return _Item(
-        type=t,  # type: ignore[arg-type]
-        origin=d["origin"],
-        index=index,  # type: ignore[arg-type]
-        leaf=leaf.encode("ascii"),  # type: ignore[union-attr]
-        payload=d.get("payload"),
-        tlog_proof=proof,  # type: ignore[arg-type]
-        chain_pem=chain_pem,
-        vkey=vkey,  # type: ignore[arg-type]
-    )
-
-
-@dataclass
-class _Parsed:
-    origin: str
-    federation: str
-    issuer: str
-    record_id: str
-    items: list[_Item]
-    witness_chains: dict[str, list[str]]
-    log_chains: dict[str, list[str]]
-    vkeys: list[str]
-    key_entries: list[_Item] = field(default_factory=list)
-    context: list[_Item] = field(default_factory=list)
-
-
-def _parse(doc: object) -> _Parsed:
-    _need(isinstance(doc, dict), "a bundle must be a JSON object")
-    assert isinstance(doc, dict)
-    _need(doc.get("format") == FORMAT, f"format must be {FORMAT!r}, got {doc.get('format')!r}")
-    federation, issuer = _origin_parts(doc.get("origin"), "origin")
-    origin: str = doc["origin"]
-    _need(doc.get("issuer", issuer) == issuer, f"issuer must be the origin's region {issuer}")
-    record_id = doc.get("record_id")
-    _need(isinstance(record_id, str) and bool(record_id), "record_id must be a non-empty string")
-    record = _item(doc, "bundle", type_="recognition")
-    _need(record.origin == origin, "the record's origin is the bundle's origin")
-    _need(record.chain_pem is not None, "certificate_chain_pem is required")
-    related = doc.get("related", [])
-    _need(
-        isinstance(related, list) and len(related) <= _MAX_RELATED,
-        f"related must be a list of at most {_MAX_RELATED} entries",
-    )
-    items = [record] + [_item(r, f"related[{i}]") for i, r in enumerate(related)]
-    seen: set[tuple[str, int]] = set()
-    for it in items:
-        key = (it.origin, it.index)
-        _need(key not in seen, f"entry {it.origin}#{it.index} appears twice")
-        seen.add(key)
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
-        _need(
-            it.chain_pem is not None or it.origin == origin,
-            f"{it.subject} is from another origin and needs its certificate_chain_pem",
-        )
-
-    def chains(name: str) -> dict[str, list[str]]:
-        value = doc.get(name, {})
-        _need(isinstance(value, dict), f"{name} must be an object {{origin: [PEM, ...]}}")
-        out = {}
-        for o, pems in value.items():
-            fed, _ = _origin_parts(o, f"{name} key")
-            _need(fed == federation, f"{name} names {o}, which is not in federation {federation}")
-            out[o] = _pem_list(pems, f"{name}[{o!r}]")
-        return out
-
-    vkeys = doc.get("vkeys", [])
-    _need(
-        isinstance(vkeys, list) and all(isinstance(v, str) for v in vkeys),
-        "vkeys must be a list of strings",
-    )
-    key_docs = doc.get("key_entries", [])
-    _need(
-        isinstance(key_docs, list) and len(key_docs) <= _MAX_RELATED,
-        f"key_entries must be a list of at most {_MAX_RELATED} entries",
-    )
-    key_entries = [_item(d, f"key_entries[{i}]", types=_KEY_TYPES) for i, d in enumerate(key_docs)]
-    for it in key_entries:
-        _need(it.type in _KEY_TYPES, f"{it.subject}: key_entries hold key entries only")
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
-    context_docs = doc.get("context", [])
-    _need(
-        isinstance(context_docs, list) and len(context_docs) <= _MAX_RELATED,
-        f"context must be a list of at most {_MAX_RELATED} entries",
-    )
-    context = [_item(d, f"context[{i}]", types=_RELATED_TYPES) for i, d in enumerate(context_docs)]
-    for it in context:
-        it.context = True
-        fed, _ = _origin_parts(it.origin, "origin")
-        _need(fed == federation, f"entry {it.subject} is from another federation than {origin}")
-        _need(it.chain_pem is not None, f"{it.subject} needs its certificate_chain_pem")
-    seen_all = {(it.origin, it.index) for it in items}
-    for it in context:
-        _need((it.origin, it.index) not in seen_all, f"entry {it.subject} appears twice")
-        seen_all.add((it.origin, it.index))
-    return _Parsed(
-        origin=origin,
-        federation=federation,
-        issuer=issuer,
-        record_id=record_id,  # type: ignore[arg-type]
-        items=items,
-        witness_chains=chains("witness_chains"),
-        log_chains=chains("log_chains"),
-        vkeys=vkeys,
-        key_entries=key_entries,
-        context=context,
-    )
-
-
-class _Fields:
-    """Attribute access to a proto3 JSON mapping (bytes fields are base64)."""
-
-    def __init__(self, d: Mapping[str, Any]) -> None:
-        self._d = d
-
-    def __getattr__(self, name: str) -> Any:
-        value = self._d.get(name, "")
-        if name == "public_key":
-            return base64.b64decode(value or "")
-        if isinstance(value, Mapping):
-            return _Fields(value)
-        return value
-
-
-class _KeyEntry(_Fields):
-    """A decoded key entry, read by :meth:`KeyHistory.apply` as it reads a protobuf."""
-
-
-def _key_text(life: Any) -> str:
-    state = "current"
-    if life.revoked_at is not None:
-        since = life.compromised_since.isoformat() if life.compromised_since else "?"
-        state = f"revoked at entry {life.revoked_at}, compromised since {since}"
-    elif life.retired_at is not None:
-        state = f"replaced at entry {life.retired_at}"
-    return f"{life.describe()} from entry {life.index} ({state})"
-
-
 # ---------------------------------------------------------- certificates
 
 
@@ -477,116 +258,6 @@ def _certify(
     return key, leaf
 
 
-# ------------------------------------------------------------- payloads
-
-
-def _enum(cls: Any, value: object, what: str) -> Any:
-    if value is None:
-        return cls(0)
-    try:
-        return cls[value] if isinstance(value, str) else cls(int(value))  # type: ignore[arg-type]
-    except (KeyError, ValueError, TypeError):
-        raise FormatError(f"{what}: unknown {cls.__name__} value {value!r}") from None
-
-
-def _body(entry: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
-    present = [b for b in BODIES if b in entry]
-    if len(present) != 1:
-        return None, {}
-    body = entry[present[0]]
-    return present[0], body if isinstance(body, Mapping) else {}
-
-
-def _s(d: Mapping[str, Any], key: str) -> str:
-    v = d.get(key, "")
-    return v if isinstance(v, str) else ""
-
-
-def _record_facts(
-    rec: Mapping[str, Any], issuer: str, ref: EntryRef, record_id: str
-) -> RecordFacts:
-    return RecordFacts(
-        issuer=issuer,
-        record_id=record_id,
-        kind=_enum(Kind, rec.get("kind"), "recognition.kind"),
-        brand_name=_s(rec, "brand_name"),
-        recognised_on=parse_date(_s(rec, "recognised_on"), "recognised_on"),
-        valid_from=parse_date(_s(rec, "valid_from"), "valid_from"),
-        valid_until=parse_optional_date(_s(rec, "valid_until"), "valid_until"),
-        ref=ref,
-    )
-
-
-def _change_facts(ch: Mapping[str, Any], ref: EntryRef) -> ChangeFacts:
-    return ChangeFacts(
-        status=_enum(Status, ch.get("new_status"), "status_change.new_status"),
-        effective_on=parse_date(_s(ch, "effective_on"), "effective_on"),
-        new_valid_until=parse_optional_date(_s(ch, "new_valid_until"), "new_valid_until"),
-        reason=_enum(ReasonCode, ch.get("reason"), "status_change.reason"),
-        ref=ref,
-    )
-
-
-def _accession_facts(a: Mapping[str, Any], region: str, ref: EntryRef) -> AccessionFacts:
-    kinds = a.get("covered_kinds", [])
-    return AccessionFacts(
-        agreement_id=_s(a, "agreement_id"),
-        region=region,
-        covered_kinds=frozenset(_enum(Kind, k, "accession.covered_kinds") for k in kinds),
-        effective_from=parse_date(_s(a, "effective_from"), "effective_from"),
-        effective_until=parse_optional_date(_s(a, "effective_until"), "effective_until"),
-        ref=ref,
-    )
-
-
-def _withdrawal_facts(w: Mapping[str, Any], region: str, ref: EntryRef) -> WithdrawalFacts:
-    return WithdrawalFacts(
-        agreement_id=_s(w, "agreement_id"),
-        region=region,
-        effective_on=parse_date(_s(w, "effective_on"), "effective_on"),
-        ref=ref,
-    )
-
-
-def _issued_at(entry: Mapping[str, Any]) -> datetime:
-    return parse_time(_s(entry, "issued_at"))
-
-
-def _check_body(
-    it: _Item, body_type: str | None, body: Mapping[str, Any], p: _Parsed, region: str
-) -> None:
-    """The body is of the declared type and about this record (or this issuer's agreements)."""
-    if body_type != it.type:
-        raise VerificationError(f"the signed entry is a {body_type}, the bundle says {it.type}")
-    if it.type == "recognition":
-        if _s(body, "record_id") != p.record_id:
-            raise VerificationError(
-                f"the signed record is {_s(body, 'record_id')!r}, not {p.record_id!r}"
-            )
-    elif it.type == "status_change":
-        if it.origin != p.origin or _s(body, "record_id") != p.record_id:
-            raise VerificationError(
-                f"the status change is for {it.origin} record {_s(body, 'record_id')!r},"
-                f" not {p.origin} record {p.record_id!r}"
-            )
-    elif it.type == "infringement_case":
-        if (_s(body, "protected_issuer"), _s(body, "protected_record_id")) != (
-            p.issuer,
-            p.record_id,
-        ):
-            raise VerificationError(
-                f"the case protects {_s(body, 'protected_issuer')}/"
-                f"{_s(body, 'protected_record_id')}, not {p.issuer}/{p.record_id}"
-            )
-        if _s(body, "reporting_region") != region:
-            raise VerificationError("the case's reporting_region is not its log's region")
-    elif it.type == "case_action":
-        if _s(body, "acting_region") != region:
-            raise VerificationError("the case action's acting_region is not its log's region")
-    elif _s(body, "region") != region:  # accession, withdrawal
-        raise VerificationError(f"the {it.type} names region {_s(body, 'region')!r}, not {region}")
-
-
 # -------------------------------------------------------------- verifier
 
 
@@ -601,14 +272,14 @@ class _Verified:
     accessions: list[AccessionFacts] = field(default_factory=list)
     withdrawals: list[WithdrawalFacts] = field(default_factory=list)
     cases: set[tuple[str, str]] = field(default_factory=set)
-    actions: list[tuple[_Item, tuple[str, str]]] = field(default_factory=list)
+    actions: list[tuple[Item, tuple[str, str]]] = field(default_factory=list)
 
 
 class _Verifier:
     def __init__(
         self,
         run: _Run,
-        p: _Parsed,
+        p: Parsed,
         anchors: Sequence[cx509.Certificate],
         *,
         min_cosignatures: int,
@@ -660,7 +331,7 @@ class _Verifier:
                 continue
             self._add_key(origin, key)
 
-    def entry(self, it: _Item) -> None:
+    def entry(self, it: Item) -> None:
         run, subject = self.run, it.subject
         region = parse_origin(it.origin).region
 
@@ -688,12 +359,12 @@ class _Verifier:
             entry = self.decode(env.payload)
         except Exception as exc:  # the decoder is the caller's; any failure means "not an Entry"
             raise run.fail("payload-region", subject, f"payload is not an Entry: {exc}") from None
-        fed, reg = _s(entry, "federation"), _s(entry, "region")
+        fed, reg = text_of(entry, "federation"), text_of(entry, "region")
         if (fed, reg) != (self.p.federation, region):
             raise run.fail(
                 "payload-region", subject, f"payload names {fed}/{reg}, but the log is {it.origin}"
             )
-        body_type, body = _body(entry)
+        body_type, body = entry_body(entry)
         try:
             if it.context:
                 if body_type != it.type:
@@ -701,7 +372,7 @@ class _Verifier:
                         f"the signed entry is a {body_type}, the bundle says {it.type}"
                     )
             else:
-                _check_body(it, body_type, body, self.p, region)
+                check_body(it, body_type, body, self.p, region)
         except BrandexError as exc:
             raise run.fail("payload-region", subject, str(exc)) from None
         run.ok("payload-region", subject, f"{body_type} entry of {it.origin}")
@@ -719,7 +390,7 @@ class _Verifier:
 
         # 5. Signed while the certificate was valid, not in the future: the kernel's rule.
         try:
-            at = _issued_at(entry)
+            at = entry_issued_at(entry)
             life = KeyLife(
                 keyid_of(key),
                 key,
@@ -775,7 +446,7 @@ class _Verifier:
         issued_at, a rotation signed by the key it replaces, a revocation not
         by the key it revokes); its inclusion is proven with the others.
         """
-        by_origin: dict[str, list[_Item]] = {}
+        by_origin: dict[str, list[Item]] = {}
         for it in self.p.key_entries:
             by_origin.setdefault(it.origin, []).append(it)
         for origin, items in by_origin.items():
@@ -790,7 +461,7 @@ class _Verifier:
                         raise VerificationError("the log's first key announcement is missing")
                     else:
                         signer = h.signer(it.index, env.signatures)[0].keyid
-                    entry = _KeyEntry(self.decode(env.payload))
+                    entry = KeyEntry(self.decode(env.payload))
                     if it.type == "key_announcement":
                         try:  # the certificate first, so its failure is named as one
                             certify_announcement(
@@ -818,7 +489,7 @@ class _Verifier:
                 "key-history",
                 f"keys of {origin}",
                 f"{len(h.keys)} key(s) from {len(items)} key entries: "
-                + ", ".join(_key_text(k) for k in h.keys.values()),
+                + ", ".join(key_text(k) for k in h.keys.values()),
             )
 
     def rules(self, parse: Callable[[bytes], Any]) -> None:
@@ -835,7 +506,7 @@ class _Verifier:
         for origin, idx in sorted(self.leaves):
             region = parse_origin(origin).region
             entry = parse(parse_envelope(self.leaves[(origin, idx)]).payload)
-            if body_of(entry) in _KEY_TYPES:
+            if body_of(entry) in KEY_TYPES:
                 continue
             broken = check_entry(state, region, idx, entry)
             if broken:
@@ -888,7 +559,7 @@ class _Verifier:
                 "inclusion-proof", "key entries", f"{len(self.p.key_entries)} in their logs"
             )
 
-    def _key_history(self, it: _Item, key: bytes, at: datetime) -> None:
+    def _key_history(self, it: Item, key: bytes, at: datetime) -> None:
         """The key that signed the entry signs that index, and not inside a compromise."""
         history = self.histories.get(it.origin)
         if history is None:
@@ -911,7 +582,7 @@ class _Verifier:
             )
         self.run.ok("key-history", it.subject, f"{life.describe()} signs entry {it.index}")
 
-    def _checkpoint(self, it: _Item, note_text: str) -> Checkpoint:
+    def _checkpoint(self, it: Item, note_text: str) -> Checkpoint:
         run, subject = self.run, it.subject
         known = self.checkpoints.get(it.origin)
         if known is not None:
@@ -1011,7 +682,7 @@ class _Verifier:
             raise self.run.fail("cosignatures", subject, f"{detail}; at least {self.k} required")
         self.run.ok("cosignatures", subject, f"{detail}; at least {self.k} required")
 
-    def _collect(self, it: _Item, body_type: str | None, body: Mapping[str, Any], region: str):
+    def _collect(self, it: Item, body_type: str | None, body: Mapping[str, Any], region: str):
         """Keep the facts of a verified entry for status and recognition."""
         ref = EntryRef(it.origin, it.index)
         f = self.facts
@@ -1019,20 +690,20 @@ class _Verifier:
         try:
             if body_type == "recognition":
                 f.record, f.record_ref = body, ref
-                _record_facts(body, self.p.issuer, ref, self.p.record_id)
+                record_facts(body, self.p.issuer, ref, self.p.record_id)
             elif body_type == "status_change":
-                change = _change_facts(body, ref)
+                change = change_facts(body, ref)
                 f.changes.append(change)
                 if change.status == Status.CORRECTED and isinstance(body.get("corrected"), Mapping):
                     f.corrections.append((it.index, body["corrected"]))
             elif body_type == "accession":
-                f.accessions.append(_accession_facts(body, region, ref))
+                f.accessions.append(accession_facts(body, region, ref))
             elif body_type == "withdrawal":
-                f.withdrawals.append(_withdrawal_facts(body, region, ref))
+                f.withdrawals.append(withdrawal_facts(body, region, ref))
             elif body_type == "infringement_case":
-                f.cases.add((region, _s(body, "case_id")))
+                f.cases.add((region, text_of(body, "case_id")))
             elif body_type == "case_action":
-                f.actions.append((it, (_s(body, "case_region"), _s(body, "case_id"))))
+                f.actions.append((it, (text_of(body, "case_region"), text_of(body, "case_id"))))
         except BrandexError as exc:
             raise self.run.fail("payload-region", it.subject, f"malformed entry: {exc}") from None
 
@@ -1085,7 +756,7 @@ class _Verifier:
         rec = f.record
         if f.corrections:  # the record as it stands, as the nodes project it
             rec = max(f.corrections, key=lambda c: c[0])[1]
-        facts = _record_facts(rec, self.p.issuer, f.record_ref, self.p.record_id)
+        facts = record_facts(rec, self.p.issuer, f.record_ref, self.p.record_id)
         return facts, sorted(f.changes, key=lambda c: c.ref.index if c.ref else 0)
 
 
@@ -1163,7 +834,7 @@ def _verify(
     parse_entry: Callable[[bytes], Any] | None,
 ) -> None:
     try:
-        p = _parse(doc)
+        p = parse_bundle(doc)
     except FormatError as exc:
         raise run.fail("format", "bundle", str(exc)) from None
     run.report.origin, run.report.record_id = p.origin, p.record_id

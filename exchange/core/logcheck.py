@@ -61,9 +61,10 @@ from exchange.core.errors import (
 from exchange.core.keys import KeyHistory, KeyLife, issued_at
 from exchange.core.note import Ed25519NoteVerifier, Note, parse_note
 from exchange.core.origin import parse_origin, parse_witness
-from exchange.core.records import ERRORS_BY_BODY, Status
+from exchange.core.records import ERRORS_BY_BODY
 from exchange.core.rules import CaseState, MemoryState, Violation, body_of, check_entry
 from exchange.core.status import RecordState
+from exchange.core.vocabulary import Status
 
 __all__ = [
     "FORMAT",

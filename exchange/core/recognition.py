@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from exchange.core import regions
-from exchange.core.records import Kind, ReasonCode, Status, kind_label, reason_label
+from exchange.core.vocabulary import Kind, ReasonCode, Status, kind_label, reason_label
 
 __all__ = [
     "AccessionFacts",

@@ -46,8 +46,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from exchange.core.errors import BrandexError, ConflictError, ValidationError
-from exchange.core.records import BODIES, ERRORS_BY_BODY, CaseActionType
+from exchange.core.records import ERRORS_BY_BODY
 from exchange.core.status import RecordState, apply_change, state_of_record
+from exchange.core.vocabulary import BODIES, CaseActionType
 
 __all__ = [
     "CLOSING_ACTIONS",

@@ -21,19 +21,15 @@ from typing import Literal
 
 from exchange.core.errors import ConflictError, ValidationError
 from exchange.core.records import (
-    EXPIRES,
-    Kind,
-    ReasonCode,
-    Status,
     has_field,
     parse_date,
     parse_optional_date,
     raise_errors,
-    reason_label,
     recognition_errors,
     status_change_errors,
     validate_recognition,
 )
+from exchange.core.vocabulary import EXPIRES, Kind, ReasonCode, Status, reason_label
 
 __all__ = [
     "TERMINAL",

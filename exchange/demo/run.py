@@ -27,6 +27,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
+from exchange.core.bundle import verify_bundle
 from exchange.core.origin import parse_origin
 from exchange.core.regions import region_label
 from exchange.demo.console import DEMO_PASSWORD, DEMO_USER, start_console
@@ -41,6 +42,7 @@ from exchange.demo.federation import (
 from exchange.demo.governance import JIANGXI, make_genesis, tell_governance_story
 from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
+from exchange.node.bundles import decode_entry
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 from exchange.ports import free_port, port_free
@@ -465,14 +467,30 @@ def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str)
 
     # Witnesses cosign when their origin asks (C2SP tlog-witness), after each new
     # checkpoint and again after a witness's key rotates: wait until the checkpoints
-    # Anhui holds carry two cosignatures by the witnesses' current keys.
+    # Anhui holds carry two cosignatures by the witnesses' current keys. The wait asks
+    # Anhui for the bundle and verifies it in this process; the commands shown run once.
+    _, anchors = load_anchors(fed.config("anhui").anchors)
+    audit = services_pb2_grpc.AuditServiceStub(fed.channel("anhui"))
+    ref = services_pb2.RecordRef(issuer=issuer, record_id=record_id)
+
     def quorum() -> bool:
-        done = _brandex(*export)
-        if done.returncode != 0:
-            raise SystemExit(f"error: bundle export failed: {done.stderr}")
-        return _brandex(*verify, "--format", "json").returncode == 0
+        text = audit.GetBundle(services_pb2.BundleRequest(record=ref), timeout=10).bundle_json
+        now = datetime.now(UTC)
+        report = verify_bundle(
+            json.loads(text),
+            anchors,
+            min_cosignatures=2,
+            on=now.date(),
+            region=None,
+            now=now,
+            decode_entry=decode_entry,
+        )
+        return report.valid
 
     wait_for(quorum, 120, "two current-key cosignatures on every checkpoint in the bundle")
+    done = _brandex(*export)
+    if done.returncode != 0:
+        raise SystemExit(f"error: bundle export failed: {done.stderr}")
     say(f"  $ brandex audit verify {shown} --anchors certs/yrd/anchor.pem --min-cosignatures 2")
     done = _brandex(*verify)
     lines = done.stdout.splitlines()

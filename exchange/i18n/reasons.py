@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from exchange.core.records import KIND_LABEL, ReasonCode, reason_label
+from exchange.core.vocabulary import KIND_LABEL, ReasonCode, reason_label
 from exchange.i18n.terms import KIND_ZH, REASON_ZH
 
 __all__ = ["reason_text"]

@@ -3,13 +3,13 @@
 The CLI, the console and the spreadsheet exporter name kinds, states, reasons
 and case actions; each takes the words from here, so 已撤销 means the same
 thing on a terminal, in a browser and in an exported list. Keys are the enum
-members of :mod:`exchange.core.records` and the state names of
+members of :mod:`exchange.core.vocabulary` and the state names of
 :mod:`exchange.core.status`.
 """
 
 from __future__ import annotations
 
-from exchange.core.records import (
+from exchange.core.vocabulary import (
     KIND_LABEL,
     CaseActionType,
     CaseType,

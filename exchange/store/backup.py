@@ -133,9 +133,16 @@ class Snapshot:
         return [(i, bytes(lh), bytes(env)) for i, lh, env in rows]
 
     def nodes(self, origin: str, size: int) -> set[tuple[int, int, bytes]]:
-        """Stored complete-subtree hashes of the tree of ``size`` leaves."""
-        out: set[tuple[int, int, bytes]] = set()
-        for level in range(max(size, 1).bit_length()):
+        """Stored complete-subtree hashes of the tree of ``size`` leaves.
+
+        Level 0 is the entries' leaf hashes (a version 3 file's level-0 ``nodes``
+        rows are not read: nothing reads them any more).
+        """
+        rows = self._conn.execute(
+            "SELECT idx, leaf_hash FROM entries WHERE origin = ? AND idx < ?", (origin, size)
+        )
+        out: set[tuple[int, int, bytes]] = {(0, ix, bytes(h)) for ix, h in rows}
+        for level in range(1, max(size, 1).bit_length()):
             rows = self._conn.execute(
                 "SELECT level, idx, hash FROM nodes WHERE origin = ? AND level = ? AND idx < ?",
                 (origin, level, size >> level),

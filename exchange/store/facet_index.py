@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from exchange.core.records import Kind
+from exchange.core.vocabulary import Kind
 from exchange.store.latin_terms import LatinTerms
 
 __all__ = ["FACET_COLUMNS", "TEXT_COLUMNS", "FacetIndex", "facet_status", "note_change"]

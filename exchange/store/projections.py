@@ -16,7 +16,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from exchange.core.records import Status
 from exchange.core.rules import (
     CLOSING_ACTIONS,
     MemoryState,
@@ -25,6 +24,7 @@ from exchange.core.rules import (
     check_entry,
     not_a_party,
 )
+from exchange.core.vocabulary import Status
 from exchange.store.search import INDEXED_COLUMNS, index_many, index_record, unindex_record
 from exchange.store.state import SqliteState
 

@@ -26,7 +26,7 @@ from exchange.core.recognition import (
     RecordFacts,
     WithdrawalFacts,
 )
-from exchange.core.records import Kind, ReasonCode, Status
+from exchange.core.vocabulary import Kind, ReasonCode, Status
 from exchange.store.database import map_pages
 from exchange.store.facet_index import FacetIndex
 from exchange.store.search import (

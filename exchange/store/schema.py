@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from exchange.core.errors import FormatError
 from exchange.store.search import create_search_index
 
 __all__ = ["SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 3
+#: 4: ``nodes`` holds levels 1 and up; level 0 is ``entries.leaf_hash``. A version 3
+#: file opens as is (its level-0 ``nodes`` rows stay, unread).
+SCHEMA_VERSION = 4
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
-    """Create every table and index that does not exist yet (idempotent)."""
+    """Create every table and index that does not exist yet (idempotent).
+
+    Raises:
+        FormatError: the file was written by a newer brandex (a later schema
+            version), which this code could misread; nothing is changed.
+    """
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise FormatError(
+            f"{db.conn.execute('PRAGMA database_list').fetchone()[2]}: schema version"
+            f" {found} was written by a newer brandex (this one reads up to {SCHEMA_VERSION})"
+        )
     t = db.table
     # One row per origin this node holds: its log head and whether it is frozen.
     t("origins").create(

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 
-from exchange.core.records import Kind, ReasonCode, Status
 from exchange.core.rules import CaseState
 from exchange.core.status import RecordState, StateName
+from exchange.core.vocabulary import Kind, ReasonCode, Status
 
 __all__ = ["SqliteState"]
 

@@ -38,7 +38,11 @@ class OriginRow:
 
 
 class SqliteHashReader:
-    """Serves complete-subtree hashes of one origin with a single query per proof."""
+    """Serves complete-subtree hashes of one origin with a single query per proof.
+
+    Level 0 (the leaves) is each entry's ``leaf_hash``: the ``nodes`` table holds
+    levels 1 and up only, so a leaf hash is stored once (schema version 4).
+    """
 
     def __init__(self, conn: sqlite3.Connection, origin: str) -> None:
         self._conn = conn
@@ -48,12 +52,14 @@ class SqliteHashReader:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
+        leaves = [ix for lv, ix in keys if lv == 0]
+        inner = [k for k in keys if k[0] != 0]
         # The keys go in as a VALUES table joined on the primary key: written as
         # OR-ed (level, idx) pairs or as a row-value IN, SQLite scans every node
         # of the origin instead, which made each proof and append O(n).
         # SQLite caps bound parameters; proofs need ~2*log2(n) keys, so chunks are rare.
-        for start in range(0, len(keys), 400):
-            chunk = keys[start : start + 400]
+        for start in range(0, len(inner), 400):
+            chunk = inner[start : start + 400]
             values = ", ".join(["(?, ?)"] * len(chunk))
             params: list[object] = [v for key in chunk for v in key]
             rows = self._conn.execute(
@@ -62,6 +68,15 @@ class SqliteHashReader:
                 [*params, self._origin],
             )
             found.update({(lv, ix): h for lv, ix, h in rows})
+        for start in range(0, len(leaves), 800):
+            chunk = leaves[start : start + 800]
+            values = ", ".join(["(?)"] * len(chunk))
+            rows = self._conn.execute(
+                f"WITH k(idx) AS (VALUES {values}) SELECT k.idx, e.leaf_hash"
+                " FROM k JOIN entries AS e ON e.origin = ? AND e.idx = k.idx",
+                [*chunk, self._origin],
+            )
+            found.update({(0, ix): h for ix, h in rows})
         try:
             return [found[k] for k in keys]
         except KeyError as exc:
@@ -187,11 +202,11 @@ class Tx:
         types: Sequence[str | None],
         leaf_hashes: Sequence[bytes],
     ) -> None:
-        """The entry rows and every complete subtree they create."""
+        """The entry rows and every complete subtree above them (level 0 is the entries')."""
         nodes = merkle.nodes_for_append(start, leaf_hashes, self.hash_reader(origin))
         self.conn.executemany(
             "INSERT INTO nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)",
-            [(origin, lv, ix, h) for lv, ix, h in nodes],
+            [(origin, lv, ix, h) for lv, ix, h in nodes if lv],
         )
         self.conn.executemany(
             "INSERT INTO entries (origin, idx, leaf_hash, envelope, type) VALUES (?, ?, ?, ?, ?)",
@@ -318,7 +333,7 @@ class Tx:
         # One range per level keeps every delete on the primary key.
         self.conn.executemany(
             "DELETE FROM nodes WHERE origin = ? AND level = ? AND idx >= ?",
-            [(origin, level, size >> level) for level in range(64)],
+            [(origin, level, size >> level) for level in range(64)],  # 0: a version 3 file
         )
 
     def index_checked(

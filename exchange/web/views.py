@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from exchange.client import types as t
-from exchange.core import records as rec
+from exchange.core import vocabulary as vocab
 from exchange.core.errors import BrandexError
 from exchange.core.note import parse_note
 from exchange.core.regions import region_name
@@ -75,7 +75,7 @@ def _enum(enum: type[IntEnum], name: str) -> int:
 
 
 def kind_label(kind: str, lang: str) -> str:
-    return terms.kind_name(_enum(rec.Kind, kind), lang) if kind else ""
+    return terms.kind_name(_enum(vocab.Kind, kind), lang) if kind else ""
 
 
 def _iso(d: date | None) -> str:
@@ -183,7 +183,7 @@ def _fields(v: t.RecordView, lang: str, tr: Tr) -> list[dict[str, str]]:
         ("Brand", r.brand_name),
         ("Brand (Latin)", r.brand_name_latin),
         ("Kind", kind_label(r.kind, lang)),
-        ("Sector", terms.sector_name(_enum(rec.Sector, r.sector), lang) if r.sector else ""),
+        ("Sector", terms.sector_name(_enum(vocab.Sector, r.sector), lang) if r.sector else ""),
         ("Product", r.product),
         ("Nice classes", ", ".join(str(c) for c in r.nice_classes)),
         ("Industry code", r.industry_code),
@@ -211,7 +211,7 @@ def _case(c: t.CaseView, lang: str, tr: Tr) -> dict[str, Any]:
         "record_url": f"/record/{k.protected_issuer}/{k.protected_record_id}",
         "infringer_name": k.infringer_name,
         "case_type": k.case_type,
-        "case_type_label": terms.case_type_name(_enum(rec.CaseType, k.case_type), lang),
+        "case_type_label": terms.case_type_name(_enum(vocab.CaseType, k.case_type), lang),
         "handling_region_label": region_text(k.handling_region, lang),
         "opened_on": _iso(k.opened_on),
         "open": c.open,
@@ -220,7 +220,7 @@ def _case(c: t.CaseView, lang: str, tr: Tr) -> dict[str, Any]:
         "actions": [
             {
                 "action": a.action,
-                "action_label": terms.case_action_name(_enum(rec.CaseActionType, a.action), lang),
+                "action_label": terms.case_action_name(_enum(vocab.CaseActionType, a.action), lang),
                 "date": _iso(a.date),
                 "acting_region_label": region_text(a.acting_region, lang),
                 "note": a.note,
@@ -246,8 +246,8 @@ def record_view(
     ]
     for ev in h.events:
         ch = ev.change
-        change = terms.status_name(_enum(rec.Status, ch.new_status), lang)
-        reason = terms.reason_name(_enum(rec.ReasonCode, ch.reason), lang) if ch.reason else ""
+        change = terms.status_name(_enum(vocab.Status, ch.new_status), lang)
+        reason = terms.reason_name(_enum(vocab.ReasonCode, ch.reason), lang) if ch.reason else ""
         detail = "; ".join(x for x in (reason, ch.reason_text) if x)
         timeline.append(
             {

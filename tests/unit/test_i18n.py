@@ -7,7 +7,7 @@ import string
 import pytest
 
 from exchange import i18n
-from exchange.core.records import CaseActionType, CaseType, Kind, ReasonCode, Status
+from exchange.core.vocabulary import CaseActionType, CaseType, Kind, ReasonCode, Status
 from exchange.i18n import terms, zh_cli, zh_web
 
 

@@ -20,7 +20,7 @@ from exchange.core.recognition import (
     WithdrawalFacts,
     decide,
 )
-from exchange.core.records import Kind, ReasonCode, Status
+from exchange.core.vocabulary import Kind, ReasonCode, Status
 from exchange.i18n.reasons import reason_text
 
 D = date.fromisoformat

@@ -536,6 +536,10 @@ def test_cli_request_sign_install(tmp_path: Path) -> None:
 
     usage = run("sign", "jx/request.json")
     assert usage.returncode == 2 and "--anchor" in usage.stderr
+    # A bad value typed on the command line is a refusal (1), as in a request file.
+    typed = run("request", "--region", "999999", "--name", "nowhere", "--out", "bad")
+    assert typed.returncode == 1 and "999999" in typed.stderr, typed.stderr
+    assert not (tmp_path / "bad" / "request.json").exists()
 
     chinese = run_brandex(
         tmp_path,

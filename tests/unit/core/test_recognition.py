@@ -15,7 +15,7 @@ from exchange.core.recognition import (
     recognised_regions,
     status_on,
 )
-from exchange.core.records import Kind, ReasonCode, Status
+from exchange.core.vocabulary import Kind, ReasonCode, Status
 
 D = date.fromisoformat
 PFBP = Kind.PROVINCIAL_FAMOUS_BRAND_PRODUCT

@@ -8,17 +8,6 @@ import pytest
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.errors import ValidationError
 from exchange.core.records import (
-    EXPIRES,
-    KIND_LABEL,
-    KIND_LEVEL,
-    NEEDS_NICE,
-    PROVINCIAL_KINDS,
-    CaseActionType,
-    CaseType,
-    Kind,
-    ReasonCode,
-    Sector,
-    Status,
     ValidationErrors,
     accession_errors,
     case_action_errors,
@@ -36,6 +25,19 @@ from exchange.core.records import (
     withdrawal_errors,
 )
 from exchange.core.uscc import check_char
+from exchange.core.vocabulary import (
+    EXPIRES,
+    KIND_LABEL,
+    KIND_LEVEL,
+    NEEDS_NICE,
+    PROVINCIAL_KINDS,
+    CaseActionType,
+    CaseType,
+    Kind,
+    ReasonCode,
+    Sector,
+    Status,
+)
 
 
 def uscc(body: str) -> str:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from exchange._proto.brandex.v1 import entries_pb2 as pb
-from exchange.core.records import CaseActionType, ReasonCode, Status
 from exchange.core.rules import RULES, MemoryState, check_entry
+from exchange.core.vocabulary import CaseActionType, ReasonCode, Status
 from tests.builders import counterfeit_case, recognition
 
 ZJ, AH = "330000", "340000"

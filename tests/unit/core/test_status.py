@@ -6,9 +6,9 @@ import pytest
 
 from exchange._proto.brandex.v1 import entries_pb2 as pb
 from exchange.core.errors import ConflictError, ValidationError
-from exchange.core.records import Kind, ReasonCode, Status
 from exchange.core.status import RecordState, apply_change, initial_state
 from exchange.core.uscc import check_char
+from exchange.core.vocabulary import Kind, ReasonCode, Status
 
 _BODY = "91330382MA2A00001"
 RECORD = {

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from exchange.core.records import Kind
+from exchange.core.vocabulary import Kind
 from exchange.store import Store, facet_index, queries
 from exchange.store.facet_index import FacetIndex, facet_status
 from tests.builders import search_query

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from exchange._proto.brandex.v1 import entries_pb2 as pb
-from exchange.core.records import CaseActionType, ReasonCode, Status
 from exchange.core.rules import MemoryState
+from exchange.core.vocabulary import CaseActionType, ReasonCode, Status
 from exchange.store import Store
 from exchange.store.state import SqliteState
 from tests.builders import counterfeit_case, recognition
