@@ -58,12 +58,15 @@ def _provenance(
     return out
 
 
+#: The Recognition fields a records row holds as they are (nice_classes is JSON);
+#: listed once instead of walking the descriptor's field map for every hit.
+_RECOGNITION_FIELDS = tuple(
+    k for k in entries_pb2.Recognition.DESCRIPTOR.fields_by_name if k != "nice_classes"
+)
+
+
 def _recognition_msg(row: dict) -> entries_pb2.Recognition:
-    fields = {
-        k: row[k]
-        for k in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
-        if k in row and k != "nice_classes"
-    }
+    fields = {k: row[k] for k in _RECOGNITION_FIELDS if k in row}
     return entries_pb2.Recognition(nice_classes=json.loads(row["nice_classes"]), **fields)
 
 
