@@ -178,10 +178,12 @@ class FacetIndex:
 
     def apply(self, changes: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
         """Apply the notes of one committed transaction, in order."""
+        changes = list(changes)
         for rowid, rec in changes:
             self._set(rowid, rec)
-            if rec is not None:
-                self.terms.note(str(rec.get(c) or "") for c in TEXT_COLUMNS)
+        self.terms.note(
+            str(rec.get(c) or "") for _, rec in changes if rec is not None for c in TEXT_COLUMNS
+        )
 
     def valid_on(self, rowid: int, day: int) -> bool:
         """Whether the record at ``rowid`` is valid on ``day`` (a date ordinal): its

@@ -30,8 +30,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterable
+from heapq import merge
 
 __all__ = ["MAX_EXPANSION", "LatinTerms", "words"]
 
@@ -99,31 +100,39 @@ class LatinTerms:
         return cls(t for (t,) in got)
 
     def note(self, texts: Iterable[str]) -> None:
-        """Add the words of a record's text fields (a record indexed after the load)."""
+        """Add the words of text fields written after the load (one transaction's
+        records at once).
+
+        The list is replaced, never changed in place: a search on another thread
+        reads the list it took (:meth:`starting`), whole, while a write adds.
+        """
+        new: set[str] = set()
         for text in texts:
             found, sure = words(text)
             self._sure = self._sure and sure
-            for term in found:
-                i = bisect_left(self._terms, term)
-                if i == len(self._terms) or self._terms[i] != term:
-                    insort(self._terms, term)
+            new |= found
+        terms = self._terms
+        new = {t for t in new if t not in self}
+        if new:
+            self._terms = list(merge(terms, sorted(new)))
 
     def __contains__(self, term: str) -> bool:
-        i = bisect_left(self._terms, term)
-        return i < len(self._terms) and self._terms[i] == term
+        terms = self._terms
+        i = bisect_left(terms, term)
+        return i < len(terms) and terms[i] == term
 
     def starting(self, prefix: str) -> list[str] | None:
         """The terms ``prefix`` begins (itself included), or None: more than
         :data:`MAX_EXPANSION`, or a word was not read for sure."""
         if not self._sure or not prefix.isascii():
             return None
-        out = []
-        for term in self._terms[bisect_left(self._terms, prefix) :]:
-            if not term.startswith(prefix):
-                break
+        terms, out = self._terms, []
+        i = bisect_left(terms, prefix)
+        while i < len(terms) and terms[i].startswith(prefix):
             if len(out) == MAX_EXPANSION:
                 return None
-            out.append(term)
+            out.append(terms[i])
+            i += 1
         return out
 
     def __len__(self) -> int:

@@ -135,3 +135,15 @@ def test_a_prefix_of_too_many_terms_is_left_to_fts5(monkeypatch) -> None:
     monkeypatch.setattr(lt, "MAX_EXPANSION", 2)
     assert terms.starting("a") is None
     assert terms.starting("b") == ["b"] and terms.starting("c") == []
+
+
+def test_a_write_replaces_the_list_a_search_may_be_reading(store) -> None:
+    """A search on another thread walks the list it took: a write never shifts it."""
+    kept = store.facet_index()
+    held = kept.terms._terms
+    before = list(held)
+    with store.write() as tx:
+        tx.append("yrd/330000", 5, [b"f"], [_entry(5, "竹叶青", "Zhuyeqing Aaa", "酒", "汾酒")])
+    assert held == before and kept.terms._terms is not held
+    assert "zhuyeqing" in kept.terms and "aaa" in kept.terms
+    assert kept.terms._terms == sorted(set(kept.terms._terms))
