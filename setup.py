@@ -37,6 +37,8 @@ DEPENDENCIES = [
     "rfc8785>=0.1.4",
     "pypinyin>=0.50",  # search: brand names as pinyin and initials (exchange.core.textforms)
     "zhconv>=1.4",  # search: traditional characters to simplified (why not OpenCC: textforms)
+    # search facets: counts over a thousand matches as array operations (store/facet_index.py)
+    "numpy>=1.26",
     # The staff console (exchange.web, docs/console.md): ASGI app, templates, accounts.
     "fastapi>=0.110",
     "uvicorn>=0.29",

@@ -92,16 +92,6 @@ def _prefixes() -> frozenset[str]:
 
 
 @cache
-def _next_letters() -> dict[str, frozenset[str]]:
-    """For each start of a syllable ("" included), the letters that may follow it."""
-    out: dict[str, set[str]] = {}
-    for s in syllables():
-        for i in range(len(s)):
-            out.setdefault(s[:i], set()).add(s[i])
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-@cache
 def completions(start: str) -> tuple[str, ...]:
     """The syllables that begin with ``start`` (``jia`` -> ``jia jian jiang jiao``).
 
@@ -128,7 +118,7 @@ def warm_up() -> None:
     """Load pypinyin's tables and the syllable list now (they load on first use)."""
     syllables()
     _prefixes()
-    _next_letters()
+    _around()
     pinyin_syllables("宋河")
     simplified("糧")
 
@@ -206,23 +196,40 @@ def _reach(word: str) -> list[bool]:
     return reach
 
 
-def _reaches_end(word: str, start: int, known: list[bool], last_known: list[int]) -> bool:
-    """``_reach(word)[-1]``, given ``known``: the reach of a string that equals
-    ``word`` before position ``start`` (so positions up to ``start`` are known;
-    ``last_known[k]``: the last reachable position <= k); only the rest is
-    computed, and it stops where no syllable can bridge the gap."""
+def _back(word: str) -> list[bool]:
+    """``back[i]``: whether ``word[i:]`` splits into whole syllables."""
     table, n = syllables(), len(word)
-    reach = known[: start + 1] + [False] * (n - start)
-    last = last_known[start]
-    for i in range(start - 5 if start > 5 else 0, n):
-        if i - last > 6:
-            return False  # no syllable is longer than six letters
-        if reach[i]:
-            last = i
-            for j in range(i + 1 if i >= start else start + 1, (i + 6 if i + 6 < n else n) + 1):
-                if word[i:j] in table:
-                    reach[j] = True
-    return reach[n]
+    back = [False] * n + [True]
+    for i in range(n - 1, -1, -1):
+        back[i] = any(back[j] and word[i:j] in table for j in range(i + 1, min(i + 6, n) + 1))
+    return back
+
+
+def _reads(c: str, start: int, end: int, shift: int, reach: list[bool], back: list[bool]) -> bool:
+    """Whether ``c``, one edit away from a word, splits into whole syllables.
+
+    ``c`` equals the word before ``start`` and after the edit (``c[q] ==
+    word[q - shift]`` for ``q >= end``), so the word's ``reach`` holds up to
+    ``start`` and its ``back`` from ``end`` on: a reading of ``c`` has a
+    syllable that covers ``start`` and begins at a reachable position at most
+    five before it, and only the syllables across the edit are looked up (two
+    or three, where reading the whole candidate again cost 6 µs each, 200
+    candidates for a typical typo).
+    """
+    table, n = syllables(), len(c)
+    frontier = [p for p in range(start - 5 if start > 5 else 0, start + 1) if reach[p]]
+    seen = set(frontier)
+    while frontier:
+        x = frontier.pop()
+        for y in range(x + 1, (x + 6 if x + 6 < n else n) + 1):
+            if c[x:y] in table:
+                if y >= end:
+                    if back[y - shift]:
+                        return True
+                elif y not in seen:
+                    seen.add(y)
+                    frontier.append(y)
+    return False
 
 
 def typo_variants(query: str) -> list[str]:
@@ -239,40 +246,71 @@ def typo_variants(query: str) -> list[str]:
         return []
     if not (word.isascii() and word.isalpha()):
         return []
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    n = len(word)
     reach = _reach(word)
-    if reach[n]:
+    if reach[len(word)]:
         return []
-    broke = max(i for i, ok in enumerate(reach) if ok)
-    window = range(max(0, broke - 5), min(n, broke + 3))
-    # (candidate, where it first differs from word): word's reach up to there holds
-    candidates = [(word[:i] + word[i + 1 :], i) for i in window]
-    candidates += [
-        (word[:i] + word[i + 1] + word[i] + word[i + 2 :], i) for i in window if i < n - 1
-    ]
-    # A letter put at i lies in a syllable that starts at a reachable p <= i, so
-    # word[p:i] + letter begins a syllable: only such letters are tried.
-    nexts = _next_letters()
-    fits = {}
-    for i in [*window, n]:
-        ok = set().union(
-            *(nexts.get(word[p:i], ()) for p in range(max(0, i - 5), i + 1) if reach[p])
-        )
-        fits[i] = [c for c in letters if c in ok]
-    candidates += [(word[:i] + c + word[i + 1 :], i) for i in window for c in fits[i]]
-    candidates += [(word[:i] + c + word[i:], i) for i in [*window, n] for c in fits[i]]
-    last_known, last = [], -1
-    for i, ok in enumerate(reach):
-        last = i if ok else last
-        last_known.append(last)
+    back = _back(word)
     out: list[str] = []
     seen = {word}
-    for c, start in candidates:
+    for c, start, end, shift in _typo_candidates(word, reach, back):
         if c not in seen:
             seen.add(c)
-            if _reaches_end(c, start, reach, last_known):
+            if end == start + 1 or _reads(c, start, end, shift, reach, back):
                 out.append(c)
                 if len(out) == MAX_TYPO_VARIANTS:
                     break
     return out
+
+
+@cache
+def _around() -> dict[tuple[str, str], str]:
+    """For each way to cut one letter out of a syllable, (before, after) -> the
+    letters that fill the gap (``("j", "ang")`` -> ``"i"``)."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for s in syllables():
+        for k in range(len(s)):
+            out.setdefault((s[:k], s[k + 1 :]), set()).add(s[k])
+    return {k: "".join(sorted(v)) for k, v in out.items()}
+
+
+def _typo_candidates(
+    word: str, reach: list[bool], back: list[bool]
+) -> list[tuple[str, int, int, int]]:
+    """The edits :func:`typo_variants` tries, in its order, each as (candidate,
+    start, end, shift): the candidate equals ``word`` before ``start`` and
+    ``word[q - shift]`` at every ``q >= end`` (what :func:`_reads` needs).
+
+    A letter put at ``i`` (substituted or inserted) lies in a syllable that
+    starts at a reachable position at most five before ``i`` and is followed
+    by a rest of ``word`` that reads (``back``): the letters that fill such a
+    syllable's gap are looked up (:func:`_around`), so the substitutions and
+    insertions listed (the only edits with ``end == start + 1``) all read
+    already, and the 26 letters per position are never tried one by one.
+    """
+    n = len(word)
+    broke = max(i for i, ok in enumerate(reach) if ok)
+    window = range(max(0, broke - 5), min(n, broke + 3))
+    candidates = [(word[:i] + word[i + 1 :], i, i, -1) for i in window]
+    candidates += [
+        (word[:i] + word[i + 1] + word[i] + word[i + 2 :], i, i + 2, 0) for i in window if i < n - 1
+    ]
+    around = _around()
+
+    def fill(i: int, after: int, longest: int) -> str:
+        """Letters that complete a syllable word[x:i] + letter + word[i + after : ...]."""
+        found: set[str] = set()
+        for x in range(max(0, i - 5), i + 1):
+            if reach[x]:
+                for y in range(i + 1, min(x + 6, longest) + 1):  # the syllable is c[x:y]
+                    rest = y - 1 + after  # where word goes on after it
+                    if back[rest]:
+                        found.update(around.get((word[x:i], word[i + after : rest]), ""))
+        return "".join(sorted(found))
+
+    candidates += [
+        (word[:i] + c + word[i + 1 :], i, i + 1, 0) for i in window for c in fill(i, 1, n)
+    ]
+    candidates += [
+        (word[:i] + c + word[i:], i, i + 1, 1) for i in [*window, n] for c in fill(i, 0, n + 1)
+    ]
+    return candidates

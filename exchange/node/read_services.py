@@ -58,25 +58,30 @@ def _provenance(
     return out
 
 
+#: The Recognition fields a records row holds as they are (nice_classes is JSON);
+#: listed once instead of walking the descriptor's field map for every hit.
+_RECOGNITION_FIELDS = tuple(
+    k for k in entries_pb2.Recognition.DESCRIPTOR.fields_by_name if k != "nice_classes"
+)
+
+
 def _recognition_msg(row: dict) -> entries_pb2.Recognition:
-    fields = {
-        k: row[k]
-        for k in entries_pb2.Recognition.DESCRIPTOR.fields_by_name
-        if k in row and k != "nice_classes"
-    }
+    fields = {k: row[k] for k in _RECOGNITION_FIELDS if k in row}
     return entries_pb2.Recognition(nice_classes=json.loads(row["nice_classes"]), **fields)
 
 
 def record_views(
     node: NodeContext, found: list[dict], on: date, conn
 ) -> list[services_pb2.RecordView]:
-    """Views of several records, reading the agreements and log heads once."""
+    """Views of several records, reading the agreements, log heads and the records'
+    status changes once."""
     accessions, withdrawals = queries.accession_facts(conn), queries.withdrawal_facts(conn)
+    changes_of = queries.change_facts_of(conn, [(r["issuer"], r["record_id"]) for r in found])
     heads: dict[str, services_pb2.Provenance] = {}
     out = []
     for row in found:
         facts = queries.record_facts(row)
-        changes = queries.change_facts(conn, row["issuer"], row["record_id"])
+        changes = changes_of[(row["issuer"], row["record_id"])]
         st = status_on(facts, changes, on)
         if row["origin"] not in heads:
             heads[row["origin"]] = _provenance(node, row["origin"], 0, evidence=False)
@@ -182,11 +187,14 @@ class RegistryService(Service, services_pb2_grpc.RegistryServiceServicer):
             raise NotFoundError(f"no record matches {getattr(request, which or 'uscc')!s}{why}")
         accs, wds = queries.accession_facts(conn), queries.withdrawal_facts(conn)
         out = services_pb2.CheckResponse()
+        changes_of = queries.change_facts_of(
+            conn, [(r["issuer"], r["record_id"]) for r in found[:50]]
+        )
         for row in found[:50]:
             facts = queries.record_facts(row)
             d = decide(
                 facts,
-                queries.change_facts(conn, row["issuer"], row["record_id"]),
+                changes_of[(row["issuer"], row["record_id"])],
                 accs,
                 wds,
                 request.region,

@@ -6,8 +6,9 @@ to a thousand records rows scattered over the file (one B-tree descent each:
 better (its rows are as scattered) and counting fetched rows in Python worse.
 Here the facet values of every record (issuer, enterprise province, kind,
 status, validity dates, Nice classes) sit in flat ``array`` columns indexed by
-rowid (~22 bytes a record: ~22 MB at a million), so a facet count is a loop over
-the matching rowids that FTS5 returns, with no row read at all.
+rowid (~17 bytes a record: ~17 MB at a million, up to an eighth more as the
+columns grow), so a facet count is a few array operations (numpy views of the
+columns) over the matching rowids that FTS5 returns, with no row read at all.
 
 The index is loaded once (:meth:`FacetIndex.load`, a full read of ``records``)
 and then kept current by the writes that keep the search index current:
@@ -27,9 +28,12 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from exchange.core.vocabulary import Kind
+import numpy as np
 
-__all__ = ["FACET_COLUMNS", "FacetIndex", "facet_status", "note_change"]
+from exchange.core.vocabulary import Kind
+from exchange.store.latin_terms import LatinTerms
+
+__all__ = ["FACET_COLUMNS", "TEXT_COLUMNS", "FacetIndex", "facet_status", "note_change"]
 
 #: The records columns the facets are counted from.
 FACET_COLUMNS = (
@@ -41,6 +45,8 @@ FACET_COLUMNS = (
     "valid_until",
     "nice_classes",
 )
+#: The records columns whose Latin words the search index holds (LatinTerms).
+TEXT_COLUMNS = ("brand_name", "product", "enterprise_name", "brand_name_latin")
 _NO_DATE = 0  # valid_until '' (no end)
 _FOREVER = 2**31 - 1  # a day after every date
 _WIDE = 0xFFFF  # a packed value that says: see FacetIndex._wide
@@ -70,7 +76,8 @@ def note_change(conn: sqlite3.Connection, rowid: int, rec: Mapping[str, Any] | N
     """
     notes = getattr(conn, "facet_changes", None)
     if notes is not None:
-        notes.append((rowid, None if rec is None else {c: rec.get(c) for c in FACET_COLUMNS}))
+        columns = (*FACET_COLUMNS, *TEXT_COLUMNS)
+        notes.append((rowid, None if rec is None else {c: rec.get(c) for c in columns}))
 
 
 class _Values:
@@ -92,8 +99,8 @@ class FacetIndex:
     """Facet values per rowid (status code 0: no record at that rowid).
 
     Issuer, province, kind and Nice classes are packed into one 64-bit int per
-    record (16 bits each, codes of :class:`_Values`): a facet count is then one
-    ``Counter`` over the matches, whose few distinct values are unpacked after.
+    record (16 bits each, codes of :class:`_Values`): a facet count takes each
+    field's codes of the matches out of it and counts them (:func:`_tally`).
     """
 
     def __init__(self) -> None:
@@ -108,11 +115,16 @@ class FacetIndex:
         self._lo = array("i")
         self._hi = array("i")
         self._valid = self._statuses.code("valid")
+        #: The search index's Latin terms, kept current by the same notes.
+        self.terms = LatinTerms()
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> FacetIndex:
-        """Every record's facet values, read once (seconds at a million records)."""
+        """Every record's facet values, read once (seconds at a million records),
+        and the search index's Latin terms (read first: a record written after
+        that is noted, :func:`note_change`)."""
         index = cls()
+        index.terms = LatinTerms.load(conn)
         cur = conn.execute(f"SELECT rowid, {', '.join(FACET_COLUMNS)} FROM records ORDER BY rowid")
         while batch := cur.fetchmany(10_000):
             for rowid, *values in batch:
@@ -123,10 +135,16 @@ class FacetIndex:
         return (self._packed, self._status, self._lo, self._hi)
 
     def _grow(self, rowid: int) -> None:
-        extra = rowid + 1 - len(self._status)
-        if extra > 0:
-            for column in self._columns():
-                column.extend(array(column.typecode, bytes(extra * column.itemsize)))
+        """Make room for ``rowid``: new, longer columns (an eighth more than needed),
+        never one resized in place, since a search may be reading a column
+        through a numpy view (:meth:`count`) while a write commits; empty slots
+        hold status 0 (no record)."""
+        size = len(self._status)
+        if rowid >= size:
+            extra = max(rowid + 1 - size, size // 8, 1024)
+            for name in ("_packed", "_status", "_lo", "_hi"):
+                column = getattr(self, name)
+                setattr(self, name, column + array(column.typecode, bytes(extra * column.itemsize)))
 
     def _set(self, rowid: int, rec: Mapping[str, Any] | None) -> None:
         self._grow(rowid)
@@ -160,8 +178,12 @@ class FacetIndex:
 
     def apply(self, changes: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
         """Apply the notes of one committed transaction, in order."""
+        changes = list(changes)
         for rowid, rec in changes:
             self._set(rowid, rec)
+        self.terms.note(
+            str(rec.get(c) or "") for _, rec in changes if rec is not None for c in TEXT_COLUMNS
+        )
 
     def valid_on(self, rowid: int, day: int) -> bool:
         """Whether the record at ``rowid`` is valid on ``day`` (a date ordinal): its
@@ -172,8 +194,10 @@ class FacetIndex:
     def valid_among(self, rowids: Iterable[int], day: int) -> list[int]:
         """The ``rowids`` whose records are valid on ``day`` (:meth:`valid_on`, for
         many at once: a search walks up to thousands of matches)."""
-        lo, hi, n = self._lo, self._hi, len(self._lo)
-        return [r for r in rowids if r < n and lo[r] <= day <= hi[r]]
+        lo, hi = self._lo, self._hi
+        ids = _known(rowids, min(len(lo), len(hi)))
+        days = _view(lo)[ids], _view(hi)[ids]
+        return ids[(days[0] <= day) & (day <= days[1])].tolist()
 
     def nbytes(self) -> int:
         """Bytes held by the per-rowid columns (the value tables are a few KB)."""
@@ -183,44 +207,87 @@ class FacetIndex:
         """Counts by issuer, enterprise province, kind, status on ``on`` and Nice
         class over ``rowids`` (each a record's rowid; unknown ones are skipped).
 
-        Every pass over the matches is a ``map`` in C (a Python loop over a
-        thousand matches cost a millisecond).
+        Array operations over the matches' slots (numpy views of the columns,
+        no copy): a thousand matches cost ~0.1 ms, where a ``Counter`` per
+        column over them cost ~0.5 ms. Each facet lists its values in the order
+        they first appear among ``rowids`` (so ties keep log order).
         """
-        status, n = self._status, len(self._status)
-        ids = list(rowids)
-        by_status = Counter(map(status.__getitem__, ids)) if not ids or max(ids) < n else None
-        if by_status is None or 0 in by_status:  # rowids the index does not hold (yet)
-            ids = [r for r in ids if r < n and status[r]]
-            by_status = Counter(map(status.__getitem__, ids))
+        # The columns are replaced, never resized, when they grow (_grow): these
+        # locals stay whole while a write commits.
+        packed_col, status_col, lo_col, hi_col = self._packed, self._status, self._lo, self._hi
+        n = min(len(packed_col), len(status_col), len(lo_col), len(hi_col))
         facets: dict[str, Counter] = {
             k: Counter() for k in ("issuer", "region", "kind", "status", "nice_class")
         }
-        by_codes: Counter = Counter()
-        for packed, k in Counter(map(self._packed.__getitem__, ids)).items():
-            if packed == _WIDE:
-                by_codes.update(self._wide[r] for r in ids if r in self._wide)
-            else:
-                by_codes[tuple(packed >> b & 0xFFFF for b in (0, 16, 32, 48))] += k
-        for (issuer, region, kind, nice), k in by_codes.items():
-            facets["issuer"][self._issuers.values[issuer]] += k
-            facets["region"][str(self._regions.values[region]).ljust(6, "0")] += k
-            facets["kind"][Kind(kind).name if kind in Kind._value2member_map_ else str(kind)] += k
-            for cls in self._nice.values[nice]:
-                facets["nice_class"][str(cls)] += k
+        ids = _known(rowids, n)
+        status = _view(status_col)[ids]
+        held = status != 0  # rowids the index does not hold (yet) are skipped
+        ids, status = ids[held], status[held]
+        packed = _view(packed_col)[ids]
+        wide = packed == _WIDE
+        if wide.any():  # never in practice: codes wider than 16 bits
+            extra = Counter(self._wide[r] for r in ids[wide].tolist() if r in self._wide)
+            packed = packed[~wide]
+        else:
+            extra = Counter()
+        for name, shift in (("issuer", 0), ("region", 16), ("kind", 32), ("nice_class", 48)):
+            tally = _tally((packed >> np.uint64(shift)) & np.uint64(0xFFFF))
+            tally += [(codes[shift // 16], k) for codes, k in extra.items()]
+            counter = facets[name]
+            for code, k in tally:
+                if name == "issuer":
+                    counter[self._issuers.values[code]] += k
+                elif name == "region":
+                    counter[str(self._regions.values[code]).ljust(6, "0")] += k
+                elif name == "kind":
+                    counter[Kind(code).name if code in Kind._value2member_map_ else str(code)] += k
+                else:
+                    for cls in self._nice.values[code]:
+                        counter[str(cls)] += k
         statuses = facets["status"]
-        for c, k in by_status.items():
-            if c != self._valid:
-                statuses[self._statuses.values[c]] += k
-        held = by_status.get(self._valid, 0)
-        if held:  # status valid: valid, expired or not yet valid on the day (facet_status)
+        for code, k in _tally(status):
+            if code != self._valid:
+                statuses[self._statuses.values[code]] += k
+        valid = ids[status == self._valid]
+        if valid.size:  # status valid: valid, expired or not yet valid on the day (facet_status)
             day = on.toordinal()
-            expired = sum(map(day.__gt__, map(self._hi.__getitem__, ids)))
-            later = sum(map(day.__lt__, map(self._lo.__getitem__, ids))) - (len(ids) - held)
+            expired = int((_view(hi_col)[valid] < day).sum())
+            later = int((_view(lo_col)[valid] > day).sum())
             for name, k in (
-                ("valid", held - expired - later),
+                ("valid", valid.size - expired - later),
                 ("expired", expired),
                 ("not yet valid", later),
             ):
                 if k:
                     statuses[name] += k
         return facets
+
+
+def _view(column: array) -> np.ndarray:
+    """A numpy view of an ``array`` column (no copy)."""
+    return np.frombuffer(column, dtype=column.typecode)
+
+
+def _known(rowids: Iterable[int], n: int) -> np.ndarray:
+    """``rowids`` as an int64 array, without those past the columns' ``n`` slots."""
+    ids = np.fromiter(rowids, dtype=np.int64)
+    return ids[(ids >= 0) & (ids < n)]
+
+
+def _tally(codes: np.ndarray) -> list[tuple[int, int]]:
+    """(code, how many) for each distinct code, in the order codes first appear.
+
+    The codes are small (indices into a value table), so ``bincount`` counts
+    them; the first appearances come from writing positions in reverse (the
+    last write to a slot, the earliest position, is the one kept).
+    """
+    if not codes.size:
+        return []
+    codes = codes.astype(np.intp)
+    counts = np.bincount(codes)
+    present = np.flatnonzero(counts)
+    if present.size > 1:
+        first = np.empty(counts.size, dtype=np.intp)
+        first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+        present = present[np.argsort(first[present])]
+    return list(zip(present.tolist(), counts[present].tolist(), strict=True))

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from exchange.store.search import (
 __all__ = [
     "accession_facts",
     "change_facts",
+    "change_facts_of",
     "change_rows",
     "find_records",
     "record_facts",
@@ -94,17 +96,41 @@ def change_rows(conn: sqlite3.Connection, issuer: str, record_id: str) -> list[d
     )
 
 
+def _change_fact(r: dict) -> ChangeFacts:
+    return ChangeFacts(
+        status=Status(r["status"]),
+        effective_on=date.fromisoformat(r["effective_on"]),
+        new_valid_until=_d(r["new_valid_until"]),
+        reason=ReasonCode(r["reason"]),
+        ref=EntryRef(r["origin"], r["idx"]),
+    )
+
+
 def change_facts(conn: sqlite3.Connection, issuer: str, record_id: str) -> list[ChangeFacts]:
-    return [
-        ChangeFacts(
-            status=Status(r["status"]),
-            effective_on=date.fromisoformat(r["effective_on"]),
-            new_valid_until=_d(r["new_valid_until"]),
-            reason=ReasonCode(r["reason"]),
-            ref=EntryRef(r["origin"], r["idx"]),
-        )
-        for r in change_rows(conn, issuer, record_id)
-    ]
+    return [_change_fact(r) for r in change_rows(conn, issuer, record_id)]
+
+
+def change_facts_of(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[ChangeFacts]]:
+    """:func:`change_facts` of many records, keyed by (issuer, record id): one
+    statement per issuer instead of one per record (a search page of 20 hits
+    was 20 statements, most of them finding nothing)."""
+    out: dict[tuple[str, str], list[ChangeFacts]] = {key: [] for key in keys}
+    by_issuer: dict[str, list[str]] = {}
+    for issuer, record_id in out:
+        by_issuer.setdefault(issuer, []).append(record_id)
+    for issuer, ids in by_issuer.items():
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            for r in rows(
+                conn,
+                "SELECT * FROM status_changes WHERE issuer = ? AND record_id IN"
+                f" ({', '.join('?' * len(chunk))}) ORDER BY idx",
+                [issuer, *chunk],
+            ):
+                out[(issuer, r["record_id"])].append(_change_fact(r))
+    return out
 
 
 def accession_facts(conn: sqlite3.Connection) -> list[AccessionFacts]:
@@ -368,7 +394,8 @@ def search(
     today = day.isoformat()
     typo = False
     limit = min(f.limit or 20, 1000)
-    plan = _plan(f, match_expression(f.text) if f.text else None)
+    terms = facet_index.terms if facet_index is not None else None
+    plan = _plan(f, match_expression(f.text, terms=terms) if f.text else None)
     exact = exact_brands(f.text)
     walk = max(FACET_CAP + 1 if with_facets else COUNT_CAP + 1, f.offset + limit)
     ids: list[int] | None = None  # the first `walk` matches' rowids, when read
@@ -456,20 +483,25 @@ def _page_in_memory(
     ordinal = day.toordinal()
     ids: list[int] = []
     valid: list[int] = []
-    while chunk := cur.fetchmany(max(walk, 256)):
+    size = max(walk, 256)
+    while chunk := cur.fetchmany(size):
         got = [r[0] for r in chunk]
         ids += got
         if len(first) + len(valid) < need:  # past that only the count needs the rowids
             valid += index.valid_among([r for r in got if r not in skip] if skip else got, ordinal)
         if len(first) + len(valid) >= need and len(ids) >= walk:
             break
+        # Few valid matches so far: the walk may go to the end; larger chunks
+        # cost less per rowid (each valid_among call has a fixed cost).
+        size = max(size, 2048)
     cur.close()
     head = first + valid
     if len(head) >= need:
         want = head[f.offset : need]
     else:
         chosen = skip.union(valid)
-        want = (head + [r for r in ids if r not in chosen])[f.offset : need]
+        rest = islice((r for r in ids if r not in chosen), need - len(head))
+        want = [*head, *rest][f.offset : need]
     if not want:
         return [], ids
     marks = ", ".join("?" * len(want))

@@ -17,7 +17,8 @@ record, by :mod:`exchange.core.textforms`): pinyin syllables one per token
 (``songhe heliang liangye``: ``songhe``, ``song he`` and ``songheliangye`` are
 phrases of these, as Chinese queries are phrases of character bigrams) and
 bigrams of the initials (``sh hl ly`` for ``shly``), each of these tokens
-marked with a private-use character so that Latin queries never walk them. All text is indexed and
+marked with a private-use character (one per column) so that Latin queries
+never walk them. All text is indexed and
 queried in simplified characters, so ``宋河糧液`` finds 宋河粮液. A pinyin query
 that reads as no syllables is retried with its one-edit neighbours that do
 (:func:`typo_expression`), only when the query itself finds nothing.
@@ -39,6 +40,7 @@ from typing import Any
 
 from exchange.core import textforms
 from exchange.store.facet_index import note_change
+from exchange.store.latin_terms import LatinTerms
 
 __all__ = [
     "COUNT_CAP",
@@ -69,9 +71,9 @@ _COLUMNS = (
     "product2",
     "enterprise2",
     "filters",
-    "pinyin1",
-    "pinyin2",
-    "initials2",
+    "syllables",
+    "syllable_pairs",
+    "initial_pairs",
 )
 #: The record columns the index is built from (text, plus the filter tags).
 INDEXED_COLUMNS = (
@@ -91,13 +93,21 @@ _CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK = re.compile(f"([{_CJK_CLASS}])")
 _CJK_ONLY = re.compile(f"[{_CJK_CLASS}]+")
 _CJK_RUNS = re.compile(f"([{_CJK_CLASS}]+)")
+_PLAIN = re.compile("[a-z0-9]+")
 _BREAK = "0x"  # separates bigram runs so a phrase cannot bridge a gap
-#: Starts every pinyin and initials token (a private-use character, which the
-#: unicode61 tokenizer keeps inside tokens). FTS5 keeps one term list for all
-#: columns, so unmarked syllables would make every Latin query ("yi li", "li*")
-#: walk the syllable postings of a million brands before its column filter
-#: drops them; marked, each kind of token has its own terms.
-_MARK = "\ue000"
+#: Start the tokens of the three pinyin columns (private-use characters, which
+#: the unicode61 tokenizer keeps inside tokens), one mark per column. FTS5 keeps
+#: one term list for all columns, so unmarked syllables would make every Latin
+#: query ("yi li", "li*") walk the syllable postings of a million brands before
+#: its column filter drops them. One mark per column for the same reason: with
+#: one shared mark the syllable-pair token of qi+an was the term of the
+#: syllable ``qian``, and the phrase ``"qian anxing"`` (the reading qi-an-xing
+#: of ``qianxing``) read the postings of every brand with the syllable qian
+#: (0.6 ms at a million records, for no match).
+_SYLLABLE = "\ue000"
+_PAIR = "\ue002"
+_INITIALS = "\ue003"
+_MARKS = re.compile("[\ue000-\ue003]")
 #: Starts every filter tag (issuer, region, kind, status, Nice class) in the
 #: ``filters`` column, for the same reason: unmarked, the tag ``svalid`` (one
 #: posting per valid record) was a term every Latin prefix query ``s*`` or
@@ -116,7 +126,8 @@ def create_search_index(conn: sqlite3.Connection, batch: int = 5000) -> None:
     """Create the index; a file with other columns is re-indexed (:func:`_rebuild`).
 
     The pinyin columns are renamed whenever their token format changes (they
-    were ``py1 py2 ini`` before the tokens were marked), so that check is what
+    were ``py1 py2 ini`` before the tokens were marked, ``pinyin1 pinyin2
+    initials2`` while the three columns shared one mark), so that check is what
     brings an older file's index up to date.
     """
     cols = [r[1] for r in conn.execute("PRAGMA table_info(records_fts)")]
@@ -192,7 +203,7 @@ def phrase(value: str) -> str:
 def _norm(text: str) -> str:
     """NFKC, then traditional characters as simplified (index and query alike)."""
     text = textforms.simplified(unicodedata.normalize("NFKC", text or ""))
-    return text.replace(_MARK, "").replace(_TAG, "")
+    return _MARKS.sub("", text)
 
 
 def spaced(text: str) -> str:
@@ -240,20 +251,20 @@ def filter_tags(
     return tags
 
 
-def _marked(tokens: Iterable[str]) -> str:
-    return " ".join(_MARK + t for t in tokens)
+def _marked(mark: str, tokens: Iterable[str]) -> str:
+    return " ".join(mark + t for t in tokens)
 
 
 def _pinyin_columns(brand: str) -> list[str]:
-    """The pinyin1, pinyin2 and initials2 columns of a brand name (see the module
-    docstring), every token marked with :data:`_MARK`."""
+    """The syllables, syllable_pairs and initial_pairs columns of a brand name (see
+    the module docstring), each column's tokens marked with its own mark."""
     runs = textforms.pinyin_syllables(brand)
-    py1 = _marked(s for run in runs for s in run)
+    py1 = _marked(_SYLLABLE, (s for run in runs for s in run))
     py2 = f" {_BREAK} ".join(
-        _marked(map(operator.add, run, run[1:])) for run in runs if len(run) > 1
+        _marked(_PAIR, map(operator.add, run, run[1:])) for run in runs if len(run) > 1
     )
     ini = f" {_BREAK} ".join(
-        _marked(a[0] + b[0] for a, b in pairwise(run)) for run in runs if len(run) > 1
+        _marked(_INITIALS, (a[0] + b[0] for a, b in pairwise(run))) for run in runs if len(run) > 1
     )
     return [py1, py2, ini]
 
@@ -309,10 +320,11 @@ def unindex_record(conn: sqlite3.Connection, rowid: int, old: Any) -> None:
 
 
 def _syllables_phrase(pieces: list[str]) -> str:
-    """One syllable as a pinyin1 token, more as a phrase of pinyin2 bigrams."""
+    """One syllable as a syllables token, more as a phrase of syllable pairs."""
     if len(pieces) == 1:
-        return f"pinyin1 : {phrase(_MARK + pieces[0])}"
-    return f"pinyin2 : {phrase(_marked(map(operator.add, pieces, pieces[1:])))}"
+        return f"syllables : {phrase(_SYLLABLE + pieces[0])}"
+    pairs = _marked(_PAIR, map(operator.add, pieces, pieces[1:]))
+    return f"syllable_pairs : {phrase(pairs)}"
 
 
 def _pinyin_alternatives(text: str) -> list[str]:
@@ -332,16 +344,21 @@ def _pinyin_alternatives(text: str) -> list[str]:
     letters = "".join(text.split()).lower()
     whole = any(not partial for _, partial in readings)
     if " " not in text and 2 <= len(letters) <= 8 and (len(letters) <= 3 or not whole):
-        alts.append(f"initials2 : {phrase(_marked(map(operator.add, letters, letters[1:])))}")
+        pairs = _marked(_INITIALS, map(operator.add, letters, letters[1:]))
+        alts.append(f"initial_pairs : {phrase(pairs)}")
     return list(dict.fromkeys(alts))
 
 
-def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | None:
+def match_expression(
+    query: str, fields: tuple[str, ...] = _FIELDS, terms: LatinTerms | None = None
+) -> str | None:
     """The FTS5 query for a user's substring query (None when nothing is searchable).
 
     ``fields`` narrows it to some of brand_name, product and enterprise_name.
     A query of Latin letters over every field is also read as brand pinyin
     (whole, spaced or run together) and as brand initials, any of which may match.
+    With the index's Latin ``terms``, a last Latin word typed in part is written
+    out as the terms it begins instead of an FTS5 prefix (:func:`_spelled_out`).
     """
     cols = {"brand_name": "brand", "product": "product", "enterprise_name": "enterprise"}
     names = [cols[f] for f in fields]
@@ -354,14 +371,38 @@ def match_expression(query: str, fields: tuple[str, ...] = _FIELDS) -> str | Non
     if not tokens:
         return None
     quoted = phrase(" ".join(tokens))
+    spelled = None
     if not _CJK.fullmatch(tokens[-1]):
         quoted += "*"  # a Latin word may be typed in part
         if fields == _FIELDS:
             names.append("latin")
+        spelled = _spelled_out(tokens, terms) if terms is not None else None
+    if spelled:
+        quoted = "(" + " OR ".join(spelled) + ")"
     base = f"{{{' '.join(names)}}} : {quoted}"
     if fields != _FIELDS or not textforms.is_pinyin_query(text):
         return base
-    return " OR ".join(f"({e})" for e in [base, *_pinyin_alternatives(text)])
+    alternatives = _pinyin_alternatives(text)
+    if spelled == [] and alternatives:  # the Latin reading cannot match: leave it out
+        return " OR ".join(f"({e})" for e in alternatives)
+    return " OR ".join(f"({e})" for e in [base, *alternatives])
+
+
+def _spelled_out(tokens: list[str], terms: LatinTerms) -> list[str] | None:
+    """The phrases the prefix phrase ``"tokens"*`` stands for, one per index term
+    its last word begins ([]: none can match, as no term begins it or an earlier
+    Latin word is no term); None when ``terms`` cannot tell (see
+    :mod:`exchange.store.latin_terms`), or a word is not plain ASCII letters and
+    digits, which FTS5 would fold or split in its own way."""
+    words = [t if _CJK.fullmatch(t) else t.lower() for t in tokens]
+    if not all(_CJK.fullmatch(w) or _PLAIN.fullmatch(w) for w in words):
+        return None
+    ends = terms.starting(words[-1])
+    if ends is None:
+        return None
+    if any(not _CJK.fullmatch(w) and w not in terms for w in words[:-1]):
+        return []
+    return [phrase(" ".join([*words[:-1], end])) for end in ends]
 
 
 def typo_expression(query: str) -> str | None:

@@ -76,3 +76,46 @@ def test_simplified_is_idempotent(text):
     once = tf.simplified(text)
     assert tf.simplified(once) == once
     assert len(tf.initials(text)[0] if text else "") == len(text)
+
+
+def _typo_reference(typed: str) -> list[str]:
+    """typo_variants by brute force: every edit in the window, each read whole."""
+    word = typed.lower()
+    reach = tf._reach(word)
+    if not tf.TYPO_MIN_LENGTH <= len(word) <= tf.TYPO_MAX_LENGTH or reach[-1]:
+        return []
+    n, letters = len(word), "abcdefghijklmnopqrstuvwxyz"
+    broke = max(i for i, ok in enumerate(reach) if ok)
+    window = range(max(0, broke - 5), min(n, broke + 3))
+    edits = [word[:i] + word[i + 1 :] for i in window]
+    edits += [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in window if i < n - 1]
+    edits += [word[:i] + c + word[i + 1 :] for i in window for c in letters]
+    edits += [word[:i] + c + word[i:] for i in [*window, n] for c in letters]
+    read = [e for e in dict.fromkeys(edits) if e != word and tf._reach(e)[-1]]
+    return read[: tf.MAX_TYPO_VARIANTS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(SYLLABLES), min_size=2, max_size=5),
+    st.integers(0, 100),
+    st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
+    st.integers(0, 3),
+)
+def test_typo_variants_are_every_edit_that_reads_in_order(pieces, at, letter, how):
+    """Only the syllables across an edit are read (textforms._reads, _around): the
+    variants are exactly those of trying every edit and reading it whole."""
+    word = "".join(pieces)
+    i = at % len(word)
+    typed = [
+        word[:i] + word[i + 1 :],
+        word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :],
+        word[:i] + letter + word[i + 1 :],
+        word[:i] + letter + word[i:],
+    ][how]
+    assert tf.typo_variants(typed) == _typo_reference(typed)
+
+
+def test_typo_variants_of_known_slips_equal_the_brute_force():
+    for typed in ("lantignxia", "zhijinagfu", "jiafengeh", "zhijiangaln", "sognhe", "qiandaohogn"):
+        assert tf.typo_variants(typed) == _typo_reference(typed) != []

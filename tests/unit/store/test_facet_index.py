@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import date
 
 import pytest
 
-from exchange.store import Store, queries
+from exchange.core.vocabulary import Kind
+from exchange.store import Store, facet_index, queries
 from exchange.store.facet_index import FacetIndex, facet_status
 from tests.builders import search_query
 from tests.unit.store.test_search_forms import _entry, _revoke
@@ -216,3 +218,60 @@ def test_values_too_wide_to_pack_are_still_counted() -> None:
     assert f["issuer"] == {"330000": 3} and f["nice_class"] == {"3": 3}
     index.apply([(1, {**rec, "kind": 2})])  # no longer wide
     assert index.count([1], ON)["kind"] == {"PROVINCIAL_FAMOUS_BRAND_PRODUCT": 1}
+
+
+def _reference(recs: dict[int, dict], rowids: list[int], on: date) -> dict[str, list]:
+    """Facet counts by a plain loop over the records, each facet's values in the
+    order they first appear among ``rowids``."""
+    out: dict[str, Counter] = {k: Counter() for k in ("issuer", "region", "kind", "status")}
+    out["nice_class"] = Counter()
+    day = on.toordinal()
+    for r in rowids:
+        rec = recs.get(r)
+        if rec is None:
+            continue
+        out["issuer"][rec["issuer"]] += 1
+        out["region"][rec["enterprise_region"][:2].ljust(6, "0")] += 1
+        out["kind"][Kind(rec["kind"]).name] += 1
+        for n in rec["nice_classes"]:
+            out["nice_class"][str(n)] += 1
+        lo = date.fromisoformat(rec["valid_from"]).toordinal()
+        hi = date.fromisoformat(rec["valid_until"]).toordinal() if rec["valid_until"] else 2**31
+        out["status"][facet_status(rec["status"], lo, hi, day)] += 1
+    return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def test_counts_equal_a_plain_loop_and_keep_first_appearance_order() -> None:
+    rng = random.Random(5)
+    index, recs = FacetIndex(), {}
+    for rowid in rng.sample(range(1, 5000), 1500):
+        recs[rowid] = {
+            "issuer": rng.choice(["330000", "340000", "320000"]),
+            "enterprise_region": rng.choice(["330106", "340100", "110000"]),
+            "kind": rng.choice([1, 2, 3]),
+            "status": rng.choice(["valid", "valid", "revoked", "suspended"]),
+            "valid_from": rng.choice(["2020-01-01", "2025-07-01"]),
+            "valid_until": rng.choice(["", "2024-12-31", "2030-01-01"]),
+            "nice_classes": rng.sample([3, 29, 30, 33], rng.randrange(3)),
+        }
+        index.apply([(rowid, recs[rowid])])
+    rowids = rng.sample(range(0, 7000), 2000)  # unknown and empty slots among them
+    got = index.count(rowids, ON)
+    assert {k: sorted(v.items()) for k, v in got.items()} == _reference(recs, rowids, ON)
+    first = [recs[r]["issuer"] for r in rowids if r in recs]
+    assert list(got["issuer"]) == list(dict.fromkeys(first))  # ties keep log order
+    held = [r for r in rowids if r in recs]
+    assert index.valid_among(rowids, ON.toordinal()) == [
+        r for r in held if _reference(recs, [r], ON)["status"] == [("valid", 1)]
+    ]
+
+
+def test_columns_grow_while_a_count_holds_views_of_them() -> None:
+    """Growing replaces the columns (an array exporting its buffer to numpy cannot
+    be resized in place), so a write committing during a count never fails."""
+    index = FacetIndex()
+    index.apply([(1, {"issuer": "330000", "status": "valid", "kind": 1, "valid_from": ""})])
+    view = facet_index._view(index._status)  # what count() holds while it runs
+    index.apply([(10**5, {"issuer": "340000", "status": "revoked", "kind": 1})])
+    assert view[1] == index._status[1] and len(index._status) > 10**5
+    assert index.count([1, 10**5], ON)["issuer"] == {"330000": 1, "340000": 1}

@@ -204,3 +204,28 @@ def test_phrase_doubles_quotes() -> None:
 
     assert phrase('a"b') == '"a""b"'
     assert phrase('"') == '""""'
+
+
+def _change(record_id: str, status: int, on: str) -> entries_pb2.Entry:
+    change = entries_pb2.StatusChange(
+        record_id=record_id, new_status=status, effective_on=on, reason=1, announcement_no="x"
+    )
+    return entries_pb2.Entry(federation="yrd", region="330000", issued_at="t", status_change=change)
+
+
+def test_the_changes_of_many_records_read_at_once_equal_one_by_one(store) -> None:
+    """A search page reads its hits' status changes in one statement per issuer:
+    the same changes, in the same order, as a statement per record."""
+    changes = [
+        _change("r1", entries_pb2.SUSPENDED, "2024-03-01"),
+        _change("r3", entries_pb2.REVOKED, "2024-04-01"),
+        _change("r1", entries_pb2.REINSTATED, "2024-05-01"),
+    ]
+    with store.write() as tx:
+        tx.append("yrd/330000", len(NAMES), [b"c%d" % i for i in range(3)], changes)
+    keys = [("330000", f"r{i}") for i in range(len(NAMES))] + [("330000", "nope"), ("1", "r1")]
+    many = queries.change_facts_of(store.read, keys)
+    assert list(many) == keys
+    assert many == {k: queries.change_facts(store.read, *k) for k in keys}
+    assert [c.status.name for c in many[("330000", "r1")]] == ["SUSPENDED", "REINSTATED"]
+    assert len(many[("330000", "r3")]) == 1 and many[("1", "r1")] == []

@@ -152,6 +152,9 @@ def test_facets_count_every_match(store) -> None:
         # before the filter tags were marked (a filtered search would find nothing now)
         "brand, product, enterprise, latin, brand2, product2, enterprise2, tags, pinyin1,"
         " pinyin2, initials2",
+        # before each pinyin column had its own mark
+        "brand, product, enterprise, latin, brand2, product2, enterprise2, filters, pinyin1,"
+        " pinyin2, initials2",
     ],
 )
 def test_an_older_index_is_rebuilt(tmp_path, columns) -> None:
@@ -203,7 +206,7 @@ def test_a_partial_last_syllable_is_spelled_out_not_a_prefix() -> None:
     expr = match_expression("xinjia")
     pinyin = expr.split(" OR ")[1:]
     assert pinyin and not any(p.endswith("*)") for p in pinyin)
-    assert '"\ue000xinjiang"' in expr and '"\ue000xinji \ue000jiao"' in expr
+    assert '"\ue002xinjiang"' in expr and '"\ue002xinji \ue002jiao"' in expr
     assert expr.startswith('({brand product enterprise latin} : "xinjia"*)')
 
 
@@ -226,11 +229,18 @@ def test_merging_the_index_keeps_every_answer(tmp_path) -> None:
 
 def test_index_values_hold_the_pinyin_forms() -> None:
     values = index_values({"brand_name": "宋河糧液", "kind": 2})
-    # Pinyin tokens are marked, so a Latin query's terms never include them.
+    # Pinyin tokens are marked, so a Latin query's terms never include them, and
+    # each column has its own mark, so a syllable pair spelled like a syllable
+    # (qi+an, qian) is not the syllable's term.
     assert "\ue000song \ue000he \ue000liang \ue000ye" in values
-    assert "\ue000songhe \ue000heliang \ue000liangye" in values
-    assert "\ue000sh \ue000hl \ue000ly" in values
+    assert "\ue002songhe \ue002heliang \ue002liangye" in values
+    assert "\ue003sh \ue003hl \ue003ly" in values
     assert "song he liang ye" not in values
+    syllables, pairs, _ = (set(v.split()) for v in index_values({"brand_name": "千奇安"})[-3:])
+    assert {t[1:] for t in syllables} & {t[1:] for t in pairs} == {"qian"}  # qian, qi+an
+    assert not syllables & pairs
+    terms = [set(v.split()) for v in values[-3:]]
+    assert not (terms[0] & terms[1] or terms[0] & terms[2] or terms[1] & terms[2])
     conn = sqlite3.connect(":memory:")
     create_search_index(conn)  # the columns the values are written to exist
     assert len(values) == len(list(conn.execute("PRAGMA table_info(records_fts)")))
