@@ -42,7 +42,7 @@ from exchange.demo.federation import (
 from exchange.demo.governance import JIANGXI, make_genesis, tell_governance_story
 from exchange.demo.lock import DemoLock, database_in_use
 from exchange.demo.trust import tell_trust_story
-from exchange.node.bundles import decode_entry
+from exchange.node.bundles import decode_entry, parse_entry
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
 from exchange.ports import free_port, port_free
@@ -473,24 +473,34 @@ def export_bundle(fed: DemoFederation, state: Path, issuer: str, record_id: str)
     audit = services_pb2_grpc.AuditServiceStub(fed.channel("anhui"))
     ref = services_pb2.RecordRef(issuer=issuer, record_id=record_id)
 
-    def quorum() -> bool:
-        text = audit.GetBundle(services_pb2.BundleRequest(record=ref), timeout=10).bundle_json
+    def verifies(doc: object) -> bool:
         now = datetime.now(UTC)
         report = verify_bundle(
-            json.loads(text),
+            doc,
             anchors,
             min_cosignatures=2,
             on=now.date(),
             region=None,
             now=now,
             decode_entry=decode_entry,
+            parse_entry=parse_entry,
         )
         return report.valid
 
-    wait_for(quorum, 120, "two current-key cosignatures on every checkpoint in the bundle")
-    done = _brandex(*export)
-    if done.returncode != 0:
-        raise SystemExit(f"error: bundle export failed: {done.stderr}")
+    def exported_with_quorum() -> bool:
+        # A member may publish a newer checkpoint, not yet cosigned, between two reads:
+        # the exported file itself must verify, so a stale answer means one more round.
+        text = audit.GetBundle(services_pb2.BundleRequest(record=ref), timeout=10).bundle_json
+        if not verifies(json.loads(text)):
+            return False
+        done = _brandex(*export)
+        if done.returncode != 0:
+            raise SystemExit(f"error: bundle export failed: {done.stderr}")
+        return verifies(json.loads(path.read_text(encoding="utf-8")))
+
+    wait_for(
+        exported_with_quorum, 120, "two current-key cosignatures on every checkpoint in the bundle"
+    )
     say(f"  $ brandex audit verify {shown} --anchors certs/yrd/anchor.pem --min-cosignatures 2")
     done = _brandex(*verify)
     lines = done.stdout.splitlines()
