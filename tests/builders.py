@@ -12,6 +12,7 @@ __all__ = [
     "counterfeit_case",
     "member_ledgers",
     "recognition",
+    "search_entry",
     "search_query",
     "sync_all",
     "uscc",
@@ -55,6 +56,44 @@ def counterfeit_case(case_id: str = "ah-2024-7", record_id: str = "zj-1") -> pb.
         goods_value_fen=120000,
         opened_on="2024-07-02",
     )
+
+
+def search_entry(
+    i: int,
+    brand: str,
+    *,
+    product: str = "产品",
+    enterprise: str | None = None,
+    latin: str = "",
+    region: str = "330106",
+    until: str = "2026-12-31",
+    nice: tuple[int, ...] = (),
+    uscc17: str = "91330106MA2B",
+) -> pb.Entry:
+    """Zhejiang's recognition ``r{i}`` of ``brand`` as an entry, for the search suites.
+
+    A trademark kind (no expiry) when it has Nice classes, else a provincial
+    famous-brand product valid until ``until``; the enterprise is ``{brand}有限公司``
+    unless given, its USCC ``uscc17`` plus ``i``.
+    """
+    rec = pb.Recognition(
+        record_id=f"r{i}",
+        kind=1 if nice else 2,
+        sector=1,
+        brand_name=brand,
+        brand_name_latin=latin,
+        product=product,
+        enterprise_name=f"{brand}有限公司" if enterprise is None else enterprise,
+        enterprise_uscc=uscc(f"{uscc17}{i:05d}"),
+        enterprise_region=region,
+        nice_classes=list(nice),
+        certificate_no=f"c{i}",
+        announcement_no="a",
+        recognised_on="2024-01-01",
+        valid_from="2024-01-01",
+        valid_until="" if nice else until,
+    )
+    return pb.Entry(federation="yrd", region="330000", issued_at="t", recognition=rec)
 
 
 def search_query(**kw: object) -> SimpleNamespace:

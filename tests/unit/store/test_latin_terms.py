@@ -13,7 +13,7 @@ from exchange.store import latin_terms as lt
 from exchange.store.facet_index import FacetIndex
 from exchange.store.latin_terms import LatinTerms, words
 from exchange.store.search import match_expression
-from tests.builders import search_query, uscc
+from tests.builders import search_entry, search_query
 
 ON = date(2025, 6, 1)
 #: (brand, Latin name, product, enterprise)
@@ -27,23 +27,7 @@ RECORDS = [
 
 
 def _entry(i: int, brand: str, latin: str, product: str, enterprise: str) -> entries_pb2.Entry:
-    rec = entries_pb2.Recognition(
-        record_id=f"r{i}",
-        kind=2,
-        sector=1,
-        brand_name=brand,
-        brand_name_latin=latin,
-        product=product,
-        enterprise_name=enterprise,
-        enterprise_uscc=uscc(f"91330106MA2B{i:05d}"),
-        enterprise_region="330106",
-        certificate_no=f"c{i}",
-        announcement_no="a",
-        recognised_on="2024-01-01",
-        valid_from="2024-01-01",
-        valid_until="2026-12-31",
-    )
-    return entries_pb2.Entry(federation="yrd", region="330000", issued_at="t", recognition=rec)
+    return search_entry(i, brand, latin=latin, product=product, enterprise=enterprise)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.store import Store, queries
 from exchange.store.search import match_expression, spaced
-from tests.builders import search_query, uscc
+from tests.builders import search_entry, search_query, uscc
 
 NAMES = ["宋河粮液", "志元火腿肠", "李二小磨香油", "西湖龙井", "龙井茶叶", "杭瑞丝绸", "河南宋河"]
 
@@ -19,22 +19,7 @@ def _uscc(i: int) -> str:
 
 
 def _entry(i: int, brand: str, product: str = "产品", region: str = "330106") -> entries_pb2.Entry:
-    rec = entries_pb2.Recognition(
-        record_id=f"r{i}",
-        kind=2,
-        sector=1,
-        brand_name=brand,
-        product=product,
-        enterprise_name=f"{brand}有限公司",
-        enterprise_uscc=_uscc(i),
-        enterprise_region=region,
-        certificate_no=f"c{i}",
-        announcement_no="a",
-        recognised_on="2024-01-01",
-        valid_from="2024-01-01",
-        valid_until="2026-12-31",
-    )
-    return entries_pb2.Entry(federation="yrd", region="330000", issued_at="t", recognition=rec)
+    return search_entry(i, brand, product=product, region=region)
 
 
 @pytest.fixture

@@ -9,29 +9,22 @@ import pytest
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.store import Store, queries
 from exchange.store.search import create_search_index, index_values, match_expression
-from tests.builders import search_query, uscc
+from tests.builders import search_entry, search_query
 
 ON = "2025-06-01"
 
 
 def _entry(i: int, brand: str, *, region: str = "330106", until: str = "2026-12-31", nice=()):
-    rec = entries_pb2.Recognition(
-        record_id=f"r{i}",
-        kind=2 if not nice else 1,
-        sector=1,
-        brand_name=brand,
+    return search_entry(
+        i,
+        brand,
         product="白酒",
-        enterprise_name=f"某某{i}有限公司",
-        enterprise_uscc=uscc(f"91330106MA2C{i:05d}"),
-        enterprise_region=region,
-        nice_classes=list(nice),
-        certificate_no=f"c{i}",
-        announcement_no="a",
-        recognised_on="2024-01-01",
-        valid_from="2024-01-01",
-        valid_until="" if nice else until,
+        enterprise=f"某某{i}有限公司",
+        region=region,
+        until=until,
+        nice=tuple(nice),
+        uscc17="91330106MA2C",
     )
-    return entries_pb2.Entry(federation="yrd", region="330000", issued_at="t", recognition=rec)
 
 
 def _revoke(record_id: str) -> entries_pb2.Entry:
