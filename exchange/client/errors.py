@@ -22,6 +22,7 @@ from exchange.core.errors import (
     NotFoundError,
     ValidationError,
 )
+from exchange.core.parsing import ascii_int
 
 __all__ = [
     "Busy",
@@ -111,8 +112,8 @@ def from_rpc_error(exc: grpc.RpcError) -> RemoteError:
     retry = None
     trailing = getattr(exc, "trailing_metadata", None)  # absent on errors made by hand
     for key, value in (trailing() if trailing else None) or ():
-        if key == "retry-after-ms" and str(value).isdigit():
-            retry = int(value)
+        if key == "retry-after-ms" and (ms := ascii_int(str(value))) is not None:
+            retry = ms
     return _ERRORS.get(code, RemoteFailure)(code.name, details, retry)
 
 

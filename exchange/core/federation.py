@@ -47,6 +47,7 @@ from exchange.core import regions
 from exchange.core.dsse import Envelope, keyid_of, pae, parse_envelope
 from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import ConflictError, FormatError, VerificationError
+from exchange.core.parsing import host_port
 from exchange.core.policy import WitnessPolicy, parse_policy
 
 __all__ = [
@@ -281,8 +282,7 @@ def _strings(value: object, what: str, *, hex_len: int | None = None) -> list[st
 
 
 def _address(text: str, who: str) -> str:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if host_port(text) is None:
         raise FormatError(f"member {who}: address {text!r} is not host:port")
     return text
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from exchange.core.errors import FormatError
+from exchange.core.parsing import ascii_int
 
 __all__ = ["WitnessPolicy", "default_policy", "parse_policy"]
 
@@ -134,8 +135,8 @@ def parse_policy(text: str) -> WitnessPolicy:
                 k = 1
             elif k_text == "all":
                 k = len(members)
-            elif k_text.isdigit() and 1 <= int(k_text) <= len(members):
-                k = int(k_text)
+            elif (n := ascii_int(k_text)) is not None and 1 <= n <= len(members):
+                k = n
             else:
                 raise _fail(lineno, f"group {name!r}: k must be any, all or 1..{len(members)}")
             groups[name] = _Group(k, members)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.core.errors import ValidationError
+from exchange.core.parsing import host_port
 from exchange.core.regions import validate_region
 from exchange.node.limits import MAX_STREAMS_PER_CLIENT
 
@@ -163,12 +164,10 @@ class NodeConfig:
 
 def parse_address(value: str, what: str = "address") -> tuple[str, int]:
     """Split ``host:port``; a clear error rather than a gRPC one later."""
-    host, sep, port = value.rpartition(":")
-    # isdigit() alone also passes "²" and 5,000-digit strings, on which int() raises.
-    digits = port.isascii() and port.isdigit() and len(port) <= 5
-    if not sep or not host or not digits or not 0 < int(port) < 65536:
+    split = host_port(value)
+    if split is None:
         raise ValidationError(what, "must be host:port with a port from 1 to 65535", value)
-    return host, int(port)
+    return split
 
 
 def _get(d: dict, key: str, kind: type, where: str, default: object = ...) -> object:

@@ -32,6 +32,7 @@ from exchange.client import NodeClient, RemoteError, RemoteNotFound, Unreachable
 from exchange.client import types as t
 from exchange.core import regions
 from exchange.core.errors import BrandexError, NotFoundError, ValidationError
+from exchange.core.parsing import ascii_int
 from exchange.core.records import parse_date
 from exchange.i18n import LANGS, translator
 from exchange.web import views
@@ -305,7 +306,7 @@ def create_app(console: Console) -> FastAPI:
             region=p.region or None,
             kind=p.kind or None,
             status=p.status or None,
-            nice_class=int(p.nice_class) if p.nice_class.isdigit() else None,
+            nice_class=ascii_int(p.nice_class, max_digits=2),
             limit=PAGE_SIZE,
             offset=p.offset,
             today=_today(console),

@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from brandex_fuzz import count, fuzz, mutated_bytes, mutated_text, raw_bytes, raw_text
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
@@ -95,8 +95,14 @@ def test_payload_mutations(payload: bytes) -> None:
     assert payload == PAYLOADS[0]
 
 
+_KEY = "07" * 32
+
+
 @fuzz(weight=1.0)
 @given(st.one_of(mutated_text([POLICY]), raw_text()))
+# Found by this test in CI: a superscript digit passed str.isdigit() and int() raised.
+@example(f"witness a {_KEY}\nwitness b {_KEY}\ngroup g ² a b\nquorum g\n")
+@example(f"witness a {_KEY}\ngroup g ٣ a\nquorum g\n")
 def test_parse_policy(text: str) -> None:
     count("policy.parse_policy")
     try:
