@@ -230,20 +230,20 @@ class FacetIndex:
             packed = packed[~wide]
         else:
             extra = Counter()
-        for name, shift in (("issuer", 0), ("region", 16), ("kind", 32), ("nice_class", 48)):
+        # Each packed field: its facet, its bit offset, and the facet values of a code.
+        fields = (
+            ("issuer", 0, lambda c: [self._issuers.values[c]]),
+            ("region", 16, lambda c: [str(self._regions.values[c]).ljust(6, "0")]),
+            ("kind", 32, lambda c: [Kind(c).name if c in Kind._value2member_map_ else str(c)]),
+            ("nice_class", 48, lambda c: [str(cls) for cls in self._nice.values[c]]),
+        )
+        for name, shift, labels in fields:
             tally = _tally((packed >> np.uint64(shift)) & np.uint64(0xFFFF))
             tally += [(codes[shift // 16], k) for codes, k in extra.items()]
             counter = facets[name]
             for code, k in tally:
-                if name == "issuer":
-                    counter[self._issuers.values[code]] += k
-                elif name == "region":
-                    counter[str(self._regions.values[code]).ljust(6, "0")] += k
-                elif name == "kind":
-                    counter[Kind(code).name if code in Kind._value2member_map_ else str(code)] += k
-                else:
-                    for cls in self._nice.values[code]:
-                        counter[str(cls)] += k
+                for label in labels(code):
+                    counter[label] += k
         statuses = facets["status"]
         for code, k in _tally(status):
             if code != self._valid:

@@ -40,7 +40,6 @@ from exchange.store.search import (
 
 __all__ = [
     "accession_facts",
-    "change_facts",
     "change_facts_of",
     "change_rows",
     "find_records",
@@ -106,14 +105,10 @@ def _change_fact(r: dict) -> ChangeFacts:
     )
 
 
-def change_facts(conn: sqlite3.Connection, issuer: str, record_id: str) -> list[ChangeFacts]:
-    return [_change_fact(r) for r in change_rows(conn, issuer, record_id)]
-
-
 def change_facts_of(
     conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], list[ChangeFacts]]:
-    """:func:`change_facts` of many records, keyed by (issuer, record id): one
+    """The status changes of many records as facts, keyed by (issuer, record id): one
     statement per issuer instead of one per record (a search page of 20 hits
     was 20 statements, most of them finding nothing)."""
     out: dict[tuple[str, str], list[ChangeFacts]] = {key: [] for key in keys}
