@@ -43,6 +43,11 @@ DEMO_PORTS = {
     "luyi": 7628,
 }
 
+#: A demo node's metrics port: its gRPC port + 2000 (9310 ... 9628), fixed like the
+#: gRPC ports and below the kernel's ephemeral range, so the nodes' own outgoing
+#: connections can never be handed it between the demo's check and the node's bind.
+METRICS_OFFSET = 2000
+
 # Who pulls from whom. Luyi has no link to Zhejiang: it receives Zhejiang's log
 # through Anhui (and Henan), which shows relaying.
 DEMO_TOPOLOGY = {

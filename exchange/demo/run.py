@@ -33,6 +33,7 @@ from exchange.core.regions import region_label
 from exchange.demo.console import DEMO_PASSWORD, DEMO_USER, start_console
 from exchange.demo.dataset import FEATURED, demo_records
 from exchange.demo.federation import (
+    METRICS_OFFSET,
     demo_members,
     ensure_pki,
     node_command,
@@ -45,7 +46,7 @@ from exchange.demo.trust import tell_trust_story
 from exchange.node.bundles import decode_entry, parse_entry
 from exchange.node.config import NodeConfig, load_config
 from exchange.node.identity import channel_credentials, load_anchors, open_channel
-from exchange.ports import free_port, port_free
+from exchange.ports import port_free
 
 __all__ = ["DemoFederation", "main"]
 
@@ -93,8 +94,9 @@ class DemoFederation:
         return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
 
     def prepare(self) -> None:
-        # Metrics on ports free now (the gRPC ports are the documented fixed ones).
-        self.members = [replace(m, metrics_port=free_port()) for m in self.members]
+        # Metrics on fixed ports too (METRICS_OFFSET): a port picked free at run time comes
+        # from the ephemeral range, and one node's outgoing connection once took it first.
+        self.members = [replace(m, metrics_port=m.port + METRICS_OFFSET) for m in self.members]
         certs = self.root / "certs" / "yrd"
         enrolled = ensure_pki(certs, self.members)
         if enrolled:
@@ -131,11 +133,9 @@ class DemoFederation:
         return load_config(self.configs[name])
 
     def check_ports(self) -> None:
-        taken = [
-            f"{m.name} 127.0.0.1:{m.port}"
-            for m in [*self.members, JIANGXI]
-            if not port_free("127.0.0.1", m.port)
-        ]
+        ports = [(m.name, p) for m in self.members for p in (m.port, m.port + METRICS_OFFSET)]
+        ports.append((JIANGXI.name, JIANGXI.port))
+        taken = [f"{name} 127.0.0.1:{p}" for name, p in ports if not port_free("127.0.0.1", p)]
         if taken:
             raise SystemExit(
                 "error: demo port(s) in use: "
