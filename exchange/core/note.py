@@ -109,6 +109,14 @@ def strict_b64decode(s: str, what: str) -> bytes:
     return raw
 
 
+#: What :func:`check_note_chars` refuses: a control character other than newline,
+#: or a lone surrogate.
+_NOTE_CHAR_FAULT = re.compile("[\x00-\x09\x0b-\x1f\ud800-\udfff]")
+#: Key names :func:`check_key_name` accepts without looking at each character:
+#: printable ASCII other than space and '+'.
+_PLAIN_KEY_NAME = re.compile("[\x21-\x2a\x2c-\x7e]+")
+
+
 def check_note_chars(s: str, what: str) -> None:
     """Reject ASCII control characters other than newline, and unencodable text.
 
@@ -122,6 +130,8 @@ def check_note_chars(s: str, what: str) -> None:
     Raises:
         FormatError: naming the first offending character and its offset.
     """
+    if _NOTE_CHAR_FAULT.search(s) is None:
+        return  # the usual case, found in C; the loop below names the fault
     for i, ch in enumerate(s):
         if ch < " " and ch != "\n":
             raise FormatError(f"{what}: control character {ch!r} at offset {i} is not allowed")
@@ -146,6 +156,8 @@ def check_key_name(name: str, what: str = "key name") -> None:
     """
     if not isinstance(name, str) or not name:
         raise FormatError(f"{what}: must be a non-empty string, got {name!r}")
+    if _PLAIN_KEY_NAME.fullmatch(name):
+        return  # printable ASCII without space or '+': every rule below holds
     for i, ch in enumerate(name):
         if ch == "+":
             raise FormatError(f"{what}: '+' at offset {i} is not allowed in {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from exchange.core.note import (
     NoteSignature,
     Verifier,
     add_signature,
+    check_key_name,
+    check_note_chars,
     compute_key_id,
     format_note,
     parse_note,
@@ -415,3 +418,44 @@ def test_mutated_note_only_raises_library_errors(prefix: str, suffix: str, cut: 
 def test_parse_vkey_random_text_only_raises_format_error(data: str):
     with contextlib.suppress(FormatError):
         parse_vkey(data)
+
+
+def _key_name_fault(name: str) -> bool:
+    """The key name rules, one character at a time (the reference for the fast path)."""
+    return any(
+        ch == "+"
+        or ch.isspace()
+        or unicodedata.category(ch).startswith("Z")
+        or ch < " "
+        or "\ud800" <= ch <= "\udfff"
+        for ch in name
+    )
+
+
+def _note_char_fault(text: str) -> bool:
+    return any((ch < " " and ch != "\n") or "\ud800" <= ch <= "\udfff" for ch in text)
+
+
+_EDGE = st.sampled_from(["+", " ", "\n", "\t", "\x1c", "\x1f", "\x7f", "\xa0", "\u2028", "\u3000",
+                         "\ud800", "\udfff", "\x00", "\x0b", "~", "!", "a", "中"])  # fmt: skip
+
+
+@given(st.lists(st.one_of(st.characters(), _EDGE), min_size=1, max_size=12).map("".join))
+def test_key_name_check_matches_the_rule_character_by_character(name: str):
+    """The regex that passes plain ASCII names agrees with the rule on any name."""
+    refused = False
+    try:
+        check_key_name(name)
+    except FormatError:
+        refused = True
+    assert refused == _key_name_fault(name)
+
+
+@given(st.lists(st.one_of(st.characters(), _EDGE), max_size=40).map("".join))
+def test_note_chars_check_matches_the_rule_character_by_character(text: str):
+    refused = False
+    try:
+        check_note_chars(text, "text")
+    except FormatError:
+        refused = True
+    assert refused == _note_char_fault(text)
