@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from exchange.demo.federation import brandex_command, run_brandex
-from exchange.ports import free_port, port_free
+from exchange.ports import port_free
 
 __all__ = ["CONSOLE_MEMBER", "DEMO_PASSWORD", "DEMO_USER", "start_console"]
 
 CONSOLE_MEMBER = "anhui"
 CONSOLE_PORT = 8340
+#: Ports tried in turn when 8340 is taken: fixed, and below the kernel's ephemeral
+#: range, so no outgoing connection is handed one between the check and the bind.
+CONSOLE_PORTS = range(CONSOLE_PORT, CONSOLE_PORT + 20)
 DEMO_USER = "demo"
 #: A demo account on a loopback demo: printed for the reader, never for real use.
 DEMO_PASSWORD = "demo-staff-2026"
@@ -52,7 +55,12 @@ def start_console(fed: Any, timeout: float = 60) -> str:
     )
     if add.returncode != 0 and "already exists" not in add.stderr:
         raise SystemExit(f"error: brandex web user add: {add.stderr.strip()}")
-    port = CONSOLE_PORT if port_free("127.0.0.1", CONSOLE_PORT) else free_port()
+    port = next((p for p in CONSOLE_PORTS if port_free("127.0.0.1", p)), None)
+    if port is None:
+        raise SystemExit(
+            f"error: ports {CONSOLE_PORTS.start}-{CONSOLE_PORTS.stop - 1} are all taken; "
+            "the demo's console needs one of them"
+        )
     url = f"http://127.0.0.1:{port}"
     logs = fed.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
