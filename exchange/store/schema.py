@@ -66,8 +66,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["origins"].add_column("indexed", int)
         db.execute("UPDATE origins SET indexed = size")
     # The log itself: the exact envelope bytes issuers signed, and the hashes of
-    # complete subtrees so proofs cost O(log n) reads. WITHOUT ROWID: the key is
-    # the only access path, so a second b-tree per row would be pure cost.
+    # complete subtrees of NODES_FROM_LEVEL and up (the leaves are entries.leaf_hash,
+    # the levels between are hashed from them) so proofs cost O(log n) reads.
+    # WITHOUT ROWID: the key is the only access path, so a second b-tree per row
+    # would be pure cost.
     db.execute(
         "CREATE TABLE IF NOT EXISTS entries (origin TEXT NOT NULL, idx INTEGER NOT NULL,"
         " leaf_hash BLOB NOT NULL, envelope BLOB NOT NULL, type TEXT,"
