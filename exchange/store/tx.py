@@ -38,6 +38,9 @@ class OriginRow:
     indexed: int = 0  # entries reflected in the registry tables (<= size)
 
 
+_SQLITE_MAX_INT = (1 << 63) - 1
+
+
 class SqliteHashReader:
     """Serves complete-subtree hashes of one origin with at most two queries per proof.
 
@@ -56,8 +59,9 @@ class SqliteHashReader:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
-        stored = [k for k in keys if k[0] >= NODES_FROM_LEVEL]
-        low = [k for k in keys if k[0] < NODES_FROM_LEVEL]
+        # Keys no tree has (negative, or beyond what SQLite holds) are simply not found.
+        stored = [k for k in keys if k[0] >= NODES_FROM_LEVEL and 0 <= k[1] <= _SQLITE_MAX_INT]
+        low = [k for k in keys if 0 <= k[0] < NODES_FROM_LEVEL]
         # The keys go in as a VALUES table joined on the primary key: written as
         # OR-ed (level, idx) pairs or as a row-value IN, SQLite scans every node
         # of the origin instead, which made each proof and append O(n).
@@ -99,9 +103,6 @@ class SqliteHashReader:
             )
             out.update(rows)
         return out
-
-
-_SQLITE_MAX_INT = (1 << 63) - 1
 
 
 def _leaf_ranges(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -154,6 +154,16 @@ def test_a_subtree_not_complete_is_not_found(steps, data) -> None:
     _run(steps, check)
 
 
+def test_keys_no_tree_has_are_not_found(tmp_path) -> None:
+    store = Store(tmp_path / "t.db")
+    _grow(store, [("append", 40)])
+    reader = store.hash_reader(ORIGIN)
+    for key in [(-1, 0), (1, -1), (3, 1 << 62), (0, 1 << 63), (NODES_FROM_LEVEL, 1 << 70)]:
+        with pytest.raises(NotFoundError, match="not stored"):
+            reader.get_many([(0, 0), key])
+    store.close()
+
+
 def test_a_damaged_leaf_hash_is_a_clear_error(tmp_path) -> None:
     store = Store(tmp_path / "t.db")
     _grow(store, [("append", 12)])
