@@ -11,7 +11,11 @@ catches up. It prints one JSON
 line: the wall time and CPU seconds (main process, workers) to fully verified
 and, after the indexer, to searchable. On a shared machine the CPU seconds per
 entry are the figure to compare; the wall time only says how busy the box was.
-The bench helpers come from this checkout, the code under test from PYTHONPATH.
+The code under test comes from PYTHONPATH only when the command runs from a
+directory that holds no ``exchange`` package: ``python -m`` puts the current
+directory first on ``sys.path``, so run inside a checkout it measures that
+checkout's code whatever PYTHONPATH says. The JSON line's ``code`` names the
+package that ran.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import exchange
 from exchange import pki
 from exchange.core import x509
 from exchange.node.indexer import Indexer
@@ -114,7 +119,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "code": os.environ.get("PYTHONPATH", ""),
+                "code": str(Path(exchange.__file__).parent),
                 "origins": len(out),
                 "entries": n,
                 "verified_wall_s": round(wall, 1),

@@ -49,6 +49,7 @@ __all__ = [
     "nodes_for_append",
     "root_from_inclusion_proof",
     "root_hash",
+    "subtree_hash",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -96,6 +97,30 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Hash two children into their parent: ``SHA-256(0x01 || left || right)``."""
     return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def subtree_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """Hash of a complete subtree from its leaf hashes (a power of two of them).
+
+    For a store that keeps only the upper levels of the tree and hashes a small
+    subtree from its leaves when asked: the answer is the stored node's.
+
+    Raises:
+        ValidationError: if the count is not a power of two.
+        FormatError: if a leaf hash is not 32 bytes (a damaged store).
+    """
+    count = len(leaf_hashes)
+    if count == 0 or count & (count - 1):
+        raise ValidationError("leaf_hashes", "count must be a power of two", count)
+    for i, value in enumerate(leaf_hashes):
+        if len(value) != HASH_SIZE:
+            raise FormatError(f"leaf hash {i} of a subtree is {len(value)} bytes, not {HASH_SIZE}")
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        level = [
+            _sha256(NODE_PREFIX + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)
+        ]
+    return level[0]
 
 
 # --------------------------------------------------------------------- helpers

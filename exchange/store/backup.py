@@ -17,6 +17,7 @@ from pathlib import Path
 
 from exchange.core.errors import ConflictError, FormatError
 from exchange.store.lock import DatabaseLock
+from exchange.store.schema import NODES_FROM_LEVEL
 from exchange.store.tx import ORIGIN_COLUMNS, OriginRow, origin_row
 
 __all__ = ["DatabaseLock", "Snapshot", "copy_online", "file_sha256", "restore_file"]
@@ -133,16 +134,18 @@ class Snapshot:
         return [(i, bytes(lh), bytes(env)) for i, lh, env in rows]
 
     def nodes(self, origin: str, size: int) -> set[tuple[int, int, bytes]]:
-        """Stored complete-subtree hashes of the tree of ``size`` leaves.
+        """Stored complete-subtree hashes of the tree of ``size`` leaves: those of the
+        levels :func:`~exchange.store.schema.stores_level` names.
 
-        Level 0 is the entries' leaf hashes (a version 3 file's level-0 ``nodes``
-        rows are not read: nothing reads them any more).
+        Level 0 is the entries' leaf hashes. The rows of lower levels that older
+        files hold (level 0 in version 3, levels 1 to 3 in version 4) are not
+        read: nothing reads them any more.
         """
         rows = self._conn.execute(
             "SELECT idx, leaf_hash FROM entries WHERE origin = ? AND idx < ?", (origin, size)
         )
         out: set[tuple[int, int, bytes]] = {(0, ix, bytes(h)) for ix, h in rows}
-        for level in range(1, max(size, 1).bit_length()):
+        for level in range(NODES_FROM_LEVEL, max(size, 1).bit_length()):
             rows = self._conn.execute(
                 "SELECT level, idx, hash FROM nodes WHERE origin = ? AND level = ? AND idx < ?",
                 (origin, level, size >> level),

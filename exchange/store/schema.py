@@ -7,11 +7,27 @@ import sqlite_utils
 from exchange.core.errors import FormatError
 from exchange.store.search import create_search_index
 
-__all__ = ["SCHEMA_VERSION", "create_schema"]
+__all__ = ["NODES_FROM_LEVEL", "SCHEMA_VERSION", "create_schema", "stores_level"]
 
 #: 4: ``nodes`` holds levels 1 and up; level 0 is ``entries.leaf_hash``. A version 3
 #: file opens as is (its level-0 ``nodes`` rows stay, unread).
-SCHEMA_VERSION = 4
+#: 5: ``nodes`` holds levels :data:`NODES_FROM_LEVEL` and up; the levels between are
+#: hashed from the leaves when read. A version 4 file opens as is (its rows of
+#: levels 1 to 3 stay, unread); an older brandex refuses a version 5 file, whose
+#: missing rows it would report as a broken tree.
+SCHEMA_VERSION = 5
+
+#: The lowest tree level the ``nodes`` table holds. A node below it covers at most
+#: 2**(NODES_FROM_LEVEL - 1) = 8 leaves, hashed from ``entries.leaf_hash`` when read:
+#: one ``nodes`` row per 16 entries instead of one per entry, the rows a sync
+#: writes being most of the joiner's per-entry storage work.
+NODES_FROM_LEVEL = 4
+
+
+def stores_level(level: int) -> bool:
+    """Whether the tree's ``level`` is stored: level 0 as ``entries.leaf_hash``,
+    levels from :data:`NODES_FROM_LEVEL` up as ``nodes`` rows; the rest is hashed."""
+    return level == 0 or level >= NODES_FROM_LEVEL
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
@@ -50,8 +66,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["origins"].add_column("indexed", int)
         db.execute("UPDATE origins SET indexed = size")
     # The log itself: the exact envelope bytes issuers signed, and the hashes of
-    # complete subtrees so proofs cost O(log n) reads. WITHOUT ROWID: the key is
-    # the only access path, so a second b-tree per row would be pure cost.
+    # complete subtrees of NODES_FROM_LEVEL and up (the leaves are entries.leaf_hash,
+    # the levels between are hashed from them) so proofs cost O(log n) reads.
+    # WITHOUT ROWID: the key is the only access path, so a second b-tree per row
+    # would be pure cost.
     db.execute(
         "CREATE TABLE IF NOT EXISTS entries (origin TEXT NOT NULL, idx INTEGER NOT NULL,"
         " leaf_hash BLOB NOT NULL, envelope BLOB NOT NULL, type TEXT,"

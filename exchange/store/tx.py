@@ -19,6 +19,7 @@ from exchange.core import merkle
 from exchange.core.dsse import parse_envelope
 from exchange.core.errors import ConflictError, NotFoundError
 from exchange.store.projections import apply_entries, forget_origin, set_aside_suspects
+from exchange.store.schema import NODES_FROM_LEVEL
 
 __all__ = ["ORIGIN_COLUMNS", "OriginRow", "SqliteHashReader", "Staging", "Tx", "origin_row"]
 
@@ -37,11 +38,17 @@ class OriginRow:
     indexed: int = 0  # entries reflected in the registry tables (<= size)
 
 
-class SqliteHashReader:
-    """Serves complete-subtree hashes of one origin with a single query per proof.
+_SQLITE_MAX_INT = (1 << 63) - 1
 
-    Level 0 (the leaves) is each entry's ``leaf_hash``: the ``nodes`` table holds
-    levels 1 and up only, so a leaf hash is stored once (schema version 4).
+
+class SqliteHashReader:
+    """Serves complete-subtree hashes of one origin with at most two queries per proof.
+
+    Level 0 (the leaves) is each entry's ``leaf_hash`` (schema version 4) and the
+    ``nodes`` table holds levels :data:`~exchange.store.schema.NODES_FROM_LEVEL` and
+    up (version 5). A node in between covers at most 8 leaves: it is hashed here
+    from their leaf hashes, read in one query with any leaves asked for, so a proof
+    still costs one query for the upper levels and one for the leaves.
     """
 
     def __init__(self, conn: sqlite3.Connection, origin: str) -> None:
@@ -52,14 +59,15 @@ class SqliteHashReader:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
-        leaves = [ix for lv, ix in keys if lv == 0]
-        inner = [k for k in keys if k[0] != 0]
+        # Keys no tree has (negative, or beyond what SQLite holds) are simply not found.
+        stored = [k for k in keys if k[0] >= NODES_FROM_LEVEL and 0 <= k[1] <= _SQLITE_MAX_INT]
+        low = [k for k in keys if 0 <= k[0] < NODES_FROM_LEVEL]
         # The keys go in as a VALUES table joined on the primary key: written as
         # OR-ed (level, idx) pairs or as a row-value IN, SQLite scans every node
         # of the origin instead, which made each proof and append O(n).
         # SQLite caps bound parameters; proofs need ~2*log2(n) keys, so chunks are rare.
-        for start in range(0, len(inner), 400):
-            chunk = inner[start : start + 400]
+        for start in range(0, len(stored), 400):
+            chunk = stored[start : start + 400]
             values = ", ".join(["(?, ?)"] * len(chunk))
             params: list[object] = [v for key in chunk for v in key]
             rows = self._conn.execute(
@@ -68,19 +76,48 @@ class SqliteHashReader:
                 [*params, self._origin],
             )
             found.update({(lv, ix): h for lv, ix, h in rows})
-        for start in range(0, len(leaves), 800):
-            chunk = leaves[start : start + 800]
-            values = ", ".join(["(?)"] * len(chunk))
-            rows = self._conn.execute(
-                f"WITH k(idx) AS (VALUES {values}) SELECT k.idx, e.leaf_hash"
-                " FROM k JOIN entries AS e ON e.origin = ? AND e.idx = k.idx",
-                [*chunk, self._origin],
-            )
-            found.update({(0, ix): h for ix, h in rows})
+        if low:
+            leaves = self._leaves(_leaf_ranges(low))
+            for lv, ix in low:
+                first = ix << lv
+                span = [leaves.get(i) for i in range(first, first + (1 << lv))]
+                if all(h is not None for h in span):
+                    held = [h for h in span if h is not None]
+                    found[(lv, ix)] = held[0] if lv == 0 else merkle.subtree_hash(held)
         try:
             return [found[k] for k in keys]
         except KeyError as exc:
             raise NotFoundError(f"{self._origin}: subtree hash {exc.args[0]} not stored") from None
+
+    def _leaves(self, ranges: list[tuple[int, int]]) -> dict[int, bytes]:
+        """Leaf hashes of the ``[lo, hi)`` index ranges: one range search on the key each."""
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ranges), 400):
+            chunk = ranges[start : start + 400]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            params: list[object] = [v for r in chunk for v in r]
+            rows = self._conn.execute(
+                f"WITH r(lo, hi) AS (VALUES {values}) SELECT e.idx, e.leaf_hash FROM r"
+                " JOIN entries AS e ON e.origin = ? AND e.idx >= r.lo AND e.idx < r.hi",
+                [*params, self._origin],
+            )
+            out.update(rows)
+        return out
+
+
+def _leaf_ranges(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The leaf index ranges the subtrees ``keys`` cover, merged where they touch,
+    and clipped to what SQLite can hold (no entry lies beyond)."""
+    spans = sorted((max(ix << lv, 0), min((ix + 1) << lv, _SQLITE_MAX_INT)) for lv, ix in keys)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if lo >= hi:
+            continue
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def origin_row(r: sqlite3.Row | tuple) -> OriginRow:
@@ -202,11 +239,12 @@ class Tx:
         types: Sequence[str | None],
         leaf_hashes: Sequence[bytes],
     ) -> None:
-        """The entry rows and every complete subtree above them (level 0 is the entries')."""
+        """The entry rows and the complete subtrees above them that ``nodes`` keeps
+        (level 0 is the entries'; levels 1 to NODES_FROM_LEVEL - 1 are hashed when read)."""
         nodes = merkle.nodes_for_append(start, leaf_hashes, self.hash_reader(origin))
         self.conn.executemany(
             "INSERT INTO nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)",
-            [(origin, lv, ix, h) for lv, ix, h in nodes if lv],
+            [(origin, lv, ix, h) for lv, ix, h in nodes if lv >= NODES_FROM_LEVEL],
         )
         self.conn.executemany(
             "INSERT INTO entries (origin, idx, leaf_hash, envelope, type) VALUES (?, ?, ?, ?, ?)",
@@ -330,10 +368,11 @@ class Tx:
             return  # nodes are only ever staged with their entries
         self.conn.execute("DELETE FROM entries WHERE origin = ? AND idx >= ?", (origin, size))
         # Node (level, i) is complete in a tree of `size` leaves iff i < size >> level.
-        # One range per level keeps every delete on the primary key.
+        # One range per level keeps every delete on the primary key. Levels below
+        # NODES_FROM_LEVEL are only in older files (0: version 3, 1-3: version 4).
         self.conn.executemany(
             "DELETE FROM nodes WHERE origin = ? AND level = ? AND idx >= ?",
-            [(origin, level, size >> level) for level in range(64)],  # 0: a version 3 file
+            [(origin, level, size >> level) for level in range(64)],
         )
 
     def index_checked(

@@ -145,7 +145,7 @@ def _reseal(backup: Path) -> None:
 def test_a_tampered_backup_is_refused_and_nothing_is_written(federation_factory, tmp_path) -> None:
     fed = federation_factory({"zhejiang": "330000"}, {}, sync_interval=1.0)
     fed.start_all()
-    fed.issue("zhejiang", 6)
+    fed.issue("zhejiang", 16)  # 17 entries: the tree has one stored level-4 node
     cfg = fed.configs["zhejiang"]
     good = tmp_path / "good"
     brandex("node", "backup", "--config", str(cfg), str(good), expect=0)
@@ -188,7 +188,7 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(federation_factory,
     assert "root" in r.stderr, r.stderr
 
     for name, sql, says in (
-        ("tree", "UPDATE nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0", "subtree"),
+        ("tree", "UPDATE nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0", "subtree"),
         ("keys", "UPDATE keys SET revoked_at = 1", "keys differ"),
     ):
         bad = tampered(name)
@@ -208,4 +208,4 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(federation_factory,
     assert _sha(db) == before  # every refusal left the database as it was
     brandex("node", "restore", "--config", str(cfg), str(good), expect=0)
     fed.start("zhejiang")
-    assert fed.sizes("zhejiang")[ZJ] == 7
+    assert fed.sizes("zhejiang")[ZJ] == 17

@@ -27,6 +27,7 @@ from exchange.core import merkle
 from exchange.core.checkpoint import open_checkpoint
 from exchange.core.note import Ed25519NoteVerifier
 from exchange.node.verify import verify_log
+from exchange.store.schema import NODES_FROM_LEVEL
 
 __all__ = ["LogState", "connect_ro", "leaf_hashes", "root_at", "verify_database"]
 
@@ -153,9 +154,10 @@ def _verify_origin(
         for lv, ix, h in conn.execute(
             "SELECT level, idx, hash FROM nodes WHERE origin = ?", (origin,)
         )
-        if ix < size >> lv and lv  # level 0 is entries.leaf_hash, checked above
+        # Level 0 is entries.leaf_hash, checked above; levels 1-3 are hashed when read.
+        if ix < size >> lv and lv >= NODES_FROM_LEVEL
     }
-    above = {k: h for k, h in tree.snapshot().items() if k[0]}
+    above = {k: h for k, h in tree.snapshot().items() if k[0] >= NODES_FROM_LEVEL}
     assert nodes == above, f"{origin}: subtree table differs from the entries' tree"
     # The head is an issuer-signed checkpoint for exactly this size and root.
     keys = [
