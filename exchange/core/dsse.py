@@ -41,11 +41,15 @@ _MAX_SIGNATURES = 8
 # JSON value is the text itself. Such bytes are parsed by this match, the same
 # values ``json.loads`` would give (no duplicate key can occur), at a fraction of
 # the cost; anything else (other spacing, escapes, more signatures) takes the
-# general path, so what is accepted does not change.
+# general path, so what is accepted does not change. The two base64 values are
+# matched as any run of bytes without a quote (a faster match) and then must be
+# canonical base64, which holds only for bytes of the base64 alphabet: so they
+# too are texts whose JSON value is the text itself, or the general path decides.
 _STR = rb'"([ !#-\[\]-~]*)"'
+_B64 = rb'"([^"]*)"'
 _CANONICAL = re.compile(
-    rb'\{"payload":' + _STR + rb',"payloadType":' + _STR
-    + rb',"signatures":\[\{"keyid":' + _STR + rb',"sig":' + _STR + rb"\}\]\}"
+    rb'\{"payload":' + _B64 + rb',"payloadType":' + _STR
+    + rb',"signatures":\[\{"keyid":' + _STR + rb',"sig":' + _B64 + rb"\}\]\}"
 )  # fmt: skip
 
 
@@ -151,9 +155,9 @@ _b2a = binascii.b2a_base64
 def _parse_canonical(raw: bytes) -> Envelope | None:
     """The envelope, when ``raw`` is in the canonical one-signature form; else None.
 
-    Both base64 values decode strictly and encode back to themselves (canonical),
-    checked in C; when either does not, :func:`_unb64_bytes` gives the verdict
-    and the reason, signature first as the general path does.
+    Both base64 values must decode strictly and encode back to themselves
+    (canonical), checked in C; when either does not, the general path gives the
+    verdict and the reason.
     """
     m = _match_canonical(raw)
     if m is None:
@@ -162,30 +166,16 @@ def _parse_canonical(raw: bytes) -> Envelope | None:
     try:
         body = _a2b(payload, strict_mode=True)
         signature = _a2b(sig, strict_mode=True)
-        canonical = _b2a(body, newline=False) == payload and _b2a(signature, newline=False) == sig
     except binascii.Error:
-        canonical = False
-    if not canonical:
-        signature = _unb64_bytes(sig, "signature")
-        body = _unb64_bytes(payload, "payload")
+        return None
+    if _b2a(body, newline=False) != payload or _b2a(signature, newline=False) != sig:
+        return None
     env = _new(Envelope)
     _set_payload_type(env, ptype.decode("ascii"))
     _set_payload(env, body)
     _set_signatures(env, ((keyid.decode("ascii"), signature),))
     _set_raw(env, raw)
     return env
-
-
-def _unb64_bytes(value: bytes, what: str) -> bytes:
-    """``_unb64`` of ASCII bytes: a canonical value decodes and encodes back to itself
-    (checked in C); anything else goes through ``_unb64`` for its verdict and reason."""
-    try:
-        out = binascii.a2b_base64(value, strict_mode=True)
-        if binascii.b2a_base64(out, newline=False) == value:
-            return out
-    except binascii.Error:
-        pass
-    return _unb64(value.decode("ascii"), what)
 
 
 def _parse_json(raw: bytes, signatures: tuple[int, int]) -> Envelope:

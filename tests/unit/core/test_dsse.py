@@ -175,3 +175,18 @@ def test_a_parsed_envelope_is_immutable_and_compares_by_value():
     assert env == parse_envelope(bytes(raw)) and env != parse_envelope(sign_envelope(b"x", KEY))
     assert pickle.loads(pickle.dumps(env)) == env
     assert "payload_type='application/vnd.brandex.entry+protobuf'" in repr(env)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"payload":"AA\u003d\u003d","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        rb'{"payload":"AA==\",\"x\":\"","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        b'{"payload":"AA\xff=","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        b'{"payload":"AA==","payloadType":"t","signatures":[{"keyid":"k","sig":"AA\\/A"}]}',
+        b'{"payload":"","payloadType":"t","signatures":[{"keyid":"k","sig":""}]}',
+    ],
+)
+def test_base64_values_with_escapes_or_other_bytes_get_what_json_gives(raw):
+    """The base64 values are matched loosely; only canonical base64 stays on the fast path."""
+    assert _fast(raw) == _general(raw)
