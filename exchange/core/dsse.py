@@ -41,18 +41,35 @@ _MAX_SIGNATURES = 8
 # JSON value is the text itself. Such bytes are parsed by this match, the same
 # values ``json.loads`` would give (no duplicate key can occur), at a fraction of
 # the cost; anything else (other spacing, escapes, more signatures) takes the
-# general path, so what is accepted does not change.
+# general path, so what is accepted does not change. The two base64 values are
+# matched as any run of bytes without a quote (a faster match) and then must be
+# canonical base64, which holds only for bytes of the base64 alphabet: so they
+# too are texts whose JSON value is the text itself, or the general path decides.
 _STR = rb'"([ !#-\[\]-~]*)"'
+_B64 = rb'"([^"]*)"'
 _CANONICAL = re.compile(
-    rb'\{"payload":' + _STR + rb',"payloadType":' + _STR
-    + rb',"signatures":\[\{"keyid":' + _STR + rb',"sig":' + _STR + rb"\}\]\}"
+    rb'\{"payload":' + _B64 + rb',"payloadType":' + _STR
+    + rb',"signatures":\[\{"keyid":' + _STR + rb',"sig":' + _B64 + rb"\}\]\}"
 )  # fmt: skip
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
     """Pre-authentication encoding: lengths are byte lengths, never character counts."""
+    prefix = _PAE_PREFIXES.get(payload_type)
+    if prefix is None:
+        t = payload_type.encode("utf-8")
+        return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+    return b"%s%d %s" % (prefix, len(payload), payload)
+
+
+def _pae_prefix(payload_type: str) -> bytes:
     t = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+    return b"DSSEv1 %d %s " % (len(t), t)
+
+
+# The part of the encoding before the payload's length, for the log entries' type:
+# written once rather than for every entry verified (the same bytes either way).
+_PAE_PREFIXES = {PAYLOAD_TYPE: _pae_prefix(PAYLOAD_TYPE)}
 
 
 def keyid_of(public_key: bytes) -> str:
@@ -60,7 +77,7 @@ def keyid_of(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """A parsed envelope; ``raw`` keeps the exact bytes that were hashed as the leaf."""
 
@@ -124,26 +141,41 @@ def parse_envelope(
     return _parse_json(raw, signatures)
 
 
+_new = object.__new__
+# The slots' own setters: an Envelope built from values already checked, without the
+# frozen dataclass's __init__ (which costs as much as the rest of the parse).
+_set_payload_type, _set_payload, _set_signatures, _set_raw = (
+    Envelope.__dict__[name].__set__ for name in ("payload_type", "payload", "signatures", "raw")
+)
+_match_canonical = _CANONICAL.fullmatch
+_a2b = binascii.a2b_base64
+_b2a = binascii.b2a_base64
+
+
 def _parse_canonical(raw: bytes) -> Envelope | None:
-    """The envelope, when ``raw`` is in the canonical one-signature form; else None."""
-    m = _CANONICAL.fullmatch(raw)
+    """The envelope, when ``raw`` is in the canonical one-signature form; else None.
+
+    Both base64 values must decode strictly and encode back to themselves
+    (canonical), checked in C; when either does not, the general path gives the
+    verdict and the reason.
+    """
+    m = _match_canonical(raw)
     if m is None:
         return None
     payload, ptype, keyid, sig = m.groups()
-    signed = ((keyid.decode("ascii"), _unb64_bytes(sig, "signature")),)  # the general order
-    return Envelope(ptype.decode("ascii"), _unb64_bytes(payload, "payload"), signed, raw)
-
-
-def _unb64_bytes(value: bytes, what: str) -> bytes:
-    """``_unb64`` of ASCII bytes: a canonical value decodes and encodes back to itself
-    (checked in C); anything else goes through ``_unb64`` for its verdict and reason."""
     try:
-        out = binascii.a2b_base64(value, strict_mode=True)
-        if binascii.b2a_base64(out, newline=False) == value:
-            return out
+        body = _a2b(payload, strict_mode=True)
+        signature = _a2b(sig, strict_mode=True)
     except binascii.Error:
-        pass
-    return _unb64(value.decode("ascii"), what)
+        return None
+    if _b2a(body, newline=False) != payload or _b2a(signature, newline=False) != sig:
+        return None
+    env = _new(Envelope)
+    _set_payload_type(env, ptype.decode("ascii"))
+    _set_payload(env, body)
+    _set_signatures(env, ((keyid.decode("ascii"), signature),))
+    _set_raw(env, raw)
+    return env
 
 
 def _parse_json(raw: bytes, signatures: tuple[int, int]) -> Envelope:
@@ -190,6 +222,10 @@ def verify_envelope(
         key = keys.get(keyid)
         if key is None:
             continue
+        if type(key) is VerifyKey:  # the rule itself, without verify()'s argument checks
+            if not key.verify_bool(message, sig):
+                raise VerificationError(f"signature by key {keyid[:16]}… does not verify")
+            return keyid
         try:
             key.verify(message, sig)
         except (BadSignatureError, ValueError):

@@ -213,14 +213,25 @@ class VerifyKey:
         return f"VerifyKey({self._key.hex()})"
 
     def verify_bool(self, message: bytes, signature: bytes) -> bool:
-        """The rule itself: True when libsodium would accept the signature."""
-        if len(signature) != _SIG_SIZE or not self._usable:
-            return False
-        if self._pubkey is None:
+        """The rule itself: True when libsodium would accept the signature.
+
+        Checks 1 and 2 (:func:`_signature_acceptable`) and the call of :func:`_fast`
+        are written out here: this runs once per log entry, and the two function
+        calls cost as much as the checks. S < 2**252 (its top byte below 0x10) is
+        below L without the integer conversion; only larger S compare in full.
+        """
+        pubkey = self._pubkey
+        if pubkey is None:
+            if len(signature) != _SIG_SIZE or not self._usable:
+                return False
             return _libsodium(self._key, message, signature)
-        if not _signature_acceptable(signature):
+        if len(signature) != _SIG_SIZE:
             return False
-        return _fast(self._pubkey, message, signature)
+        if signature[63] >= 0x10 and int.from_bytes(signature[32:], "little") >= L:
+            return False
+        if signature[:32] in SMALL_ORDER_ENCODINGS:
+            return False
+        return bool(_Signature(signature).verify(pubkey, message))  # type: ignore[misc]
 
     def verify(self, smessage: bytes, signature: bytes | None = None) -> bytes:
         """Verify like ``nacl.signing.VerifyKey.verify``: return the message or raise.

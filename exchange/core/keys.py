@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -115,16 +116,25 @@ class KeyLife:
     compromised_since: datetime | None = None
 
     def signs(self, index: int) -> bool:
-        """Whether the key is the log's signing key for entry ``index``.
+        """Whether the key is the log's signing key for entry ``index``."""
+        first, last = self.turn()
+        return first <= index <= last
+
+    def turn(self) -> tuple[int, int]:
+        """The entries the key signs: ``first`` to ``last`` inclusive (empty when
+        last < first; ``last`` is sys.maxsize while nothing has ended its turn).
 
         A log's first key signs its own announcement; a rotated-in key signs
-        from the entry after the rotation, which its predecessor signed.
+        from the entry after the rotation, which its predecessor signed; a
+        rotation (``retired_at``) is the last entry a key signs, a revocation
+        (``revoked_at``) the first it does not.
         """
-        if index < (self.index + 1 if self.replaces else self.index):
-            return False
-        if self.retired_at is not None and index > self.retired_at:
-            return False
-        return not (self.revoked_at is not None and index >= self.revoked_at)
+        last = sys.maxsize
+        if self.retired_at is not None:
+            last = self.retired_at
+        if self.revoked_at is not None and self.revoked_at - 1 < last:
+            last = self.revoked_at - 1
+        return (self.index + 1 if self.replaces else self.index), last
 
     def valid_at(self, at: datetime) -> bool:
         return self.not_before <= at <= self.not_after
@@ -175,6 +185,13 @@ class KeyHistory:
     #: When the origin's region left the federation (its federation document says):
     #: entries issued from then on are refused; those before stay valid.
     left_at: datetime | None = None
+    #: The answer of :meth:`signer_at` for a run of indices: (version, key or None,
+    #: first, last). A log's key signs long runs, so the answer for the next index
+    #: is almost always this one; every change of a key's turn (announcement,
+    #: rotation, revocation) goes through a method that bumps ``version``.
+    _run: tuple[int, KeyLife | None, int, int] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     # ------------------------------------------------------------ queries
 
@@ -187,10 +204,29 @@ class KeyHistory:
 
     def signer_at(self, index: int) -> KeyLife | None:
         """The key that may sign entry ``index`` (None before any key)."""
+        run = self._run
+        if run is not None and run[0] == self.version and run[2] <= index <= run[3]:
+            return run[1]
+        return self._find_signer(index)
+
+    def _find_signer(self, index: int) -> KeyLife | None:
+        """The first key whose turn holds ``index``, and the run of indices around it
+        with the same answer (kept in ``_run``): inside that key's turn and outside
+        the turns of every key before it, which the answer would otherwise be."""
+        first, last = -sys.maxsize, sys.maxsize
+        found = None
         for life in self.keys.values():
-            if life.signs(index):
-                return life
-        return None
+            lo, hi = life.turn()
+            if lo <= index <= hi:
+                found = life
+                first, last = max(first, lo), min(last, hi)
+                break
+            if hi < index:  # an empty turn (hi < lo) lies on one side too
+                first = max(first, hi + 1)
+            else:
+                last = min(last, lo - 1)
+        self._run = (self.version, found, first, last)
+        return found
 
     def checkpoint_signer(self, size: int) -> KeyLife | None:
         """The key that signs the checkpoint of ``size``: the one current after entry size-1."""
@@ -239,8 +275,12 @@ class KeyHistory:
 
         Raises VerificationError naming why no signature counts.
         """
-        sigs = list(signatures)
-        life = self.signer_at(index)
+        sigs = signatures if isinstance(signatures, (tuple, list)) else list(signatures)
+        run = self._run  # signer_at's cached run, read here: this runs once per entry
+        if run is not None and run[0] == self.version and run[2] <= index <= run[3]:
+            life = run[1]
+        else:
+            life = self._find_signer(index)
         if life is not None:
             for kid, sig in sigs:
                 if kid == life.keyid:
@@ -261,7 +301,20 @@ class KeyHistory:
         raise VerificationError(f"signed by key {first}…, which is not certified for {self.origin}")
 
     def check_time(self, life: KeyLife, index: int, at: datetime, now: datetime) -> None:
-        """Trust rule 6 for entry ``index`` signed by ``life`` at ``at``."""
+        """Trust rule 6 for entry ``index`` signed by ``life`` at ``at``.
+
+        The first test is every rule below at once, for the entry that passes them
+        all (``at - now > CLOCK_SKEW`` is ``at > now + CLOCK_SKEW``: datetime
+        arithmetic is exact); the rules one by one say which failed.
+        """
+        last, left = self.last_issued_at, self.left_at
+        if (
+            life.valid_at(at)
+            and (left is None or at < left)
+            and at - now <= CLOCK_SKEW
+            and (last is None or last - at <= CLOCK_SKEW)
+        ):
+            return
         if not life.valid_at(at):
             raise VerificationError(
                 f"issued at {at.isoformat()}, outside the validity of {life.describe()}'s "
@@ -296,9 +349,36 @@ class KeyHistory:
         The caller has already checked the signature with :meth:`signer` (for
         entry 0, with the key it announces) and the time with :meth:`check_time`.
         """
+        self._advance(index, entry, body, signer_keyid, anchors, issued_at(entry))
+
+    def admit(
+        self,
+        index: int,
+        life: KeyLife,
+        entry: Any,
+        body: str | None,
+        now: datetime,
+        anchors: Sequence[cx509.Certificate],
+    ) -> datetime:
+        """:meth:`check_time` then :meth:`apply` for entry ``index`` (not a log's first),
+        whose signature by ``life`` (from :meth:`signer`) has verified; its time is
+        read once. Returns that time."""
+        at = issued_at(entry)
+        self.check_time(life, index, at, now)
+        self._advance(index, entry, body, life.keyid, anchors, at)
+        return at
+
+    def _advance(
+        self,
+        index: int,
+        entry: Any,
+        body: str | None,
+        signer_keyid: str,
+        anchors: Sequence[cx509.Certificate],
+        at: datetime,
+    ) -> None:
         if index != self.size:
             raise VerificationError(f"{self.origin}: entry {index} applied at size {self.size}")
-        at = issued_at(entry)
         if body == "key_announcement":
             self._announce(index, entry.key_announcement, signer_keyid, anchors, at)
         elif body == "key_revocation":

@@ -45,6 +45,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "nodes_for_append",
     "root_from_inclusion_proof",
@@ -92,6 +93,12 @@ def leaf_hash(data: bytes) -> bytes:
     subtree (the second-preimage attack RFC 9162 §2.1.1 guards against).
     """
     return _sha256(LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(data: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of each entry, in order (one call for a batch being mirrored)."""
+    sha, prefix = _sha256, LEAF_PREFIX
+    return [sha(prefix + d).digest() for d in data]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -1,7 +1,9 @@
 """DSSE: PAE byte lengths, canonical bytes, and every tampering rejected."""
 
 import base64
+import dataclasses
 import json
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from exchange.core.dsse import (
+    _CANONICAL,
     _parse_canonical,
     _parse_json,
     keyid_of,
@@ -143,4 +146,47 @@ def test_fast_path_accepts_and_rejects_exactly_what_json_does(payload, ptype, ke
     if spelling == "duplicate":
         text = '{"payload":"AA==",' + text[1:]
     raw = text.encode("utf-8")
+    assert _fast(raw) == _general(raw)
+
+
+@pytest.mark.parametrize(
+    ("payload", "sig"),
+    [
+        ("AB==", "AA=="),  # payload's padding bits set: not canonical
+        ("AA==", "AB=="),
+        ("AB==", "AB=="),  # both: the signature is named first, as json's path does
+        ("AA=", "AA=="),  # bad padding
+        ("AAAA", "A"),
+    ],
+)
+def test_a_canonical_spelling_with_non_canonical_base64_gets_the_general_verdict(payload, sig):
+    doc = {"payload": payload, "payloadType": "t", "signatures": [{"keyid": "k", "sig": sig}]}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    assert _CANONICAL.fullmatch(raw) is not None
+    verdict = _fast(raw)
+    assert isinstance(verdict, str) and verdict == _general(raw)
+
+
+def test_a_parsed_envelope_is_immutable_and_compares_by_value():
+    raw = sign_envelope(b"entry", KEY)
+    env = parse_envelope(raw)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.payload = b"other"  # type: ignore[misc]
+    assert env == parse_envelope(bytes(raw)) and env != parse_envelope(sign_envelope(b"x", KEY))
+    assert pickle.loads(pickle.dumps(env)) == env
+    assert "payload_type='application/vnd.brandex.entry+protobuf'" in repr(env)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"payload":"AA\u003d\u003d","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        rb'{"payload":"AA==\",\"x\":\"","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        b'{"payload":"AA\xff=","payloadType":"t","signatures":[{"keyid":"k","sig":"AA=="}]}',
+        b'{"payload":"AA==","payloadType":"t","signatures":[{"keyid":"k","sig":"AA\\/A"}]}',
+        b'{"payload":"","payloadType":"t","signatures":[{"keyid":"k","sig":""}]}',
+    ],
+)
+def test_base64_values_with_escapes_or_other_bytes_get_what_json_gives(raw):
+    """The base64 values are matched loosely; only canonical base64 stays on the fast path."""
     assert _fast(raw) == _general(raw)
