@@ -88,13 +88,6 @@ def key_is_acceptable(public_key: bytes) -> bool:
     )
 
 
-def _signature_acceptable(signature: bytes) -> bool:
-    """Checks 1 and 2: S < L and R is not a small-order encoding."""
-    return (
-        int.from_bytes(signature[32:], "little") < L and signature[:32] not in SMALL_ORDER_ENCODINGS
-    )
-
-
 def _libsodium(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """libsodium's own answer (through PyNaCl's binding)."""
     try:
@@ -108,11 +101,6 @@ try:  # the fast path's library; without it, libsodium does everything
     from solders.signature import Signature as _Signature
 except ImportError:  # pragma: no cover - solders is a declared dependency
     _Pubkey = _Signature = None  # type: ignore[assignment,misc]
-
-
-def _fast(pubkey: object, message: bytes, signature: bytes) -> bool:
-    """ed25519-dalek's verify_strict (checks 1, 2, 4, 5; A's small order again)."""
-    return bool(_Signature(signature).verify(pubkey, message))  # type: ignore[misc]
 
 
 # Signatures on which a cofactored (ZIP-215) verifier and libsodium disagree:
@@ -153,17 +141,11 @@ def _fast_path_agrees() -> bool:
             k, m, s = bytes.fromhex(key), bytes.fromhex(msg), bytes.fromhex(sig)
             if _libsodium(k, m, s) is not expected:
                 return False
-            fast = key_is_acceptable(k) and _signature_acceptable(s) and _fast(_Pubkey(k), m, s)
-            if fast is not expected:
+            if VerifyKey(k, fast=True).verify_bool(m, s) is not expected:
                 return False
     except Exception:  # a changed binding: do not guess, use libsodium
         return False
     return True
-
-
-#: True when verification goes through the fast path (ed25519-dalek), False
-#: when through libsodium; the accept set is the same either way.
-FAST_PATH = _fast_path_agrees()
 
 
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
@@ -189,14 +171,17 @@ class VerifyKey:
 
     __slots__ = ("_key", "_pubkey", "_usable")
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, fast: bool | None = None) -> None:
+        """``fast``: whether to verify through ed25519-dalek (default :data:`FAST_PATH`;
+        the import-time self-test asks for it explicitly)."""
         if not isinstance(key, bytes):
             raise nacl.exceptions.TypeError("VerifyKey must be created from 32 bytes")
         if len(key) != _SIZE:
             raise nacl.exceptions.ValueError(f"The key must be exactly {_SIZE} bytes long")
         self._key = key
         self._usable = key_is_acceptable(key)
-        self._pubkey = _Pubkey(key) if (FAST_PATH and self._usable) else None
+        use_fast = FAST_PATH if fast is None else fast
+        self._pubkey = _Pubkey(key) if (use_fast and self._usable) else None  # type: ignore[misc]
 
     def __bytes__(self) -> bytes:
         return self._key
@@ -215,10 +200,12 @@ class VerifyKey:
     def verify_bool(self, message: bytes, signature: bytes) -> bool:
         """The rule itself: True when libsodium would accept the signature.
 
-        Checks 1 and 2 (:func:`_signature_acceptable`) and the call of :func:`_fast`
-        are written out here: this runs once per log entry, and the two function
-        calls cost as much as the checks. S < 2**252 (its top byte below 0x10) is
-        below L without the integer conversion; only larger S compare in full.
+        With the fast path: checks 1 and 2 here (written out, not called: this runs
+        once per log entry, and two function calls cost as much as the checks; S
+        below 2**252, its top byte below 0x10, is below L without the integer
+        conversion), then ed25519-dalek's verify_strict for checks 4 and 5 (it
+        repeats 1, 2 and A's small order). The import-time self-test runs this
+        same method, so what it vouches for is what verifies.
         """
         pubkey = self._pubkey
         if pubkey is None:
@@ -254,3 +241,9 @@ class VerifyKey:
         if not self.verify_bool(smessage, signature):
             raise nacl.exceptions.BadSignatureError("Signature was forged or corrupt")
         return smessage
+
+
+#: True when verification goes through the fast path (ed25519-dalek), False
+#: when through libsodium; the accept set is the same either way. Set once, last,
+#: before any caller can build a key (``VerifyKey`` reads it at construction).
+FAST_PATH = _fast_path_agrees()

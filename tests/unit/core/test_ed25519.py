@@ -48,6 +48,26 @@ def test_the_fast_path_is_in_use() -> None:
     assert ed25519.FAST_PATH is True
 
 
+class _Cofactored:
+    """A stand-in for a binding that moved to ZIP-215 rules: it accepts everything,
+    as a cofactored verifier accepts speccheck cases 4 and 5."""
+
+    def __init__(self, signature: bytes) -> None:
+        self.signature = signature
+
+    def verify(self, pubkey: object, message: bytes) -> bool:
+        return True
+
+
+def test_a_binding_that_accepts_more_turns_the_fast_path_off(monkeypatch) -> None:
+    # The self-test runs the same VerifyKey.verify_bool that verifies entries: a
+    # fast path that answers otherwise than libsodium on its cases is not used.
+    monkeypatch.setattr(ed25519, "_Signature", _Cofactored)
+    assert ed25519._fast_path_agrees() is False
+    monkeypatch.undo()
+    assert ed25519._fast_path_agrees() is True
+
+
 # -- ed25519-speccheck ("Taming the many EdDSAs") ----------------------------------
 
 SPECCHECK = json.loads((VECTORS / "speccheck_cases.json").read_text("utf-8"))
