@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from exchange._proto.brandex.v1 import entries_pb2
@@ -65,17 +65,14 @@ class SqliteHashReader:
         # The keys go in as a VALUES table joined on the primary key: written as
         # OR-ed (level, idx) pairs or as a row-value IN, SQLite scans every node
         # of the origin instead, which made each proof and append O(n).
-        # SQLite caps bound parameters; proofs need ~2*log2(n) keys, so chunks are rare.
-        for start in range(0, len(stored), 400):
-            chunk = stored[start : start + 400]
-            values = ", ".join(["(?, ?)"] * len(chunk))
-            params: list[object] = [v for key in chunk for v in key]
-            rows = self._conn.execute(
-                f"WITH k(level, idx) AS (VALUES {values}) SELECT k.level, k.idx, n.hash"
-                " FROM k JOIN nodes AS n ON n.origin = ? AND n.level = k.level AND n.idx = k.idx",
-                [*params, self._origin],
-            )
-            found.update({(lv, ix): h for lv, ix, h in rows})
+        rows = _pairs_join(
+            self._conn,
+            "WITH k(level, idx) AS (VALUES {values}) SELECT k.level, k.idx, n.hash"
+            " FROM k JOIN nodes AS n ON n.origin = ? AND n.level = k.level AND n.idx = k.idx",
+            stored,
+            self._origin,
+        )
+        found.update({(lv, ix): h for lv, ix, h in rows})
         if low:
             leaves = self._leaves(_leaf_ranges(low))
             for lv, ix in low:
@@ -91,18 +88,29 @@ class SqliteHashReader:
 
     def _leaves(self, ranges: list[tuple[int, int]]) -> dict[int, bytes]:
         """Leaf hashes of the ``[lo, hi)`` index ranges: one range search on the key each."""
-        out: dict[int, bytes] = {}
-        for start in range(0, len(ranges), 400):
-            chunk = ranges[start : start + 400]
-            values = ", ".join(["(?, ?)"] * len(chunk))
-            params: list[object] = [v for r in chunk for v in r]
-            rows = self._conn.execute(
-                f"WITH r(lo, hi) AS (VALUES {values}) SELECT e.idx, e.leaf_hash FROM r"
-                " JOIN entries AS e ON e.origin = ? AND e.idx >= r.lo AND e.idx < r.hi",
-                [*params, self._origin],
-            )
-            out.update(rows)
-        return out
+        rows = _pairs_join(
+            self._conn,
+            "WITH r(lo, hi) AS (VALUES {values}) SELECT e.idx, e.leaf_hash FROM r"
+            " JOIN entries AS e ON e.origin = ? AND e.idx >= r.lo AND e.idx < r.hi",
+            ranges,
+            self._origin,
+        )
+        return dict(rows)
+
+
+def _pairs_join(
+    conn: sqlite3.Connection, sql: str, pairs: Sequence[tuple[int, int]], origin: str
+) -> Iterator[tuple]:
+    """Rows of ``sql`` with ``pairs`` as its ``VALUES {values}`` table, then ``origin``.
+
+    SQLite caps bound parameters, so the pairs go in chunks of 400 (a proof needs
+    about 2*log2(n) of them: more than one chunk is rare).
+    """
+    for start in range(0, len(pairs), 400):
+        chunk = pairs[start : start + 400]
+        params: list[object] = [v for pair in chunk for v in pair]
+        values = ", ".join(["(?, ?)"] * len(chunk))
+        yield from conn.execute(sql.format(values=values), [*params, origin])
 
 
 def _leaf_ranges(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
