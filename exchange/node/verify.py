@@ -129,7 +129,7 @@ def verify_batch(
                 h.check_time(life, idx, at, now)
             else:
                 life, _ = signer(idx, env.signatures)
-                verify_envelope(env, verifiers.get(life.keyid) or keys_of(life))
+                verify_envelope(env, keys_of(life))
                 entry = from_bytes(env.payload)
                 if entry.region != region or entry.federation != federation:
                     _same_origin(entry, where)

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import merkle
@@ -78,8 +79,8 @@ class SqliteHashReader:
             for lv, ix in low:
                 first = ix << lv
                 span = [leaves.get(i) for i in range(first, first + (1 << lv))]
-                if all(h is not None for h in span):
-                    held = [h for h in span if h is not None]
+                if None not in span:  # every leaf of the subtree is held
+                    held = cast(list[bytes], span)
                     found[(lv, ix)] = held[0] if lv == 0 else merkle.subtree_hash(held)
         try:
             return [found[k] for k in keys]
