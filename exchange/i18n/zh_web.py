@@ -43,6 +43,7 @@ MESSAGES: dict[str, str] = {
         "没有完全匹配的结果：显示拼写相近的记录。"
     ),
     "Nothing found.": "没有找到。",
+    "The search failed: {error}": "搜索失败：{error}",
     "valid until": "有效期至",
     "Issuer": "签发机关",
     "Enterprise region": "企业所在地",

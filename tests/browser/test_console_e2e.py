@@ -72,15 +72,24 @@ def _shot(page, name: str, tmp_path: Path) -> None:
     assert path.stat().st_size > 10_000
 
 
-def _type_query(page, text: str) -> None:
+def _type_query(page, text: str, site: ConsoleSite) -> None:
+    """Type ``text`` and wait until the page has answered it; a failed search fails
+    here at once, with the page's message and the console's and node's log tails."""
+    page.wait_for_selector("#results[data-state]")  # search.js has run: typing is heard
     box = page.locator("#q")
     box.fill("")
     box.press_sequentially(text)
-    page.wait_for_function(
-        "q => document.getElementById('results').dataset.state === 'done' && "
-        "document.getElementById('results').dataset.query === q",
+    state = page.wait_for_function(
+        "q => { const r = document.getElementById('results');"
+        " return r.dataset.query === q && ['done', 'error'].includes(r.dataset.state)"
+        " && r.dataset.state; }",
         arg=text,
-    )
+    ).json_value()
+    if state != "done":
+        message = page.locator("#search-error").inner_text()
+        web = (site.fed.root / "web.log").read_text(errors="replace")[-3000:]
+        node = site.fed.log_text("anhui")[-3000:]
+        raise AssertionError(f"search {text!r}: {message}\n--- web.log\n{web}\n--- anhui\n{node}")
 
 
 def _hit_names(page) -> list[str]:
@@ -92,7 +101,7 @@ def test_search_as_you_type_facets_and_record_verified_in_browser(staff, site, t
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert "搜索" in page.locator("nav").inner_text()
     for query in ("宋河", "songhe", "shly", "宋河糧液"):
-        _type_query(page, query)
+        _type_query(page, query, site)
         names = _hit_names(page)
         assert "宋河粮液" in names, (query, names)
         first = page.locator("#hits li").filter(has_text="宋河粮液").first
@@ -103,7 +112,7 @@ def test_search_as_you_type_facets_and_record_verified_in_browser(staff, site, t
     assert re.search(r"q=%E5%AE%8B", page.url)  # the address follows the query
 
     # A facet: issuer 浙江省 narrows an empty query to Zhejiang's records.
-    _type_query(page, "")
+    _type_query(page, "", site)
     facet = page.locator("#facets a[data-field=issuer][data-value='330000']")
     count = int(facet.locator(".count").inner_text())
     assert count >= 2
@@ -112,7 +121,7 @@ def test_search_as_you_type_facets_and_record_verified_in_browser(staff, site, t
     assert page.locator("#facets a.active[data-field=issuer]").count() == 1
     assert page.locator("#hits li").count() == min(count, 20)
     assert all("浙江省" in m for m in page.locator("#hits .meta").all_inner_texts()[::2])
-    _type_query(page, "杭瑞")
+    _type_query(page, "杭瑞", site)
     _shot(page, "search", tmp_path)
     page.locator("#hits .brand-name").filter(has_text="杭瑞").first.click()
 
@@ -150,6 +159,52 @@ def _ask(page, site: ConsoleSite, region: str, brand: str = "", record: str = ""
     page.click("#ask")
     page.wait_for_selector("#answer, #check-error")
     return page.locator("#answer")
+
+
+def test_a_refused_search_is_shown_not_left_typing(browser, site) -> None:
+    """The API refuses a query over 200 characters (422): the page says so and its
+    state is "error"; the next good query clears the message."""
+    context, page, errors = _new_page(browser, site)
+    try:
+        _login(page, site)
+        box = page.locator("#q")
+        box.fill("宋" * 201)
+        page.wait_for_selector("#results[data-state=error]")
+        message = page.locator("#search-error").inner_text()
+        assert message.startswith("搜索失败："), message
+        assert "200" in message, message  # FastAPI's detail names the limit
+        _type_query(page, "songhe", site)
+        assert page.locator("#search-error").count() == 0
+        assert "宋河粮液" in _hit_names(page)
+    finally:
+        context.close()
+    assert any("422" in e for e in errors), errors  # the browser's own report of the refusal
+
+
+def test_text_typed_before_the_script_loads_is_searched(browser, site) -> None:
+    """search.js is held back while the query is typed (a slow network, a busy
+    machine): once it runs it searches what is already in the box."""
+    context, page, errors = _new_page(browser, site)
+    held: list = []
+    try:
+        _login(page, site)
+        page.wait_for_selector("#results[data-state=ready]")
+        page.route("**/static/search.js", lambda route: held.append(route))
+        page.goto(f"{site.url}/", wait_until="commit")
+        page.wait_for_selector("#q")
+        page.wait_for_function("() => true")  # the page is live; the script is not
+        assert page.locator("#results").get_attribute("data-state") is None
+        page.locator("#q").press_sequentially("songhe")
+        assert held, "the page asked for search.js"
+        held[0].continue_()
+        page.wait_for_function(
+            "() => document.getElementById('results').dataset.state === 'done'"
+            " && document.getElementById('results').dataset.query === 'songhe'"
+        )
+        assert "宋河粮液" in _hit_names(page)
+    finally:
+        context.close()
+    assert errors == [], errors
 
 
 def test_is_it_recognised_here(staff, site, tmp_path) -> None:

@@ -72,24 +72,53 @@ function drawFacets(data) {
   }
 }
 
+function showError(message) {
+  for (const id of ["typo", "none", "search-error"]) document.getElementById(id)?.remove();
+  summary.after(el("p", { class: "error", id: "search-error", role: "alert" }, labels.labelError.replace("{error}", message)));
+}
+
+// Why a search failed, in words: the API's {"error": ...}, FastAPI's validation
+// detail, or the HTTP status.
+async function failure(resp) {
+  const body = await resp.json().catch(() => ({}));
+  if (typeof body.error === "string") return body.error;
+  if (Array.isArray(body.detail) && body.detail[0]?.msg) return body.detail[0].msg;
+  return `HTTP ${resp.status}`;
+}
+
+// Each answer ends in state "done" or "error" for the query it answers, so
+// neither a person nor a test is left waiting on "typing" when the API fails.
 async function ask() {
   const mine = ++asked;
-  const params = new URLSearchParams({ q: box.value, ...filters() });
-  const resp = await fetch(`/api/v1/search?${params}`, { headers: { Accept: "application/json" } });
-  if (mine !== asked) return; // a newer query was typed meanwhile
-  if (!resp.ok) return;
-  const data = await resp.json();
+  const query = box.value;
+  const params = new URLSearchParams({ q: query, ...filters() });
+  let data;
+  try {
+    const resp = await fetch(`/api/v1/search?${params}`, { headers: { Accept: "application/json" } });
+    if (mine !== asked) return; // a newer query was typed meanwhile
+    if (!resp.ok) throw new Error(await failure(resp));
+    data = await resp.json();
+  } catch (err) {
+    if (mine !== asked) return;
+    showError(err.message);
+    results.dataset.state = "error";
+    results.dataset.query = query;
+    return;
+  }
   if (mine !== asked) return;
+  document.getElementById("search-error")?.remove();
   drawHits(data);
   drawFacets(data);
   history.replaceState(null, "", `/?${params}`);
   results.dataset.state = "done";
-  results.dataset.query = box.value;
+  results.dataset.query = query;
 }
 
 box.addEventListener("input", () => {
   clearTimeout(timer);
   results.dataset.state = "typing";
-  timer = setTimeout(() => ask().catch(() => {}), DEBOUNCE_MS);
+  timer = setTimeout(ask, DEBOUNCE_MS);
 });
 results.dataset.state = "ready";
+// Text typed before this module ran (it loads after the page) fired no listener: ask now.
+if (box.value !== box.defaultValue) box.dispatchEvent(new Event("input"));
