@@ -17,7 +17,7 @@ from typing import Any
 from exchange.demo.federation import brandex_command, run_brandex
 from exchange.ports import port_free
 
-__all__ = ["CONSOLE_MEMBER", "DEMO_PASSWORD", "DEMO_USER", "start_console"]
+__all__ = ["CONSOLE_MEMBER", "DEMO_PASSWORD", "DEMO_USER", "console_port", "start_console"]
 
 CONSOLE_MEMBER = "anhui"
 CONSOLE_PORT = 8340
@@ -35,6 +35,19 @@ def _serving(url: str) -> bool:
             return resp.status == 200
     except OSError:
         return False
+
+
+def console_port(ports: range = CONSOLE_PORTS) -> int:
+    """The first of ``ports`` nothing listens on on 127.0.0.1; an error naming the
+    range when all are taken (the demo prints its console's address, so the port
+    comes from a short fixed list rather than anywhere)."""
+    port = next((p for p in ports if port_free("127.0.0.1", p)), None)
+    if port is None:
+        raise SystemExit(
+            f"error: ports {ports.start}-{ports.stop - 1} are all taken; "
+            "the demo's console needs one of them"
+        )
+    return port
 
 
 def start_console(fed: Any, timeout: float = 60) -> str:
@@ -55,12 +68,7 @@ def start_console(fed: Any, timeout: float = 60) -> str:
     )
     if add.returncode != 0 and "already exists" not in add.stderr:
         raise SystemExit(f"error: brandex web user add: {add.stderr.strip()}")
-    port = next((p for p in CONSOLE_PORTS if port_free("127.0.0.1", p)), None)
-    if port is None:
-        raise SystemExit(
-            f"error: ports {CONSOLE_PORTS.start}-{CONSOLE_PORTS.stop - 1} are all taken; "
-            "the demo's console needs one of them"
-        )
+    port = console_port()
     url = f"http://127.0.0.1:{port}"
     logs = fed.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -52,3 +52,25 @@ def test_each_test_worker_has_its_own_block():
     """tests/conftest.py gives this process a block below the ephemeral range."""
     block = ports.port_range()
     assert block is not None and block.stop <= 32768
+
+
+def _listening(port: int) -> socket.socket:
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    return s
+
+
+def test_the_demo_console_takes_the_next_port_of_its_list_and_names_the_list_when_full():
+    from exchange.demo.console import CONSOLE_PORTS, console_port
+
+    assert CONSOLE_PORTS.start == 8340 and len(CONSOLE_PORTS) == 20  # operators.md says so
+    for first in range(41000, 42000, 2):  # two adjacent free ports, away from 8340
+        if ports.port_free("127.0.0.1", first) and ports.port_free("127.0.0.1", first + 1):
+            break
+    wanted = range(first, first + 2)
+    with _listening(first):
+        assert console_port(wanted) == first + 1
+        with _listening(first + 1), pytest.raises(SystemExit, match=f"ports {first}-{first + 1}"):
+            console_port(wanted)
+    assert console_port(wanted) == first
