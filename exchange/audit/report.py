@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from html import escape
 
 from exchange.core import regions
-from exchange.core.logcheck import ISSUE_KINDS, AuditResult
+from exchange.core.log_issues import ISSUE_KINDS
+from exchange.core.logcheck import AuditResult
 from exchange.core.vocabulary import BODIES
 from exchange.i18n import translator
 

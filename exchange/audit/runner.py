@@ -34,14 +34,9 @@ from exchange.core import merkle, x509
 from exchange.core.checkpoint import parse_checkpoint_body
 from exchange.core.errors import BrandexError, FormatError, NotFoundError
 from exchange.core.keys import CLOCK_SKEW, KeyHistory
-from exchange.core.logcheck import (
-    AuditResult,
-    BatchResult,
-    History,
-    Issue,
-    LogAudit,
-    check_envelopes,
-)
+from exchange.core.log_envelopes import BatchResult, check_envelopes
+from exchange.core.log_issues import Issue
+from exchange.core.logcheck import AuditResult, History, LogAudit
 from exchange.core.note import parse_note
 from exchange.core.origin import parse_origin
 from exchange.node.identity import open_channel

@@ -6,8 +6,9 @@ federation's trust anchors, never trusting what a node says about itself:
 
 * every envelope (DSSE signature by a key certified for the origin's region by
   a KeyAnnouncement whose certificate chains to an anchor; payload naming the
-  origin's federation and region) -- :func:`check_envelopes`, which is a plain
-  function over bytes so callers can run it in worker processes;
+  origin's federation and region) -- ``check_envelopes`` in
+  :mod:`exchange.core.log_envelopes`, a plain function over bytes so callers
+  can run it in worker processes;
 * every entry's domain validity: the ``*_errors`` validators of
   :mod:`exchange.core.records` (in :func:`check_envelopes`), then the stateful
   rules of :mod:`exchange.core.rules` (status state machine, references to
@@ -45,41 +46,34 @@ from types import SimpleNamespace
 from typing import Any
 
 from cryptography import x509 as cx509
-from nacl.exceptions import BadSignatureError
 
 from exchange.core import federation as federation_doc
 from exchange.core import merkle
 from exchange.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from exchange.core.cosignature import CosignatureVerifier, cosigner_key
-from exchange.core.dsse import PAYLOAD_TYPE, pae, parse_envelope
 from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import (
     BrandexError,
     FormatError,
     VerificationError,
 )
-from exchange.core.keys import KeyHistory, KeyLife, issued_at
+from exchange.core.keys import KeyHistory
+from exchange.core.log_envelopes import BatchResult, check_envelopes
+from exchange.core.log_issues import ISSUE_KINDS, Issue
 from exchange.core.note import Ed25519NoteVerifier, Note, parse_note
 from exchange.core.origin import parse_origin, parse_witness
-from exchange.core.records import ERRORS_BY_BODY
 from exchange.core.rules import CaseState, MemoryState, Violation, body_of, check_entry
 from exchange.core.status import RecordState
 from exchange.core.vocabulary import Status
 
 __all__ = [
     "FORMAT",
-    "ISSUE_KINDS",
     "MAX_LISTED",
     "AuditResult",
-    "BatchResult",
     "Copy",
     "History",
-    "Issue",
     "LogAudit",
     "Route",
-    "body_of",
-    "check_envelopes",
-    "split_origin",
 ]
 
 #: Name of the JSON report format.
@@ -87,304 +81,10 @@ FORMAT = "brandex.log-audit/v1"
 #: Issues listed one by one per (origin, kind); the rest are only counted.
 MAX_LISTED = 100
 
-#: What each issue kind means (the report's legend).
-ISSUE_KINDS: dict[str, str] = {
-    "envelope": "an envelope that is not DSSE, not signed as it claims (altered bytes), "
-    "or whose payload is not an Entry",
-    "signer": "an entry not signed by a key certified for the origin's region, or a key "
-    "announcement whose certificate does not chain to an anchor for that region",
-    "region": "a payload naming another federation or region than the log it is in",
-    "invalid-entry": "an entry that breaks the record rules every issuer applies before signing",
-    "duplicate": "a record id, certificate number or case id used twice by one issuer",
-    "status": "a status change for a record the log never issued, or one the record's "
-    "lifecycle does not allow",
-    "reference": "a case, case action or withdrawal naming a record, case or accession "
-    "that does not exist",
-    "case": "a case action by a region that neither reported nor handles the case, or "
-    "after the case was closed",
-    "checkpoint": "a checkpoint that is malformed, not signed by a certified key, or not "
-    "backed by the entries the node served",
-    "fork": "two validly signed checkpoints of one origin that cannot both describe one "
-    "append-only log (equivocation)",
-    "evidence": "a node reports that it holds evidence of equivocation",
-    "cosignature": "a witness cosignature that does not verify or is by an unknown key",
-    "time": "an entry whose issued_at lies outside its signing key's certificate, more than "
-    "5 minutes after the audit's clock, or more than 5 minutes before the entry before it",
-    "suspect": "an entry signed by a revoked key at or after the time from which the key was "
-    "declared compromised (kept as evidence; nodes do not apply it)",
-    "fetch": "a node that could not serve an origin it lists",
-    "governance": "a logged federation document that does not follow the one before it "
-    "(too few signatures, a stranger's signature, a skipped version) or two different "
-    "documents with one version (a fork of governance)",
-}
-
-
-def split_origin(origin: str) -> tuple[str, str]:
-    """Split ``yrd/330000`` into (federation, region) with :func:`core.origin.parse_origin`."""
-    o = parse_origin(origin)
-    return o.federation, o.region
-
 
 def _trusted_keys(history: KeyHistory) -> dict[str, bytes]:
     """The keys of a history whose signatures (cosignatures included) count: not revoked."""
     return {k: life.public_key for k, life in history.keys.items() if life.revoked_at is None}
-
-
-# ------------------------------------------------------------------- issues
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One thing found.
-
-    Attributes:
-        kind: one of :data:`ISSUE_KINDS`.
-        origin: the log it concerns.
-        message: what is wrong, in English.
-        index: the entry's index, when it is about one entry.
-        source: the node(s) whose copy or checkpoint showed it.
-        evidence: ``(label, text)`` pairs, e.g. the signed checkpoint notes of a fork.
-    """
-
-    kind: str
-    origin: str
-    message: str
-    index: int | None = None
-    source: str = ""
-    evidence: tuple[tuple[str, str], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": self.kind, "origin": self.origin, "message": self.message}
-        if self.index is not None:
-            d["index"] = self.index
-        if self.source:
-            d["source"] = self.source
-        if self.evidence:
-            d["evidence"] = [{"label": label, "text": text} for label, text in self.evidence]
-        return d
-
-
-# ---------------------------------------------------------------- envelopes
-
-
-@dataclass
-class BatchResult:
-    """What :func:`check_envelopes` found in envelopes ``[start, start + n)``.
-
-    ``facts`` has one tuple per entry that verified, ``(body, index, ok, *fields)``
-    where ``ok`` says whether the entry passed the stateless record rules; the
-    fields are what the stateful checks need (see ``_facts``). Tuples of str,
-    int and bytes, so a result crosses process boundaries cheaply.
-    """
-
-    start: int
-    count: int
-    facts: list[tuple[Any, ...]] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    #: True if an entry failed only because its key was not (yet) known.
-    unknown_key: bool = False
-    #: The origin's key history after the batch.
-    history: KeyHistory | None = None
-    #: The issued_at of the batch's first entry that verified (see KeyHistory.check_time).
-    first_issued_at: datetime | None = None
-    #: (index, keyid, issued_at) of each verified entry, to flag suspects after a revocation.
-    signed: list[tuple[int, str, datetime]] = field(default_factory=list)
-
-
-def _facts(body: str, idx: int, ok: bool, msg: Any, payload: bytes) -> tuple[Any, ...]:
-    """The few fields the stateful checks need, as a plain tuple."""
-    if body == "recognition":
-        return (
-            body,
-            idx,
-            ok,
-            msg.record_id,
-            msg.certificate_no,
-            msg.recognised_on,
-            msg.valid_from,
-            msg.valid_until,
-            int(msg.kind),
-        )
-    if body == "status_change":
-        # apply_change needs the whole message (a correction carries a record):
-        # the verified payload goes back to be decoded once more.
-        return (body, idx, ok, msg.record_id, payload)
-    if body == "infringement_case":
-        return (body, idx, ok, msg.case_id, msg.protected_issuer, msg.protected_record_id,
-                msg.handling_region)  # fmt: skip
-    if body == "case_action":
-        return (body, idx, ok, msg.case_region, msg.case_id, msg.acting_region, int(msg.action))
-    if body in ("accession", "withdrawal"):
-        return (body, idx, ok, msg.agreement_id)
-    if body == "federation_update":
-        return (body, idx, ok, bytes(msg.document))
-    return (body, idx, ok)
-
-
-def check_envelopes(
-    origin: str,
-    start: int,
-    envelopes: Sequence[bytes],
-    history: KeyHistory,
-    anchors: Sequence[cx509.Certificate],
-    decode: Callable[[bytes], Any],
-    *,
-    now: datetime,
-    foreign: Mapping[str, str] | None = None,
-) -> BatchResult:
-    """Check envelopes that sit at indices ``start, start + 1, ...`` of ``origin``.
-
-    Unlike a node, which refuses a whole batch at the first bad entry, this
-    goes on and reports every bad entry; entries that fail are left out of the
-    facts (they are not part of the issuer's log). Keys and time are judged by
-    the origin's :class:`KeyHistory`, exactly as a node judges them.
-
-    Args:
-        origin: the log, ``<federation>/<region>``.
-        start: index of the first envelope.
-        envelopes: the exact envelope bytes (Merkle leaves).
-        history: the origin's key history, positioned at ``start`` (not modified).
-        anchors: the federation's trust anchors.
-        decode: payload bytes -> Entry (raises FormatError).
-        now: the auditor's clock.
-        foreign: keyid -> origin, for keys certified for other origins (only
-            to name the culprit when an entry is signed with one).
-    """
-    where = parse_origin(origin)
-    federation, region = where.federation, where.region
-    h = history.copy()
-    h.size = start
-    out = BatchResult(start, len(envelopes))
-
-    def issue(kind: str, idx: int, message: str) -> None:
-        out.issues.append(Issue(kind, origin, message, index=idx))
-        h.skip(idx)
-
-    for i, raw in enumerate(envelopes):
-        idx = start + i
-        try:
-            env = parse_envelope(raw)
-        except FormatError as exc:
-            issue("envelope", idx, f"not a DSSE envelope: {exc}")
-            continue
-        if env.payload_type != PAYLOAD_TYPE:
-            issue("envelope", idx, f"payload type {env.payload_type!r} is not {PAYLOAD_TYPE!r}")
-            continue
-        message = pae(env.payload_type, env.payload)
-        if idx > 0 and not h.keys:
-            issue(
-                "signer",
-                idx,
-                f"no key is certified for {origin}: its first entry did not announce one",
-            )
-            out.unknown_key = True
-            continue
-        life: KeyLife
-        if idx == 0:
-            # The key that signs a log is learned from its first entry.
-            try:
-                entry = decode(env.payload)
-            except FormatError as exc:
-                issue("envelope", idx, f"payload is not an Entry: {exc}")
-                continue
-            if body_of(entry) != "key_announcement":
-                issue(
-                    "signer",
-                    idx,
-                    "the first entry of a log must announce the key that signs it; "
-                    f"found {body_of(entry) or 'no body'}",
-                )
-                continue
-            if entry.region != region or entry.federation != federation:
-                issue("region", idx, f"payload names {entry.federation}/{entry.region}")
-                continue
-            trial = h.copy()
-            try:
-                trial.apply(idx, entry, "key_announcement", env.signatures[0][0], anchors)
-            except (BrandexError, IndexError) as exc:
-                issue("signer", idx, f"key announcement refused: {exc}")
-                continue
-            life = next(iter(trial.keys.values()))
-            signed = [sig for kid, sig in env.signatures if kid == life.keyid]
-            try:
-                VerifyKey(life.public_key).verify(message, signed[0])
-            except (BadSignatureError, ValueError):
-                issue("envelope", idx, "signature does not verify: the entry was altered")
-                continue
-            try:
-                at = issued_at(entry)
-                h.check_time(life, idx, at, now)
-            except VerificationError as exc:
-                issue("time", idx, str(exc))
-                continue
-            h = trial
-        else:
-            try:
-                life, sig = h.signer(idx, env.signatures)
-            except VerificationError as exc:
-                names = sorted({foreign[k] for k, _ in env.signatures if foreign and k in foreign})
-                who = f" (a key certified for {', '.join(names)})" if names else ""
-                issue("signer", idx, f"{exc}{who}")
-                out.unknown_key = not any(k in h.keys for k, _ in env.signatures)
-                continue
-            try:
-                VerifyKey(life.public_key).verify(message, sig)
-            except (BadSignatureError, ValueError):
-                issue(
-                    "envelope",
-                    idx,
-                    f"signature by key {life.keyid[:16]}… does not verify: the entry was altered",
-                )
-                continue
-            try:
-                entry = decode(env.payload)
-            except FormatError as exc:
-                issue("envelope", idx, f"payload is not an Entry: {exc}")
-                continue
-            if entry.region != region or entry.federation != federation:
-                issue(
-                    "region",
-                    idx,
-                    f"payload names {entry.federation}/{entry.region}, not {origin}",
-                )
-                continue
-            try:
-                at = issued_at(entry)
-                h.check_time(life, idx, at, now)
-            except VerificationError as exc:
-                issue("time", idx, str(exc))
-                continue
-            body = body_of(entry)
-            if body in ("key_announcement", "key_revocation"):
-                trial = h.copy()
-                try:
-                    trial.apply(idx, entry, body, life.keyid, anchors)
-                except BrandexError as exc:
-                    issue("signer", idx, f"{body.replace('_', ' ')} refused: {exc}")
-                    continue
-                h = trial
-            else:
-                h.apply(idx, entry, body, life.keyid, anchors)
-
-        if out.first_issued_at is None:
-            out.first_issued_at = at
-        out.signed.append((idx, life.keyid, at))
-        body = body_of(entry)
-        if body is None:
-            out.issues.append(Issue("invalid-entry", origin, "entry has no body", index=idx))
-            continue
-        problems: list[str] = []
-        msg = getattr(entry, body)
-        rules = ERRORS_BY_BODY.get(body)
-        if rules is not None:
-            problems += [str(e) for e in rules(msg, issuer=region)]
-        if problems:
-            out.issues.append(
-                Issue("invalid-entry", origin, f"{body}: " + "; ".join(problems), index=idx)
-            )
-        out.facts.append(_facts(body, idx, not problems, msg, env.payload))
-    out.history = h
-    return out
 
 
 # ----------------------------------------------------------------- histories
@@ -745,7 +445,8 @@ class LogAudit:
         if body == "federation_update":
             self._governance.append((h.origin, idx, fact[3]))
             return
-        federation, region = split_origin(h.origin)
+        where = parse_origin(h.origin)
+        federation, region = where.federation, where.region
         entry = _entry_of(body, region, fact, self.decode)
         violations = check_entry(h.state, region, idx, entry, stateless=False)
         for v in violations:
@@ -776,7 +477,8 @@ class LogAudit:
                     "which this audit did not download; not checked"
                 )
                 continue
-            federation, region = split_origin(h.origin)
+            where = parse_origin(h.origin)
+            federation, region = where.federation, where.region
             reader = _Federation(self._histories, federation)
             for v in check_entry(reader, region, idx, entry, stateless=False):
                 if v.rule in _CROSS_LOG_RULES:

@@ -17,7 +17,7 @@ from typing import Any
 from exchange._proto.brandex.v1 import entries_pb2
 from exchange.core import regions
 from exchange.core.errors import FormatError, ValidationError
-from exchange.core.logcheck import split_origin
+from exchange.core.origin import parse_origin
 
 __all__ = [
     "MAX_ENTRIES_PER_CALL",
@@ -129,12 +129,12 @@ def valid_origin(origin: str, federation: str, field: str = "origin") -> str:
         raise ValidationError(field, "is required (<federation>/<region>)")
     _text(field, origin, MAX_ORIGIN)
     try:
-        fed, region = split_origin(origin)
+        where = parse_origin(origin)
     except FormatError:
         raise ValidationError(field, "must be <federation>/<six-digit region>", origin) from None
-    if fed != federation:
+    if where.federation != federation:
         raise ValidationError(field, f"belongs to no origin of federation {federation}", origin)
-    regions.validate_region(region, field)
+    regions.validate_region(where.region, field)
     return origin
 
 

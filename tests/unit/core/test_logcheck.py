@@ -21,12 +21,8 @@ from exchange.core.checkpoint import Checkpoint, sign_checkpoint
 from exchange.core.cosignature import CosignatureSigner, cosign
 from exchange.core.dsse import keyid_of, sign_envelope
 from exchange.core.keys import KeyHistory
-from exchange.core.logcheck import (
-    MAX_LISTED,
-    AuditResult,
-    LogAudit,
-    check_envelopes,
-)
+from exchange.core.log_envelopes import check_envelopes
+from exchange.core.logcheck import MAX_LISTED, AuditResult, LogAudit
 from exchange.core.note import Ed25519NoteSigner, NoteSignature, add_signature, format_note
 from exchange.core.origin import parse_origin
 
