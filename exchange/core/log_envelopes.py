@@ -124,6 +124,16 @@ def check_envelopes(
         out.issues.append(Issue(kind, origin, message, index=idx))
         h.skip(idx)
 
+    def timed(entry: Any, life: KeyLife, idx: int) -> datetime | None:
+        """The entry's issued_at when the time rules pass; else None, the issue noted."""
+        try:
+            at = issued_at(entry)
+            h.check_time(life, idx, at, now)
+        except VerificationError as exc:
+            issue("time", idx, str(exc))
+            return None
+        return at
+
     for i, raw in enumerate(envelopes):
         idx = start + i
         try:
@@ -175,11 +185,8 @@ def check_envelopes(
             except (BadSignatureError, ValueError):
                 issue("envelope", idx, "signature does not verify: the entry was altered")
                 continue
-            try:
-                at = issued_at(entry)
-                h.check_time(life, idx, at, now)
-            except VerificationError as exc:
-                issue("time", idx, str(exc))
+            at = timed(entry, life, idx)
+            if at is None:
                 continue
             h = trial
         else:
@@ -212,11 +219,8 @@ def check_envelopes(
                     f"payload names {entry.federation}/{entry.region}, not {origin}",
                 )
                 continue
-            try:
-                at = issued_at(entry)
-                h.check_time(life, idx, at, now)
-            except VerificationError as exc:
-                issue("time", idx, str(exc))
+            at = timed(entry, life, idx)
+            if at is None:
                 continue
             body = body_of(entry)
             if body in ("key_announcement", "key_revocation"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -348,6 +348,21 @@ def test_a_revoked_keys_entries_after_its_compromise_are_suspect(certs, anchors,
     suspects = sorted(x.index for x in result.issues if x.kind == "suspect")
     # Every entry the old key signed at or after NOW: all of them here, the rotation included.
     assert suspects == list(range(0, before + 2)), to_text(result)
+
+
+def test_a_first_entry_dated_after_the_clock_is_refused(certs, anchors) -> None:
+    """The key announcement that opens a log passes the same time rules (index 0):
+    one dated a day after the audit's clock is refused as "time", not "signer"."""
+    zj, _ = clean_logs(certs)
+    first = pb.Entry.FromString(json_payload(zj.envelopes[0]))
+    first.issued_at = (CLOCK + timedelta(days=1)).isoformat(timespec="seconds")
+    zj.envelopes[0] = sign_envelope(first.SerializeToString(), zj.key)
+    result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
+    assert ("time", ZJ, 0) in kinds(result), to_text(result)
+
+
+def json_payload(envelope: bytes) -> bytes:
+    return base64.b64decode(json.loads(envelope)["payload"])
 
 
 def test_an_entry_dated_outside_its_certificate_is_refused(certs, anchors) -> None:
