@@ -163,7 +163,8 @@ def _ask(page, site: ConsoleSite, region: str, brand: str = "", record: str = ""
 
 def test_a_refused_search_is_shown_not_left_typing(browser, site) -> None:
     """The API refuses a query over 200 characters (422): the page says so and its
-    state is "error"; the next good query clears the message."""
+    state is "error"; the next good query clears the message. A search after the
+    session ended (401) goes to the login page and back."""
     context, page, errors = _new_page(browser, site)
     try:
         _login(page, site)
@@ -175,6 +176,17 @@ def test_a_refused_search_is_shown_not_left_typing(browser, site) -> None:
         assert "200" in message, message  # FastAPI's detail names the limit
         _type_query(page, "songhe", site)
         assert page.locator("#search-error").count() == 0
+        assert "宋河粮液" in _hit_names(page)
+
+        # The session ends while the page is open: the next search goes to the login
+        # page, which brings the person back to that search.
+        context.clear_cookies()
+        box.fill("shly")
+        page.wait_for_url(re.compile(r"/login\?next="))
+        page.fill("#name", "wang")
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        page.wait_for_url(re.compile(r"/\?q=shly"))
         assert "宋河粮液" in _hit_names(page)
     finally:
         context.close()

@@ -96,6 +96,11 @@ async function ask() {
   try {
     const resp = await fetch(`/api/v1/search?${params}`, { headers: { Accept: "application/json" } });
     if (mine !== asked) return; // a newer query was typed meanwhile
+    if (resp.status === 401) {
+      // The session ended (expired, logged out elsewhere): log in, then come back here.
+      location.assign(`/login?next=${encodeURIComponent(`/?${params}`)}`);
+      return;
+    }
     if (!resp.ok) throw new Error(await failure(resp));
     data = await resp.json();
   } catch (err) {
