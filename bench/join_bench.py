@@ -1,7 +1,9 @@
 """Joining the nation: a fresh node mirrors 3,200 origins holding 10^6 entries, fully verified.
 
 ``python -m bench.join_bench --data DIR [--origins 3200] [--entries 1000000]
-[--servers 2] [--profile]`` (or ``python -m bench join --data DIR``).
+[--servers 2] [--profile] [--parallel-origins N]`` (or ``python -m bench join
+--data DIR``); ``--parallel-origins`` sets the joiner's ``[sync]
+parallel_origins`` (origins synced at once per server; default 3).
 
 The federation is generated once under DIR (``bench.join_data``: real keys,
 certificates and signed logs, a skewed distribution of sizes) and reused by
@@ -300,6 +302,7 @@ def run(
     servers: int = 2,
     profile: bool = False,
     tag: str = "",
+    parallel_origins: int | None = None,
 ) -> dict:
     t0 = time.perf_counter()
     manifest = build(data, origins, entries, servers)
@@ -319,6 +322,11 @@ def run(
                 shutil.copyfile(src, data / "db" / f"{name}.db{suffix}")
     copy_s = time.perf_counter() - t0
     nodes = Nodes(data, node_members, {joiner: srv}, sync_interval=30.0, verify_workers=2)
+    if parallel_origins is not None:  # the joiner's [sync] parallel_origins (default 3)
+        cfg = nodes.configs[joiner]
+        cfg.write_text(
+            cfg.read_text().replace("[sync]\n", f"[sync]\nparallel_origins = {parallel_origins}\n")
+        )
     spy = None
     try:
         for name in srv:
@@ -388,6 +396,7 @@ def run(
         "origins": len(want),
         "entries": total,
         "servers": len(srv),
+        "parallel_origins": parallel_origins or 3,
         "seconds": round(seconds, 1),
         "with_startup_s": round(done - launched, 1),
         # Verified first; searchable once the indexer has folded the logs (a join
@@ -450,8 +459,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--servers", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="py-spy profile of the joiner")
     ap.add_argument("--tag", default="")
+    ap.add_argument(
+        "--parallel-origins", type=int, help="the joiner's [sync] parallel_origins (default 3)"
+    )
     a = ap.parse_args(argv)
-    return run(a.data, a.origins, a.entries, a.servers, a.profile, a.tag)
+    return run(a.data, a.origins, a.entries, a.servers, a.profile, a.tag, a.parallel_origins)
 
 
 if __name__ == "__main__":
