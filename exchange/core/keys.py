@@ -343,13 +343,26 @@ class KeyHistory:
         body: str | None,
         signer_keyid: str,
         anchors: Sequence[cx509.Certificate],
+        at: datetime | None = None,
     ) -> None:
         """Take in a verified entry's key event (if any) and advance to ``index + 1``.
 
         The caller has already checked the signature with :meth:`signer` (for
-        entry 0, with the key it announces) and the time with :meth:`check_time`.
+        entry 0, with the key it announces) and the time with :meth:`check_time`;
+        ``at`` is the entry's issued_at when the caller has already read it.
         """
-        self._advance(index, entry, body, signer_keyid, anchors, issued_at(entry))
+        if at is None:
+            at = issued_at(entry)
+        if index != self.size:
+            raise VerificationError(f"{self.origin}: entry {index} applied at size {self.size}")
+        if body == "key_announcement":
+            self._announce(index, entry.key_announcement, signer_keyid, anchors, at)
+        elif body == "key_revocation":
+            self._revoke(index, entry.key_revocation, signer_keyid)
+        elif index == 0:
+            raise VerificationError("the first entry of a log must announce the key that signs it")
+        self.size = index + 1
+        self.last_issued_at = at
 
     def admit(
         self,
@@ -365,28 +378,8 @@ class KeyHistory:
         read once. Returns that time."""
         at = issued_at(entry)
         self.check_time(life, index, at, now)
-        self._advance(index, entry, body, life.keyid, anchors, at)
+        self.apply(index, entry, body, life.keyid, anchors, at)
         return at
-
-    def _advance(
-        self,
-        index: int,
-        entry: Any,
-        body: str | None,
-        signer_keyid: str,
-        anchors: Sequence[cx509.Certificate],
-        at: datetime,
-    ) -> None:
-        if index != self.size:
-            raise VerificationError(f"{self.origin}: entry {index} applied at size {self.size}")
-        if body == "key_announcement":
-            self._announce(index, entry.key_announcement, signer_keyid, anchors, at)
-        elif body == "key_revocation":
-            self._revoke(index, entry.key_revocation, signer_keyid)
-        elif index == 0:
-            raise VerificationError("the first entry of a log must announce the key that signs it")
-        self.size = index + 1
-        self.last_issued_at = at
 
     def skip(self, index: int) -> None:
         """Step over entry ``index`` that was refused (an auditor reports it and goes on)."""
