@@ -276,11 +276,7 @@ class KeyHistory:
         Raises VerificationError naming why no signature counts.
         """
         sigs = signatures if isinstance(signatures, (tuple, list)) else list(signatures)
-        run = self._run  # signer_at's cached run, read here: this runs once per entry
-        if run is not None and run[0] == self.version and run[2] <= index <= run[3]:
-            life = run[1]
-        else:
-            life = self._find_signer(index)
+        life = self.signer_at(index)
         if life is not None:
             for kid, sig in sigs:
                 if kid == life.keyid:
