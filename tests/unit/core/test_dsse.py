@@ -20,6 +20,7 @@ from exchange.core.dsse import (
     sign_envelope,
     verify_envelope,
 )
+from exchange.core.ed25519 import VerifyKey as ProjectKey
 from exchange.core.errors import FormatError, VerificationError
 
 KEY = SigningKey(bytes(range(32)))
@@ -190,3 +191,26 @@ def test_a_parsed_envelope_is_immutable_and_compares_by_value():
 def test_base64_values_with_escapes_or_other_bytes_get_what_json_gives(raw):
     """The base64 values are matched loosely; only canonical base64 stays on the fast path."""
     assert _fast(raw) == _general(raw)
+
+
+@pytest.mark.parametrize("tamper", ["none", "payload", "signature"])
+def test_the_projects_verify_key_and_pynacls_give_one_verdict(tamper):
+    """verify_envelope checks the project's VerifyKey through verify_bool and any
+    other key object through verify(): both paths must agree."""
+    doc = json.loads(sign_envelope(b"payload", KEY))
+    if tamper == "payload":
+        doc["payload"] = base64.b64encode(b"paylaod").decode()
+    elif tamper == "signature":
+        doc["signatures"][0]["sig"] = json.loads(sign_envelope(b"payload", OTHER))["signatures"][0][
+            "sig"
+        ]
+    env = parse_envelope(json.dumps(doc).encode())
+    kid = keyid_of(bytes(KEY.verify_key))
+    verdicts = []
+    for key in (KEY.verify_key, ProjectKey(bytes(KEY.verify_key))):
+        try:
+            verdicts.append(verify_envelope(env, {kid: key}))
+        except VerificationError as exc:
+            verdicts.append(str(exc))
+    assert verdicts[0] == verdicts[1], verdicts
+    assert (verdicts[0] == kid) is (tamper == "none")
