@@ -18,6 +18,8 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from exchange import gcpolicy
+
 __all__ = ["start_pool"]
 
 _WATCH_SECONDS = 0.5
@@ -25,6 +27,7 @@ _WATCH_SECONDS = 0.5
 
 def _exit_with_parent(parent: int) -> None:
     """Pool initializer: end this worker once ``parent`` is no longer its parent."""
+    gcpolicy.settle()  # after the imports the unpickler of the first task would pay for
 
     def watch() -> None:
         while os.getppid() == parent:

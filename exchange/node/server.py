@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from exchange import gcpolicy
 from exchange._proto.brandex.v1 import services_pb2_grpc
 from exchange.core import x509
 from exchange.core.dsse import keyid_of
@@ -412,6 +413,7 @@ def start_node(config: NodeConfig) -> Node:
 
 def run_node(config: NodeConfig) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly."""
+    gcpolicy.settle()  # the imports are done: what they built lives as long as the process
     node = start_node(config)
     done = threading.Event()
 
