@@ -1,8 +1,8 @@
 """Joining the nation: a fresh node mirrors 3,200 origins holding 10^6 entries, fully verified.
 
 ``python -m bench.join_bench --data DIR [--origins 3200] [--entries 1000000]
-[--servers 2] [--profile] [--parallel-origins N]`` (or ``python -m bench join
---data DIR``); ``--parallel-origins`` sets the joiner's ``[sync]
+[--servers 2] [--profile] [--perf] [--parallel-origins N]`` (or ``python -m
+bench join --data DIR``); ``--parallel-origins`` sets the joiner's ``[sync]
 parallel_origins`` (origins synced at once per server; default 3).
 
 The federation is generated once under DIR (``bench.join_data``: real keys,
@@ -22,6 +22,10 @@ Where the time goes, measured in the same run:
   each sample put in one bucket (``PROFILE_BUCKETS``) of per-entry work
   (signature, decoding, leaf hash, storage) or per-origin work (checkpoint,
   cosignatures, proofs, transactions, RPC set-up);
+* with ``--perf``, Linux ``perf`` samples of every CPU through the join, split
+  by process (the joiner, its workers, the servers) and library, and the
+  Ed25519 equation's parts (``bench.perf_split``): unlike py-spy, perf never
+  counts a thread waiting for the GIL as busy;
 * the raw limits of the machine at that moment: Ed25519 verifies per second on one
   core and on all cores, SQLite bulk inserts of entry-shaped rows per second,
   SHA-256 leaf hashes per second, and the load average.
@@ -42,11 +46,14 @@ import time
 from hashlib import sha256
 from pathlib import Path
 
+from bench import perf_split
 from bench.common import Nodes, emit, raw_verify_rate, wait
 from bench.join_data import build
 from exchange._proto.brandex.v1 import services_pb2, services_pb2_grpc
 
 _TICK = os.sysconf("SC_CLK_TCK")
+#: ``--perf``: samples per second per CPU (a prime, so it does not beat with timers).
+PERF_HZ = 199
 
 #: Profile buckets: the first pattern found in a sample's stack (leaf first) names
 #: its bucket; "entry" or "origin" says which kind of work it is.
@@ -303,6 +310,7 @@ def run(
     profile: bool = False,
     tag: str = "",
     parallel_origins: int | None = None,
+    perf: bool = False,
 ) -> dict:
     t0 = time.perf_counter()
     manifest = build(data, origins, entries, servers)
@@ -327,7 +335,8 @@ def run(
         cfg.write_text(
             cfg.read_text().replace("[sync]\n", f"[sync]\nparallel_origins = {parallel_origins}\n")
         )
-    spy = None
+    spy = perf_rec = None
+    roles: dict[int, str] = {}
     try:
         for name in srv:
             nodes.start(name, wait=False)
@@ -353,6 +362,13 @@ def run(
                  "-o", str(data / "profile.txt")],
                 stdout=subprocess.DEVNULL, stderr=open(data / "py-spy.log", "wb"),  # noqa: SIM115
             )  # fmt: skip
+        if perf and shutil.which("perf") is None:
+            print("join bench: perf is not installed; no --perf figures", file=sys.stderr)
+        elif perf:  # every CPU, every process: what each role's CPU went to
+            perf_rec = subprocess.Popen(
+                ["perf", "record", "-a", "-F", str(PERF_HZ), "-o", str(data / "perf.data")],
+                stdout=subprocess.DEVNULL, stderr=open(data / "perf.log", "wb"),  # noqa: SIM115
+            )  # fmt: skip
 
         # Watched on the joiner's database file (read-only), not over gRPC: a
         # ListOrigins of 3,200 rows twice a second would load the node being timed.
@@ -370,6 +386,13 @@ def run(
         if missing:
             raise RuntimeError(f"the joiner does not serve {len(missing)} origins")
         joiner_cpu, workers_cpu = _tree_cpu(pid)
+        if perf_rec is not None:  # the samples are of the join to "verified"
+            perf_rec.send_signal(2)  # SIGINT: perf writes what it has
+            perf_rec.wait(120)
+            roles = {pid: "joiner", **dict.fromkeys(_children(pid), "workers")}
+            for n in srv:
+                server = nodes.procs[n].pid
+                roles.update({server: "servers", **dict.fromkeys(_children(server), "servers")})
         server_cpu = sum(sum(_tree_cpu(nodes.procs[n].pid)) for n in srv) - sum(server_cpu0)
         load1 = _loadavg()
         if spy is not None:  # the profile is of the join to "verified"
@@ -386,8 +409,9 @@ def run(
         verify_end = raw_verify_rate(1.0)  # the load changes during a long run
         rss = nodes.rss_mb(joiner)
     finally:
-        if spy is not None and spy.poll() is None:
-            spy.kill()
+        for proc in (spy, perf_rec):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         nodes.stop()
     db_mb = sum(p.stat().st_size for p in (data / "db").glob(f"{joiner}.db*")) / 2**20
     seconds = done - t0
@@ -447,6 +471,12 @@ def run(
         figures["per_origin_cpu_ms"] = round(
             1e3 * sampled * figures["profile_origin_share"] / len(want), 2
         )
+    if perf_rec is not None and (data / "perf.data").exists():
+        script = subprocess.run(
+            ["perf", "script", "-i", str(data / "perf.data"), "-F", "pid,tid,ip,sym,dso"],
+            capture_output=True, text=True, errors="replace", check=True,
+        )  # fmt: skip
+        figures["perf"] = perf_split.split(script.stdout.splitlines(), roles)
     emit("join" + tag, **figures)
     return figures
 
@@ -462,8 +492,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--parallel-origins", type=int, help="the joiner's [sync] parallel_origins (default 3)"
     )
+    ap.add_argument(
+        "--perf",
+        action="store_true",
+        help="Linux perf samples of every process: CPU by role and library (bench.perf_split)",
+    )
     a = ap.parse_args(argv)
-    return run(a.data, a.origins, a.entries, a.servers, a.profile, a.tag, a.parallel_origins)
+    return run(
+        a.data, a.origins, a.entries, a.servers, a.profile, a.tag, a.parallel_origins, a.perf
+    )
 
 
 if __name__ == "__main__":
