@@ -148,7 +148,7 @@ _WAITING = {
     "_PollLikeSelector.select",
     "_run_channel_spin_thread.<locals>.channel_spin",
     "_serve",
-    "_exit_with_parent.<locals>.watch",
+    "_start_worker.<locals>.watch",
 }
 
 

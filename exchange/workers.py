@@ -25,9 +25,14 @@ __all__ = ["start_pool"]
 _WATCH_SECONDS = 0.5
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool initializer: end this worker once ``parent`` is no longer its parent."""
-    gcpolicy.settle()  # after the imports the unpickler of the first task would pay for
+def _start_worker(parent: int) -> None:
+    """Pool initializer: settle the collector, and end this worker once ``parent``
+    is no longer its parent.
+
+    Spawn has already imported the parent's main module again (the CLI and what
+    it imports), so :func:`exchange.gcpolicy.settle` freezes that heap.
+    """
+    gcpolicy.settle()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -48,7 +53,7 @@ def start_pool(workers: int) -> ProcessPoolExecutor | None:
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=mp.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     )
     # Each worker pays for its imports now, not the first sync or audit.

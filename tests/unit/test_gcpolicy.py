@@ -6,9 +6,13 @@ which the test process must keep as pytest set it.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
+
+from exchange import gcpolicy
+from exchange.workers import start_pool
 
 _CHILD = textwrap.dedent(
     """
@@ -46,3 +50,13 @@ def test_settle_freezes_the_start_up_heap_and_later_cycles_are_collected() -> No
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok ")
+
+
+def test_verifying_workers_settle_when_they_start() -> None:
+    pool = start_pool(1)
+    assert pool is not None
+    try:
+        assert pool.submit(gc.get_freeze_count).result(timeout=120) > 1_000
+        assert pool.submit(gc.get_threshold).result(timeout=120)[0] == gcpolicy.YOUNG
+    finally:
+        pool.shutdown()
