@@ -3,8 +3,9 @@
 A node's heap after start-up holds some 260,000 objects (gRPC, protobuf,
 cryptography, the console's modules, caches) that live as long as the process.
 With CPython's defaults every full collection walks all of them again: in a
-join of the nation (docs/SCALE.md) the joiner spent ~2.4 s in the collector,
-1.9 s of it in 21 full collections, and its servers ~0.6 s each. Almost
+join of the nation (docs/SCALE.md, sixth pass) the joiner's main process spent
+2.0 s of CPU in the collector (21 full collections among 3,727), and each
+server 0.35 s. Almost
 nothing a node allocates afterwards is cyclic garbage (entries, rows and
 protobuf messages are freed by reference counting), so:
 
