@@ -101,7 +101,7 @@ def run(
 ) -> dict:
     """``keep``: a folder to build the database in once and reuse on later runs (the
     same folder ``python -m bench.search_bench N DIR`` uses)."""
-    import httpx
+    import httpx2 as httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         root = keep or Path(tmp)
