@@ -489,7 +489,7 @@ def run(
         )
     if perf_rec is not None and (data / "perf.data").exists():
         script = subprocess.run(
-            ["perf", "script", "-i", str(data / "perf.data"), "-F", "pid,tid,ip,sym,dso"],
+            ["perf", "script", "-i", str(data / "perf.data"), "-F", "pid,ip,sym,dso"],
             capture_output=True, text=True, errors="replace", check=True,
         )  # fmt: skip
         figures["perf"] = perf_split.split(script.stdout.splitlines(), roles)

@@ -5,7 +5,7 @@ doing, and a sample exists only while something runs: unlike a Python sampling
 profiler it never counts a thread that waits (for the GIL, a lock, a socket) as
 busy, which made py-spy's joiner profiles overstate per-origin work
 (docs/SCALE.md, "A profile's trap"). The join bench's ``--perf`` runs it beside
-the join and reads ``perf script -F pid,tid,ip,sym,dso`` with :func:`split`.
+the join and reads ``perf script -F pid,ip,sym,dso`` with :func:`split`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 
 __all__ = ["ED25519_PARTS", "split"]
 
-# "14214/14247      7f34a17d7b00 PyUnicode_New+0x20 (/path/libpython3.11.so.1.0)"
-_LINE = re.compile(r"^\s*(\d+)/(\d+)\s+\S+\s+(.*?)\s+\(([^()]*)\)\s*$")
+# "14214  7f34a17d7b00 PyUnicode_New+0x20 (/path/libpython3.11.so.1.0)" (with tid
+# in the fields, "14214/14247 ..."; the thread is not used)
+_LINE = re.compile(r"^\s*(\d+)(?:/\d+)?\s+\S+\s+(.*?)\s+\(([^()]*)\)\s*$")
 
 #: How the Ed25519 equation's time divides inside ed25519-dalek (solders), by
 #: symbol: the AVX2 double-base scalar multiplication, and the serial field
@@ -47,7 +48,7 @@ def split(lines: Iterable[str], roles: Mapping[int, str], top: int = 6) -> dict[
         m = _LINE.match(line)
         if m is None:
             continue
-        pid, _tid, symbol, dso = int(m[1]), m[2], m[3], m[4]
+        pid, symbol, dso = int(m[1]), m[2], m[3]
         role = "idle" if pid == 0 else roles.get(pid, "other")
         per_role[role] += 1
         lib = _library(dso)

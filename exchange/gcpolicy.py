@@ -5,9 +5,8 @@ cryptography, the console's modules, caches) that live as long as the process.
 With CPython's defaults every full collection walks all of them again: in a
 join of the nation (docs/SCALE.md, sixth pass) the joiner's main process spent
 2.0 s of CPU in the collector (21 full collections among 3,727), and each
-server 0.35 s. Almost
-nothing a node allocates afterwards is cyclic garbage (entries, rows and
-protobuf messages are freed by reference counting), so:
+server 0.35 s. Almost nothing a node allocates afterwards is cyclic garbage
+(entries, rows and protobuf messages are freed by reference counting), so:
 
 * :func:`settle` moves everything built so far to the permanent generation
   (``gc.freeze``), which collections no longer walk; and

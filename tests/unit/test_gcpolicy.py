@@ -37,8 +37,6 @@ _CHILD = textwrap.dedent(
     # Allocations alone (no explicit gc.collect) must reach a young collection.
     keep = [[] for _ in range(gcpolicy.YOUNG * 2)]
     assert dead == ["collected"], "a cycle made after settle() was never collected"
-    # The frozen heap is not walked: a full collection finds none of it again.
-    assert gc.get_freeze_count() >= frozen
     print("ok", frozen)
     """
 )

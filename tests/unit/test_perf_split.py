@@ -5,8 +5,9 @@ from __future__ import annotations
 from bench.perf_split import split
 
 _LINES = [
-    "    10/10      7f34a17d7b00 _PyEval_EvalFrameDefault+0x1 (/usr/lib/libpython3.11.so.1.0)",
-    "    10/12      ffffffff817a6975 ext4_llseek ([kernel.kallsyms])",
+    # As `perf script -F pid,ip,sym,dso` prints them; a tid after the pid is allowed.
+    "    10      7f34a17d7b00 _PyEval_EvalFrameDefault+0x1 (/usr/lib/libpython3.11.so.1.0)",
+    "    10/12   ffffffff817a6975 ext4_llseek ([kernel.kallsyms])",
     "    20/20      7f00 <&curve25519_dalek::backend::vector::avx2::field::FieldElement2625x4"
     " as core::ops::arith::Mul>::mul (/venv/site-packages/solders/solders.abi3.so)",
     "    20/20      7f01 curve25519_dalek::backend::serial::u64::field::FieldElement51::pow2k"

@@ -19,7 +19,7 @@ from exchange.audit.runner import decode_entry
 from exchange.core import merkle, x509
 from exchange.core.checkpoint import Checkpoint, sign_checkpoint
 from exchange.core.cosignature import CosignatureSigner, cosign
-from exchange.core.dsse import keyid_of, sign_envelope
+from exchange.core.dsse import keyid_of, parse_envelope, sign_envelope
 from exchange.core.keys import KeyHistory
 from exchange.core.log_envelopes import check_envelopes
 from exchange.core.logcheck import MAX_LISTED, AuditResult, LogAudit
@@ -354,15 +354,11 @@ def test_a_first_entry_dated_after_the_clock_is_refused(certs, anchors) -> None:
     """The key announcement that opens a log passes the same time rules (index 0):
     one dated a day after the audit's clock is refused as "time", not "signer"."""
     zj, _ = clean_logs(certs)
-    first = pb.Entry.FromString(json_payload(zj.envelopes[0]))
+    first = pb.Entry.FromString(parse_envelope(zj.envelopes[0]).payload)
     first.issued_at = (CLOCK + timedelta(days=1)).isoformat(timespec="seconds")
     zj.envelopes[0] = sign_envelope(first.SerializeToString(), zj.key)
     result = audit_of(anchors, {(ZJ, "A"): zj.envelopes}, [(ZJ, "A", zj.checkpoint())])
     assert ("time", ZJ, 0) in kinds(result), to_text(result)
-
-
-def json_payload(envelope: bytes) -> bytes:
-    return base64.b64decode(json.loads(envelope)["payload"])
 
 
 def test_an_entry_dated_outside_its_certificate_is_refused(certs, anchors) -> None:
