@@ -58,6 +58,7 @@ class GrpcPeer:
     ) -> None:
         self.name = address
         self.address = address
+        self.channel = channel
         self._log = services_pb2_grpc.LogServiceStub(channel)
         self.timeout = timeout
         self.batch_size = batch_size
@@ -224,7 +225,16 @@ class SyncEngine:
         for peer in list(self._peers.values()):
             self._start_peer(peer)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """End every sync and watch thread; wait up to ``timeout`` seconds for them.
+
+        Closing the peers' channels cancels the calls in flight (a ``GetEntries``
+        may otherwise run for the whole sync timeout), so each thread leaves its
+        sync through the usual error path, which puts its staging away. Waiting
+        matters: a thread still syncing when the store closes writes to a closed
+        database, and one still running when the interpreter exits can crash it
+        (seen as segfaults of nodes stopped in the middle of a 100-node start-up).
+        """
         self._stop.set()
         for e in self._stops.values():
             e.set()
@@ -233,6 +243,12 @@ class SyncEngine:
         for call in list(self._watch_calls.values()):
             with contextlib.suppress(Exception):  # best effort on shutdown
                 call.cancel()  # type: ignore[attr-defined]
+        for peer in list(self._peers.values()):
+            with contextlib.suppress(Exception):
+                peer.channel.close()
+        end = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, end - time.monotonic()))
 
     def sync_once(self, peer: GrpcPeer) -> list[SyncOutcome]:
         state = self.states[peer.address]
@@ -297,6 +313,8 @@ class SyncEngine:
                 self.states[peer.address].last_error = str(exc)
                 log.warning("peer %s: %s", peer.address, exc)
             except Exception:
+                if stop.is_set():  # the node is stopping: its channel or store closed
+                    break
                 failures += 1
                 log.exception("sync with %s failed", peer.address)
             if failures:
@@ -367,6 +385,8 @@ class SyncEngine:
             except KeyError:  # removed from the federation meanwhile
                 break
             except Exception:
+                if stop.is_set():
+                    break
                 failures += 1
                 log.exception("watch on %s failed", peer.address)
             stop.wait(min(0.2 * 2 ** min(failures, 6), 10.0))

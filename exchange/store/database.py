@@ -397,6 +397,10 @@ class Store:
         return [dict(zip(("origin", "idx", "rule", "message"), r, strict=True)) for r in rows]
 
     def close(self) -> None:
-        self._writer.close()
+        """Close the writer once no transaction holds it: closing a connection another
+        thread is stepping a statement on is undefined behaviour in SQLite's API. A
+        write after this raises ``sqlite3.ProgrammingError``."""
+        with self._lock:
+            self._writer.close()
         if self._owner is not None:
             self._owner.release()
