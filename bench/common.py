@@ -109,11 +109,17 @@ class Nodes:
         self.procs: dict[str, subprocess.Popen] = {}
         self._channels: dict[str, grpc.Channel] = {}
 
-    def start_all(self) -> None:
-        for name in self.members:
-            self.start(name, wait=False)
-        for name in self.members:
-            self.wait_ready(name)
+    def start_all(self, wave: int = 0) -> None:
+        """Start every node; ``wave`` > 0 starts that many at a time, each wave once the
+        one before serves: 100 node processes started at once on two cores put the
+        load average past 1,000 and left some unready after the 300-s wait."""
+        names = list(self.members)
+        step = wave if wave > 0 else len(names)
+        for i in range(0, len(names), step):
+            for name in names[i : i + step]:
+                self.start(name, wait=False)
+            for name in names[i : i + step]:
+                self.wait_ready(name)
 
     def start(self, name: str, wait: bool = True) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
@@ -188,6 +194,15 @@ class Nodes:
         ``RssAnon`` is the node's own memory alone."""
         for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
             if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def pss_mb(self, name: str) -> float:
+        """A node's proportional share of physical memory: pages it shares with the
+        other nodes (the interpreter, libraries) divided among them, so the nodes'
+        figures add up to what they take together, which VmRSS does not."""
+        for line in Path(f"/proc/{self.procs[name].pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 

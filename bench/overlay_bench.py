@@ -14,8 +14,10 @@ the entry and its hop distance from the issuer in the overlay. Figures (one JSON
 line per run): latency p50/p99/max over rounds (until the last node holds it),
 the per-hop time, bytes sent and received per node per entry (TCP counters of the
 node's sockets, from ``ss``), served streams and TCP connections per node, RSS per
-node; then the same rounds while 10% of the nodes are restarted, one per round.
-The raw limit beside them: the signing rate measured in the same run.
+node (and its anonymous part), the nodes' proportional memory together (PSS: the
+interpreter's and libraries' pages are shared, so RSS times N overstates it);
+then the same rounds while 10% of the nodes are restarted, one per round. The raw
+limit beside them: the signing rate measured in the same run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ from exchange.demo.governance import make_genesis
 from exchange.ports import free_ports
 
 FEDERATION = "yrd"
+#: A run stops when the machine has less memory available than this (100 nodes
+#: come close to a 23 GB box; there is no swap).
+MIN_FREE_MB = 1024
+#: Above this many members the nodes start this many at a time (``Nodes.start_all``).
+WAVE = 25
 
 
 def national_sample(n: int, seed: int = 2260) -> dict[str, str]:
@@ -199,6 +206,14 @@ def _cosigners(note: str, origin: str) -> int:
     return sum(1 for x in parse_note(note).signatures if x.name != origin)
 
 
+def _mem_available_mb() -> float:
+    """The machine's MemAvailable: how much more the nodes could take before swap or OOM."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -256,9 +271,11 @@ class Overlay:
                 text = f'federation_document = "{document.resolve()}"\n' + text
             path.write_text(text + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n', "utf-8")
         self.arrivals: Arrivals | None = None
+        #: The least MemAvailable seen while the nodes started up (their peak).
+        self.mem_low_mb = _mem_available_mb()
 
     def start(self) -> None:
-        self.nodes.start_all()
+        self.nodes.start_all(wave=WAVE if len(self.members) > WAVE else 0)
         self.arrivals = Arrivals(self.nodes)
 
     def started_up(self) -> list[str]:
@@ -293,6 +310,10 @@ class Overlay:
         sleep): a start-up that never ends is a failed run, reported with its nodes."""
         end = time.monotonic() + timeout
         while True:
+            free = _mem_available_mb()
+            self.mem_low_mb = min(self.mem_low_mb, free)
+            if free < MIN_FREE_MB:  # stop before the kernel's OOM killer picks a victim
+                raise RuntimeError(f"{free:.0f} MB of memory left during start-up: stopped")
             try:
                 waiting = self.started_up()
             except grpc.RpcError as exc:  # a node busy starting: ask again
@@ -403,7 +424,7 @@ def run(
             ov.start()
             # Round one starts after start-up is over: every node has synced with each
             # of its peers and holds every origin's checkpoint with its quorum.
-            ov.wait_started_up()
+            ov.wait_started_up(timeout=max(1800.0, 30.0 * n))  # 100 nodes on two cores
             started_s = time.monotonic() - t_start
             pids = ov.pids()
             before = quiet(set(pids))  # what start-up left moving is not counted
@@ -416,6 +437,8 @@ def run(
             after = quiet(set(pids))
             streams = {name: served_streams(ov.metrics[name]) for name in ov.members}
             rss = [ov.nodes.rss_mb(name) for name in ov.members]
+            anon = [ov.nodes.rss_mb(name, "RssAnon") for name in ov.members]
+            pss = [ov.nodes.pss_mb(name) for name in ov.members]
             per_node = [
                 (
                     after[p]["sent"]
@@ -446,6 +469,11 @@ def run(
                 served_streams_per_node_median=statistics.median(streams.values()) - 1,
                 rss_mb_median=round(statistics.median(rss), 1),
                 rss_mb_max=round(max(rss), 1),
+                anon_mb_median=round(statistics.median(anon), 1),
+                anon_mb_max=round(max(anon), 1),
+                pss_mb_all_nodes=round(sum(pss)),
+                mem_available_mb_at_end=round(_mem_available_mb()),
+                mem_available_mb_least_in_startup=round(ov.mem_low_mb),
                 raw_sign_per_s=round(sign_rate),
             )
             name = f"overlay_{n}" + (

@@ -36,3 +36,7 @@ def test_overlay_short_run():
     assert figures["bytes_per_node_per_entry_median"] > 0
     assert figures["churn_restart_to_held_max_s"] > 0  # the restarted node caught up
     assert figures["rss_mb_max"] > 0
+    # Proportional memory shares the interpreter's pages: all nodes together take
+    # less than RSS times N, and each node's own (anonymous) part is below its RSS.
+    assert 0 < figures["pss_mb_all_nodes"] < figures["rss_mb_max"] * 8
+    assert 0 < figures["anon_mb_max"] < figures["rss_mb_max"]
