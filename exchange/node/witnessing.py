@@ -32,7 +32,7 @@ from exchange.core.cosignature import CosignatureVerifier, cosign, cosigner_key
 from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import BrandexError, FormatError, VerificationError
 from exchange.core.note import Ed25519NoteVerifier, NoteSignature, parse_note
-from exchange.core.origin import parse_origin
+from exchange.core.origin import parse_origin, parse_witness
 from exchange.core.witness import NotWitnessed, WitnessState, accept_checkpoint, claimed_origin
 
 __all__ = [
@@ -121,6 +121,10 @@ class CosignRequester:
         #: witness -> (size, when) of its last failed request: not asked again for that
         #: size before retry_interval, however often the ledger changes meanwhile.
         self._failed: dict[str, tuple[int, float]] = {}
+        #: Origins of witnesses not asked yet because this node holds no key of theirs
+        #: (their logs not mirrored yet, as at a federation's start-up): a change of
+        #: one of them runs a round, so they are asked as soon as their key is known.
+        self.awaiting_keys: frozenset[str] = frozenset()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="cosign")
@@ -137,7 +141,8 @@ class CosignRequester:
 
     def _loop(self) -> None:
         """A round when the own log changed, the federation document did (a witness set
-        or key), or ``retry_interval`` passed; not on every other origin's change.
+        or key), the log of a witness not asked for want of its key did, or
+        ``retry_interval`` passed; not on every other origin's change.
 
         A node mirroring thousands of origins sees a change every few milliseconds
         while it syncs; a round reads the own checkpoint and its cosignature lines.
@@ -147,7 +152,12 @@ class CosignRequester:
         while not self._stop.is_set() and not self.ledger.closing.is_set():
             changed = self.ledger.changed_since(ran_at) if ran_at >= 0 else None
             due = time.monotonic() - ran_when >= self.retry_interval
-            if changed is None or self.ledger.origin in changed or due:
+            if (
+                changed is None
+                or self.ledger.origin in changed
+                or not self.awaiting_keys.isdisjoint(changed)
+                or due
+            ):
                 ran_at, ran_when = version, time.monotonic()
                 self.rounds += 1
                 try:
@@ -181,6 +191,14 @@ class CosignRequester:
                 and now - self._failed[w][1] < self.retry_interval
             )
         )
+        # A cosignature can only be checked with the witness's certified key, which
+        # comes with its log: asking before that costs the witness a signature this
+        # node would refuse.
+        unkeyed = {
+            w: o for w in todo if (o := _member_of(w)) is not None and not ledger.witness_keys(o)
+        }
+        self.awaiting_keys = frozenset(unkeyed.values())
+        todo = [w for w in todo if w not in unkeyed]
         if not todo:
             return 0
         jobs = [
@@ -268,6 +286,14 @@ class CosignRequester:
             raise VerificationError(f"no certified key of {name} matches its key id")
         ts = CosignatureVerifier(name, VerifyKey(found[1])).verify_cosignature(parsed.text, sigs[0])
         return sigs[0], ts
+
+
+def _member_of(witness: str) -> str | None:
+    """The origin whose log certifies a witness's key (as ``cosigner_key`` reads it)."""
+    try:
+        return parse_witness(witness).name
+    except FormatError:
+        return None
 
 
 def conflict_size(exc: grpc.RpcError) -> int | None:

@@ -729,3 +729,51 @@ def test_cosignature_rounds_follow_the_own_log_not_every_mirrored_origin(
         assert requester.rounds == 3
     finally:
         requester.stop()
+
+
+def test_cosignatures_are_asked_once_the_witness_key_is_known(certs: Path, tmp_path: Path) -> None:
+    """A witness's cosignature can only be checked with the key its own log certifies.
+    Before this node holds that log (a federation's start-up) the witness is not
+    asked, and the arrival of its log runs a round at once."""
+    from exchange.node.witnessing import CosignRequester
+
+    ledger = make_ledger(certs, tmp_path / "zj.db", "zhejiang")
+    anhui = make_ledger(certs, tmp_path / "ah.db", "anhui")
+    asked: list[str] = []
+
+    class Witness:  # answers nothing a checker could accept
+        def AddCheckpoint(self, request, timeout):
+            return type("Reply", (), {"cosignature": ""})()
+
+    def connect(address: str) -> Witness:
+        asked.append(address)
+        return Witness()
+
+    requester = CosignRequester(
+        ledger,
+        witnesses=lambda: {"yrd/340000/witness": "127.0.0.1:1"},
+        connect=connect,
+        retry_interval=3600,
+    )
+    assert requester.request_round() == 0
+    assert asked == [] and requester.awaiting_keys == {"yrd/340000"}
+
+    def settle(version: int) -> None:
+        deadline = time.monotonic() + 60
+        while requester.seen < version:
+            assert time.monotonic() < deadline, "the requester never woke"
+            time.sleep(0.01)
+
+    requester.start()
+    try:
+        settle(ledger.version)
+        rounds = requester.rounds
+        ledger._notify("yrd/320000")  # any other origin: no round
+        settle(ledger.version)
+        assert requester.rounds == rounds and asked == []
+        ledger.sync_from(LedgerPeer(anhui))  # anhui's log, and with it its key
+        settle(ledger.version)
+        assert requester.rounds == rounds + 1
+        assert asked == ["127.0.0.1:1"] and requester.awaiting_keys == frozenset()
+    finally:
+        requester.stop()
