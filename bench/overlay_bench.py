@@ -170,15 +170,20 @@ def socket_bytes(pids: set[int]) -> dict[int, dict[str, int]]:
 
 
 def quiet(pids: set[int], settle: float = 1.0, limit: float = 120.0) -> dict:
-    """Socket counters once the overlay is quiet (under 4 KB/s in all for ``settle`` s)."""
+    """Socket counters once the overlay is quiet: under 4 KB/s in all, or 150 B/s a node
+    if more, for ``settle`` s. The idle floor grows with N (keepalive pings on ~36
+    connections a node, the full rounds' listings): 100 idle nodes send ~10 KB/s,
+    which a fixed 4 KB/s would never see as quiet, while an entry's push moves
+    several KB a node within a second."""
     end = time.monotonic() + limit
+    floor = max(4096, 150 * len(pids))
     last = socket_bytes(pids)
     while time.monotonic() < end:
         time.sleep(settle)  # a sampling period, not a wait for a condition
         now = socket_bytes(pids)
         moved = sum(now[p]["sent"] - last[p]["sent"] for p in pids)
         last = now
-        if moved < 4096 * settle:
+        if moved < floor * settle:
             break
     return last
 
@@ -318,6 +323,8 @@ class Overlay:
                 waiting = self.started_up()
             except grpc.RpcError as exc:  # a node busy starting: ask again
                 waiting = [f"(rpc: {exc.code()})"]
+            except OSError as exc:  # its /metrics slow to answer on a loaded box: ask again
+                waiting = [f"(metrics: {exc})"]
             if not waiting:
                 return
             if time.monotonic() > end:
