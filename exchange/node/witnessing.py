@@ -197,7 +197,13 @@ class CosignRequester:
         unkeyed = {
             w: o for w in todo if (o := _member_of(w)) is not None and not ledger.witness_keys(o)
         }
-        self.awaiting_keys = frozenset(unkeyed.values())
+        if frozenset(unkeyed.values()) != self.awaiting_keys:
+            self.awaiting_keys = frozenset(unkeyed.values())
+            if unkeyed:
+                log.info(
+                    "not asking witnesses %s yet: their logs (and keys) are not held here",
+                    ", ".join(sorted(unkeyed)),
+                )
         todo = [w for w in todo if w not in unkeyed]
         if not todo:
             return 0

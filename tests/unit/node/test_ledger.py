@@ -694,6 +694,14 @@ def test_changes_name_the_origins_whose_heads_moved(
     assert js.changed_since(mid) is None  # older than the kept changes
 
 
+def _settle(requester, version: int) -> None:
+    """Until the cosignature requester has acted on ledger ``version`` (a condition)."""
+    deadline = time.monotonic() + 60
+    while requester.seen < version:
+        assert time.monotonic() < deadline, "the requester never woke"
+        time.sleep(0.01)
+
+
 def test_cosignature_rounds_follow_the_own_log_not_every_mirrored_origin(
     certs: Path, tmp_path: Path
 ) -> None:
@@ -707,25 +715,19 @@ def test_cosignature_rounds_follow_the_own_log_not_every_mirrored_origin(
         ledger, witnesses=dict, connect=lambda address: None, retry_interval=3600
     )
 
-    def settle(version: int) -> None:
-        deadline = time.monotonic() + 60
-        while requester.seen < version:
-            assert time.monotonic() < deadline, "the requester never woke"
-            time.sleep(0.01)
-
     requester.start()
     try:
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         assert requester.rounds == 1
         for _ in range(30):
             ledger._notify("yrd/340000")
-            settle(ledger.version)
+            _settle(requester, ledger.version)
         assert requester.rounds == 1
         ledger.issue(recognitions(0, 1))
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         assert requester.rounds == 2
         ledger._notify(None)
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         assert requester.rounds == 3
     finally:
         requester.stop()
@@ -758,21 +760,15 @@ def test_cosignatures_are_asked_once_the_witness_key_is_known(certs: Path, tmp_p
     assert requester.request_round() == 0
     assert asked == [] and requester.awaiting_keys == {"yrd/340000"}
 
-    def settle(version: int) -> None:
-        deadline = time.monotonic() + 60
-        while requester.seen < version:
-            assert time.monotonic() < deadline, "the requester never woke"
-            time.sleep(0.01)
-
     requester.start()
     try:
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         rounds = requester.rounds
         ledger._notify("yrd/320000")  # any other origin: no round
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         assert requester.rounds == rounds and asked == []
         ledger.sync_from(LedgerPeer(anhui))  # anhui's log, and with it its key
-        settle(ledger.version)
+        _settle(requester, ledger.version)
         assert requester.rounds == rounds + 1
         assert asked == ["127.0.0.1:1"] and requester.awaiting_keys == frozenset()
     finally:
