@@ -80,6 +80,14 @@ def wait(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.02)
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def proc_mb(path: str, field: str) -> float:
+    """A ``field: N kB`` line of a /proc file (status, smaps_rollup, meminfo), in MB."""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class Nodes:
     """A few real node processes for a benchmark (ports chosen at run time)."""
 
@@ -192,19 +200,13 @@ class Nodes:
         """Resident memory of a node. ``VmRSS`` counts the database pages the node
         reads through its memory map (the OS page cache, shared and reclaimable);
         ``RssAnon`` is the node's own memory alone."""
-        for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return proc_mb(f"/proc/{self.procs[name].pid}/status", field)
 
     def pss_mb(self, name: str) -> float:
         """A node's proportional share of physical memory: pages it shares with the
         other nodes (the interpreter, libraries) divided among them, so the nodes'
         figures add up to what they take together, which VmRSS does not."""
-        for line in Path(f"/proc/{self.procs[name].pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return proc_mb(f"/proc/{self.procs[name].pid}/smaps_rollup", "Pss")
 
     def stop(self) -> None:
         for ch in self._channels.values():

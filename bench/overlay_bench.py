@@ -41,7 +41,7 @@ from typing import Any
 
 import grpc
 
-from bench.common import Nodes, emit, raw_sign_rate
+from bench.common import Nodes, emit, proc_mb, raw_sign_rate
 from exchange._proto.brandex.v1 import entries_pb2, services_pb2, services_pb2_grpc
 from exchange.core import overlay
 from exchange.core.note import parse_note
@@ -211,14 +211,6 @@ def _cosigners(note: str, origin: str) -> int:
     return sum(1 for x in parse_note(note).signatures if x.name != origin)
 
 
-def _mem_available_mb() -> float:
-    """The machine's MemAvailable: how much more the nodes could take before swap or OOM."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -277,7 +269,7 @@ class Overlay:
             path.write_text(text + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n', "utf-8")
         self.arrivals: Arrivals | None = None
         #: The least MemAvailable seen while the nodes started up (their peak).
-        self.mem_low_mb = _mem_available_mb()
+        self.mem_low_mb = proc_mb("/proc/meminfo", "MemAvailable")
 
     def start(self) -> None:
         self.nodes.start_all(wave=WAVE if len(self.members) > WAVE else 0)
@@ -315,7 +307,7 @@ class Overlay:
         sleep): a start-up that never ends is a failed run, reported with its nodes."""
         end = time.monotonic() + timeout
         while True:
-            free = _mem_available_mb()
+            free = proc_mb("/proc/meminfo", "MemAvailable")
             self.mem_low_mb = min(self.mem_low_mb, free)
             if free < MIN_FREE_MB:  # stop before the kernel's OOM killer picks a victim
                 raise RuntimeError(f"{free:.0f} MB of memory left during start-up: stopped")
@@ -479,7 +471,7 @@ def run(
                 anon_mb_median=round(statistics.median(anon), 1),
                 anon_mb_max=round(max(anon), 1),
                 pss_mb_all_nodes=round(sum(pss)),
-                mem_available_mb_at_end=round(_mem_available_mb()),
+                mem_available_mb_at_end=round(proc_mb("/proc/meminfo", "MemAvailable")),
                 mem_available_mb_least_in_startup=round(ov.mem_low_mb),
                 raw_sign_per_s=round(sign_rate),
             )

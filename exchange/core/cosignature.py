@@ -34,7 +34,7 @@ from exchange.core.note import (
     compute_key_id,
     decode_vkey,
 )
-from exchange.core.origin import WITNESS_SUFFIX, Origin, parse_witness, witness_name
+from exchange.core.origin import WITNESS_SUFFIX, Origin, witness_member, witness_name
 
 __all__ = [
     "COSIGNATURE_HEADER",
@@ -267,9 +267,8 @@ def cosigner_key(
         witness's or no key given matches its key id. The signature itself is
         not checked here: verify it with :class:`CosignatureVerifier`.
     """
-    try:
-        member = parse_witness(sig.name)
-    except FormatError:
+    member = witness_member(sig.name)
+    if member is None:
         return None
     for pub in keys_of(member.name):
         if compute_key_id(sig.name, SIG_TYPE_COSIGNATURE, pub) == sig.key_id:

@@ -69,6 +69,15 @@ def parse_witness(name: str) -> Origin:
     return parse_origin(name[: -len(WITNESS_SUFFIX)])
 
 
+def witness_member(name: str) -> Origin | None:
+    """The origin of the node behind witness ``name``, or None when it names no member
+    (a cosignature line by anyone else is simply not a member witness's)."""
+    try:
+        return parse_witness(name)
+    except FormatError:
+        return None
+
+
 def origin_name(federation: str, region: str) -> str:
     """The origin name of ``region``'s log in ``federation`` (validated)."""
     return parse_origin(f"{federation}/{region}").name

@@ -32,7 +32,7 @@ from exchange.core.cosignature import CosignatureVerifier, cosign, cosigner_key
 from exchange.core.ed25519 import VerifyKey
 from exchange.core.errors import BrandexError, FormatError, VerificationError
 from exchange.core.note import Ed25519NoteVerifier, NoteSignature, parse_note
-from exchange.core.origin import parse_origin, parse_witness
+from exchange.core.origin import parse_origin, witness_member
 from exchange.core.witness import NotWitnessed, WitnessState, accept_checkpoint, claimed_origin
 
 __all__ = [
@@ -195,7 +195,9 @@ class CosignRequester:
         # comes with its log: asking before that costs the witness a signature this
         # node would refuse.
         unkeyed = {
-            w: o for w in todo if (o := _member_of(w)) is not None and not ledger.witness_keys(o)
+            w: m.name
+            for w in todo
+            if (m := witness_member(w)) is not None and not ledger.witness_keys(m.name)
         }
         if frozenset(unkeyed.values()) != self.awaiting_keys:
             self.awaiting_keys = frozenset(unkeyed.values())
@@ -292,14 +294,6 @@ class CosignRequester:
             raise VerificationError(f"no certified key of {name} matches its key id")
         ts = CosignatureVerifier(name, VerifyKey(found[1])).verify_cosignature(parsed.text, sigs[0])
         return sigs[0], ts
-
-
-def _member_of(witness: str) -> str | None:
-    """The origin whose log certifies a witness's key (as ``cosigner_key`` reads it)."""
-    try:
-        return parse_witness(witness).name
-    except FormatError:
-        return None
 
 
 def conflict_size(exc: grpc.RpcError) -> int | None:
